@@ -1,0 +1,5 @@
+"""mimekit: compose, parse and send email."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""mimekit.transports: deliver messages (SMTP, files, memory)."""
+
+from __future__ import annotations
