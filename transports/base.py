@@ -1,0 +1,402 @@
+"""Transport base: envelopes, results, the Transport ABCs and :func:`prepare`.
+
+Every transport (SMTP, file, Maildir, mbox, memory) runs the same
+:func:`prepare` step, so a test that swaps a real transport for the in-memory
+one sees the same behaviour: the Bcc header is never transmitted, an unusable
+envelope is refused before anything is written or sent, and the envelope
+defaults from the headers the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+
+import attrs
+
+from mimekit.transports.errors import InvalidEnvelope, TransportError
+
+if TYPE_CHECKING:
+    from mimekit.address import Address
+    from mimekit.model import Message
+
+__all__ = [
+    "AsyncTransport",
+    "Envelope",
+    "RecipientResult",
+    "SendResult",
+    "Transport",
+    "check_address",
+    "prepare",
+]
+
+_T = TypeVar("_T", bound="Transport")
+_AT = TypeVar("_AT", bound="AsyncTransport")
+
+# Bcc must never reach the wire (RFC 5322 §3.6.3: "the Bcc: line is removed").
+BCC_HEADERS: tuple[str, ...] = ("bcc", "resent-bcc")
+
+# RFC 5321 §4.1.2 Dot-string: atext separated by single dots.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\U0010ffff-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*\Z")
+# RFC 5321 §4.1.2 Quoted-string: DQUOTE *(qtextSMTP / "\" %d32-126) DQUOTE.
+_QUOTED_LOCAL = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]|\\[\x20-\x7e])*"\Z')
+# Never allowed anywhere in a path: they would end or corrupt the SMTP command line.
+_FORBIDDEN = re.compile(r"[\r\n\x00<>]")
+
+
+def _smtp_local(local: str) -> str:
+    """The local part as RFC 5321 §4.1.2 wants it: a dot-string as is, else a quoted string."""
+    if _DOT_ATOM.match(local) or _QUOTED_LOCAL.match(local):
+        return local
+    escaped = local.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _split_path(address: str) -> tuple[str, str | None]:
+    """Split at the ``@`` that separates local part and domain (quoted parts respected)."""
+    if address.startswith('"'):
+        i = 1
+        while i < len(address):
+            if address[i] == "\\":
+                i += 2
+                continue
+            if address[i] == '"':
+                break
+            i += 1
+        rest = address[i + 1 :]
+        if rest.startswith("@"):
+            return address[: i + 1], rest[1:]
+        return address, None
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address, None
+    return local, domain
+
+
+def check_address(address: str, *, what: str = "address") -> str:
+    """Return ``address`` if it can go into ``MAIL FROM:<...>``/``RCPT TO:<...>``.
+
+    Refuses CR, LF, NUL, ``<``, ``>`` anywhere and white space outside a quoted
+    local part: each would end the command line or inject another command
+    (RFC 5321 §4.1.1.2, §4.1.2 Path syntax; §2.3.8 lines end only with CRLF).
+    Raises :class:`InvalidEnvelope`.
+    """
+    if not isinstance(address, str):
+        raise InvalidEnvelope(f"envelope {what} must be a string, not {type(address).__name__}")
+    if not address:
+        raise InvalidEnvelope(f"envelope {what} is empty")
+    if _FORBIDDEN.search(address):
+        raise InvalidEnvelope(f"envelope {what} {address!r} contains CR, LF, NUL, '<' or '>'")
+    local, domain = _split_path(address)
+    if domain is not None and (not domain or any(c.isspace() for c in domain)):
+        raise InvalidEnvelope(f"envelope {what} {address!r} has an invalid domain")
+    if local.startswith('"'):
+        if not _QUOTED_LOCAL.match(local):
+            raise InvalidEnvelope(f"envelope {what} {address!r} has a malformed quoted local part")
+    elif any(c.isspace() for c in local):
+        raise InvalidEnvelope(f"envelope {what} {address!r} contains white space")
+    return address
+
+
+def _to_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@attrs.frozen
+class Envelope:
+    """The SMTP envelope: ``MAIL FROM`` (``mail_from``) and ``RCPT TO`` (``rcpt_to``).
+
+    It is separate from the headers on purpose: Bcc recipients are in the
+    envelope but not in the transmitted headers, and a resent or forwarded
+    message goes to people not named in To/Cc. Domains are ASCII (IDNA
+    A-labels) so a server without SMTPUTF8 can take them.
+    """
+
+    mail_from: str
+    rcpt_to: tuple[str, ...] = attrs.field(converter=_to_tuple)
+
+    @classmethod
+    def from_message(cls, message: Message) -> Envelope:
+        """The envelope a message's headers imply.
+
+        Sender: the first mailbox of Sender, else of From (RFC 5322 §3.6.2).
+        Recipients: To + Cc + Bcc (§3.6.3), or, when the message carries a
+        resent block, that block's Resent-To/-Cc/-Bcc and Resent-Sender/-From
+        (§3.6.6: the most recent block is the topmost one). Groups are
+        flattened, duplicates dropped case-insensitively in order. Either part
+        may come out empty; :func:`prepare` refuses that.
+        """
+        resent = _first_resent_block(message)
+        if resent:
+            senders = _mailboxes(resent, "resent-sender") or _mailboxes(resent, "resent-from")
+            rcpt_names = ("resent-to", "resent-cc", "resent-bcc")
+            rcpt_source = resent
+        else:
+            senders = []
+            rcpt_names = ("to", "cc", "bcc")
+            rcpt_source = _headers_of(message)
+        if not senders:
+            all_headers = _headers_of(message)
+            senders = _mailboxes(all_headers, "sender") or _mailboxes(all_headers, "from")
+        mail_from = _envelope_address(senders[0]) if senders else ""
+        seen: set[str] = set()
+        rcpts: list[str] = []
+        for name in rcpt_names:
+            for mailbox in _mailboxes(rcpt_source, name):
+                addr = _envelope_address(mailbox)
+                key = addr.lower()
+                if key not in seen:
+                    seen.add(key)
+                    rcpts.append(addr)
+        return cls(mail_from, tuple(rcpts))
+
+    def check(self) -> Envelope:
+        """Return self if usable for sending, else raise :class:`InvalidEnvelope`.
+
+        A sender and at least one recipient are required; each address must be
+        safe in an SMTP command (see :func:`check_address`).
+        """
+        if not self.mail_from:
+            raise InvalidEnvelope(
+                "the envelope has no sender: the message has no Sender or From header "
+                "and no envelope was given"
+            )
+        if not self.rcpt_to:
+            raise InvalidEnvelope(
+                "the envelope has no recipients: the message has no To, Cc or Bcc "
+                "header and no envelope was given"
+            )
+        check_address(self.mail_from, what="sender")
+        for rcpt in self.rcpt_to:
+            check_address(rcpt, what="recipient")
+        return self
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (used by the file transport's ``.envelope.json``)."""
+        return {"mail_from": self.mail_from, "rcpt_to": list(self.rcpt_to)}
+
+
+def _headers_of(message: Message) -> list[tuple[str, str]]:
+    """(lower-case name, raw unfolded value) for every header, in order."""
+    out: list[tuple[str, str]] = []
+    for header in message.headers:
+        out.append((header.name.lower(), header.unfolded))
+    return out
+
+
+_TRACE = frozenset({"received", "return-path"})
+
+
+def _first_resent_block(message: Message) -> list[tuple[str, str]]:
+    """The topmost block of Resent-* fields (RFC 5322 §3.6.6), trace fields skipped.
+
+    A block ends at the first non-trace, non-resent field, or where a field
+    name repeats (each block has one Resent-Date, one Resent-From, ...).
+    Only blocks with a recipient field count.
+    """
+    block: list[tuple[str, str]] = []
+    started = False
+    names: set[str] = set()
+    for name, value in _headers_of(message):
+        if name.startswith("resent-"):
+            if name in names:
+                break
+            started = True
+            names.add(name)
+            block.append((name, value))
+        elif started and name not in _TRACE:
+            break
+    if not any(n in ("resent-to", "resent-cc", "resent-bcc") for n, _ in block):
+        return []
+    return block
+
+
+def _mailboxes(headers: Sequence[tuple[str, str]], name: str) -> list[Address]:
+    from mimekit.address import mailboxes, parse_address_list
+
+    found: list[Address] = []
+    for hname, value in headers:
+        if hname == name:
+            found.extend(mailboxes(parse_address_list(value)))
+    return found
+
+
+def _envelope_address(mailbox: Address) -> str:
+    """``local@ascii-domain`` (RFC 5321 §4.1.2; IDNA A-label per RFC 5890)."""
+    local = _smtp_local(mailbox.local)
+    if not mailbox.domain:
+        return local
+    try:
+        domain = mailbox.ascii_domain
+    except Exception as exc:  # an IDNA failure: report it as an envelope problem
+        raise InvalidEnvelope(
+            f"domain {mailbox.domain!r} cannot be converted to ASCII (IDNA): {exc}"
+        ) from exc
+    return f"{local}@{domain}"
+
+
+@attrs.frozen
+class RecipientResult:
+    """What the server said about one recipient (``RCPT TO`` reply, RFC 5321 §4.2)."""
+
+    address: str
+    accepted: bool
+    code: int
+    enhanced: str | None = None
+    text: str = ""
+
+
+def _recipients_tuple(value: Iterable[RecipientResult]) -> tuple[RecipientResult, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class SendResult:
+    """The outcome of one send.
+
+    ``recipients`` holds one :class:`RecipientResult` per envelope recipient;
+    a send with some refusals still returns (check :attr:`refused`), a send
+    where every recipient was refused raises
+    :class:`~mimekit.transports.errors.RecipientsRefused`. ``queue_id`` is the
+    server's queue id (SMTP) or the file name (file transports); ``response``
+    the final reply text.
+    """
+
+    message_id: str | None
+    envelope: Envelope
+    recipients: tuple[RecipientResult, ...] = attrs.field(converter=_recipients_tuple)
+    queue_id: str | None = None
+    response: str = ""
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """Addresses the server accepted."""
+        return tuple(r.address for r in self.recipients if r.accepted)
+
+    @property
+    def refused(self) -> tuple[str, ...]:
+        """Addresses the server refused."""
+        return tuple(r.address for r in self.recipients if not r.accepted)
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one recipient exists and none was refused."""
+        return bool(self.recipients) and all(r.accepted for r in self.recipients)
+
+
+def _parse_bytes(data: bytes) -> Message:
+    from mimekit.parser import parse
+
+    return parse(data)
+
+
+def _message_id(message: Message) -> str | None:
+    value = message.headers.get("message-id")
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def prepare(
+    message: Message | bytes | bytearray | memoryview, envelope: Envelope | None
+) -> tuple[bytes, Envelope, str | None]:
+    """Turn what the caller gave into ``(wire bytes, envelope, Message-ID)``.
+
+    Raw bytes are parsed first (so the envelope can be derived and Bcc
+    removed). The wire bytes are the message without its Bcc/Resent-Bcc
+    headers (RFC 5322 §3.6.3), every other byte as the message serializes.
+    The envelope is the given one, else :meth:`Envelope.from_message`; it is
+    checked (sender, recipients, safe characters) so a bad one raises
+    :class:`InvalidEnvelope` before anything is sent.
+    """
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        parsed = _parse_bytes(bytes(message))
+    else:
+        parsed = message
+    if envelope is None:
+        envelope = Envelope.from_message(parsed)
+    elif not isinstance(envelope, Envelope):
+        raise TransportError(f"envelope must be an Envelope, not {type(envelope).__name__}")
+    envelope.check()
+    wire = parsed.to_bytes(exclude_headers=BCC_HEADERS)
+    return wire, envelope, _message_id(parsed)
+
+
+def accepted_result(
+    envelope: Envelope,
+    message_id: str | None,
+    *,
+    queue_id: str | None = None,
+    text: str = "OK",
+) -> SendResult:
+    """A :class:`SendResult` where every recipient was accepted with 250
+    (the file and memory transports deliver to all or raise)."""
+    recipients = tuple(RecipientResult(r, True, 250, "2.0.0", text) for r in envelope.rcpt_to)
+    return SendResult(message_id, envelope, recipients, queue_id=queue_id, response=f"250 {text}")
+
+
+class Transport(abc.ABC):
+    """A synchronous way to deliver messages. Use as a context manager so
+    connections and files are closed: ``with from_url(url) as t: t.send(msg)``."""
+
+    @abc.abstractmethod
+    def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
+        """Deliver one message. Raises a :class:`TransportError` subclass on failure,
+        :class:`RecipientsRefused` when every recipient was refused."""
+
+    def send_many(self, messages: Iterable[Message | bytes]) -> list[SendResult]:
+        """Deliver several messages in order (over one connection where that applies).
+
+        Stops at the first failure (the exception propagates; messages before it
+        were delivered)."""
+        return [self.send(m) for m in messages]
+
+    def close(self) -> None:
+        """Release connections and files. Idempotent; the default does nothing."""
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncTransport(abc.ABC):
+    """The asyncio twin of :class:`Transport`:
+    ``async with t: await t.asend(msg)``."""
+
+    @abc.abstractmethod
+    async def asend(
+        self, message: Message | bytes, *, envelope: Envelope | None = None
+    ) -> SendResult:
+        """Deliver one message (see :meth:`Transport.send`)."""
+
+    async def asend_many(self, messages: Iterable[Message | bytes]) -> list[SendResult]:
+        """Deliver several messages in order; stops at the first failure."""
+        return [await self.asend(m) for m in messages]
+
+    async def aclose(self) -> None:
+        """Release connections. Idempotent; the default does nothing."""
+
+    async def __aenter__(self: _AT) -> _AT:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
