@@ -1,0 +1,225 @@
+"""The builder: tree shapes, encodings, header safety, and agreement with the stdlib."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mimekit
+from mimekit.errors import HeaderInjectionError
+
+PDF = (Path(__file__).resolve().parent.parent / "docs" / "examples" / "report.pdf").read_bytes()
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    assert raw.endswith(b"\r\n")
+    body = raw[:-2]
+    # CRLF everywhere: no bare CR or LF anywhere in the output (RFC 5322 §2.1).
+    assert body.count(b"\n") == body.count(b"\r\n") == body.count(b"\r")
+    return body.split(b"\r\n")
+
+
+def _stdlib(raw: bytes) -> email.message.EmailMessage:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    return msg
+
+
+def _all_defects(msg: email.message.EmailMessage) -> list[object]:
+    found: list[object] = []
+    for part in msg.walk():
+        found.extend(part.defects)
+        for name, value in part.items():
+            found.extend(getattr(value, "defects", ()))
+    return found
+
+
+def test_text_only_is_a_single_leaf() -> None:
+    msg = (mimekit.compose().from_("Ana <ana@example.org>").to("bo@example.net")
+           .subject("hi").text("Hello\nworld\n").build())
+    raw = msg.to_bytes()
+    _lines(raw)
+    std = _stdlib(raw)
+    assert std.get_content_type() == "text/plain"
+    assert std.get_content() == "Hello\nworld\n"
+    assert std["Message-ID"] and std["Date"] and std["MIME-Version"] == "1.0"
+    assert _all_defects(std) == []
+    back = mimekit.parse(raw)
+    assert back.text is not None and back.text.replace("\r\n", "\n") == "Hello\nworld\n"
+    assert back.subject == "hi"
+
+
+def test_shapes_alternative_related_mixed() -> None:
+    msg = (mimekit.compose().from_("ana@example.org").to("bo@example.net").subject("s")
+           .text("plain").html("<p>html <img src='cid:logo'></p>")
+           .inline(PNG, cid="logo", filename="logo.png").attach(PDF, filename="r.pdf").build())
+    std = _stdlib(msg.to_bytes())
+    shape = [p.get_content_type() for p in std.walk()]
+    assert shape == ["multipart/mixed", "multipart/alternative", "text/plain",
+                     "multipart/related", "text/html", "image/png", "application/pdf"]
+    assert _all_defects(std) == []
+    parts = list(std.walk())
+    assert parts[5]["Content-ID"] == "<logo>"
+    assert parts[5].get_payload(decode=True) == PNG
+    assert parts[6].get_filename() == "r.pdf"
+    assert parts[6].get_payload(decode=True) == PDF
+    back = mimekit.parse(msg.to_bytes())
+    assert [a.filename for a in back.attachments] == ["r.pdf"]
+    assert back.html is not None and "cid:logo" in back.html
+
+
+def test_attachment_type_detected_from_content_then_name() -> None:
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+           .attach(PDF, filename="noext").attach(b"\x00\x01binary", filename="data.csv")
+           .attach(b"\x00\x01\x02", filename=None).build())
+    types = [p.get_content_type() for p in _stdlib(msg.to_bytes()).walk()][2:]
+    assert types[0] == "application/pdf"
+    assert types[1] == "text/csv"
+    assert types[2] == "application/octet-stream"
+
+
+def test_attach_from_path_and_file_object(tmp_path: Path) -> None:
+    path = tmp_path / "Bericht März.pdf"
+    path.write_bytes(PDF)
+    with open(path, "rb") as fh:
+        msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+               .attach(path).attach(fh, filename="copy.pdf").build())
+    std = _stdlib(msg.to_bytes())
+    atts = list(std.iter_attachments())
+    assert [a.get_filename() for a in atts] == ["Bericht März.pdf", "copy.pdf"]
+    assert all(a.get_payload(decode=True) == PDF for a in atts)
+    assert _all_defects(std) == []
+
+
+def test_non_ascii_headers_are_encoded_and_lines_bounded() -> None:
+    subject = "Grüße aus Köln – " + "sehr " * 40 + "lang"
+    msg = (mimekit.compose().from_(("Zoë Ünal", "zoe@example.org"))
+           .to("Bo Chen <bo@example.net>").subject(subject).text("x").build())
+    raw = msg.to_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    for line in _lines(raw):
+        assert len(line) <= 78
+    std = _stdlib(raw)
+    assert std["Subject"] == subject
+    assert std["From"].addresses[0].display_name == "Zoë Ünal"
+    assert mimekit.parse(raw).subject == subject
+
+
+def test_c17_long_html_line_is_encoded() -> None:
+    html = ('<html><body><a href="https://example.com/r?u=' + "q" * 1400
+            + '">Weiter</a></body></html>')
+    msg = mimekit.compose().from_("a@example.com").to("b@example.org").subject("x").html(html)
+    raw = msg.build().to_bytes()
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert re.search(rb"Content-Transfer-Encoding: (quoted-printable|base64)", head)
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    assert _stdlib(raw).get_content() == html
+
+
+@pytest.mark.parametrize("case", ["subject", "display_name", "header", "filename"])
+def test_c18_header_injection_refused(case: str) -> None:
+    from mimekit.transports import MemoryTransport
+
+    transport = MemoryTransport()
+    b = mimekit.compose().from_("a@example.com").to("ana@example.org").text("x")
+    with pytest.raises(HeaderInjectionError):
+        if case == "subject":
+            b.subject("Invoice 42\r\nBcc: attacker@example.net")
+        elif case == "display_name":
+            b.to(("Ana\r\nBcc: attacker@example.net", "ana@example.org"))
+        elif case == "header":
+            b.header("X-Ref", "abc\nBcc: attacker@example.net")
+        else:
+            b.attach(b"data", filename='a.txt"\r\nBcc: attacker@example.net')
+        transport.send(b.build())
+    assert len(transport.outbox) == 0
+    raw = b.build().to_bytes()
+    assert not any(line.lower().startswith(b"bcc:") for line in raw.split(b"\r\n"))
+
+
+def test_bcc_is_kept_for_the_envelope_but_never_transmitted() -> None:
+    from mimekit.transports import MemoryTransport
+
+    msg = (mimekit.compose().from_("a@example.com").to("b@example.org")
+           .bcc("secret@example.org").text("x").build())
+    transport = MemoryTransport()
+    result = transport.send(msg)
+    assert set(result.accepted) == {"b@example.org", "secret@example.org"}
+    assert b"secret@example.org" not in transport.outbox[0].data
+
+
+def test_date_and_message_id_overrides() -> None:
+    msg = (mimekit.compose().from_("a@example.com").to("b@example.org").text("x")
+           .date("Fri, 01 Mar 2024 01:47:09 +0000").message_id("<abc@example.com>").build())
+    std = _stdlib(msg.to_bytes())
+    assert std["Message-ID"] == "<abc@example.com>"
+    assert std["Date"].datetime.isoformat() == "2024-03-01T01:47:09+00:00"
+    assert mimekit.parse(msg.to_bytes()).message_id == "abc@example.com"
+
+
+# ------------------------------------------------------------------- properties
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029\x85"),
+    max_size=120,
+)
+_local = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,15}", fullmatch=True).filter(
+    lambda s: ".." not in s and not s.endswith(".")
+)
+_addr = st.builds(lambda n, l, d: (n, f"{l}@{d}.example"), _text.map(str.strip), _local,
+                  st.sampled_from(["mail", "b\u00fccher", "xn--ls8h", "a-b"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    subject=_text,
+    sender=_addr,
+    rcpts=st.lists(_addr, min_size=1, max_size=4),
+    text=st.text(max_size=400).map(lambda s: s.replace("\r", "")),
+    html=st.one_of(st.none(), st.text(max_size=200).map(lambda s: s.replace("\r", ""))),
+    files=st.lists(st.tuples(st.binary(max_size=600), _text.filter(bool)), max_size=3),
+)
+def test_round_trip_through_stdlib(subject: str, sender: tuple[str, str],
+                                   rcpts: list[tuple[str, str]], text: str, html: str | None,
+                                   files: list[tuple[bytes, str]]) -> None:
+    b = mimekit.compose().from_(sender).to(*rcpts).subject(subject).text(text)
+    if html is not None:
+        b.html(html)
+    for data, name in files:
+        b.attach(data, filename=name, content_type="application/octet-stream")
+    raw = b.build().to_bytes()
+    lines = _lines(raw)
+    assert max(len(line) for line in lines) <= 998
+
+    std = _stdlib(raw)
+    assert _all_defects(std) == []
+    assert str(std["Subject"]) == subject
+    std_to = [(a.display_name, a.addr_spec) for a in std["To"].addresses]
+    def wire(addr: str) -> str:  # IDNA A-labels on the wire (no SMTPUTF8)
+        local, _, domain = addr.partition("@")
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+    assert [a for _, a in std_to] == [wire(a) for _, a in rcpts]
+    assert [n for n, _ in std_to] == [n for n, _ in rcpts]
+    body = std.get_body(("plain",))
+    assert body is not None and body.get_content().replace("\r\n", "\n") == text
+    if html is not None:
+        hbody = std.get_body(("html",))
+        assert hbody is not None and hbody.get_content().replace("\r\n", "\n") == html
+    atts = list(std.iter_attachments())
+    assert [a.get_payload(decode=True) for a in atts] == [d for d, _ in files]
+    assert [a.get_filename() for a in atts] == [n for _, n in files]
+
+    back = mimekit.parse(raw)
+    assert back.subject == subject
+    assert back.defects == []
+    assert [a.get_content() for a in back.attachments] == [d for d, _ in files]
+    assert [a.filename for a in back.attachments] == [n for _, n in files]
+    assert (back.text or "").replace("\r\n", "\n") == text

@@ -1,0 +1,130 @@
+"""The `mimekit` command, run as a user would (a subprocess) and in process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mimekit.cli import main, safe_filename
+
+REPO = Path(__file__).resolve().parent.parent
+PDF = REPO / "docs" / "examples" / "report.pdf"
+
+
+def run(*args: str, cwd: Path, stdin: bytes | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    full_env = {k: v for k, v in os.environ.items() if k != "MIMEKIT_TRANSPORT"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "mimekit", *args], cwd=cwd, input=stdin,
+                          capture_output=True, env=full_env, timeout=60)
+
+
+def test_quickstart_job(tmp_path: Path) -> None:
+    """Compose with an attachment, send to ./outbox, inspect it back."""
+    r = run("send", "--from", "Ana Lima <ana@example.org>", "--to", "Bo Chen <bo@example.net>",
+            "--subject", "Grüße: the report", "--text", "Hi Bo.", "--attach", str(PDF),
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines()[0].startswith("accepted bo@example.net")
+    emls = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(emls) == 1
+    r = run("inspect", str(emls[0]), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "Subject: Grüße: the report" in out
+    assert "multipart/mixed" in out and "application/pdf" in out and '"report.pdf"' in out
+    r = run("inspect", "--json", str(emls[0]), cwd=tmp_path)
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == 1
+    assert doc["subject"] == "Grüße: the report"
+    assert doc["from"] == [{"name": "Ana Lima", "address": "ana@example.org"}]
+    assert doc["text"].strip() == "Hi Bo."
+    assert [(a["filename"], a["content_type"], a["size"]) for a in doc["attachments"]] == [
+        ("report.pdf", "application/pdf", PDF.stat().st_size)]
+
+
+def test_compose_to_file_and_stdout(tmp_path: Path) -> None:
+    out = tmp_path / "m.eml"
+    assert main(["compose", "--from", "a@example.org", "--to", "b@example.org,c@example.org",
+                 "--cc", "d@example.org", "--subject", "s", "--text", "t",
+                 "--header", "X-Tag: blue", "--message-id", "<id1@example.org>",
+                 "-o", str(out)]) == 0
+    raw = out.read_bytes()
+    assert b"\r\nX-Tag: blue\r\n" in raw
+    assert b"Message-ID: <id1@example.org>\r\n" in raw
+    r = run("compose", "--from", "a@example.org", "--to", "b@example.org", "--text", "t",
+            cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith(b"Date: ")
+
+
+def test_send_raw_eml_and_stdin_strip_bcc(tmp_path: Path) -> None:
+    raw = (b"From: a@example.org\r\nTo: b@example.org\r\nBcc: hidden@example.org\r\n"
+           b"Subject: raw\r\n\r\nbody\r\n")
+    src = tmp_path / "in.eml"
+    src.write_bytes(raw)
+    r = run("send", "--eml", str(src), "--transport", "file:./sent", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert [line.split()[:2] for line in lines[:2]] == [
+        ["accepted", "b@example.org"], ["accepted", "hidden@example.org"]]
+    sent = list((tmp_path / "sent").glob("*.eml"))
+    assert len(sent) == 1
+    assert b"hidden@example.org" not in sent[0].read_bytes()
+    r = run("send", "-", cwd=tmp_path, stdin=raw, env={"MIMEKIT_TRANSPORT": "file:./env"})
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "env").glob("*.eml"))) == 1
+
+
+def test_inspect_mbox_is_json_lines(tmp_path: Path) -> None:
+    mbox = tmp_path / "box.mbox"
+    mbox.write_bytes(b"From a@example.org Thu Jan  1 00:00:00 2024\nSubject: one\n\nx\n\n"
+                     b"From b@example.org Thu Jan  1 00:00:00 2024\nSubject: two\n\n>From y\n")
+    r = run("inspect", "--json", str(mbox), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    docs = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [d["subject"] for d in docs] == ["one", "two"]
+
+
+def test_extract_uses_safe_unique_names(tmp_path: Path) -> None:
+    import mimekit
+
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+           .attach(b"one", filename="../../etc/passwd").attach(b"two", filename="passwd")
+           .attach(b"three", filename="..").build())
+    src = tmp_path / "m.eml"
+    src.write_bytes(msg.to_bytes())
+    out = tmp_path / "out"
+    r = run("extract", str(src), "--dir", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    names = r.stdout.decode().split()
+    assert names == ["passwd", "passwd-2", "attachment-3.bin"]
+    assert (out / "passwd").read_bytes() == b"one"
+    assert (out / "passwd-2").read_bytes() == b"two"
+    assert sorted(p.name for p in tmp_path.rglob("passwd*")) == ["passwd", "passwd-2"]
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("a/b/c.txt", "c.txt"), ("..\\..\\x.exe", "x.exe"), (".hidden", "hidden"),
+    ("", "fallback"), (None, "fallback"), ("a\x00b\x1fc", "abc"), ("..", "fallback"),
+])
+def test_safe_filename(name: str | None, expected: str) -> None:
+    assert safe_filename(name, "fallback") == expected
+
+
+def test_errors_are_one_sentence_with_exit_codes(tmp_path: Path) -> None:
+    r = run("inspect", str(tmp_path / "missing.eml"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.decode().count("\n") == 1 and "missing.eml" in r.stderr.decode()
+    r = run("bogus", cwd=tmp_path)
+    assert r.returncode == 2
+    r = run("compose", "--from", "a@example.org", "--subject", "x\ny", cwd=tmp_path)
+    assert r.returncode == 1
+    assert b"Traceback" not in r.stderr and b"line break" in r.stderr
+    r = run("send", "--from", "a@example.org", "--to", "b@example.org", "--text", "x",
+            "--transport", "gopher://x", cwd=tmp_path)
+    assert r.returncode in (1, 2) and b"gopher" in r.stderr
