@@ -1,0 +1,53 @@
+"""The public face: a complete, sorted __all__ and the dependency direction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mimekit
+import mimekit.transports
+
+
+def test_all_is_sorted_and_complete() -> None:
+    for module in (mimekit, mimekit.transports):
+        names = list(module.__all__)
+        assert names == sorted(names)
+        for name in names:
+            assert hasattr(module, name), f"{module.__name__}.{name} is listed but missing"
+        public = {n for n in vars(module) if not n.startswith("_") and n != "annotations"
+                  and not isinstance(getattr(module, n), type(sys))}
+        assert public - set(names) == set(), f"{module.__name__}: not in __all__"
+
+
+def test_fixed_names_exist() -> None:
+    for name in ("parse", "parse_file", "compose", "Message"):
+        assert name in mimekit.__all__
+    for method in ("to_bytes", "to_dict", "walk"):
+        assert callable(getattr(mimekit.Message, method))
+    for attr in ("subject", "text", "html", "attachments", "defects"):
+        assert hasattr(mimekit.Message, attr)
+    b = mimekit.compose()
+    for method in ("from_", "to", "cc", "bcc", "reply_to", "subject", "text", "html", "attach",
+                   "inline", "header", "build"):
+        assert callable(getattr(b, method))
+    for name in ("MemoryTransport", "FileTransport", "SMTPTransport", "from_url"):
+        assert name in mimekit.transports.__all__
+
+
+def _imports_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_core_imports_no_transport_and_no_network() -> None:
+    mods = _imports_after("import mimekit")
+    assert not any(m.startswith("mimekit.transports") for m in mods)
+    assert "socket" not in mods and "ssl" not in mods and "asyncio" not in mods
+    assert "chardet" not in mods and "magic" not in mods  # both imported lazily
+
+
+def test_smtp_state_machine_imports_no_io() -> None:
+    mods = _imports_after("import mimekit.transports.smtp.protocol")
+    assert not {"socket", "ssl", "asyncio"} & mods
