@@ -26,20 +26,33 @@ from mimekit.transports.errors import (
     TLSError,
     TransportError,
 )
+from mimekit.transports.file import FileTransport, MaildirTransport, MboxTransport
+from mimekit.transports.memory import MemoryTransport, Outbox, SentMessage
+from mimekit.transports.url import InvalidURL, TransportURL, from_url, parse_url
 
 __all__ = [
     "AsyncTransport",
     "AuthenticationError",
     "ConnectionLost",
     "Envelope",
+    "FileTransport",
     "InvalidEnvelope",
+    "InvalidURL",
+    "MaildirTransport",
+    "MboxTransport",
+    "MemoryTransport",
     "MessageTooLarge",
+    "Outbox",
     "RecipientResult",
     "RecipientsRefused",
     "SMTPResponseError",
     "SendResult",
+    "SentMessage",
     "TLSError",
     "Transport",
     "TransportError",
+    "TransportURL",
+    "from_url",
+    "parse_url",
     "prepare",
 ]

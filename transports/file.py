@@ -1,0 +1,300 @@
+"""File transports: one ``.eml`` per message, a Maildir, or an mbox file.
+
+``FileTransport`` is the CLI's default (``file:./outbox``): each message is
+written as exactly the bytes SMTP would transmit (CRLF line ends, no Bcc, no
+dot-stuffing), with its envelope beside it in ``NAME.envelope.json``. Writes
+are atomic: a temporary file in the same directory is written, fsynced and
+renamed, so a reader never sees a half-written ``.eml`` even if the process
+dies mid-write.
+
+Maildir and mbox are Unix mailbox formats whose files use LF line ends, so
+those two transports store the message with CRLF turned into LF (what Postfix
+and every local delivery agent do).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mimekit.transports.base import Envelope, SendResult, Transport, accepted_result, prepare
+from mimekit.transports.errors import TransportError
+
+if TYPE_CHECKING:
+    from mimekit.model import Message
+
+__all__ = [
+    "FileTransport",
+    "MaildirTransport",
+    "MboxTransport",
+    "atomic_write",
+    "mboxrd_escape",
+]
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (POSIX: the directory entry lives in the directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
+
+    A hidden temporary file in the same directory (so the rename cannot cross
+    file systems) is written, flushed, fsynced, then ``os.replace``d onto
+    ``path``; on any error the temporary file is removed and the error
+    re-raised. Files are private (``0600``) by default: mail is personal data.
+    """
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+
+
+def _slug(text: str | None, limit: int = 40) -> str:
+    """A file-name-safe slug: ASCII letters, digits and dashes only (no separators,
+    no dots, so no traversal and no hidden files)."""
+    if not text:
+        return "message"
+    slug = _SLUG_DROP.sub("-", text.lower()).strip("-")[:limit].strip("-")
+    return slug or "message"
+
+
+def _subject(message: Message | bytes | None) -> str | None:
+    if message is None or isinstance(message, (bytes, bytearray, memoryview)):
+        return None
+    try:
+        value = message.headers.get("subject")
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _to_lf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")
+
+
+class FileTransport(Transport):
+    """Write each message to ``DIRECTORY/<UTC time>-<random>-<slug>.eml``.
+
+    The ``.eml`` holds exactly the bytes SMTP would send (CRLF, Bcc removed,
+    no dot-stuffing). ``<same name>.envelope.json`` holds the envelope
+    (``mail_from``, ``rcpt_to``) and ``message_id``; it is written first, so
+    once an ``.eml`` is visible its envelope is too. The directory is created
+    if missing. Every recipient is reported accepted (250); ``queue_id`` is the
+    ``.eml`` file name.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.directory = Path(directory)
+        self._create = create
+
+    def __repr__(self) -> str:
+        return f"FileTransport({str(self.directory)!r})"
+
+    def _ensure_dir(self) -> None:
+        if self.directory.is_dir():
+            return
+        if not self._create:
+            raise TransportError(f"outbox directory {str(self.directory)!r} does not exist")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TransportError(f"cannot create outbox directory {str(self.directory)!r}: {exc}") from exc
+
+    def _unique_name(self, subject: str | None) -> str:
+        now = datetime.now(timezone.utc)
+        stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond:06d}Z"
+        for _ in range(100):
+            name = f"{stamp}-{secrets.token_hex(6)}-{_slug(subject)}.eml"
+            if not (self.directory / name).exists():
+                return name
+        raise TransportError("could not find an unused file name")  # pragma: no cover
+
+    def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
+        """Write the message (see the class docstring)."""
+        wire, env, message_id = prepare(message, envelope)
+        self._ensure_dir()
+        subject = _subject(message)
+        name = self._unique_name(subject)
+        eml = self.directory / name
+        meta = self.directory / (name[: -len(".eml")] + ".envelope.json")
+        record = {**env.to_dict(), "message_id": message_id}
+        try:
+            atomic_write(meta, json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+            atomic_write(eml, wire)
+        except OSError as exc:
+            try:
+                meta.unlink()
+            except OSError:
+                pass
+            raise TransportError(f"cannot write {str(eml)!r}: {exc}") from exc
+        return accepted_result(env, message_id, queue_id=name, text=f"written to {name}")
+
+
+def _maildir_hostname() -> str:
+    # Maildir: '/' and ':' in the host name are encoded as \057 and \072.
+    host = socket.gethostname() or "localhost"
+    return host.replace("/", "\\057").replace(":", "\\072")
+
+
+class MaildirTransport(Transport):
+    """Deliver into a Maildir (``tmp/`` -> ``new/``), the qmail/Dovecot layout.
+
+    A unique name (``<sec>.M<usec>P<pid>R<random>Q<n>.<host>``) is written in
+    ``tmp/``, fsynced, and moved into ``new/``, so readers never see a partial
+    message. Line ends are LF, as local delivery agents store them. The
+    ``tmp``, ``new`` and ``cur`` subdirectories are created if missing.
+    ``queue_id`` is the file name in ``new/``.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._host = _maildir_hostname()
+
+    def __repr__(self) -> str:
+        return f"MaildirTransport({str(self.directory)!r})"
+
+    def _ensure_dirs(self) -> None:
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise TransportError(f"cannot create Maildir {str(self.directory)!r}: {exc}") from exc
+
+    def _unique_name(self) -> str:
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        now = time.time()
+        sec = int(now)
+        usec = int((now - sec) * 1_000_000)
+        return f"{sec}.M{usec}P{os.getpid()}R{secrets.token_hex(8)}Q{n}.{self._host}"
+
+    def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
+        """Deliver the message to ``new/`` (see the class docstring)."""
+        wire, env, message_id = prepare(message, envelope)
+        self._ensure_dirs()
+        name = self._unique_name()
+        tmp = self.directory / "tmp" / name
+        new = self.directory / "new" / name
+        data = _to_lf(wire)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.rename(tmp, new)
+            except BaseException:
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+                raise
+        except OSError as exc:
+            raise TransportError(f"cannot deliver to Maildir {str(self.directory)!r}: {exc}") from exc
+        _fsync_dir(new.parent)
+        return accepted_result(env, message_id, queue_id=name, text="delivered to Maildir")
+
+
+_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
+
+
+def mboxrd_escape(data: bytes) -> bytes:
+    """mboxrd quoting: every line matching ``^>*From `` gets one more ``>``,
+    so reading back (remove one ``>``) restores the body exactly."""
+    return _FROM_LINE.sub(rb">\1", data)
+
+
+class MboxTransport(Transport):
+    """Append messages to an mbox file (mboxrd flavour).
+
+    Each message starts with ``From <sender> <asctime date>`` (the envelope
+    sender, ``MAILER-DAEMON`` when empty), body lines matching ``^>*From ``
+    are quoted with one more ``>``, line ends are LF, and a blank line ends the
+    message. The file is locked with ``flock`` while appending, so concurrent
+    writers (threads or processes) never interleave. ``queue_id`` is
+    ``"<file name>@<byte offset>"``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MboxTransport({str(self.path)!r})"
+
+    def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
+        """Append the message (see the class docstring)."""
+        wire, env, message_id = prepare(message, envelope)
+        body = mboxrd_escape(_to_lf(wire))
+        if not body.endswith(b"\n"):
+            body += b"\n"
+        sender = env.mail_from or "MAILER-DAEMON"
+        date = time.asctime(time.gmtime())
+        record = b"From " + sender.encode("utf-8") + b" " + date.encode("ascii") + b"\n" + body + b"\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "ab") as fh:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                    try:
+                        offset = fh.seek(0, os.SEEK_END)
+                        if offset > 0:
+                            # A previous writer may have died before its final blank line.
+                            with open(self.path, "rb") as rd:
+                                rd.seek(max(0, offset - 2))
+                                tail = rd.read()
+                            if not tail.endswith(b"\n\n") and tail != b"\n":
+                                sep = b"\n" if tail.endswith(b"\n") else b"\n\n"
+                                fh.write(sep)
+                                offset += len(sep)
+                        fh.write(record)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    finally:
+                        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        except OSError as exc:
+            raise TransportError(f"cannot append to mbox {str(self.path)!r}: {exc}") from exc
+        return accepted_result(
+            env, message_id, queue_id=f"{self.path.name}@{offset}", text="appended to mbox"
+        )

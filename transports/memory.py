@@ -1,0 +1,421 @@
+"""The in-memory transport: an outbox for tests.
+
+:class:`MemoryTransport` runs the same :func:`~mimekit.transports.base.prepare`
+step as the real transports (Bcc removed, the envelope derived and checked,
+bad envelopes refused with the same errors), then keeps what "was sent" in an
+:class:`Outbox` with assertion helpers. Refusals can be simulated per
+recipient, producing the same partial :class:`SendResult` or
+:class:`RecipientsRefused` an SMTP server would.
+
+With ``path=DIR`` the outbox lives in a directory instead (one ``.eml`` plus
+one ``.json`` per message, written atomically), so a message sent by another
+process (a CLI run with ``MIMEKIT_TRANSPORT=memory:DIR``, a worker) can be
+asserted on by the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
+
+import attrs
+
+from mimekit.transports.base import (
+    AsyncTransport,
+    Envelope,
+    RecipientResult,
+    SendResult,
+    Transport,
+    prepare,
+)
+from mimekit.transports.errors import RecipientsRefused, TransportError
+from mimekit.transports.file import atomic_write
+
+if TYPE_CHECKING:
+    from mimekit.model import Message
+
+__all__ = ["MemoryTransport", "Outbox", "SentMessage"]
+
+Refusal = tuple[int, "str | None", str]
+
+
+def _parse(data: bytes) -> Message:
+    from mimekit.parser import parse
+
+    return parse(data)
+
+
+@attrs.frozen
+class SentMessage:
+    """One message in an :class:`Outbox`.
+
+    ``data`` is the exact wire bytes (no Bcc), ``message`` those bytes parsed
+    (what a recipient would see), ``envelope`` the envelope used and
+    ``result`` the :class:`SendResult` the sender got back.
+    """
+
+    message: Message
+    data: bytes
+    envelope: Envelope
+    result: SendResult
+
+    @property
+    def subject(self) -> str | None:
+        """The decoded Subject, or None."""
+        value = self.message.headers.get("subject")
+        return value if isinstance(value, str) else None
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Envelope recipients that were accepted (Bcc included, refused ones not)."""
+        return self.result.accepted
+
+
+def _matches_text(actual: str | None, wanted: object) -> bool:
+    if actual is None:
+        return False
+    if isinstance(wanted, re.Pattern):
+        return wanted.search(actual) is not None
+    if callable(wanted):
+        return bool(wanted(actual))
+    return actual == wanted
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [str(v) for v in value]
+    raise TypeError(f"expected an address or a list of addresses, not {type(value).__name__}")
+
+
+def _body_text(message: Message) -> str:
+    chunks: list[str] = []
+    for part in message.walk():
+        if part.is_multipart or part.is_attachment:
+            continue
+        if part.content_type.maintype == "text":
+            try:
+                chunks.append(part.get_text())
+            except Exception:  # a broken part in a test message: skip it
+                continue
+    return "\n".join(chunks)
+
+
+_FILTERS = ("subject", "to", "from_", "mail_from", "contains", "header", "where")
+
+
+def _match(item: SentMessage, filters: Mapping[str, object]) -> bool:
+    for key, wanted in filters.items():
+        if key == "subject":
+            if not _matches_text(item.subject, wanted):
+                return False
+        elif key == "to":
+            got = {a.lower() for a in item.result.accepted}
+            if not all(w.lower() in got for w in _as_list(wanted)):
+                return False
+        elif key == "mail_from":
+            if item.envelope.mail_from.lower() != str(wanted).lower():
+                return False
+        elif key == "from_":
+            from_value = item.message.headers.get("from") or ""
+            if str(wanted).lower() not in from_value.lower():
+                return False
+        elif key == "contains":
+            if str(wanted) not in _body_text(item.message):
+                return False
+        elif key == "header":
+            if not isinstance(wanted, tuple) or len(wanted) != 2:
+                raise TypeError("header= takes a (name, value) pair")
+            name, value = wanted
+            if not any(_matches_text(v, value) for v in item.message.headers.get_all(str(name))):
+                return False
+        elif key == "where":
+            if not callable(wanted) or not wanted(item):
+                return False
+        else:
+            raise TypeError(f"unknown filter {key!r}; use one of {', '.join(_FILTERS)}")
+    return True
+
+
+def _describe(item: SentMessage) -> str:
+    return (
+        f"subject={item.subject!r} from={item.envelope.mail_from!r} "
+        f"to={list(item.result.accepted)!r}"
+    )
+
+
+class Outbox(Sequence[SentMessage]):
+    """What a :class:`MemoryTransport` has sent, oldest first (list-like).
+
+    ``outbox[0].message.subject``, ``len(outbox)``, ``outbox.messages``,
+    ``outbox.find(subject="Hi", to="bo@example.net")``,
+    ``outbox.assert_sent(count=1, to="bo@example.net")``, ``outbox.clear()``.
+
+    Filters (all must match): ``subject`` (exact string, compiled regex or
+    predicate), ``to`` (an address or list: each must be an accepted envelope
+    recipient, so Bcc recipients count), ``mail_from`` (envelope sender),
+    ``from_`` (substring of the From header), ``contains`` (substring of the
+    text parts), ``header=(name, value)``, ``where`` (a predicate on the
+    :class:`SentMessage`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._items: list[SentMessage] = []
+        self._lock = threading.Lock()
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+
+    # -- storage ---------------------------------------------------------
+    def _add(self, item: SentMessage) -> None:
+        if self.path is None:
+            with self._lock:
+                self._items.append(item)
+            return
+        stem = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        meta = {
+            "envelope": item.envelope.to_dict(),
+            "result": _result_to_dict(item.result),
+        }
+        # The .json first: an .eml is only listed once its metadata exists.
+        atomic_write(self.path / f"{stem}.json", json.dumps(meta).encode("utf-8"))
+        atomic_write(self.path / f"{stem}.eml", item.data)
+
+    def _snapshot(self) -> list[SentMessage]:
+        if self.path is None:
+            with self._lock:
+                return list(self._items)
+        items: list[SentMessage] = []
+        for eml in sorted(self.path.glob("*.eml")):
+            meta_path = eml.with_suffix(".json")
+            try:
+                data = eml.read_bytes()
+                meta = json.loads(meta_path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue  # removed by clear() meanwhile
+            envelope = _envelope_from_dict(meta["envelope"])
+            result = _result_from_dict(meta["result"], envelope)
+            items.append(SentMessage(_parse(data), data, envelope, result))
+        return items
+
+    def clear(self) -> None:
+        """Forget everything sent so far."""
+        if self.path is None:
+            with self._lock:
+                self._items.clear()
+            return
+        for child in self.path.iterdir():
+            if child.suffix in (".eml", ".json"):
+                try:
+                    child.unlink()
+                except OSError:
+                    pass
+
+    # -- sequence --------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._snapshot())
+
+    @overload
+    def __getitem__(self, index: int) -> SentMessage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SentMessage]: ...
+
+    def __getitem__(self, index: int | slice) -> SentMessage | list[SentMessage]:
+        return self._snapshot()[index]
+
+    def __iter__(self) -> Iterator[SentMessage]:
+        return iter(self._snapshot())
+
+    def __repr__(self) -> str:
+        return f"<Outbox of {len(self)} message(s)>"
+
+    # -- helpers ---------------------------------------------------------
+    @property
+    def messages(self) -> list[Message]:
+        """The sent messages as parsed from their wire bytes (no Bcc header)."""
+        return [item.message for item in self._snapshot()]
+
+    @property
+    def last(self) -> SentMessage:
+        """The most recent message; AssertionError if nothing was sent."""
+        items = self._snapshot()
+        if not items:
+            raise AssertionError("the outbox is empty")
+        return items[-1]
+
+    def find(self, **filters: object) -> list[SentMessage]:
+        """Sent messages matching every filter (see the class docstring)."""
+        return [item for item in self._snapshot() if _match(item, filters)]
+
+    def assert_sent(self, count: int | None = None, **filters: object) -> list[SentMessage]:
+        """Assert that messages matching ``filters`` were sent: exactly ``count`` of
+        them, or at least one when ``count`` is None. Returns the matches; the
+        AssertionError lists what was sent, to make failures readable."""
+        items = self._snapshot()
+        found = [item for item in items if _match(item, filters)]
+        ok = len(found) >= 1 if count is None else len(found) == count
+        if not ok:
+            wanted = "at least 1" if count is None else str(count)
+            listing = "\n".join(f"  {i}: {_describe(it)}" for i, it in enumerate(items))
+            crit = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filter"
+            raise AssertionError(
+                f"expected {wanted} message(s) matching {crit}, found {len(found)}; "
+                f"the outbox holds {len(items)}:" + ("\n" + listing if listing else " nothing")
+            )
+        return found
+
+    def assert_not_sent(self, **filters: object) -> None:
+        """Assert that no message matches ``filters``."""
+        self.assert_sent(count=0, **filters)
+
+
+def _result_to_dict(result: SendResult) -> dict[str, object]:
+    return {
+        "message_id": result.message_id,
+        "queue_id": result.queue_id,
+        "response": result.response,
+        "recipients": [attrs.asdict(r) for r in result.recipients],
+    }
+
+
+def _envelope_from_dict(data: Mapping[str, object]) -> Envelope:
+    rcpt = data.get("rcpt_to", [])
+    return Envelope(str(data.get("mail_from", "")), tuple(str(r) for r in rcpt) if isinstance(rcpt, list) else ())
+
+
+def _result_from_dict(data: Mapping[str, object], envelope: Envelope) -> SendResult:
+    raw = data.get("recipients", [])
+    recipients: list[RecipientResult] = []
+    if isinstance(raw, list):
+        for r in raw:
+            recipients.append(
+                RecipientResult(
+                    str(r["address"]), bool(r["accepted"]), int(r["code"]),
+                    r.get("enhanced"), str(r.get("text", "")),
+                )
+            )
+    message_id = data.get("message_id")
+    queue_id = data.get("queue_id")
+    return SendResult(
+        message_id if isinstance(message_id, str) else None,
+        envelope,
+        tuple(recipients),
+        queue_id=queue_id if isinstance(queue_id, str) else None,
+        response=str(data.get("response", "")),
+    )
+
+
+class MemoryTransport(Transport, AsyncTransport):
+    """A transport that keeps what it sends, for tests (sync and asyncio).
+
+    ``refuse`` maps recipient addresses (case-insensitive) to the reply a
+    server would give, e.g. ``{"x@example.net": (550, "5.1.1", "no such
+    user")}``: those recipients come back refused in the :class:`SendResult`;
+    if every recipient is refused, :class:`RecipientsRefused` is raised and
+    nothing is stored, as with SMTP. ``fail`` (an exception) is raised by every
+    send until set back to None, to simulate an outage. ``path`` keeps the
+    outbox in a directory shared between processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        refuse: Mapping[str, Refusal] | None = None,
+        path: str | os.PathLike[str] | None = None,
+        fail: BaseException | None = None,
+    ) -> None:
+        self.outbox = Outbox(path)
+        self.refuse: dict[str, Refusal] = {k.lower(): v for k, v in (refuse or {}).items()}
+        self.fail = fail
+        self.closed = False
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = f"path={str(self.outbox.path)!r}" if self.outbox.path else "in memory"
+        return f"<MemoryTransport {where}>"
+
+    def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
+        """Prepare like a real transport, apply simulated refusals, store, return the result."""
+        wire, env, message_id = prepare(message, envelope)
+        if self.fail is not None:
+            raise self.fail
+        recipients = []
+        for rcpt in env.rcpt_to:
+            refusal = self.refuse.get(rcpt.lower())
+            if refusal is None:
+                recipients.append(RecipientResult(rcpt, True, 250, "2.1.5", "OK"))
+            else:
+                code, enhanced, text = refusal
+                recipients.append(RecipientResult(rcpt, False, code, enhanced, text))
+        with self._lock:
+            self._counter += 1
+            queue_id = f"mem-{self._counter}"
+        if not any(r.accepted for r in recipients):
+            # RFC 5321 §3.3: with no accepted RCPT the transaction has no DATA.
+            raise RecipientsRefused(SendResult(message_id, env, tuple(recipients)))
+        result = SendResult(
+            message_id, env, tuple(recipients), queue_id=queue_id, response=f"250 2.0.0 queued as {queue_id}"
+        )
+        self.outbox._add(SentMessage(_parse(wire), wire, env, result))
+        return result
+
+    async def asend(
+        self, message: Message | bytes, *, envelope: Envelope | None = None
+    ) -> SendResult:
+        """The asyncio twin of :meth:`send` (same behaviour)."""
+        return self.send(message, envelope=envelope)
+
+    def close(self) -> None:
+        """Mark closed (the outbox stays readable; sending again is allowed)."""
+        self.closed = True
+
+    async def aclose(self) -> None:
+        """Mark closed (see :meth:`close`)."""
+        self.close()
+
+    # Convenience: the transport itself offers the outbox helpers, so the
+    # pytest ``outbox`` fixture (a MemoryTransport) reads naturally.
+    @property
+    def messages(self) -> list[Message]:
+        """``outbox.messages``."""
+        return self.outbox.messages
+
+    def find(self, **filters: object) -> list[SentMessage]:
+        """``outbox.find``."""
+        return self.outbox.find(**filters)
+
+    def assert_sent(self, count: int | None = None, **filters: object) -> list[SentMessage]:
+        """``outbox.assert_sent``."""
+        return self.outbox.assert_sent(count, **filters)
+
+    def assert_not_sent(self, **filters: object) -> None:
+        """``outbox.assert_not_sent``."""
+        self.outbox.assert_not_sent(**filters)
+
+    def clear(self) -> None:
+        """``outbox.clear``."""
+        self.outbox.clear()
+
+    def __len__(self) -> int:
+        return len(self.outbox)
+
+    def __bool__(self) -> bool:
+        # A transport is always truthy, even with an empty outbox.
+        return True
+
+    def __iter__(self) -> Iterator[SentMessage]:
+        return iter(self.outbox)
+
+    def __getitem__(self, index: int) -> SentMessage:
+        return self.outbox[index]
+

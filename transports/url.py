@@ -1,0 +1,319 @@
+"""Build a transport from one string (12-factor configuration).
+
+Accepted forms (``docs/cli.md``)::
+
+    smtp://[user[:pass]@]host[:port]            STARTTLS if offered (opportunistic), port 25
+    smtp+starttls://[user[:pass]@]host[:port]   STARTTLS required, port 587
+    smtps://[user[:pass]@]host[:port]           implicit TLS, port 465
+    file:DIR  file://DIR  file:///abs/DIR       one .eml per message (FileTransport)
+    maildir:DIR                                  MaildirTransport
+    mbox:FILE                                    MboxTransport
+    memory:  memory:DIR                          MemoryTransport (DIR: shared between processes)
+
+SMTP query options: ``timeout`` (seconds), ``pool_size``, ``insecure`` (``1``/``0``,
+``true``/``false``, ``yes``/``no``), ``cafile``, ``local_hostname``. Credentials and
+paths are percent-decoded; IPv6 hosts are written ``[::1]``. Anything else is an
+:class:`InvalidURL` error naming the problem. :func:`parse_url` gives the parsed,
+frozen :class:`TransportURL` (its repr never shows the password);
+:func:`from_url` builds the transport.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import attrs
+
+from mimekit.transports.errors import TransportError
+
+if TYPE_CHECKING:
+    from mimekit.transports.base import Transport
+
+__all__ = ["InvalidURL", "TransportURL", "from_url", "parse_url", "smtp_kwargs"]
+
+
+class InvalidURL(TransportError, ValueError):
+    """A transport URL could not be understood (unknown scheme or option, bad port, ...)."""
+
+
+SMTP_SCHEMES: dict[str, tuple[str, int]] = {
+    # scheme -> (security, default port). RFC 8314 §3.3 (465 implicit TLS),
+    # RFC 6409 §3.1 (587 submission), RFC 5321 §4.5.4.2 (25).
+    "smtp": ("starttls-opportunistic", 25),
+    "smtp+starttls": ("starttls", 587),
+    "smtps": ("tls", 465),
+}
+PATH_SCHEMES = ("file", "maildir", "mbox", "memory")
+SMTP_OPTIONS = ("timeout", "pool_size", "insecure", "cafile", "local_hostname")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_BAD_TEXT = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 1123 §2.1 host names (letters, digits, hyphens, dots); IDNA labels are
+# accepted in Unicode and converted by the socket layer.
+_HOSTNAME = re.compile(r"[^\s/\\@?#\[\]<>\"']+\Z")
+
+
+@attrs.frozen
+class TransportURL:
+    """A parsed transport URL.
+
+    ``scheme`` is the URL scheme as written (lower case); ``kind`` one of
+    ``smtp``, ``file``, ``maildir``, ``mbox``, ``memory``. SMTP fields:
+    ``security`` (``starttls-opportunistic``, ``starttls``, ``tls``), ``host``,
+    ``port``, ``username``, ``password`` (hidden from repr), ``timeout``,
+    ``pool_size``, ``insecure``, ``cafile``, ``local_hostname``. Path kinds:
+    ``path`` (``None`` for ``memory:``).
+    """
+
+    scheme: str
+    kind: str
+    host: str | None = None
+    port: int | None = None
+    security: str | None = None
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=lambda v: "None" if v is None else "'***'")
+    timeout: float | None = None
+    pool_size: int | None = None
+    insecure: bool = False
+    cafile: str | None = None
+    local_hostname: str | None = None
+    path: str | None = None
+
+    def redacted(self) -> str:
+        """The URL with the password replaced by ``***`` (safe to log)."""
+        if self.kind != "smtp":
+            return f"{self.scheme}:{self.path or ''}"
+        auth = ""
+        if self.username is not None:
+            auth = self.username + (":***" if self.password is not None else "") + "@"
+        host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
+        return f"{self.scheme}://{auth}{host}:{self.port}"
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    low = value.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise InvalidURL(f"option {name}={value!r} must be 1/0, true/false or yes/no")
+
+
+def _clean_text(name: str, value: str) -> str:
+    # Values end up in EHLO or file paths: no control characters (RFC 5321 §2.3.8).
+    if _BAD_TEXT.search(value):
+        raise InvalidURL(f"option {name} contains control characters")
+    if not value:
+        raise InvalidURL(f"option {name} is empty")
+    return value
+
+
+def _smtp_options(query: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise InvalidURL(f"malformed query string {query!r}") from exc
+    for name, value in pairs:
+        if name not in SMTP_OPTIONS:
+            raise InvalidURL(
+                f"unknown option {name!r} in transport URL; known: {', '.join(SMTP_OPTIONS)}"
+            )
+        if name in out:
+            raise InvalidURL(f"option {name!r} given twice")
+        if name == "timeout":
+            try:
+                seconds = float(value)
+            except ValueError:
+                raise InvalidURL(f"option timeout={value!r} is not a number of seconds") from None
+            if not seconds > 0 or seconds == float("inf"):
+                raise InvalidURL(f"option timeout={value!r} must be a positive number")
+            out[name] = seconds
+        elif name == "pool_size":
+            if not value.isdigit() or int(value) < 1:
+                raise InvalidURL(f"option pool_size={value!r} must be a positive integer")
+            out[name] = int(value)
+        elif name == "insecure":
+            out[name] = _parse_bool(name, value)
+        elif name == "cafile":
+            out[name] = _clean_text(name, value)
+        else:  # local_hostname
+            out[name] = _clean_text(name, value)
+            if any(c.isspace() for c in value):
+                raise InvalidURL("option local_hostname must not contain white space")
+    return out
+
+
+def _parse_smtp(url: str, scheme: str) -> TransportURL:
+    security, default_port = SMTP_SCHEMES[scheme]
+    if _BAD_TEXT.search(url):
+        raise InvalidURL("transport URL contains control characters (CR, LF, NUL, ...)")
+    parts = urlsplit(url)
+    if parts.fragment:
+        raise InvalidURL("a transport URL has no #fragment")
+    if parts.path not in ("", "/"):
+        raise InvalidURL(f"an SMTP URL has no path (got {parts.path!r})")
+    netloc = parts.netloc
+    if not netloc:
+        raise InvalidURL(f"no host in {scheme}:// URL")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and not userinfo:
+        raise InvalidURL("empty user name before '@'")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"invalid port in {scheme}:// URL: {exc}") from None
+    host = parts.hostname
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise InvalidURL("unclosed '[' in an IPv6 host")
+        host = hostport[1:end]
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise InvalidURL(f"invalid IPv6 address {host!r}") from None
+    elif host is not None:
+        host = unquote(host)
+    if not host or not _HOSTNAME.match(host) and not hostport.startswith("["):
+        raise InvalidURL(f"invalid host in transport URL: {hostport!r}")
+    if port is not None and port == 0:
+        raise InvalidURL("port 0 is not a usable port")
+    username: str | None = None
+    password: str | None = None
+    if at:
+        user_raw, colon, pass_raw = userinfo.partition(":")
+        username = unquote(user_raw, errors="strict")
+        if not username:
+            raise InvalidURL("empty user name in transport URL")
+        if not colon:
+            raise InvalidURL(
+                "a user name without a password; write user:password@ (percent-encode "
+                "special characters such as @ : / as %40 %3A %2F)"
+            )
+        password = unquote(pass_raw, errors="strict")
+        for label, value in (("user name", username), ("password", password)):
+            if "\x00" in value or "\r" in value or "\n" in value:
+                raise InvalidURL(f"the {label} contains CR, LF or NUL")
+    options = _smtp_options(parts.query)
+    return TransportURL(
+        scheme=scheme,
+        kind="smtp",
+        host=host,
+        port=port if port is not None else default_port,
+        security=security,
+        username=username,
+        password=password,
+        **options,
+    )
+
+
+def _parse_path(url: str, scheme: str) -> TransportURL:
+    rest = url[len(scheme) + 1 :]
+    if "#" in rest:
+        raise InvalidURL("a transport URL has no #fragment")
+    rest, qmark, query = rest.partition("?")
+    if qmark:
+        raise InvalidURL(f"{scheme}: URLs take no options (got ?{query})")
+    if rest.startswith("//"):
+        rest = rest[2:]
+        if rest.startswith("localhost/"):
+            rest = rest[len("localhost") :]
+    path = unquote(rest, errors="strict")
+    if "\x00" in path:
+        raise InvalidURL("the path contains NUL")
+    if not path:
+        if scheme == "memory":
+            return TransportURL(scheme=scheme, kind=scheme, path=None)
+        raise InvalidURL(f"{scheme}: needs a path, e.g. {scheme}:./outbox")
+    path = os.path.expanduser(path)
+    return TransportURL(scheme=scheme, kind=scheme, path=path)
+
+
+def parse_url(url: str) -> TransportURL:
+    """Parse a transport URL without building anything (see the module docstring)."""
+    if not isinstance(url, str):
+        raise InvalidURL(f"a transport URL must be a string, not {type(url).__name__}")
+    url = url.strip()
+    scheme, colon, _ = url.partition(":")
+    scheme = scheme.lower()
+    if not colon or not scheme:
+        raise InvalidURL(
+            f"{url!r} is not a transport URL (expected smtp://, smtps://, smtp+starttls://, "
+            "file:, maildir:, mbox: or memory:)"
+        )
+    if scheme in SMTP_SCHEMES:
+        if not url[len(scheme) + 1 :].startswith("//"):
+            raise InvalidURL(f"write {scheme}://host[:port]")
+        return _parse_smtp(url, scheme)
+    if scheme in PATH_SCHEMES:
+        return _parse_path(url, scheme)
+    raise InvalidURL(
+        f"unknown transport scheme {scheme!r}; use smtp, smtp+starttls, smtps, file, "
+        "maildir, mbox or memory"
+    )
+
+
+def smtp_kwargs(config: TransportURL) -> dict[str, Any]:
+    """Keyword arguments for ``SMTPTransport(host, port, **kwargs)`` (options not
+    set in the URL are left out, so the constructor's defaults apply)."""
+    kw: dict[str, Any] = {"security": config.security}
+    if config.username is not None:
+        kw["username"] = config.username
+        kw["password"] = config.password
+    for name in SMTP_OPTIONS:
+        value = getattr(config, name)
+        if name == "insecure":
+            if value:
+                kw[name] = True
+        elif value is not None:
+            kw[name] = value
+    return kw
+
+
+def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
+    """Build the transport a URL describes.
+
+    ``overrides`` (``timeout``, ``pool_size``, ``insecure``, ``cafile``,
+    ``local_hostname``) replace the URL's options for SMTP, as the CLI's
+    ``--cafile``/``--insecure`` flags do; they are ignored by the file, Maildir,
+    mbox and memory transports, which have no network. An unknown override
+    is an :class:`InvalidURL` error.
+    """
+    config = url if isinstance(url, TransportURL) else parse_url(url)
+    unknown = [k for k in overrides if k not in SMTP_OPTIONS]
+    if unknown:
+        raise InvalidURL(f"unknown transport option(s): {', '.join(sorted(unknown))}")
+    if config.kind == "smtp":
+        if overrides:
+            config = attrs.evolve(config, **{k: v for k, v in overrides.items() if v is not None})
+        from mimekit.transports.smtp import SMTPTransport
+
+        assert config.host is not None and config.port is not None
+        transport: Transport = SMTPTransport(config.host, config.port, **smtp_kwargs(config))
+        return transport
+    if config.kind == "file":
+        from mimekit.transports.file import FileTransport
+
+        assert config.path is not None
+        return FileTransport(Path(config.path))
+    if config.kind == "maildir":
+        from mimekit.transports.file import MaildirTransport
+
+        assert config.path is not None
+        return MaildirTransport(Path(config.path))
+    if config.kind == "mbox":
+        from mimekit.transports.file import MboxTransport
+
+        assert config.path is not None
+        return MboxTransport(Path(config.path))
+    from mimekit.transports.memory import MemoryTransport
+
+    return MemoryTransport(path=config.path)
