@@ -19,8 +19,9 @@ half-built message can never carry an injected header line.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
-from collections.abc import Iterable
+import re
 from typing import IO, TYPE_CHECKING, Union
 
 import attrs
@@ -30,6 +31,7 @@ from .policy import DEFAULT, Policy
 
 if TYPE_CHECKING:
     from .model import Message, Part
+    from .params import ContentType
 
 __all__ = ["Attachment", "Builder", "compose"]
 
@@ -97,8 +99,14 @@ class Builder:
     a sequence of those.
     """
 
-    def __init__(self, policy: Policy = DEFAULT) -> None:
+    def __init__(self, policy: Policy = DEFAULT, *, deterministic: bool = False) -> None:
         self._policy = policy
+        self._deterministic = deterministic
+        self._boundary_count = 0
+        self._generate_text = False
+        self._calendar: tuple[bytes, str, str] | None = None
+        self._messages: list[tuple[Message, str | None]] = []
+        self._threading: dict[str, list[str]] = {}
         self._addrs: dict[str, list[object]] = {}
         self._subject: str | None = None
         self._text: str | None = None
@@ -107,7 +115,6 @@ class Builder:
         self._extra: list[tuple[str, str]] = []
         self._date: _dt.datetime | str | None = None
         self._message_id: str | None = None
-        self._boundaries: Iterable[str] | None = None
 
     # -- addresses -------------------------------------------------------
     def _add_addresses(self, field: str, values: tuple[object, ...]) -> Builder:
@@ -156,11 +163,93 @@ class Builder:
         self._text = body
         return self
 
-    def html(self, body: str) -> Builder:
-        """The HTML body."""
+    def html(self, body: str, *, generate_text: bool = False) -> Builder:
+        """The HTML body. ``generate_text=True`` adds a plain-text alternative
+        rendered from it when no :meth:`text` is given."""
         if not isinstance(body, str):
             raise BuildError("html() takes a str")
         self._html = body
+        self._generate_text = generate_text
+        return self
+
+    def attach_message(self, message: Message | bytes, *, filename: str | None = None) -> Builder:
+        """Attach a whole message as ``message/rfc822`` (RFC 2046 §5.2.1), e.g. to forward it."""
+        from .model import Message as _Message
+        from .parser import parse
+
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            message = parse(bytes(message))
+        if not isinstance(message, _Message):
+            raise BuildError("attach_message() takes a Message or its raw bytes")
+        if filename is not None:
+            _check_text("attachment filename", filename)
+        self._messages.append((message, filename))
+        return self
+
+    def calendar(self, ics: str | bytes, *, method: str | None = None,
+                 filename: str = "invite.ics") -> Builder:
+        """A calendar invitation (RFC 5545/6047): a ``text/calendar; method=...``
+        alternative that Outlook and Gmail show as an invitation, plus the same
+        file attached as ``application/ics`` for clients that only offer a file.
+
+        ``method`` (REQUEST, CANCEL, REPLY, ...) defaults to the METHOD property of
+        the calendar; when both are given they must agree (RFC 6047 §2.4).
+        """
+        data = ics.encode("utf-8") if isinstance(ics, str) else bytes(ics)
+        found = re.search(rb"(?mi)^METHOD:([A-Za-z-]+)\s*$", data)
+        ics_method = found.group(1).decode("ascii").upper() if found else None
+        if method is None:
+            if ics_method is None:
+                raise BuildError("the calendar has no METHOD property: pass method=")
+            method = ics_method
+        method = _check_text("calendar method", method).strip().upper()
+        if ics_method is not None and ics_method != method:
+            raise BuildError(f"method={method!r} but the calendar says METHOD:{ics_method}")
+        if ics_method is None:
+            raise BuildError(f"the calendar must carry METHOD:{method} (RFC 6047 §2.4)")
+        _check_text("calendar filename", filename)
+        self._calendar = (data, method, filename)
+        return self
+
+    def priority(self, level: str) -> Builder:
+        """``"high"``, ``"normal"`` or ``"low"``: written as X-Priority and Importance,
+        the two headers clients read."""
+        values = {"high": ("1 (Highest)", "high"), "normal": ("3 (Normal)", "normal"),
+                  "low": ("5 (Lowest)", "low")}
+        if level not in values:
+            raise BuildError(f"priority must be one of {sorted(values)}, not {level!r}")
+        self._extra = [(n, v) for n, v in self._extra
+                       if n.lower() not in ("x-priority", "importance")]
+        self._extra += [("X-Priority", values[level][0]), ("Importance", values[level][1])]
+        return self
+
+    def list_unsubscribe(self, *uris: str, one_click: bool = False) -> Builder:
+        """List-Unsubscribe (RFC 2369 §3.2) with ``mailto:``/``https:`` URIs;
+        ``one_click=True`` adds List-Unsubscribe-Post (RFC 8058), which needs an
+        https URI."""
+        if not uris:
+            raise BuildError("list_unsubscribe() needs at least one URI")
+        for uri in uris:
+            _check_text("unsubscribe URI", uri)
+            if not re.match(r"(?i)(mailto|https?):[^\s<>,]+$", uri):
+                raise BuildError(f"not a mailto: or http(s): URI: {uri!r}")
+        if one_click and not any(u.lower().startswith("https:") for u in uris):
+            raise BuildError("one-click unsubscribe needs an https: URI (RFC 8058 §3.1)")
+        self._extra = [(n, v) for n, v in self._extra
+                       if n.lower() not in ("list-unsubscribe", "list-unsubscribe-post")]
+        self._extra.append(("List-Unsubscribe", ", ".join(f"<{u}>" for u in uris)))
+        if one_click:
+            self._extra.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        return self
+
+    def in_reply_to(self, *msgids: str) -> Builder:
+        """The message(s) this one answers (RFC 5322 §3.6.4)."""
+        self._threading["In-Reply-To"] = [_check_text("in-reply-to", m) for m in msgids]
+        return self
+
+    def references(self, *msgids: str) -> Builder:
+        """The thread this message belongs to, oldest first (RFC 5322 §3.6.4)."""
+        self._threading["References"] = [_check_text("references", m) for m in msgids]
         return self
 
     def attach(
@@ -241,14 +330,20 @@ class Builder:
 
     # -- output ----------------------------------------------------------------
     def build(self) -> Message:
-        """The message tree. Raises :class:`BuildError` when nothing names an author."""
+        """The message tree, every header encoded and folded for ``policy``."""
         from .dates import format_date, make_msgid
         from .headers import Headers
         from .model import Message
 
         policy = self._policy
+        self._boundary_count = 0
+        body = self._body_part()
+
         root_headers = Headers()
-        date = self._date if self._date is not None else _dt.datetime.now(_dt.timezone.utc)
+        date = self._date
+        if date is None:
+            date = (_dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc) if self._deterministic
+                    else _dt.datetime.now(_dt.timezone.utc))
         root_headers.add("Date", format_date(date) if isinstance(date, _dt.datetime) else date,
                          policy)
         for field in ("From", "Sender", "Reply-To", "To", "Cc", "Bcc"):
@@ -256,19 +351,33 @@ class Builder:
                 root_headers.add(field, self._addrs[field], policy)
         if self._subject is not None:
             root_headers.add("Subject", self._subject, policy)
-        msgid = self._message_id or make_msgid(policy.message_id_domain)
+        msgid = self._message_id
+        if msgid is None:
+            msgid = (self._stable_msgid(body) if self._deterministic
+                     else make_msgid(policy.message_id_domain))
         root_headers.add("Message-ID", msgid, policy)
+        for name in ("In-Reply-To", "References"):
+            if self._threading.get(name):
+                root_headers.add(name, " ".join(self._threading[name]), policy)
         for name, value in self._extra:
             root_headers.add(name, value, policy)
         root_headers.add("MIME-Version", "1.0", policy)
 
-        body = self._body_part()
         # The root is the body's top part with the message headers in front.
         for header in body.headers:
             root_headers.append_header(header)
         if body.is_multipart:
             return Message.multipart(root_headers, list(body.children))
         return Message.leaf(root_headers, body.body)
+
+    def _stable_msgid(self, body: Part) -> str:
+        digest = hashlib.sha256()
+        for field in ("From", "To", "Cc", "Bcc"):
+            digest.update(repr(self._addrs.get(field)).encode("utf-8"))
+        digest.update((self._subject or "").encode("utf-8"))
+        digest.update(body.to_bytes())
+        domain = self._policy.message_id_domain or "mimekit.invalid"
+        return f"<{digest.hexdigest()[:32]}@{domain}>"
 
     # -- tree ------------------------------------------------------------------
     def _body_part(self) -> Part:
@@ -279,50 +388,101 @@ class Builder:
             attached = list(self._files)
             inline = []
 
-        text = self._text_leaf(self._text, "plain") if self._text is not None else None
+        text_body = self._text
+        if text_body is None and self._html is not None and self._generate_text:
+            from .html2text import html_to_text
+
+            text_body = html_to_text(self._html)
+        text = self._text_leaf(text_body, "plain") if text_body is not None else None
         html = self._text_leaf(self._html, "html") if self._html is not None else None
         if html is not None and inline:
             html = self._multipart("related", [html, *(self._file_leaf(f) for f in inline)])
-        if text is not None and html is not None:
-            body: Part | None = self._multipart("alternative", [text, html])
+        alternatives = [p for p in (text, html) if p is not None]
+        if self._calendar is not None:
+            data, method, filename = self._calendar
+            alternatives.append(self._calendar_leaf(data, method))
+            attached.append(Attachment(data, filename, "application/ics"))
+        body: Part | None
+        if len(alternatives) > 1:
+            body = self._multipart("alternative", alternatives)
         else:
-            body = text or html
-        if attached:
+            body = alternatives[0] if alternatives else None
+        if attached or self._messages:
             parts = [body] if body is not None else []
             parts.extend(self._file_leaf(f) for f in attached)
+            parts.extend(self._message_part(m, name) for m, name in self._messages)
             return self._multipart("mixed", parts)
         if body is None:
             body = self._text_leaf("", "plain")
         return body
 
+    def _boundary(self) -> str:
+        from .params import make_boundary
+
+        if self._deterministic:
+            self._boundary_count += 1
+            return f"=_mimekit_{self._boundary_count:03d}"
+        return make_boundary()
+
     def _multipart(self, subtype: str, children: list[Part]) -> Part:
-        from .headers import Headers
-        from .model import Part
-        from .params import ContentType, make_boundary
-
-        headers = Headers()
-        headers.add("Content-Type",
-                    ContentType.of(f"multipart/{subtype}", boundary=make_boundary()), self._policy)
-        return Part.multipart(headers, children)
-
-    def _text_leaf(self, text: str, subtype: str) -> Part:
-        from .codecs import choose_cte, encode_body
         from .headers import Headers
         from .model import Part
         from .params import ContentType
 
-        data = _normalize_newlines(text).encode("utf-8")
-        cte = choose_cte(data, text=True, allow_8bit=self._policy.allow_8bit)
         headers = Headers()
-        headers.add("Content-Type", ContentType.of(f"text/{subtype}", charset="utf-8"),
+        headers.add("Content-Type",
+                    ContentType.of(f"multipart/{subtype}", boundary=self._boundary()),
                     self._policy)
+        return Part.multipart(headers, children)
+
+    def _encoded_leaf(self, ctype: ContentType, data: bytes, cte: str,
+                      extra: tuple[tuple[str, object], ...] = ()) -> Part:
+        from .codecs import encode_body
+        from .headers import Headers
+        from .model import Part
+
+        headers = Headers()
+        headers.add("Content-Type", ctype, self._policy)
+        for name, value in extra:
+            headers.add(name, value, self._policy)
         headers.add("Content-Transfer-Encoding", cte, self._policy)
         return Part.leaf(headers, encode_body(data, cte, self._policy.linesep))
 
-    def _file_leaf(self, att: Attachment) -> Part:
-        from .codecs import choose_cte, encode_body
+    def _text_leaf(self, text: str, subtype: str) -> Part:
+        from .codecs import choose_cte
+        from .params import ContentType
+
+        data = _normalize_newlines(text).encode("utf-8")
+        cte = choose_cte(data, text=True, allow_8bit=self._policy.allow_8bit)
+        return self._encoded_leaf(ContentType.of(f"text/{subtype}", charset="utf-8"), data, cte)
+
+    def _calendar_leaf(self, data: bytes, method: str) -> Part:
+        from .codecs import choose_cte
+        from .params import ContentType
+
+        # RFC 5545 §3.1: content lines end in CRLF.
+        data = _normalize_newlines(data.decode("utf-8", "replace")).encode("utf-8")
+        cte = choose_cte(data, text=True, allow_8bit=self._policy.allow_8bit)
+        ctype = ContentType.of("text/calendar", charset="utf-8", method=method)
+        return self._encoded_leaf(ctype, data, cte)
+
+    def _message_part(self, message: Message, filename: str | None) -> Part:
         from .headers import Headers
         from .model import Part
+        from .params import ContentDisposition, ContentType
+
+        headers = Headers()
+        headers.add("Content-Type", ContentType.of("message/rfc822"), self._policy)
+        name = filename
+        if name is None and message.subject:
+            name = re.sub(r"[\\/:*?\"<>|\x00-\x1f]+", "_", message.subject)[:100] + ".eml"
+        params = (("filename", name),) if name else ()
+        headers.add("Content-Disposition", ContentDisposition("attachment", params),
+                    self._policy)
+        return Part.rfc822(headers, message)
+
+    def _file_leaf(self, att: Attachment) -> Part:
+        from .codecs import choose_cte
         from .params import ContentDisposition, ContentType
 
         maintype = att.content_type.partition("/")[0]
@@ -348,15 +508,12 @@ class Builder:
             cte = choose_cte(att.data, text=True, allow_8bit=False)
             if cte != "7bit":
                 cte = "base64"
-        headers = Headers()
-        headers.add("Content-Type", ctype, self._policy)
         disp_params = (("filename", att.filename),) if att.filename is not None else ()
-        headers.add("Content-Disposition", ContentDisposition(att.disposition, disp_params),
-                    self._policy)
+        extra: list[tuple[str, object]] = [
+            ("Content-Disposition", ContentDisposition(att.disposition, disp_params))]
         if att.content_id is not None:
-            headers.add("Content-ID", f"<{att.content_id}>", self._policy)
-        headers.add("Content-Transfer-Encoding", cte, self._policy)
-        return Part.leaf(headers, encode_body(att.data, cte, self._policy.linesep))
+            extra.append(("Content-ID", f"<{att.content_id}>"))
+        return self._encoded_leaf(ctype, att.data, cte, tuple(extra))
 
 
 def _is_canonical_ascii(data: bytes) -> bool:
@@ -366,7 +523,12 @@ def _is_canonical_ascii(data: bytes) -> bool:
     return data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
 
 
-def compose(policy: Policy = DEFAULT) -> Builder:
-    """Start a message: ``compose().from_(a).to(b).subject(s).text(t).build()``."""
-    return Builder(policy)
+def compose(policy: Policy = DEFAULT, *, deterministic: bool = False) -> Builder:
+    """Start a message: ``compose().from_(a).to(b).subject(s).text(t).build()``.
+
+    ``deterministic=True`` is for snapshot tests: boundaries are numbered, the
+    Date is fixed (2000-01-01 UTC) unless set, and the Message-ID is derived
+    from the content, so the same input always gives the same bytes.
+    """
+    return Builder(policy, deterministic=deterministic)
 

@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="JSON (one object per message per line)")
     i.add_argument("files", nargs="+", metavar="FILE", help=".eml, mbox, Maildir folder, or -")
 
+    lt = sub.add_parser("lint", help="list what would break in real mail clients")
+    lt.add_argument("--json", action="store_true", help="one JSON object per finding per line")
+    lt.add_argument("files", nargs="+", metavar="FILE", help=".eml, mbox, Maildir folder, or -")
+
     e = sub.add_parser("extract", help="write every attachment into a folder")
     e.add_argument("file", metavar="FILE")
     e.add_argument("--dir", required=True, metavar="DIR")
@@ -337,6 +341,22 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB"
 
 
+# ------------------------------------------------------------------------- lint
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from .lint import lint
+
+    errors = 0
+    for path in args.files:
+        for label, msg in _messages(path):
+            for issue in lint(msg):
+                errors += issue.severity == "error"
+                if args.json:
+                    print(json.dumps({"file": label, **issue.to_dict()}, ensure_ascii=False))
+                else:
+                    print(f"{label}: {issue}")
+    return 1 if errors else 0
+
+
 # ---------------------------------------------------------------------- extract
 def safe_filename(name: str | None, fallback: str) -> str:
     """A file name that cannot leave the target folder or hide (no separators,
@@ -401,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     handler = {"compose": _cmd_compose, "send": _cmd_send, "inspect": _cmd_inspect,
-               "extract": _cmd_extract}[args.command]
+               "lint": _cmd_lint, "extract": _cmd_extract}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

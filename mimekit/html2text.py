@@ -1,0 +1,118 @@
+"""A plain-text rendering of HTML, for the text alternative of an html-only message.
+
+Mail clients and spam filters expect ``multipart/alternative`` to carry a real
+text version (RFC 2046 §5.1.4); this produces a readable one: paragraphs and
+line breaks kept, lists bulleted, links written as ``text (url)``, scripts and
+styles dropped, entities decoded, white space collapsed as a browser would.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+__all__ = ["html_to_text"]
+
+_BLOCK = frozenset(
+    "address article aside blockquote dd div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tr ul".split()
+)
+_SKIP = frozenset(("script", "style", "head", "title", "template", "noscript"))
+_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+
+
+class _Renderer(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = 0
+        self.pre = 0
+        self.links: list[str | None] = []
+        self.link_text: list[int] = []
+        self.lists: list[list[int]] = []  # [counter or -1 for bullets]
+
+    def _newline(self, count: int = 1) -> None:
+        text = "".join(self.out)
+        have = len(text) - len(text.rstrip("\n"))
+        if not text.strip():
+            return
+        self.out.append("\n" * max(0, count - have))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+            return
+        if tag == "br":
+            self.out.append("\n")
+        elif tag in ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table",
+                     "ul", "ol", "pre"):
+            self._newline(2 if tag not in ("div",) else 1)
+        elif tag in _BLOCK:
+            self._newline(1)
+        if tag == "pre":
+            self.pre += 1
+        elif tag in ("ul", "ol"):
+            self.lists.append([0 if tag == "ol" else -1])
+        elif tag == "li":
+            indent = "  " * max(0, len(self.lists) - 1)
+            if self.lists and self.lists[-1][0] >= 0:
+                self.lists[-1][0] += 1
+                self.out.append(f"{indent}{self.lists[-1][0]}. ")
+            else:
+                self.out.append(f"{indent}- ")
+        elif tag == "a":
+            self.links.append(dict(attrs).get("href"))
+            self.link_text.append(len(self.out))
+        elif tag in ("td", "th"):
+            self.out.append("\t")
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self.out.append(f"[{alt}]")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+            return
+        if tag == "pre":
+            self.pre = max(0, self.pre - 1)
+        if tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+        if tag == "a" and self.links:
+            href = self.links.pop()
+            start = self.link_text.pop()
+            shown = "".join(self.out[start:]).strip()
+            if href and not href.startswith(("#", "cid:", "javascript:")) and href != shown \
+                    and href.removeprefix("mailto:") != shown:
+                self.out.append(f" ({href})")
+        if tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "ul", "ol",
+                   "pre"):
+            self._newline(2)
+        elif tag in _BLOCK:
+            self._newline(1)
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if self.pre:
+            self.out.append(data)
+            return
+        text = _SPACE.sub(" ", data)
+        if not text.strip():
+            if self.out and not self.out[-1].endswith((" ", "\n", "\t")):
+                self.out.append(" ")
+            return
+        if self.out and self.out[-1].endswith(("\n", "\t", " ")) and text.startswith(" "):
+            text = text.lstrip(" ")
+        self.out.append(text)
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text for ``html``; ends with one newline unless empty."""
+    r = _Renderer()
+    r.feed(html)
+    r.close()
+    lines = [line.rstrip() for line in "".join(r.out).split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    return text + "\n" if text else ""

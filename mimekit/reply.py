@@ -1,0 +1,194 @@
+"""Reply, reply-all and forward: a builder pre-filled from a parsed message.
+
+Threading follows RFC 5322 §3.6.4: In-Reply-To names the parent's Message-ID;
+References is the parent's References (or its In-Reply-To when it has none)
+followed by the parent's Message-ID. Replies go to Reply-To when present, else
+From (RFC 5322 §3.6.2-3); reply-all adds To and Cc, never the replier's own
+addresses and never the same mailbox twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from .builder import Builder, compose
+from .errors import BuildError
+from .policy import DEFAULT, Policy
+
+if TYPE_CHECKING:
+    from .address import Address, Group
+    from .model import Message
+
+__all__ = ["forward", "normalize_subject", "reply"]
+
+# Prefixes clients put in front of a subject: English, German, Nordic, Dutch, French,
+# Spanish, Italian, Polish, Finnish, ... optionally counted ("Re[2]:") or bracketed.
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|sv|vs|antw|ref|rif|r|odp|vá|ynt|fw|fwd|wg|tr|rv|enc|i|doorst|vb|"
+    r"vl|vs)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def normalize_subject(subject: str | None, prefix: str) -> str:
+    """``prefix`` followed by the subject without any reply/forward prefixes it had."""
+    base = _PREFIX.sub("", subject or "").strip()
+    return f"{prefix} {base}".rstrip() if base else prefix.rstrip(":") + ":"
+
+
+def _mailboxes(items: Iterable[Address | Group]) -> list[Address]:
+    from .address import mailboxes
+
+    return mailboxes(list(items))
+
+
+def _key(addr: Address) -> str:
+    return addr.address.lower()
+
+
+def _own_keys(me: Sequence[Address | Group] | None) -> set[str]:
+    return {_key(a) for a in _mailboxes(me or ())}
+
+
+def _coerce(value: object) -> list[Address | Group]:
+    from .address import coerce_addresses
+
+    return coerce_addresses(value) if value is not None else []
+
+
+def _thread(builder: Builder, original: Message) -> None:
+    parent = original.message_id
+    refs = list(original.references) or list(original.in_reply_to)[:1]
+    if parent:
+        builder.in_reply_to(f"<{parent}>")
+        refs.append(parent)
+    if refs:
+        builder.references(*(f"<{r}>" for r in _dedupe(refs)))
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _quote(text: str) -> str:
+    lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
+    return "\n".join(">" + ("" if line.startswith(">") or not line else " ") + line
+                     for line in lines) + "\n"
+
+
+def _who(original: Message) -> str:
+    people = _mailboxes(original.from_)
+    if not people:
+        return "someone"
+    a = people[0]
+    return f"{a.name} <{a.address}>" if a.name else a.address
+
+
+def reply(
+    original: Message,
+    *,
+    from_: object = None,
+    reply_all: bool = False,
+    text: str | None = None,
+    quote: bool = True,
+    policy: Policy = DEFAULT,
+) -> Builder:
+    """A builder answering ``original``: recipients, ``Re:`` subject, threading
+    headers and (unless ``quote=False``) the quoted text above your ``text``.
+
+    ``from_`` is you: it becomes From and is left out of the recipients.
+    """
+    me = _coerce(from_)
+    mine = _own_keys(me)
+    targets = original.reply_to or original.from_ or original.sender
+    to = [a for a in _mailboxes(targets) if _key(a) not in mine]
+    if not to and not reply_all:
+        # Replying to your own message: answer its recipients, as clients do.
+        to = [a for a in _mailboxes(original.to) if _key(a) not in mine]
+    seen = {_key(a) for a in to}
+    cc: list[Address] = []
+    if reply_all:
+        for a in _mailboxes([*original.to, *original.cc]):
+            if _key(a) not in mine and _key(a) not in seen:
+                seen.add(_key(a))
+                cc.append(a)
+        if not to and cc:
+            to, cc = cc[:1], cc[1:]
+    if not to:
+        raise BuildError("nobody to reply to: the message names no other mailbox")
+
+    b = compose(policy)
+    if me:
+        b.from_(me)
+    b.to(to)
+    if cc:
+        b.cc(cc)
+    b.subject(normalize_subject(original.subject, "Re:"))
+    _thread(b, original)
+    body = text or ""
+    if quote:
+        when = original.date.strftime("%a, %d %b %Y at %H:%M") if original.date else None
+        intro = f"On {when}, {_who(original)} wrote:" if when else f"{_who(original)} wrote:"
+        quoted = _quote(original.text or "")
+        body = (body.rstrip("\n") + "\n\n" if body else "") + intro + "\n" + quoted
+    b.text(body)
+    return b
+
+
+def forward(
+    original: Message,
+    *,
+    from_: object = None,
+    to: object = None,
+    text: str | None = None,
+    inline: bool = False,
+    policy: Policy = DEFAULT,
+) -> Builder:
+    """A builder forwarding ``original``: ``Fwd:`` subject and either the whole
+    message attached as ``message/rfc822`` (default: nothing is lost, signatures
+    stay checkable) or, with ``inline=True``, its text under a forwarded-message
+    block with its attachments attached again."""
+    b = compose(policy)
+    if from_ is not None:
+        b.from_(from_)
+    if to is not None:
+        b.to(to)
+    b.subject(normalize_subject(original.subject, "Fwd:"))
+    intro = (text or "").rstrip("\n")
+    if not inline:
+        b.text(intro + "\n" if intro else "")
+        b.attach_message(original)
+        return b
+    head = ["---------- Forwarded message ----------"]
+    for label, value in (("From", _format(original.from_)), ("Date", _date(original)),
+                         ("Subject", original.subject or ""), ("To", _format(original.to)),
+                         ("Cc", _format(original.cc))):
+        if value:
+            head.append(f"{label}: {value}")
+    body = "\n".join(head) + "\n\n" + (original.text or "")
+    b.text((intro + "\n\n" if intro else "") + body)
+    if original.html is not None:
+        b.html(original.html)
+    for part in original.attachments:
+        b.attach(part.get_content(), filename=part.filename,
+                 content_type=part.content_type.mime_type)
+    return b
+
+
+def _format(items: Sequence[Address | Group]) -> str:
+    out = []
+    for a in _mailboxes(items):
+        out.append(f"{a.name} <{a.address}>" if a.name else a.address)
+    return ", ".join(out)
+
+
+def _date(original: Message) -> str:
+    return original.date.strftime("%a, %d %b %Y %H:%M:%S %z") if original.date else ""
