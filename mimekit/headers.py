@@ -1,0 +1,270 @@
+"""Header fields and the ordered, case-insensitive header container.
+
+A :class:`Header` keeps the field exactly as it was on the wire (``raw``: name, colon,
+folded value and line ending) so that an untouched header is written back byte for
+byte; its value is unfolded and decoded only when somebody asks (lazily, then cached).
+:class:`Headers` is the mutable multi-map a part owns; every mutation calls
+``on_change`` so the owning part can drop what it derived from the old headers.
+
+Formatting of new fields (folding, RFC 2047) lives in :mod:`mimekit.folding`,
+imported lazily by :meth:`Header.create`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+import attrs
+
+from mimekit.errors import Defect, HeaderInjectionError
+from mimekit.policy import DEFAULT, Policy
+
+__all__ = ["Header", "Headers", "unfold"]
+
+# RFC 5322 §2.2: a field name is 1*ftext, printable US-ASCII except colon.
+_FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
+_FIELD_NAME_STR = re.compile(r"[!-9;-~]+\Z")
+# RFC 5322 §2.2.3: unfolding removes a CRLF that is immediately followed by WSP.
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+# Any other line break left inside a field (a junk line the parser attached to the
+# preceding field) becomes one space so words do not run together.
+_OTHER_BREAK = re.compile(rb"\r?\n")
+_INJECTION = re.compile(r"[\r\n\x00]")
+
+
+def unfold(raw_value: bytes) -> bytes:
+    """Unfold a raw field body (RFC 5322 §2.2.3) and strip the final line ending."""
+    if raw_value.endswith(b"\n"):
+        raw_value = raw_value[:-2] if raw_value.endswith(b"\r\n") else raw_value[:-1]
+    if b"\n" not in raw_value:
+        return raw_value
+    return _OTHER_BREAK.sub(b" ", _FOLD.sub(b"", raw_value))
+
+
+def _bytes_to_text(data: bytes) -> str:
+    """Header bytes as text: ASCII fast path, UTF-8 (RFC 6532), else Latin-1."""
+    if data.isascii():
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+@attrs.frozen(eq=False)
+class Header:
+    """One header field as on the wire.
+
+    ``name`` is the field name as written (case kept); ``raw`` the complete field:
+    name, colon, folded value and its line ending. Two headers compare equal when their
+    raw bytes are equal.
+    """
+
+    name: str
+    raw: bytes
+    _cache: list[object] = attrs.field(factory=list, init=False, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Header):
+            return NotImplemented
+        return self.raw == other.raw
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Header:
+        """A header from its raw bytes (``Name: value`` plus line ending).
+
+        Lenient: white space before the colon is tolerated; without a colon the whole
+        line is taken as the name (the parser never builds such a header).
+        """
+        colon = raw.find(b":")
+        head = raw if colon < 0 else raw[:colon]
+        return cls(head.strip(b" \t\r\n").decode("latin-1"), raw)
+
+    @classmethod
+    def create(cls, name: str, value: object, policy: Policy = DEFAULT) -> Header:
+        """A new, folded header (``policy.linesep`` endings) from a caller's value.
+
+        Raises :class:`~mimekit.errors.HeaderInjectionError` when the name is not a valid
+        field name or a text value holds CR, LF or NUL (RFC 5322 §2.2: a field body has no
+        CR/LF, so such data could only smuggle in another header).
+        """
+        if not _FIELD_NAME_STR.match(name):
+            raise HeaderInjectionError(f"invalid header field name {name!r}")
+        if isinstance(value, str) and _INJECTION.search(value):
+            raise HeaderInjectionError(f"CR, LF or NUL in the value of {name}")
+        from mimekit.folding import format_header  # lazy: folding imports params etc.
+
+        raw = format_header(name, value, policy)
+        return cls(name, raw)
+
+    @property
+    def raw_value(self) -> bytes:
+        """The raw bytes after the colon (folded, with the final line ending)."""
+        colon = self.raw.find(b":")
+        return b"" if colon < 0 else self.raw[colon + 1 :]
+
+    @property
+    def unfolded(self) -> str:
+        """The field body unfolded, stripped of surrounding white space, not RFC 2047
+        decoded (what structured parsers such as addresses and parameters want)."""
+        return _bytes_to_text(unfold(self.raw_value)).strip(" \t")
+
+    @property
+    def value(self) -> str:
+        """The field body for people: unfolded and RFC 2047 decoded (cached)."""
+        return self.decode()[0]
+
+    @property
+    def value_defects(self) -> tuple[Defect, ...]:
+        """Defects found while decoding :attr:`value` (decodes if needed)."""
+        return self.decode()[1]
+
+    def decode(self) -> tuple[str, tuple[Defect, ...]]:
+        """(decoded value, defects), computed once and cached on the header."""
+        if self._cache:
+            return self._cache[0], self._cache[1]  # type: ignore[return-value]
+        text = self.unfolded
+        defects: list[Defect] = []
+        if "=?" in text:
+            from mimekit.encoded_words import decode_header_text
+
+            try:
+                text = decode_header_text(text, defects)
+            except Exception as exc:  # noqa: BLE001 - lenient: never raise on bad input
+                defects.append(Defect("UndecodableHeader", f"cannot decode: {exc}"))
+        result = tuple(attrs.evolve(d, header=self.name) if d.header is None else d for d in defects)
+        self._cache[:] = [text, result]
+        return text, result
+
+
+class Headers:
+    """Ordered, case-insensitive multi-map of :class:`Header` (RFC 5322 §3.6 order kept).
+
+    Lookups return decoded values (:attr:`Header.value`); ``get_header`` gives the
+    :class:`Header` itself. Every mutation calls ``on_change()``.
+    """
+
+    __slots__ = ("_items", "_keys", "on_change")
+
+    def __init__(
+        self,
+        items: Iterable[Header | tuple[str, object]] = (),
+        *,
+        on_change: Callable[[], None] | None = None,
+        policy: Policy = DEFAULT,
+    ) -> None:
+        self._items: list[Header] = []
+        self._keys: list[str] = []
+        self.on_change = on_change
+        for item in items:
+            header = item if isinstance(item, Header) else Header.create(item[0], item[1], policy)
+            self._items.append(header)
+            self._keys.append(header.name.lower())
+
+    @classmethod
+    def _from_parsed(cls, items: list[Header], keys: list[str]) -> Headers:
+        """Fast constructor for the parser (no validation, lists taken over)."""
+        self = cls.__new__(cls)
+        self._items = items
+        self._keys = keys
+        self.on_change = None
+        return self
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def __repr__(self) -> str:
+        return f"Headers({[h.name for h in self._items]!r})"
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Header]:
+        return iter(list(self._items))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._keys
+
+    def __getitem__(self, name: str) -> str:
+        header = self.get_header(name)
+        if header is None:
+            raise KeyError(name)
+        return header.value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Decoded value of the first field called ``name``, else ``default``."""
+        header = self.get_header(name)
+        return default if header is None else header.value
+
+    def get_all(self, name: str) -> list[str]:
+        """Decoded values of every field called ``name``, in order."""
+        return [h.value for h in self.get_headers(name)]
+
+    def get_header(self, name: str) -> Header | None:
+        """The first :class:`Header` called ``name`` (any case), or None."""
+        key = name.lower()
+        try:
+            return self._items[self._keys.index(key)]
+        except ValueError:
+            return None
+
+    def get_headers(self, name: str) -> list[Header]:
+        """Every :class:`Header` called ``name``, in order."""
+        key = name.lower()
+        return [h for h, k in zip(self._items, self._keys) if k == key]
+
+    def items(self) -> list[tuple[str, str]]:
+        """(name as written, decoded value) pairs in order."""
+        return [(h.name, h.value) for h in self._items]
+
+    def to_bytes(self) -> bytes:
+        """The header block as raw bytes (without the blank separator line)."""
+        return b"".join(h.raw for h in self._items)
+
+    # -- mutation ---------------------------------------------------------------------
+
+    def append_header(self, header: Header) -> None:
+        """Append an existing :class:`Header` object as is."""
+        self._items.append(header)
+        self._keys.append(header.name.lower())
+        self._changed()
+
+    def add(self, name: str, value: object, policy: Policy = DEFAULT) -> None:
+        """Append a new field (formatted and validated by :meth:`Header.create`)."""
+        self.append_header(value if isinstance(value, Header) else Header.create(name, value, policy))
+
+    def set(self, name: str, value: object, policy: Policy = DEFAULT) -> None:
+        """Replace the first field called ``name`` in place and drop the others, or append."""
+        header = value if isinstance(value, Header) else Header.create(name, value, policy)
+        key = name.lower()
+        indexes = [i for i, k in enumerate(self._keys) if k == key]
+        if not indexes:
+            self.append_header(header)
+            return
+        self._items[indexes[0]] = header
+        self._keys[indexes[0]] = header.name.lower()
+        for i in reversed(indexes[1:]):
+            del self._items[i]
+            del self._keys[i]
+        self._changed()
+
+    def replace(self, name: str, value: object, policy: Policy = DEFAULT) -> None:
+        """Like :meth:`set` but raises KeyError when no field called ``name`` exists."""
+        if name.lower() not in self._keys:
+            raise KeyError(name)
+        self.set(name, value, policy)
+
+    def remove(self, name: str) -> int:
+        """Remove every field called ``name``; return how many were removed."""
+        key = name.lower()
+        keep = [(h, k) for h, k in zip(self._items, self._keys) if k != key]
+        removed = len(self._items) - len(keep)
+        if removed:
+            self._items = [h for h, _ in keep]
+            self._keys = [k for _, k in keep]
+            self._changed()
+        return removed

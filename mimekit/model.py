@@ -1,0 +1,804 @@
+"""The message tree: :class:`Part` (any MIME entity) and :class:`Message` (a root).
+
+A parsed part keeps the pieces of its wire form (its :class:`~mimekit.headers.Header`
+objects with their raw bytes, the header/body separator, the encoded body of a leaf,
+and for a multipart the preamble, the exact delimiter lines, the close delimiter and
+the epilogue) so that an unmodified tree serializes back to the input byte for byte.
+Edits only invalidate what they touch: changing a part's headers re-emits that part's
+header block; changing a ``children`` list regenerates that multipart's delimiters;
+untouched parts (siblings, children) are written from their raw pieces (which keeps
+e.g. DKIM signatures of untouched parts valid).
+
+Header values, content types and bodies are decoded lazily, only when asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any, SupportsIndex, overload
+
+from mimekit.errors import Defect, ParseError
+from mimekit.headers import Header, Headers
+from mimekit.policy import DEFAULT, Policy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mimekit.address import Address, Group
+    from mimekit.params import ContentDisposition, ContentType
+
+__all__ = ["Message", "Part", "fast_content_type"]
+
+# A cheap reading of Content-Type for the parser and generator (RFC 2045 §5.1):
+# type "/" subtype, and the boundary parameter (quoted or token).
+_TOKEN = rb"[^\s/;()<>@,:\\\"\[\]?=]+"
+_CT_TYPE = re.compile(rb"\s*(" + _TOKEN + rb")\s*/\s*(" + _TOKEN + rb")")
+_CT_BOUNDARY = re.compile(rb'(?i)(?:^|[;\s])boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
+_UNESCAPE = re.compile(rb"\\(.)")
+_MESSAGE_TYPES = ("message/rfc822", "message/global")
+_IDENTITY_CTES = ("7bit", "8bit", "binary", "")
+
+
+def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
+    """(lower-case ``type/subtype`` or None when absent/invalid, boundary bytes or None).
+
+    Used on the parse path, where the full parameter parser would be too slow; falls
+    back to :mod:`mimekit.params` for RFC 2231 boundaries (``boundary*=``).
+    """
+    if header is None:
+        return None, None
+    value = header.raw_value
+    if b"\n" in value:
+        from mimekit.headers import unfold
+
+        value = unfold(value)
+    m = _CT_TYPE.match(value)
+    if m is None:
+        return None, None
+    mime = (m.group(1) + b"/" + m.group(2)).lower().decode("latin-1")
+    boundary: bytes | None = None
+    if mime.startswith("multipart/"):
+        b = _CT_BOUNDARY.search(value, m.end())
+        if b is not None:
+            boundary = _UNESCAPE.sub(rb"\1", b.group(1)) if b.group(1) is not None else b.group(2)
+        elif b"boundary*" in value.lower():
+            from mimekit.params import ContentType
+
+            found = ContentType.parse(header.unfolded).boundary
+            boundary = found.encode("utf-8") if found else None
+        if boundary == b"":
+            boundary = None
+    return mime, boundary
+
+
+class _Children(list["Part"]):
+    """The ``children`` list of a multipart: a list that tells its owner when it changes."""
+
+    def __init__(self, owner: Part, items: Iterable[Part] = ()) -> None:
+        super().__init__(items)
+        self._owner = owner
+        for child in self:
+            child.parent = owner
+
+    def _changed(self) -> None:
+        for child in self:
+            child.parent = self._owner
+        self._owner._structure_changed()
+
+    def append(self, item: Part) -> None:
+        super().append(item)
+        self._changed()
+
+    def extend(self, items: Iterable[Part]) -> None:
+        super().extend(items)
+        self._changed()
+
+    def insert(self, index: SupportsIndex, item: Part) -> None:
+        super().insert(index, item)
+        self._changed()
+
+    def remove(self, item: Part) -> None:
+        super().remove(item)
+        self._changed()
+
+    def pop(self, index: SupportsIndex = -1) -> Part:
+        item = super().pop(index)
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._changed()
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        super().sort(*args, **kwargs)
+        self._changed()
+
+    @overload
+    def __setitem__(self, index: SupportsIndex, value: Part) -> None: ...
+
+    @overload
+    def __setitem__(self, index: slice, value: Iterable[Part]) -> None: ...
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        super().__setitem__(index, value)
+        self._changed()
+
+    def __delitem__(self, index: SupportsIndex | slice) -> None:
+        super().__delitem__(index)
+        self._changed()
+
+    def __iadd__(self, items: Iterable[Part]) -> _Children:  # type: ignore[override]
+        super().__iadd__(items)
+        self._changed()
+        return self
+
+
+class Part:
+    """One MIME entity: headers plus a leaf body, a list of children, or a message.
+
+    Build one with :meth:`leaf`, :meth:`multipart` or :meth:`rfc822`; the parser fills
+    the raw pieces directly.
+    """
+
+    def __init__(self, headers: Headers | None = None, *, policy: Policy = DEFAULT) -> None:
+        self.parent: Part | None = None
+        self.policy = policy
+        self._headers = Headers()
+        self._set_headers(headers if headers is not None else Headers())
+        self._defects: list[Defect] = []
+        self._unixfrom: bytes | None = None
+        self._sep: bytes | None = None  # header/body separator as parsed; None: linesep
+        self._body: bytes = b""
+        self._children: _Children | None = None
+        self._preamble: bytes | None = None
+        self._epilogue: bytes | None = None
+        self._delims: list[bytes] | None = None  # raw delimiter lines; None: regenerate
+        self._close: bytes | None = None
+        self._boundary_used: bytes | None = None
+        self._message: Message | None = None
+        self._hdirty = False
+        self._hoffsets: list[int] | None = None
+        self._ct_cache: list[Any] | None = None
+        self._disp_cache: list[Any] | None = None
+        self._decoded = False
+        self._charset: str | None = None
+        self._hdr_seen: set[int] = set()
+        self._once: set[tuple[int, str]] = set()
+
+    # -- constructors -----------------------------------------------------------------
+
+    @classmethod
+    def leaf(cls, headers: Headers, body: bytes, *, policy: Policy = DEFAULT) -> Part:
+        """A leaf whose body is already transfer-encoded (written as given)."""
+        part = cls(headers, policy=policy)
+        part._body = bytes(body)
+        return part
+
+    @classmethod
+    def multipart(
+        cls,
+        headers: Headers,
+        children: Iterable[Part],
+        *,
+        preamble: bytes | None = None,
+        epilogue: bytes | None = None,
+        policy: Policy = DEFAULT,
+    ) -> Part:
+        """A multipart; its boundary comes from the Content-Type header in ``headers``."""
+        part = cls(headers, policy=policy)
+        part._children = _Children(part, children)
+        part._preamble = preamble
+        part._epilogue = epilogue
+        return part
+
+    @classmethod
+    def rfc822(cls, headers: Headers, message: Message, *, policy: Policy = DEFAULT) -> Part:
+        """A message/rfc822 part holding ``message``."""
+        part = cls(headers, policy=policy)
+        message.parent = part
+        part._message = message
+        return part
+
+    # -- headers and change tracking --------------------------------------------------
+
+    def _set_headers(self, headers: Headers) -> None:
+        self._headers.on_change = None
+        self._headers = headers
+        headers.on_change = self._headers_changed
+
+    @property
+    def headers(self) -> Headers:
+        """The part's header fields (mutable; edits re-emit this part's header block)."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, headers: Headers) -> None:
+        self._set_headers(headers)
+        self._headers_changed()
+
+    def _headers_changed(self) -> None:
+        self._hdirty = True
+        self._hoffsets = None
+        self._ct_cache = None
+        self._disp_cache = None
+        self._decoded = False
+        self._charset = None
+
+    def _structure_changed(self) -> None:
+        self._delims = None
+        self._close = None
+
+    # -- identity and tree ------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """IMAP section number (RFC 3501 §6.4.5): root ``""``, children ``"1"``, ``"1.2"``;
+        an embedded message's root has the id of its message/rfc822 part."""
+        parent = self.parent
+        if parent is None:
+            return ""
+        if parent._message is self:
+            return parent.id
+        siblings = parent._children or []
+        index = next((i for i, c in enumerate(siblings) if c is self), -1) + 1
+        pid = parent.id
+        return f"{pid}.{index}" if pid else str(index)
+
+    @property
+    def is_multipart(self) -> bool:
+        """True when the part has a list of children (a parsed or built multipart)."""
+        return self._children is not None
+
+    @property
+    def children(self) -> list[Part]:
+        """The children of a multipart (a live list: changing it marks the structure
+        changed); an empty list for other parts."""
+        if self._children is None:
+            return []
+        return self._children
+
+    @children.setter
+    def children(self, items: Iterable[Part]) -> None:
+        self._children = _Children(self, items)
+        self._body = b""
+        self._structure_changed()
+
+    @property
+    def preamble(self) -> bytes | None:
+        """Bytes before the first delimiter line (multiparts)."""
+        return self._preamble
+
+    @preamble.setter
+    def preamble(self, value: bytes | None) -> None:
+        self._preamble = value
+        self._structure_changed()
+
+    @property
+    def epilogue(self) -> bytes | None:
+        """Bytes after the close delimiter line (multiparts)."""
+        return self._epilogue
+
+    @epilogue.setter
+    def epilogue(self, value: bytes | None) -> None:
+        self._epilogue = value
+        self._structure_changed()
+
+    @property
+    def message(self) -> Message | None:
+        """The embedded message of a message/rfc822 or message/global part."""
+        return self._message
+
+    def walk(self) -> Iterator[Part]:
+        """Every part depth first (pre-order), self included, into embedded messages."""
+        stack: list[Part] = [self]
+        while stack:
+            part = stack.pop()
+            yield part
+            if part._message is not None:
+                stack.append(part._message)
+            elif part._children:
+                stack.extend(reversed(part._children))
+
+    # -- content type, disposition, names ---------------------------------------------
+
+    def _record(self, defect: Defect) -> None:
+        """Record a defect found lazily; a strict policy raises instead."""
+        if self.policy.strict:
+            raise ParseError(defect.detail, defect=defect)
+        self._defects.append(defect)
+
+    def _header_offset(self, header: Header) -> int | None:
+        if self._hoffsets is None:
+            return None
+        for h, off in zip(self._headers, self._hoffsets):
+            if h is header:
+                return off
+        return None
+
+    def _record_all(self, defects: Iterable[Defect], header: Header | None) -> None:
+        offset = self._header_offset(header) if header is not None else None
+        for d in defects:
+            name = d.header if d.header is not None else (header.name if header else None)
+            self._record(Defect(d.kind, d.detail, header=name, offset=d.offset if d.offset is not None else offset))
+
+    def _default_type(self) -> str:
+        # RFC 2046 §5.1.5: in a digest the default is message/rfc822; else RFC 2045 §5.1
+        # text/plain.
+        parent = self.parent
+        if parent is not None and parent._children is not None and parent._message is not self:
+            if parent.mime_type == "multipart/digest":
+                return "message/rfc822"
+        return "text/plain"
+
+    @property
+    def content_type(self) -> ContentType:
+        """The effective Content-Type (parsed lazily; the RFC default where missing or
+        invalid: text/plain, or message/rfc822 inside multipart/digest)."""
+        from mimekit.params import ContentType
+
+        if self._ct_cache is None:
+            header = self._headers.get_header("content-type")
+            parsed: ContentType | None = None
+            if header is not None:
+                defects: list[Defect] = []
+                try:
+                    parsed = ContentType.parse(header.unfolded, defects)
+                except Exception as exc:  # noqa: BLE001 - lenient
+                    defects.append(Defect("MalformedContentType", str(exc)))
+                if parsed is not None and not (parsed.maintype and parsed.subtype):
+                    parsed = None
+                    defects.append(Defect("MalformedContentType", "no type/subtype"))
+                self._ct_cache = [parsed]
+                self._record_all(defects, header)
+            else:
+                self._ct_cache = [None]
+        parsed = self._ct_cache[0]
+        if parsed is not None:
+            return parsed
+        return ContentType.of(self._default_type())
+
+    @property
+    def mime_type(self) -> str:
+        """Effective ``type/subtype``, lower case."""
+        header = self._headers.get_header("content-type")
+        if header is not None and self._ct_cache is None:
+            mime, _ = fast_content_type(header)
+            if mime is not None:
+                return mime
+        return self.content_type.mime_type.lower()
+
+    @property
+    def disposition(self) -> ContentDisposition | None:
+        """The parsed Content-Disposition (RFC 2183), or None when absent."""
+        if self._disp_cache is None:
+            header = self._headers.get_header("content-disposition")
+            value: ContentDisposition | None = None
+            if header is not None:
+                from mimekit.params import ContentDisposition
+
+                defects: list[Defect] = []
+                try:
+                    value = ContentDisposition.parse(header.unfolded, defects)
+                except Exception as exc:  # noqa: BLE001 - lenient
+                    defects.append(Defect("MalformedContentDisposition", str(exc)))
+                self._record_all(defects, header)
+            self._disp_cache = [value]
+        result: ContentDisposition | None = self._disp_cache[0]
+        return result
+
+    @property
+    def disposition_kind(self) -> str | None:
+        """``inline``, ``attachment`` (lower case, as written otherwise) or None."""
+        disp = self.disposition
+        return disp.kind.lower() if disp is not None and disp.kind else None
+
+    @property
+    def filename(self) -> str | None:
+        """Content-Disposition ``filename`` (RFC 2231) else Content-Type ``name``,
+        RFC 2047 words decoded."""
+        disp = self.disposition
+        name = disp.filename if disp is not None else None
+        if not name:
+            name = self.content_type.get("name")
+        if not name:
+            return None
+        if "=?" in name:
+            from mimekit.encoded_words import decode_header_text
+
+            defects: list[Defect] = []
+            name = decode_header_text(name, defects)
+            self._record_all(defects, None)
+        return name
+
+    @property
+    def transfer_encoding(self) -> str:
+        """Content-Transfer-Encoding, lower case, ``7bit`` when absent (RFC 2045 §6.1)."""
+        header = self._headers.get_header("content-transfer-encoding")
+        if header is None:
+            return "7bit"
+        value = header.unfolded.split("(", 1)[0].strip().lower()
+        return value or "7bit"
+
+    @property
+    def is_attachment(self) -> bool:
+        """Whether a mail client would list this part as an attachment.
+
+        The rule: (1) an explicit ``attachment`` disposition is one; (2) multiparts never
+        are; (3) message/rfc822 and message/global are unless marked ``inline``; (4) text
+        leaves are when they carry a file name and no ``inline`` disposition; (5) other
+        leaves are, unless they are an inline body part (``inline`` disposition without a
+        file name) or a related resource (inside multipart/related, or with a
+        Content-ID and ``inline``), which a client shows in place, not as a file.
+        """
+        kind = self.disposition_kind
+        if kind == "attachment":
+            return True
+        if self._children is not None:
+            return False
+        mime = self.mime_type
+        if mime in _MESSAGE_TYPES:
+            return kind != "inline"
+        if mime.startswith("text/"):
+            return kind is None and self.filename is not None
+        parent = self.parent
+        in_related = parent is not None and parent.mime_type == "multipart/related"
+        if in_related:
+            return False
+        if kind == "inline":
+            return self.filename is not None and "content-id" not in self._headers
+        return True
+
+    # -- bodies -----------------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        """The encoded body as on the wire (for a multipart or message part: the bytes
+        after the header block, generated)."""
+        if self._children is None and self._message is None:
+            return self._body
+        from mimekit import generator
+
+        return b"".join(generator.iter_body_chunks(self))
+
+    def set_body(self, encoded: bytes) -> None:
+        """Replace a leaf's body with already transfer-encoded bytes."""
+        self._children = None
+        self._message = None
+        self._body = bytes(encoded)
+        self._decoded = False
+        self._charset = None
+        self._structure_changed()
+        self._hdirty = True
+
+    def set_content(self, data: bytes, *, cte: str | None = None) -> None:
+        """Replace a leaf's content with ``data`` (decoded bytes), encoding it with ``cte``
+        (default: keep base64/quoted-printable if the part had it, else choose) and
+        setting Content-Transfer-Encoding accordingly."""
+        from mimekit.codecs import choose_cte, encode_body
+
+        if cte is None:
+            current = self.transfer_encoding
+            if current in ("base64", "quoted-printable"):
+                cte = current
+            else:
+                cte = choose_cte(
+                    data, text=self.mime_type.startswith("text/"), allow_8bit=self.policy.allow_8bit
+                )
+        cte = cte.lower()
+        if self.transfer_encoding != cte or "content-transfer-encoding" not in self._headers:
+            self._headers.set("Content-Transfer-Encoding", cte, self.policy)
+        self.set_body(encode_body(data, cte, self.policy.linesep))
+
+    def get_content(self) -> bytes:
+        """The decoded content of a leaf (transfer encoding removed, RFC 2045 §6)."""
+        if self._children is not None:
+            return b""
+        if self._message is not None:
+            return self._message.to_bytes()
+        from mimekit.codecs import decode_body
+
+        defects: list[Defect] | None = None if self._decoded else []
+        try:
+            data = decode_body(self._body, self.transfer_encoding, defects)
+        except Exception as exc:  # noqa: BLE001 - lenient: never raise on bad input
+            if defects is not None:
+                defects.append(Defect("UndecodableBody", str(exc)))
+            data = self._body
+        if defects is not None:
+            self._decoded = True
+            self._record_all(defects, None)
+        return data
+
+    def get_text(self) -> str:
+        """The content as text, decoded with the declared charset (falling back with a
+        defect when it is unknown or wrong; see :func:`mimekit.charset.decode_bytes`)."""
+        from mimekit.charset import decode_bytes
+
+        data = self.get_content()
+        first = self._charset is None
+        defects: list[Defect] = []
+        declared = self.content_type.charset if self._children is None else None
+        text, used = decode_bytes(data, declared, defects, fallback=self.policy.fallback_charset)
+        if first:
+            self._charset = used
+            self._record_all(defects, None)
+        return text
+
+    @property
+    def charset(self) -> str | None:
+        """For text leaves: the charset actually used to decode the text."""
+        if self._children is not None or self._message is not None:
+            return None
+        if not self.mime_type.startswith("text/"):
+            return None
+        if self._charset is None:
+            self.get_text()
+        return self._charset
+
+    # -- defects ----------------------------------------------------------------------
+
+    def _analyze(self) -> None:
+        """Decode everything of this part once, so its defects are complete."""
+        for header in self._headers:
+            self._ensure_header_defects(header)
+        _ = self.content_type
+        _ = self.disposition
+        if self._children is None and self._message is None:
+            if self.mime_type.startswith("text/"):
+                _ = self.charset
+            elif not self._decoded:
+                self.get_content()
+
+    def _ensure_header_defects(self, header: Header) -> None:
+        seen = self._hdr_seen
+        if id(header) in seen:
+            return
+        seen.add(id(header))
+        _, defects = header.decode()
+        if defects:
+            self._record_all(defects, header)
+
+    @property
+    def own_defects(self) -> list[Defect]:
+        """Defects of this part alone, with its section id filled in (decodes what it
+        must so the list is complete)."""
+        self._analyze()
+        pid = self.id
+        return [d if d.part == pid else _with_part(d, pid) for d in self._defects]
+
+    @property
+    def defects(self) -> list[Defect]:
+        """Defects of this part (for a :class:`Message`: of the whole tree)."""
+        return self.own_defects
+
+    # -- output -----------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The part serialized: raw pieces where untouched, regenerated where edited."""
+        from mimekit import generator
+
+        return generator.to_bytes(self)
+
+    def write(self, stream: IO[bytes]) -> None:
+        """Write the serialized part to a binary stream, chunk by chunk."""
+        from mimekit import generator
+
+        generator.write(self, stream)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id or 'root'} {self.mime_type}>"
+
+
+def _with_part(defect: Defect, pid: str) -> Defect:
+    return Defect(defect.kind, defect.detail, part=pid, header=defect.header, offset=defect.offset)
+
+
+class Message(Part):
+    """The root of a message (or of an embedded message/rfc822), with typed accessors
+    for the RFC 5322 §3.6 fields."""
+
+    # -- addresses, dates, ids ----------------------------------------------------------
+
+    def _addresses(self, name: str) -> list[Address | Group]:
+        from mimekit.address import parse_address_list
+
+        result: list[Address | Group] = []
+        for header in self._headers.get_headers(name):
+            defects: list[Defect] = []
+            try:
+                result.extend(parse_address_list(header.unfolded, defects))
+            except Exception as exc:  # noqa: BLE001 - lenient
+                defects.append(Defect("MalformedAddress", str(exc)))
+            self._record_once(header, "addr", defects)
+        return result
+
+    def _record_once(self, header: Header, what: str, defects: list[Defect]) -> None:
+        done = self._once
+        key = (id(header), what)
+        if key not in done:
+            done.add(key)
+            self._record_all(defects, header)
+
+    @property
+    def subject(self) -> str | None:
+        """The Subject, unfolded and RFC 2047 decoded."""
+        header = self._headers.get_header("subject")
+        if header is None:
+            return None
+        self._ensure_header_defects(header)
+        return header.value
+
+    @property
+    def from_(self) -> list[Address | Group]:
+        """From (RFC 5322 §3.6.2), ``[]`` when absent."""
+        return self._addresses("from")
+
+    @property
+    def sender(self) -> list[Address | Group]:
+        """Sender, ``[]`` when absent."""
+        return self._addresses("sender")
+
+    @property
+    def reply_to(self) -> list[Address | Group]:
+        """Reply-To, ``[]`` when absent."""
+        return self._addresses("reply-to")
+
+    @property
+    def to(self) -> list[Address | Group]:
+        """To (every To field joined), ``[]`` when absent."""
+        return self._addresses("to")
+
+    @property
+    def cc(self) -> list[Address | Group]:
+        """Cc, ``[]`` when absent."""
+        return self._addresses("cc")
+
+    @property
+    def bcc(self) -> list[Address | Group]:
+        """Bcc, ``[]`` when absent."""
+        return self._addresses("bcc")
+
+    @property
+    def date(self) -> datetime | None:
+        """The Date as an aware datetime (RFC 5322 §3.3), None if absent or unparseable."""
+        header = self._headers.get_header("date")
+        if header is None:
+            return None
+        from mimekit.dates import parse_date
+
+        defects: list[Defect] = []
+        try:
+            value = parse_date(header.unfolded, defects)
+        except Exception as exc:  # noqa: BLE001 - lenient
+            defects.append(Defect("InvalidDate", str(exc)))
+            value = None
+        self._record_once(header, "date", defects)
+        return value
+
+    def _msgids(self, name: str) -> list[str]:
+        from mimekit.dates import parse_msgid_list
+
+        result: list[str] = []
+        for header in self._headers.get_headers(name):
+            defects: list[Defect] = []
+            try:
+                result.extend(parse_msgid_list(header.unfolded, defects))
+            except Exception as exc:  # noqa: BLE001 - lenient
+                defects.append(Defect("InvalidMessageID", str(exc)))
+            self._record_once(header, "msgid", defects)
+        return result
+
+    @property
+    def message_id(self) -> str | None:
+        """The Message-ID without angle brackets, or None."""
+        header = self._headers.get_header("message-id")
+        if header is None:
+            return None
+        ids = self._msgids("message-id")
+        return ids[0] if ids else None
+
+    @property
+    def in_reply_to(self) -> list[str]:
+        """In-Reply-To message ids, without angle brackets."""
+        return self._msgids("in-reply-to")
+
+    @property
+    def references(self) -> list[str]:
+        """References message ids, without angle brackets."""
+        return self._msgids("references")
+
+    # -- bodies -------------------------------------------------------------------------
+
+    def _find_body(self, mime: str) -> Part | None:
+        # What a client shows: look through mixed, related and alternative multiparts
+        # (not into attached messages) for the first non-attachment leaf of that type.
+        stack: list[Part] = [self]
+        while stack:
+            part = stack.pop()
+            if part._children is not None:
+                stack.extend(reversed(part._children))
+                continue
+            if part._message is not None and part is not self:
+                continue
+            if part.mime_type == mime and not part.is_attachment:
+                return part
+        return None
+
+    @property
+    def text_part(self) -> Part | None:
+        """The part :attr:`text` comes from."""
+        return self._find_body("text/plain")
+
+    @property
+    def html_part(self) -> Part | None:
+        """The part :attr:`html` comes from."""
+        return self._find_body("text/html")
+
+    @property
+    def text(self) -> str | None:
+        """The plain-text body a mail client would show, or None."""
+        part = self.text_part
+        return part.get_text() if part is not None else None
+
+    @property
+    def html(self) -> str | None:
+        """The HTML body a mail client would show, or None."""
+        part = self.html_part
+        return part.get_text() if part is not None else None
+
+    @property
+    def attachments(self) -> list[Part]:
+        """Every attachment (see :attr:`Part.is_attachment`), in order, not looking
+        inside attached messages."""
+        found: list[Part] = []
+        stack: list[Part] = [self]
+        while stack:
+            part = stack.pop()
+            if part._children is not None:
+                stack.extend(reversed(part._children))
+            elif part.is_attachment:
+                found.append(part)
+        return found
+
+    # -- defects and output ---------------------------------------------------------------
+
+    def _analyze_message(self) -> None:
+        _ = self.subject
+        for name in ("from", "sender", "reply-to", "to", "cc", "bcc"):
+            self._addresses(name)
+        _ = self.date
+        for name in ("message-id", "in-reply-to", "references"):
+            self._msgids(name)
+
+    @property
+    def all_defects(self) -> list[Defect]:
+        """Every defect of the whole tree, embedded messages included, in tree order."""
+        result: list[Defect] = []
+        for part in self.walk():
+            if isinstance(part, Message):
+                part._analyze_message()
+            result.extend(part.own_defects)
+        return result
+
+    @property
+    def defects(self) -> list[Defect]:
+        """Every defect of the whole tree (see :attr:`all_defects`)."""
+        return self.all_defects
+
+    def to_bytes(self, *, exclude_headers: Sequence[str] = ()) -> bytes:
+        """The message serialized; ``exclude_headers`` names root headers to leave out
+        (e.g. ``("bcc", "resent-bcc")``), everything else byte-identical."""
+        from mimekit import generator
+
+        return generator.to_bytes(self, exclude_headers=exclude_headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``inspect --json`` object (see docs: inspect-json contract)."""
+        from mimekit.summary import message_to_dict
+
+        return message_to_dict(self)

@@ -1,0 +1,379 @@
+"""Bytes -> :class:`~mimekit.model.Message`: lenient, lossless, bounded, lazy.
+
+The parser works on offsets into the one input buffer with an explicit work stack
+(no recursion, so no RecursionError however deep the nesting). Each part is split into
+its raw header fields (``bytes.find``/``split``, no per-character loops), the separator
+line and a body. A multipart finds its own delimiter lines inside its region with one
+precompiled regex per boundary; its children's regions lie between them, so an outer
+boundary always closes inner parts (RFC 2046 §5.1.2) without a per-line boundary stack.
+Nothing is decoded: header values, parameters and bodies are decoded by the model when
+asked. Every recovery records a :class:`~mimekit.errors.Defect` with the byte offset;
+a strict policy raises :class:`~mimekit.errors.ParseError` on the first one.
+
+Limits (``Policy.max_depth``, ``max_parts``, ``max_headers``, ``max_header_bytes``,
+``max_header_line``) stop descending: what is left stays the raw body of that part.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+
+from mimekit.errors import Defect, ParseError
+from mimekit.headers import Header, Headers
+from mimekit.model import Message, Part, _Children, fast_content_type
+from mimekit.policy import DEFAULT, Policy
+
+__all__ = ["FeedParser", "parse", "parse_file"]
+
+# RFC 5322 §2.2: field name = 1*(%d33-57 / %d59-126).
+_FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
+_MESSAGE_TYPES = ("message/rfc822", "message/global")
+_IDENTITY_CTES = (b"", b"7bit", b"8bit", b"binary")
+
+
+@lru_cache(maxsize=256)
+def _delimiter_re(boundary: bytes) -> re.Pattern[bytes]:
+    """A delimiter line for ``boundary`` (RFC 2046 §5.1.1): at a line start, ``--`` and
+    the boundary, optionally ``--`` (close delimiter), then only transport padding (white
+    space) up to the line end. The leading ``\\n`` lets the regex engine use a fast
+    literal search; a delimiter at the very start is matched by ``\\A``."""
+    return re.compile(rb"(?:\n|\A)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+
+
+class _Parser:
+    """One parse run over one buffer."""
+
+    def __init__(self, data: bytes, policy: Policy) -> None:
+        self.data = data
+        self.policy = policy
+        self.nparts = 1
+
+    def defect(
+        self, part: Part, kind: str, detail: str, offset: int | None, header: str | None = None
+    ) -> None:
+        defect = Defect(kind, detail, header=header, offset=offset)
+        if self.policy.strict:
+            # The part id is only known once the tree is linked; compute it now.
+            raise ParseError(f"{kind}: {detail}", defect=Defect(kind, detail, part.id, header, offset))
+        part._defects.append(defect)
+
+    def run(self) -> Message:
+        root = Message(policy=self.policy)
+        tasks: list[tuple[Part, int, int, int]] = [(root, 0, len(self.data), 0)]
+        while tasks:
+            part, start, end, depth = tasks.pop()
+            self.fill(part, start, end, depth, tasks)
+        return root
+
+    # -- one part -----------------------------------------------------------------------
+
+    def fill(
+        self, part: Part, start: int, end: int, depth: int, tasks: list[tuple[Part, int, int, int]]
+    ) -> None:
+        data = self.data
+        pos = self.headers(part, start, end, isinstance(part, Message))
+        header = part._headers.get_header("content-type")
+        mime, boundary = fast_content_type(header)
+        if mime is None:
+            if header is not None:
+                self.defect(part, "MalformedContentType", "no type/subtype; text/plain assumed",
+                            part._hoffsets[part._headers._items.index(header)]
+                            if part._hoffsets else None, "Content-Type")
+            mime = part._default_type()
+        if mime.startswith("multipart/"):
+            if boundary is None:
+                # RFC 2046 §5.1.1: the boundary parameter is required.
+                self.defect(part, "MissingBoundary", "multipart without a boundary parameter; "
+                            "kept as a leaf", pos)
+            elif depth >= self.policy.max_depth:
+                self.defect(part, "NestingTooDeep", f"nesting deeper than {self.policy.max_depth}"
+                            "; the rest is kept raw", pos)
+            else:
+                self.multipart(part, boundary, pos, end, depth, tasks)
+                return
+        elif mime in _MESSAGE_TYPES:
+            cte_header = part._headers.get_header("content-transfer-encoding")
+            cte = cte_header.unfolded.strip().lower().encode() if cte_header else b""
+            if cte not in _IDENTITY_CTES:
+                # RFC 2046 §5.2.1: only 7bit/8bit/binary are allowed; keep it encoded.
+                self.defect(part, "InvalidMessageEncoding",
+                            f"message/rfc822 with transfer encoding {cte.decode()}", pos)
+            elif depth >= self.policy.max_depth:
+                self.defect(part, "NestingTooDeep", f"nesting deeper than {self.policy.max_depth}"
+                            "; the rest is kept raw", pos)
+            elif self.nparts >= self.policy.max_parts:
+                self.defect(part, "TooManyParts", f"more than {self.policy.max_parts} parts; "
+                            "the rest is kept raw", pos)
+            else:
+                self.nparts += 1
+                message = Message(policy=self.policy)
+                message.parent = part
+                part._message = message
+                tasks.append((message, pos, end, depth + 1))
+                return
+        # A leaf (message/partial and message/external-body included, RFC 2046 §5.2.2-3).
+        part._body = data[pos:end]
+
+    # -- header block -------------------------------------------------------------------
+
+    def headers(self, part: Part, start: int, end: int, allow_unixfrom: bool) -> int:
+        """Split the header block of the part at ``start``; return where the body starts."""
+        data = self.data
+        policy = self.policy
+        if allow_unixfrom and data.startswith(b"From ", start, end):
+            # An mbox envelope line (not a header): kept raw, written back as is.
+            nl = data.find(b"\n", start, end)
+            line_end = end if nl < 0 else nl + 1
+            part._unixfrom = data[start:line_end]
+            self.defect(part, "UnixFromLine", "mbox 'From ' line before the headers", start)
+            start = line_end
+        if start >= end:
+            part._sep = b""
+            part._hoffsets = []
+            return end
+        first = data[start]
+        if first == 10 or (first == 13 and data.startswith(b"\r\n", start, end)):
+            # No header fields at all: the blank line comes first (RFC 2045 defaults).
+            sep_len = 1 if first == 10 else 2
+            part._sep = data[start : start + sep_len]
+            part._hoffsets = []
+            return start + sep_len
+
+        limit = min(end, start + policy.max_header_bytes)
+        crlf = data.find(b"\n\r\n", start, limit)
+        lf = data.find(b"\n\n", start, limit if crlf < 0 else crlf + 2)
+        if lf >= 0 and (crlf < 0 or lf < crlf):
+            hend, sep_len = lf + 1, 1
+        elif crlf >= 0:
+            hend, sep_len = crlf + 1, 2
+        else:
+            hend, sep_len = limit, 0
+        truncated = sep_len == 0 and limit < end  # header block longer than allowed
+
+        lines = data[start:hend].split(b"\n")
+        last_partial = lines.pop() if lines else b""  # b"" when the block ended with \n
+        items: list[Header] = []
+        keys: list[str] = []
+        offsets: list[int] = []
+        max_line = policy.max_header_line
+        max_headers = policy.max_headers
+        p = start
+        field_start = -1
+        field_name = ""
+        cut = -1
+        for line in lines:
+            length = len(line) + 1
+            if length > max_line + 2:
+                self.defect(part, "HeaderTooLong", f"header line longer than {max_line} bytes; "
+                            "the rest is kept as body", p)
+                cut = field_start if field_start >= 0 and line[:1] in (b" ", b"\t") else p
+                break
+            head = line[:1]
+            if head == b" " or head == b"\t":
+                if field_start < 0:
+                    break  # continuation with nothing to continue: no headers (below)
+                p += length
+                continue
+            colon = line.find(b":")
+            name = line[:colon].rstrip(b" \t") if colon > 0 else b""
+            if name and _FIELD_NAME.match(name):
+                if field_start >= 0:
+                    items.append(Header(field_name, data[field_start:p]))
+                    keys.append(field_name.lower())
+                    offsets.append(field_start)
+                    if len(items) >= max_headers:
+                        self.defect(part, "TooManyHeaders", f"more than {max_headers} header "
+                                    "fields; the rest is kept as body", p)
+                        cut = p
+                        break
+                field_start = p
+                field_name = name.decode("ascii")
+            elif field_start < 0:
+                break  # the first line is not a header: the part has no headers (below)
+            else:
+                # RFC 5322 §2.2: not a field; kept with the preceding field (lenient).
+                self.defect(part, "MalformedHeader", "line without a colon in the header "
+                            "block", p, field_name)
+            p += length
+        else:
+            if last_partial and not truncated:
+                # The final line of the region (no line ending): a field or a continuation.
+                head = last_partial[:1]
+                colon = last_partial.find(b":")
+                name = last_partial[:colon].rstrip(b" \t") if colon > 0 else b""
+                if len(last_partial) > max_line:
+                    self.defect(part, "HeaderTooLong", f"header line longer than {max_line} "
+                                "bytes; the rest is kept as body", p)
+                    cut = field_start if field_start >= 0 and head in (b" ", b"\t") else p
+                elif head in (b" ", b"\t") and field_start >= 0:
+                    p += len(last_partial)
+                elif name and _FIELD_NAME.match(name):
+                    if field_start >= 0:
+                        items.append(Header(field_name, data[field_start:p]))
+                        keys.append(field_name.lower())
+                        offsets.append(field_start)
+                    field_start, field_name = p, name.decode("ascii")
+                    p += len(last_partial)
+                elif field_start >= 0:
+                    self.defect(part, "MalformedHeader", "line without a colon in the header "
+                                "block", p, field_name)
+                    p += len(last_partial)
+            elif truncated:
+                self.defect(part, "HeaderTooLong", f"header block longer than "
+                            f"{policy.max_header_bytes} bytes; the rest is kept as body", p)
+                cut = field_start if field_start >= 0 and last_partial[:1] in (b" ", b"\t") else p
+
+        if field_start < 0 and cut < 0:
+            # No header at all: the first line is body (or a lone continuation line).
+            if hend > start:
+                self.defect(part, "MalformedHeader", "first line is not a header field; the "
+                            "part has no headers", start)
+            part._sep = b""
+            part._hoffsets = []
+            return start
+        if cut >= 0:
+            if field_start >= 0 and field_start < cut:
+                items.append(Header(field_name, data[field_start:cut]))
+                keys.append(field_name.lower())
+                offsets.append(field_start)
+            body_start = cut
+            part._sep = b""
+        elif p < hend:
+            # Stopped early (a first-line junk break after fields cannot happen); be safe.
+            items.append(Header(field_name, data[field_start:p]))
+            keys.append(field_name.lower())
+            offsets.append(field_start)
+            body_start = p
+            part._sep = b""
+        else:
+            items.append(Header(field_name, data[field_start:hend]))
+            keys.append(field_name.lower())
+            offsets.append(field_start)
+            part._sep = data[hend : hend + sep_len]
+            body_start = hend + sep_len
+        headers = Headers._from_parsed(items, keys)
+        headers.on_change = part._headers_changed
+        part._headers = headers
+        part._hoffsets = offsets
+        return body_start
+
+    # -- multipart ----------------------------------------------------------------------
+
+    def multipart(
+        self,
+        part: Part,
+        boundary: bytes,
+        pos: int,
+        end: int,
+        depth: int,
+        tasks: list[tuple[Part, int, int, int]],
+    ) -> None:
+        """Find this multipart's delimiter lines in [pos, end) (RFC 2046 §5.1.1)."""
+        data = self.data
+        regex = _delimiter_re(boundary)
+        search = regex.search
+        lower = pos
+        at = pos - 1 if pos > 0 else 0
+        regions: list[tuple[int, int]] = []
+        delims: list[bytes] = []
+        preamble: bytes | None = None
+        close: bytes | None = None
+        epilogue: bytes | None = None
+        prev_end = -1
+        budget = self.policy.max_parts - self.nparts
+        while True:
+            m = search(data, at, end)
+            if m is None:
+                break
+            s = m.start()
+            if data[s] == 10 or s < lower:
+                # The line break before "--" belongs to the delimiter, CRLF included
+                # (RFC 2046 §5.1.1), unless it already ended the previous line we used.
+                if s < lower:
+                    s = lower
+                elif s - 1 >= lower and data[s - 1] == 13:
+                    s -= 1
+            line_end = m.end()
+            if prev_end < 0:
+                preamble = data[pos:s]
+            else:
+                regions.append((prev_end, s))
+            if m.group(1) is not None:
+                close = data[s:line_end]
+                epilogue = data[line_end:end]
+                break
+            if len(delims) >= budget:
+                self.defect(part, "TooManyParts", f"more than {self.policy.max_parts} parts; "
+                            "the rest is kept raw", s)
+                part._body = data[pos:end]
+                return
+            delims.append(data[s:line_end])
+            prev_end = line_end
+            lower = line_end
+            at = line_end - 1 if line_end > 0 and data[line_end - 1] == 10 else line_end
+            if at >= end:
+                break
+        if prev_end < 0:
+            if close is None:
+                self.defect(part, "StartBoundaryNotFound", "no delimiter line for the "
+                            "boundary; the body is kept as the preamble", pos)
+                preamble = data[pos:end]
+        elif close is None:
+            regions.append((prev_end, end))
+            self.defect(part, "MissingCloseBoundary", "close delimiter not found; the last "
+                        "part runs to the end", end)
+        self.nparts += len(regions)
+        children = [Part(policy=self.policy) for _ in regions]
+        part._children = _Children(part, children)
+        part._delims = delims
+        part._close = close
+        part._preamble = preamble
+        part._epilogue = epilogue
+        part._boundary_used = boundary
+        for child, (a, b) in zip(reversed(children), reversed(regions)):
+            tasks.append((child, a, b, depth + 1))
+
+
+def parse(data: bytes, policy: Policy = DEFAULT) -> Message:
+    """Parse a whole message from bytes (never raises on bad input unless strict)."""
+    if not isinstance(data, bytes):
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        else:
+            raise TypeError(f"parse() wants bytes, not {type(data).__name__}")
+    return _Parser(data, policy).run()
+
+
+def parse_file(path: str | os.PathLike[str], policy: Policy = DEFAULT) -> Message:
+    """Parse the message stored in the file at ``path`` (read once, as bytes)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return parse(data, policy)
+
+
+class FeedParser:
+    """Sans-I/O push parser: ``feed(chunk)`` as bytes arrive, then ``close()``.
+
+    The tree does not depend on how the input was chunked (it is parsed as a whole at
+    ``close``, which is also the fastest way in CPython).
+    """
+
+    def __init__(self, policy: Policy = DEFAULT) -> None:
+        self.policy = policy
+        self._chunks: list[bytes] = []
+        self._closed = False
+
+    def feed(self, chunk: bytes) -> None:
+        """Add the next chunk of input."""
+        if self._closed:
+            raise ValueError("feed() after close()")
+        self._chunks.append(bytes(chunk))
+
+    def close(self) -> Message:
+        """Finish and return the parsed message."""
+        self._closed = True
+        data = b"".join(self._chunks)
+        self._chunks = [data]
+        return parse(data, self.policy)
