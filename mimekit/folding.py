@@ -1,0 +1,299 @@
+"""Header formatting: validation, RFC 2047 encoding and folding (RFC 5322 §2.2, §3.2.2).
+
+``format_header(name, value, policy)`` turns a caller's value into one folded header
+field, ``Name: value`` plus ``policy.linesep``. It refuses CR, LF or NUL in the name or
+value before producing anything (:class:`~mimekit.errors.HeaderInjectionError`), picks
+the value's syntax by header name (address lists, message ids, dates, content type /
+disposition, unstructured text), and folds only at white space between tokens: never
+inside an encoded word, a quoted string or an addr-spec. Lines stay within
+``policy.max_line_length`` (78) where a fold point exists and never exceed
+``policy.hard_line_limit`` (998 octets). The result is checked to be exactly one field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from mimekit.errors import BuildError, HeaderInjectionError
+from mimekit.policy import Policy
+
+__all__ = ["ADDRESS_HEADERS", "fold_tokens", "format_header"]
+
+# RFC 5322 §2.2: field-name = 1*ftext; ftext = %d33-57 / %d59-126 (printable, no colon).
+_FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
+_INJECTION = re.compile(r"[\r\n\0]")
+
+ADDRESS_HEADERS = frozenset(
+    {
+        "from", "sender", "reply-to", "to", "cc", "bcc",
+        "resent-from", "resent-sender", "resent-to", "resent-cc", "resent-bcc",
+        "disposition-notification-to", "return-receipt-to", "mail-followup-to",
+        "mail-reply-to", "errors-to", "original-recipient-address",
+    }
+)  # fmt: skip
+_ID_HEADERS = frozenset({"message-id", "resent-message-id", "content-id"})
+_ID_LIST_HEADERS = frozenset({"in-reply-to", "references"})
+_DATE_HEADERS = frozenset({"date", "resent-date"})
+_PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
+
+# Unstructured text split into (white space before, word).
+_WORD_RE = re.compile(r"([ \t]*)([^ \t]+)")
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _FIELD_NAME.match(name):
+        raise HeaderInjectionError(
+            f"invalid header field name {name!r} (RFC 5322 §2.2: printable ASCII, no colon)"
+        )
+
+
+def _check_text(name: str, text: str) -> None:
+    # RFC 5322 §2.2: a field body has no CR or LF; NUL is never allowed (§3.2.3 via VCHAR).
+    if _INJECTION.search(text):
+        raise HeaderInjectionError(f"CR, LF or NUL in the value of {name}: {text[:60]!r}")
+
+
+def _check_value(name: str, value: Any) -> None:
+    """Refuse CR/LF/NUL anywhere in a caller's value (strings, sequences of strings)."""
+    if isinstance(value, str):
+        _check_text(name, value)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_value(name, item)
+
+
+def _octets(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+class _Folder:
+    """Builds the physical lines of one field, folding before a token's white space
+    (RFC 5322 §2.2.3: a fold is a CRLF inserted before existing WSP)."""
+
+    def __init__(self, name: str, policy: Policy) -> None:
+        self.policy = policy
+        self.soft = policy.max_line_length
+        self.hard = policy.hard_line_limit
+        self.lines: list[str] = []
+        self.cur = name + ":"
+        self.cur_len = len(name) + 1
+        self.tokens_on_line = 0
+
+    def room(self, sep: str = " ") -> int:
+        """Octets left on the current line for a token after ``sep``."""
+        return self.soft - self.cur_len - len(sep)
+
+    def add(self, token: str, sep: str = " ") -> None:
+        n = _octets(token)
+        if self.cur_len + len(sep) + n > self.soft:
+            if self.tokens_on_line > 0 or (not self.lines and len(sep) + n <= self.soft):
+                # Fold before this token's white space. For the first token that is the
+                # white space after the colon, used only when it brings the line
+                # within the soft limit.
+                self.lines.append(self.cur)
+                self.cur = ""
+                self.cur_len = 0
+                self.tokens_on_line = 0
+        self.cur += sep + token
+        self.cur_len += len(sep) + n
+        self.tokens_on_line += 1
+        if self.cur_len > self.hard:
+            # RFC 5322 §2.1.1: lines MUST be no more than 998 characters.
+            raise BuildError(
+                f"header token of {n} octets cannot be folded within {self.hard} octets"
+            )
+
+    def result(self) -> bytes:
+        sep = self.policy.linesep
+        text = "\r\n".join(self.lines + [self.cur]) if self.lines else self.cur
+        data = text.encode("utf-8")
+        if sep != b"\r\n":
+            data = data.replace(b"\r\n", sep)
+        return data + sep
+
+
+def _verify(name: str, data: bytes, policy: Policy) -> bytes:
+    """Cheap generator-side check: the bytes are exactly one field (RFC 5322 §2.2)."""
+    sep = policy.linesep
+    body = data[: -len(sep)]
+    lines = body.split(sep)
+    for i, line in enumerate(lines):
+        if b"\r" in line or b"\n" in line:
+            raise BuildError(f"internal error: bare CR or LF in header {name}")
+        if i and (not line or line[0] not in b" \t" or not line.strip(b" \t")):
+            raise BuildError(f"internal error: header {name} would not re-parse as one field")
+        if len(line) > policy.hard_line_limit:
+            raise BuildError(f"internal error: header {name} line over the hard limit")
+    return data
+
+
+def fold_tokens(name: str, tokens: list[str], policy: Policy) -> bytes:
+    """``Name: tok tok ...`` folded at the spaces between tokens (each token stays on one
+    line), ending with ``policy.linesep``. Raises BuildError when a token cannot fit in
+    the hard line limit."""
+    _check_name(name)
+    for tok in tokens:
+        _check_text(name, tok)
+    folder = _Folder(name, policy)
+    for tok in tokens:
+        folder.add(tok)
+    return _verify(name, folder.result(), policy)
+
+
+# ---------------------------------------------------------------------------
+# Unstructured text (RFC 5322 §3.2.5, RFC 2047 §5(1))
+
+
+def _unstructured(name: str, value: str, policy: Policy) -> bytes:
+    from mimekit.encoded_words import encode_words, needs_encoding
+
+    folder = _Folder(name, policy)
+    word_max = min(75, max(policy.max_line_length - 1, 24))  # RFC 2047 §2: <= 75
+    # A word longer than this cannot be placed even on a line of its own.
+    too_long = policy.hard_line_limit - len(name) - 2
+
+    def must_encode(word: str) -> bool:
+        if policy.smtputf8:
+            if "=?" in word or any(ch < " " or ch == "\x7f" for ch in word if ch != "\t"):
+                return True
+        elif needs_encoding(word):
+            return True
+        return _octets(word) > too_long
+
+    pieces = [(m.group(1), m.group(2)) for m in _WORD_RE.finditer(value)]
+    tail = value[len(value.rstrip(" \t")) :] if pieces else value
+    if not pieces:
+        folder.add(value)
+        return _verify(name, folder.result(), policy)
+    i = 0
+    n = len(pieces)
+    while i < n:
+        ws, word = pieces[i]
+        # The value's own white space is kept: a fold goes before it. Only the first
+        # word gets the conventional space after the colon.
+        sep = " " + ws if i == 0 else ws
+        if not must_encode(word):
+            if i == n - 1:
+                word += tail
+            folder.add(word, sep)
+            i += 1
+            continue
+        # A run of words that need encoding becomes one encoded text: the white
+        # space between them goes inside it (decoders drop white space between
+        # adjacent encoded words, RFC 2047 §6.2).
+        j = i + 1
+        run = [word]
+        while j < n and must_encode(pieces[j][1]):
+            run.append(pieces[j][0] + pieces[j][1])
+            j += 1
+        if j == n:
+            run.append(tail)
+        text = "".join(run)
+        words = encode_words(text, maxlen=word_max)
+        room = folder.room(sep)
+        if len(words) > 1 and room >= 20 and _octets(words[0]) > room:
+            # A long run: fill the rest of the current line with its first word. (A
+            # run that fits in one word is kept whole and simply folded.)
+            words = encode_words(text, first_len=max(word_max - room, 0), maxlen=word_max)
+        for k, ew in enumerate(words):
+            folder.add(ew, sep if k == 0 else " ")
+        i = j
+    return _verify(name, folder.result(), policy)
+
+
+# ---------------------------------------------------------------------------
+# Structured values
+
+
+def _norm_id(name: str, value: str, policy: Policy) -> str:
+    ident = value.strip()
+    if ident.startswith("<") and ident.endswith(">"):
+        ident = ident[1:-1].strip()
+    if not ident or any(ch in ident for ch in " \t<>"):
+        raise BuildError(f"invalid message id for {name}: {value!r} (RFC 5322 §3.6.4)")
+    if not policy.smtputf8 and not ident.isascii():
+        raise BuildError(f"non-ASCII message id for {name} needs SMTPUTF8 (RFC 6532)")
+    return f"<{ident}>"
+
+
+def _id_list(name: str, value: Any, policy: Policy) -> list[str]:
+    if isinstance(value, str):
+        from mimekit.dates import parse_msgid_list
+
+        ids = parse_msgid_list(value)
+        if not ids and value.strip():
+            raise BuildError(f"no message id found in {name}: {value[:60]!r}")
+    elif isinstance(value, Iterable):
+        ids = []
+        for item in value:
+            if not isinstance(item, str):
+                raise TypeError(f"{name} takes message ids as strings")
+            ids.append(item)
+    else:
+        raise TypeError(f"{name} takes a string or a sequence of message ids")
+    return [_norm_id(name, i, policy) for i in ids]
+
+
+def _date_value(name: str, value: Any) -> str:
+    from mimekit.dates import format_date, parse_date
+
+    if isinstance(value, datetime):
+        return format_date(value)
+    if isinstance(value, str):
+        parsed = parse_date(value)
+        if parsed is None:
+            raise BuildError(f"{name} is not a date (RFC 5322 §3.3): {value[:60]!r}")
+        return format_date(parsed)
+    raise TypeError(f"{name} takes a datetime or a string")
+
+
+def _param_tokens(name: str, value: Any, policy: Policy) -> list[str]:
+    if isinstance(value, str):
+        from mimekit.params import ContentDisposition, ContentType
+
+        cls: Any = ContentType if name == "content-type" else ContentDisposition
+        value = cls.parse(value, [])
+    tokens = value.header_tokens(policy)
+    if not isinstance(tokens, list):
+        raise TypeError(f"{name} value gave no header tokens")
+    return [str(t) for t in tokens]
+
+
+def format_header(name: str, value: Any, policy: Policy) -> bytes:
+    """One header field as bytes: ``Name: value`` folded, ending in ``policy.linesep``.
+
+    Dispatch by lower-cased name: address headers take a string (parsed strictly) or
+    Address/Group values; Message-ID, Resent-Message-ID and Content-ID an id (angle
+    brackets added if missing); In-Reply-To and References a string or a sequence of
+    ids; Date and Resent-Date a datetime or a date string; Content-Type and
+    Content-Disposition a string or the :mod:`mimekit.params` values; everything else
+    unstructured text with RFC 2047 words only where needed (raw UTF-8 with
+    ``policy.smtputf8``). Raises HeaderInjectionError for CR, LF or NUL anywhere.
+    """
+    _check_name(name)
+    _check_value(name, value)
+    key = name.lower()
+    if key in ADDRESS_HEADERS:
+        from mimekit.address import address_tokens, coerce_addresses
+
+        return fold_tokens(name, address_tokens(coerce_addresses(value), policy), policy)
+    if key in _ID_HEADERS:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} takes a message id string")
+        return fold_tokens(name, [_norm_id(name, value, policy)], policy)
+    if key in _ID_LIST_HEADERS:
+        return fold_tokens(name, _id_list(name, value, policy), policy)
+    if key in _DATE_HEADERS:
+        return fold_tokens(name, _date_value(name, value).split(" "), policy)
+    if key in _PARAM_HEADERS:
+        return fold_tokens(name, _param_tokens(key, value, policy), policy)
+    if isinstance(value, datetime):
+        from mimekit.dates import format_date
+
+        value = format_date(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} takes a string, not {type(value).__name__}")
+    return _unstructured(name, value, policy)
