@@ -223,3 +223,68 @@ def test_round_trip_through_stdlib(subject: str, sender: tuple[str, str],
     assert [a.get_content() for a in back.attachments] == [d for d, _ in files]
     assert [a.filename for a in back.attachments] == [n for _, n in files]
     assert (back.text or "").replace("\r\n", "\n") == text
+
+
+# ------------------------------------------------------------- issue 5 features
+ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//mimekit//test//EN\r\nMETHOD:REQUEST\r\n"
+       "BEGIN:VEVENT\r\nUID:1@example.org\r\nDTSTAMP:20240301T000000Z\r\n"
+       "DTSTART:20240302T100000Z\r\nSUMMARY:Review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_calendar_invitation_layout() -> None:
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").subject("Review")
+           .text("Invitation").calendar(ICS).build())
+    std = _stdlib(msg.to_bytes())
+    kinds = [p.get_content_type() for p in std.walk()]
+    assert kinds == ["multipart/mixed", "multipart/alternative", "text/plain", "text/calendar",
+                     "application/ics"]
+    cal = list(std.walk())[3]
+    assert cal.get_param("method") == "REQUEST"
+    assert cal.get_content().replace("\r\n", "\n") == ICS.replace("\r\n", "\n")
+    assert list(std.walk())[4].get_filename() == "invite.ics"
+    with pytest.raises(mimekit.BuildError):
+        mimekit.compose().calendar(ICS, method="CANCEL")
+
+
+def test_priority_and_list_unsubscribe() -> None:
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+           .priority("high").list_unsubscribe("https://example.org/u?id=1",
+                                              "mailto:u@example.org", one_click=True).build())
+    std = _stdlib(msg.to_bytes())
+    assert std["X-Priority"] == "1 (Highest)" and std["Importance"] == "high"
+    assert std["List-Unsubscribe"] == "<https://example.org/u?id=1>, <mailto:u@example.org>"
+    assert std["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    with pytest.raises(mimekit.BuildError):
+        mimekit.compose().list_unsubscribe("mailto:u@example.org", one_click=True)
+
+
+def test_deterministic_mode_gives_identical_bytes() -> None:
+    def build() -> bytes:
+        return (mimekit.compose(deterministic=True).from_("a@example.org").to("b@example.org")
+                .subject("s").text("t").html("<p>t</p>").attach(b"x", filename="x.bin")
+                .build().to_bytes())
+
+    first = build()
+    assert first == build()
+    assert b"Date: Sat, 01 Jan 2000 00:00:00 +0000\r\n" in first
+    assert b"=_mimekit_001" in first
+
+
+def test_attach_message_as_rfc822() -> None:
+    inner = (mimekit.compose().from_("x@example.org").to("y@example.org").subject("inner")
+             .text("hello").build())
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("fwd")
+           .attach_message(inner).build())
+    std = _stdlib(msg.to_bytes())
+    part = list(std.walk())[2]
+    assert part.get_content_type() == "message/rfc822"
+    assert part.get_content()["Subject"] == "inner"
+    assert inner.to_bytes() in msg.to_bytes()
+
+
+def test_never_a_long_line_even_with_8bit_allowed() -> None:
+    text = "Grüße " + "w" * 1400
+    raw = (mimekit.compose(mimekit.SMTPUTF8).from_("a@example.com").to("b@example.org")
+           .text(text).build().to_bytes())
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert mimekit.parse(raw).text == text

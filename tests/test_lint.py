@@ -1,0 +1,47 @@
+"""Pre-send lint findings, and that a builder message is clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mimekit
+from mimekit.cli import main
+from mimekit.lint import lint
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def codes(msg: mimekit.Message) -> set[str]:
+    return {i.code for i in lint(msg)}
+
+
+def test_builder_output_is_clean() -> None:
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").subject("Grüße")
+           .text("x").html("<img src='cid:logo'>").inline(PNG, cid="logo", filename="l.png")
+           .attach(b"data", filename="Übersicht.pdf").build())
+    assert lint(msg) == []
+
+
+def test_findings_on_a_hand_written_message() -> None:
+    raw = (b"To: b@example.org\nSubject: " + b"word " * 200 + b"\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/related; boundary=x\n\n"
+           b"--x\nContent-Type: text/html\n\n<img src=\"cid:missing\">\n"
+           b"--x\nContent-Type: image/png\nContent-ID: <unused>\nContent-Disposition: inline\n"
+           b"Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n"
+           b"--x\nContent-Type: application/pdf; name*=utf-8''%C3%9C.pdf\n"
+           b"Content-Disposition: attachment; filename*=utf-8''%C3%9C.pdf\n\n" + b"y" * 1200 + b"\n"
+           b"--x--\n")
+    found = codes(mimekit.parse(raw))
+    assert {"MissingFrom", "MissingDate", "MissingMessageID", "BareLineEnding",
+            "HeaderLineLong", "UnreferencedInlineImage", "MissingCidTarget", "HtmlWithoutText",
+            "NoLegacyFilename", "BodyLineTooLong"} <= found
+
+
+def test_lint_command_exit_status(tmp_path: Path, capsys: object) -> None:
+    good = tmp_path / "good.eml"
+    good.write_bytes(mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+                     .build().to_bytes())
+    bad = tmp_path / "bad.eml"
+    bad.write_bytes(b"Subject: x\n\nbody\n")
+    assert main(["lint", str(good)]) == 0
+    assert main(["lint", str(bad)]) == 1

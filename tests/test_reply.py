@@ -1,0 +1,75 @@
+"""Reply, reply-all and forward from a parsed message."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import mimekit
+from mimekit.reply import forward, normalize_subject, reply
+
+ORIGINAL = (
+    b"From: Ana Lima <ana@example.org>\r\n"
+    b"Reply-To: Ana Desk <desk@example.org>\r\n"
+    b"To: Bo Chen <bo@example.net>, me@example.com\r\n"
+    b"Cc: Chlo\xc3\xa9 <chloe@example.net>, ME@example.com\r\n"
+    b"Subject: Re: AW: Quarterly report\r\n"
+    b"Date: Fri, 01 Mar 2024 01:47:09 +0000\r\n"
+    b"Message-ID: <m3@example.org>\r\n"
+    b"In-Reply-To: <m2@example.org>\r\n"
+    b"References: <m1@example.org> <m2@example.org>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nNumbers attached.\r\n> old\r\n"
+    b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=r.pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+)
+
+
+def test_normalize_subject() -> None:
+    assert normalize_subject("Re: AW: Fwd: hello", "Re:") == "Re: hello"
+    assert normalize_subject("RE[2]: hello", "Re:") == "Re: hello"
+    assert normalize_subject("hello", "Fwd:") == "Fwd: hello"
+    assert normalize_subject(None, "Re:") == "Re:"
+
+
+def test_reply_threads_and_quotes() -> None:
+    orig = mimekit.parse(ORIGINAL)
+    msg = reply(orig, from_="me@example.com", text="Thanks!").build()
+    std = email.message_from_bytes(msg.to_bytes(), policy=email.policy.default)
+    assert std["To"].addresses[0].addr_spec == "desk@example.org"
+    assert std["Cc"] is None
+    assert std["Subject"] == "Re: Quarterly report"
+    assert std["In-Reply-To"] == "<m3@example.org>"
+    assert std["References"].split() == ["<m1@example.org>", "<m2@example.org>",
+                                         "<m3@example.org>"]
+    body = std.get_content()
+    assert body.startswith("Thanks!\n\nOn Fri, 01 Mar 2024 at 01:47, Ana Lima <ana@example.org>")
+    assert "> Numbers attached.\n>> old\n" in body
+
+
+def test_reply_all_drops_own_address_and_duplicates() -> None:
+    orig = mimekit.parse(ORIGINAL)
+    msg = reply(orig, from_="Me <me@example.com>", reply_all=True).build()
+    back = mimekit.parse(msg.to_bytes())
+    assert [a.address for a in back.to] == ["desk@example.org"]
+    assert [a.address for a in back.cc] == ["bo@example.net", "chloe@example.net"]
+
+
+def test_forward_attached_keeps_the_original_bytes() -> None:
+    orig = mimekit.parse(ORIGINAL)
+    msg = forward(orig, from_="me@example.com", to="zoe@example.net", text="FYI").build()
+    std = email.message_from_bytes(msg.to_bytes(), policy=email.policy.default)
+    assert std["Subject"] == "Fwd: Quarterly report"
+    kinds = [p.get_content_type() for p in std.walk()]
+    assert kinds[:3] == ["multipart/mixed", "text/plain", "message/rfc822"]
+    assert ORIGINAL in msg.to_bytes()
+
+
+def test_forward_inline_reattaches_files() -> None:
+    orig = mimekit.parse(ORIGINAL)
+    msg = forward(orig, from_="me@example.com", to="zoe@example.net", inline=True).build()
+    back = mimekit.parse(msg.to_bytes())
+    assert back.text is not None and "---------- Forwarded message ----------" in back.text
+    assert "Subject: Re: AW: Quarterly report" in back.text
+    assert [(a.filename, a.get_content()) for a in back.attachments] == [("r.pdf", b"%PDF-1.4\n")]
