@@ -94,8 +94,8 @@ def _part_items(part: Part, exclude: frozenset[str]) -> list[_Item]:
     if part._children is not None and _needs_new_delimiters(part, _boundary(part)):
         _ensure_boundary(part)  # may add a header: do it before writing the header block
     items: list[_Item] = []
-    if part._unixfrom:
-        items.append(part._unixfrom)
+    if part._prefix:
+        items.append(part._prefix)
     headers = part._headers._items
     dirty = part._hdirty
     if exclude:

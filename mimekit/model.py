@@ -151,7 +151,7 @@ class Part:
         self._headers = Headers()
         self._set_headers(headers if headers is not None else Headers())
         self._defects: list[Defect] = []
-        self._unixfrom: bytes | None = None
+        self._prefix: bytes | None = None
         self._sep: bytes | None = None  # header/body separator as parsed; None: linesep
         self._body: bytes = b""
         self._children: _Children | None = None
@@ -563,18 +563,35 @@ class Part:
         if defects:
             self._record_all(defects, header)
 
-    @property
-    def own_defects(self) -> list[Defect]:
-        """Defects of this part alone, with its section id filled in (decodes what it
+    def defects_as(self, pid: str) -> list[Defect]:
+        """Defects of this part alone, labelled with section id ``pid`` (decodes what it
         must so the list is complete)."""
         self._analyze()
-        pid = self.id
         return [d if d.part == pid else _with_part(d, pid) for d in self._defects]
+
+    @property
+    def own_defects(self) -> list[Defect]:
+        """Defects of this part alone, with its section id filled in."""
+        return self.defects_as(self.id)
 
     @property
     def defects(self) -> list[Defect]:
         """Defects of this part (for a :class:`Message`: of the whole tree)."""
         return self.own_defects
+
+    def walk_ids(self) -> Iterator[tuple[Part, str]]:
+        """Like :meth:`walk`, with each part's section id (computed top-down, cheaply)."""
+        stack: list[tuple[Part, str]] = [(self, self.id)]
+        while stack:
+            part, pid = stack.pop()
+            yield part, pid
+            if part._message is not None:
+                stack.append((part._message, pid))
+            elif part._children:
+                prefix = pid + "." if pid else ""
+                n = len(part._children)
+                for i in range(n - 1, -1, -1):
+                    stack.append((part._children[i], f"{prefix}{i + 1}"))
 
     # -- output -----------------------------------------------------------------------
 
@@ -767,6 +784,10 @@ class Message(Part):
 
     # -- defects and output ---------------------------------------------------------------
 
+    def _analyze(self) -> None:
+        self._analyze_message()
+        super()._analyze()
+
     def _analyze_message(self) -> None:
         _ = self.subject
         for name in ("from", "sender", "reply-to", "to", "cc", "bcc"):
@@ -779,10 +800,8 @@ class Message(Part):
     def all_defects(self) -> list[Defect]:
         """Every defect of the whole tree, embedded messages included, in tree order."""
         result: list[Defect] = []
-        for part in self.walk():
-            if isinstance(part, Message):
-                part._analyze_message()
-            result.extend(part.own_defects)
+        for part, pid in self.walk_ids():
+            result.extend(part.defects_as(pid))
         return result
 
     @property

@@ -29,6 +29,9 @@ __all__ = ["FeedParser", "parse", "parse_file"]
 
 # RFC 5322 §2.2: field name = 1*(%d33-57 / %d59-126).
 _FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
+_FROM_FIELD = re.compile(rb"From[ \t]*:")
+_HEADER_START = re.compile(rb"[!-9;-~]+[ \t]*:")
+_LEADING_WSP_LINES = re.compile(rb"(?:[ \t][^\n]*\n)+")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 _IDENTITY_CTES = (b"", b"7bit", b"8bit", b"binary")
 
@@ -118,17 +121,33 @@ class _Parser:
 
     # -- header block -------------------------------------------------------------------
 
-    def headers(self, part: Part, start: int, end: int, allow_unixfrom: bool) -> int:
+    def headers(self, part: Part, start: int, end: int, allow_prefix: bool) -> int:
         """Split the header block of the part at ``start``; return where the body starts."""
         data = self.data
         policy = self.policy
-        if allow_unixfrom and data.startswith(b"From ", start, end):
+        prefix_start = start
+        if allow_prefix and data.startswith(b"\xef\xbb\xbf", start, end):
+            # A UTF-8 byte order mark is not part of RFC 5322 syntax: kept raw, skipped.
+            self.defect(part, "ByteOrderMark", "UTF-8 byte order mark before the headers", start)
+            start += 3
+        if (
+            allow_prefix
+            and data.startswith(b"From ", start, end)
+            and not _FROM_FIELD.match(data, start, end)
+        ):
             # An mbox envelope line (not a header): kept raw, written back as is.
             nl = data.find(b"\n", start, end)
-            line_end = end if nl < 0 else nl + 1
-            part._unixfrom = data[start:line_end]
-            self.defect(part, "UnixFromLine", "mbox 'From ' line before the headers", start)
-            start = line_end
+            start = end if nl < 0 else nl + 1
+            self.defect(part, "UnixFromLine", "mbox 'From ' line before the headers", prefix_start)
+        m = _LEADING_WSP_LINES.match(data, start, end)
+        if m is not None and _HEADER_START.match(data, m.end(), end):
+            # Lines starting with white space before the first field continue nothing
+            # (RFC 5322 §2.2.3): kept raw ahead of the header block.
+            self.defect(part, "MalformedHeader", "white-space line before the first header "
+                        "field", start)
+            start = m.end()
+        if start > prefix_start:
+            part._prefix = data[prefix_start:start]
         if start >= end:
             part._sep = b""
             part._hoffsets = []
