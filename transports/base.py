@@ -31,6 +31,7 @@ __all__ = [
     "Transport",
     "check_address",
     "prepare",
+    "prepare_message",
 ]
 
 _T = TypeVar("_T", bound="Transport")
@@ -297,10 +298,13 @@ def _parse_bytes(data: bytes) -> Message:
 
 
 def _message_id(message: Message) -> str | None:
+    """The Message-ID without angle brackets (as ``Message.message_id`` gives it)."""
     value = message.headers.get("message-id")
     if value is None:
         return None
     value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
     return value or None
 
 
@@ -314,8 +318,17 @@ def prepare(
     headers (RFC 5322 §3.6.3), every other byte as the message serializes.
     The envelope is the given one, else :meth:`Envelope.from_message`; it is
     checked (sender, recipients, safe characters) so a bad one raises
-    :class:`InvalidEnvelope` before anything is sent.
+    :class:`InvalidEnvelope` before anything is sent. The Message-ID is
+    given without angle brackets, like ``Message.message_id``.
     """
+    _, wire, env, message_id = prepare_message(message, envelope)
+    return wire, env, message_id
+
+
+def prepare_message(
+    message: Message | bytes | bytearray | memoryview, envelope: Envelope | None
+) -> tuple[Message, bytes, Envelope, str | None]:
+    """:func:`prepare`, also returning the (parsed) message itself."""
     if isinstance(message, (bytes, bytearray, memoryview)):
         parsed = _parse_bytes(bytes(message))
     else:
@@ -326,7 +339,7 @@ def prepare(
         raise TransportError(f"envelope must be an Envelope, not {type(envelope).__name__}")
     envelope.check()
     wire = parsed.to_bytes(exclude_headers=BCC_HEADERS)
-    return wire, envelope, _message_id(parsed)
+    return parsed, wire, envelope, _message_id(parsed)
 
 
 def accepted_result(

@@ -27,7 +27,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mimekit.transports.base import Envelope, SendResult, Transport, accepted_result, prepare
+from mimekit.transports.base import (
+    Envelope,
+    SendResult,
+    Transport,
+    accepted_result,
+    prepare,
+    prepare_message,
+)
 from mimekit.transports.errors import TransportError
 
 if TYPE_CHECKING:
@@ -94,9 +101,7 @@ def _slug(text: str | None, limit: int = 40) -> str:
     return slug or "message"
 
 
-def _subject(message: Message | bytes | None) -> str | None:
-    if message is None or isinstance(message, (bytes, bytearray, memoryview)):
-        return None
+def _subject(message: Message) -> str | None:
     try:
         value = message.headers.get("subject")
     except Exception:
@@ -147,9 +152,9 @@ class FileTransport(Transport):
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Write the message (see the class docstring)."""
-        wire, env, message_id = prepare(message, envelope)
+        parsed, wire, env, message_id = prepare_message(message, envelope)
         self._ensure_dir()
-        subject = _subject(message)
+        subject = _subject(parsed)
         name = self._unique_name(subject)
         eml = self.directory / name
         meta = self.directory / (name[: -len(".eml")] + ".envelope.json")

@@ -15,11 +15,12 @@ SMTP query options: ``timeout`` (seconds), ``pool_size``, ``insecure`` (``1``/``
 paths are percent-decoded; IPv6 hosts are written ``[::1]``. Anything else is an
 :class:`InvalidURL` error naming the problem. :func:`parse_url` gives the parsed,
 frozen :class:`TransportURL` (its repr never shows the password);
-:func:`from_url` builds the transport.
+:func:`from_url` builds the transport, :func:`from_url_async` the asyncio one.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from pathlib import Path
@@ -31,9 +32,9 @@ import attrs
 from mimekit.transports.errors import TransportError
 
 if TYPE_CHECKING:
-    from mimekit.transports.base import Transport
+    from mimekit.transports.base import AsyncTransport, Transport
 
-__all__ = ["InvalidURL", "TransportURL", "from_url", "parse_url", "smtp_kwargs"]
+__all__ = ["InvalidURL", "TransportURL", "from_url", "from_url_async", "parse_url", "smtp_kwargs"]
 
 
 class InvalidURL(TransportError, ValueError):
@@ -153,7 +154,10 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
     security, default_port = SMTP_SCHEMES[scheme]
     if _BAD_TEXT.search(url):
         raise InvalidURL("transport URL contains control characters (CR, LF, NUL, ...)")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unclosed or bad [literal]
+        raise InvalidURL(f"invalid transport URL (IPv6 host?): {exc}") from None
     if parts.fragment:
         raise InvalidURL("a transport URL has no #fragment")
     if parts.path not in ("", "/"):
@@ -278,26 +282,48 @@ def smtp_kwargs(config: TransportURL) -> dict[str, Any]:
     return kw
 
 
-def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
-    """Build the transport a URL describes.
+def _constructor_kwargs(cls: Any, config: TransportURL) -> dict[str, Any]:
+    """``smtp_kwargs`` limited to what ``cls`` accepts: ``pool_size`` only
+    reaches a transport that has a pool (the asyncio one); the synchronous
+    transport holds a single reused connection."""
+    kw = smtp_kwargs(config)
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins only
+        return kw
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kw
+    return {k: v for k, v in kw.items() if k in params}
 
-    ``overrides`` (``timeout``, ``pool_size``, ``insecure``, ``cafile``,
-    ``local_hostname``) replace the URL's options for SMTP, as the CLI's
-    ``--cafile``/``--insecure`` flags do; they are ignored by the file, Maildir,
-    mbox and memory transports, which have no network. An unknown override
-    is an :class:`InvalidURL` error.
-    """
+
+def _resolve(url: str | TransportURL, overrides: dict[str, Any]) -> TransportURL:
     config = url if isinstance(url, TransportURL) else parse_url(url)
     unknown = [k for k in overrides if k not in SMTP_OPTIONS]
     if unknown:
         raise InvalidURL(f"unknown transport option(s): {', '.join(sorted(unknown))}")
+    if config.kind == "smtp" and overrides:
+        config = attrs.evolve(config, **{k: v for k, v in overrides.items() if v is not None})
+    return config
+
+
+def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
+    """Build the (synchronous) transport a URL describes.
+
+    ``overrides`` (``timeout``, ``pool_size``, ``insecure``, ``cafile``,
+    ``local_hostname``) replace the URL's options for SMTP, as the CLI's
+    ``--cafile``/``--insecure`` flags do; ``None`` values are ignored. They
+    do not apply to the file, Maildir, mbox and memory transports, which have
+    no network, and are ignored there. An unknown override is an
+    :class:`InvalidURL` error. Nothing connects until the first send.
+    """
+    config = _resolve(url, overrides)
     if config.kind == "smtp":
-        if overrides:
-            config = attrs.evolve(config, **{k: v for k, v in overrides.items() if v is not None})
         from mimekit.transports.smtp import SMTPTransport
 
         assert config.host is not None and config.port is not None
-        transport: Transport = SMTPTransport(config.host, config.port, **smtp_kwargs(config))
+        transport: Transport = SMTPTransport(
+            config.host, config.port, **_constructor_kwargs(SMTPTransport, config)
+        )
         return transport
     if config.kind == "file":
         from mimekit.transports.file import FileTransport
@@ -317,3 +343,26 @@ def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
     from mimekit.transports.memory import MemoryTransport
 
     return MemoryTransport(path=config.path)
+
+
+def from_url_async(url: str | TransportURL, **overrides: Any) -> AsyncTransport:
+    """Build the asyncio transport a URL describes: ``AsyncSMTPTransport`` for the
+    SMTP schemes (``pool_size`` applies), :class:`MemoryTransport` for
+    ``memory:``. The file schemes have no asyncio transport: :class:`InvalidURL`."""
+    config = _resolve(url, overrides)
+    if config.kind == "smtp":
+        from mimekit.transports.smtp import AsyncSMTPTransport
+
+        assert config.host is not None and config.port is not None
+        transport: AsyncTransport = AsyncSMTPTransport(
+            config.host, config.port, **_constructor_kwargs(AsyncSMTPTransport, config)
+        )
+        return transport
+    if config.kind == "memory":
+        from mimekit.transports.memory import MemoryTransport
+
+        return MemoryTransport(path=config.path)
+    raise InvalidURL(
+        f"{config.scheme}: has no asyncio transport; use from_url() (file writes are local "
+        "and fast) or run it in a thread"
+    )

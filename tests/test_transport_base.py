@@ -1,0 +1,313 @@
+"""Transport base: Envelope.from_message, prepare(), results and errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from mimekit.errors import MimekitError
+from mimekit.transports import (
+    AuthenticationError,
+    Envelope,
+    InvalidEnvelope,
+    RecipientResult,
+    RecipientsRefused,
+    SendResult,
+    SMTPResponseError,
+    Transport,
+    TransportError,
+    prepare,
+)
+
+
+def raw(*headers: str, body: str = "Hello.\r\n") -> bytes:
+    return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("utf-8")
+
+
+def _parse(data: bytes):  # type: ignore[no-untyped-def]
+    from mimekit.parser import parse
+
+    return parse(data)
+
+
+SIMPLE = raw(
+    "From: Ana <ana@example.org>",
+    "To: Bo <bo@example.net>, cy@example.net",
+    "Cc: Dee <dee@example.net>",
+    "Bcc: secret@example.net",
+    "Subject: hi",
+    "Message-ID: <m1@example.org>",
+)
+
+
+# ------------------------------------------------------------------ Envelope
+def test_envelope_from_headers_to_cc_bcc_in_order() -> None:
+    env = Envelope.from_message(_parse(SIMPLE))
+    assert env == Envelope(
+        "ana@example.org", ("bo@example.net", "cy@example.net", "dee@example.net", "secret@example.net")
+    )
+
+
+def test_sender_wins_over_from() -> None:
+    msg = _parse(raw("From: a@example.org, b@example.org", "Sender: sec@example.org", "To: x@example.net"))
+    assert Envelope.from_message(msg).mail_from == "sec@example.org"
+
+
+def test_first_from_mailbox_without_sender() -> None:
+    msg = _parse(raw("From: First <a@example.org>, b@example.org", "To: x@example.net"))
+    assert Envelope.from_message(msg).mail_from == "a@example.org"
+
+
+def test_duplicates_dropped_case_insensitively_keeping_first() -> None:
+    msg = _parse(raw(
+        "From: a@example.org",
+        "To: Bo@Example.net, x@example.net",
+        "Cc: bo@example.net",
+        "Bcc: X@EXAMPLE.NET, z@example.net",
+    ))
+    assert Envelope.from_message(msg).rcpt_to == ("Bo@Example.net", "x@example.net", "z@example.net")
+
+
+def test_groups_are_flattened() -> None:
+    msg = _parse(raw(
+        "From: a@example.org",
+        "To: Team: one@example.net, Two <two@example.net>;, solo@example.net",
+        "Cc: undisclosed-recipients:;",
+    ))
+    assert Envelope.from_message(msg).rcpt_to == ("one@example.net", "two@example.net", "solo@example.net")
+
+
+def test_idna_domain_becomes_a_label() -> None:
+    msg = _parse(raw("From: a@bücher.example", "To: Jö <jo@münchen.example>"))
+    env = Envelope.from_message(msg)
+    assert env.mail_from == "a@xn--bcher-kva.example"
+    assert env.rcpt_to == ("jo@xn--mnchen-3ya.example",)
+
+
+def test_resent_block_replaces_to_cc_bcc() -> None:
+    # RFC 5322 §3.6.6: a resent message goes to the Resent-* recipients only.
+    msg = _parse(raw(
+        "Resent-From: fwd@example.org",
+        "Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000",
+        "Resent-To: new1@example.net",
+        "Resent-Cc: new2@example.net",
+        "Resent-Bcc: hidden@example.net",
+        "From: orig@example.org",
+        "To: old@example.net",
+        "Cc: old2@example.net",
+    ))
+    env = Envelope.from_message(msg)
+    assert env.mail_from == "fwd@example.org"
+    assert env.rcpt_to == ("new1@example.net", "new2@example.net", "hidden@example.net")
+
+
+def test_only_the_topmost_resent_block_counts() -> None:
+    msg = _parse(raw(
+        "Resent-Date: Tue, 2 Jan 2024 10:00:00 +0000",
+        "Resent-From: second@example.org",
+        "Resent-To: latest@example.net",
+        "Received: from x by y; Tue, 2 Jan 2024 10:00:00 +0000",
+        "Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000",
+        "Resent-From: first@example.org",
+        "Resent-To: earlier@example.net",
+        "From: orig@example.org",
+        "To: old@example.net",
+    ))
+    env = Envelope.from_message(msg)
+    assert env == Envelope("second@example.org", ("latest@example.net",))
+
+
+def test_resent_without_resent_from_uses_sender_from() -> None:
+    msg = _parse(raw("Resent-To: r@example.net", "From: orig@example.org", "To: old@example.net"))
+    assert Envelope.from_message(msg) == Envelope("orig@example.org", ("r@example.net",))
+
+
+def test_no_from_gives_empty_sender_and_prepare_refuses() -> None:
+    msg = _parse(raw("To: x@example.net"))
+    assert Envelope.from_message(msg).mail_from == ""
+    with pytest.raises(InvalidEnvelope, match="no sender"):
+        prepare(msg, None)
+
+
+def test_no_recipients_refused_with_a_clear_error() -> None:
+    with pytest.raises(InvalidEnvelope, match="no recipients"):
+        prepare(raw("From: a@example.org", "Subject: nobody"), None)
+
+
+def test_rcpt_to_accepts_any_iterable_and_a_single_string() -> None:
+    assert Envelope("a@x.example", ["b@y.example"]).rcpt_to == ("b@y.example",)
+    assert Envelope("a@x.example", "b@y.example").rcpt_to == ("b@y.example",)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "a@example.org\r\nRCPT TO:<evil@example.net>",
+        "a@example.org\n",
+        "a\x00@example.org",
+        "a b@example.org",
+        "<a@example.org>",
+        "a@example.org>",
+        "a@exa mple.org",
+        "a@",
+        "",
+    ],
+)
+def test_unsafe_envelope_addresses_refused_before_sending(bad: str) -> None:
+    # RFC 5321 §4.1.1.2/§4.1.2: these would end or corrupt MAIL/RCPT commands.
+    with pytest.raises(InvalidEnvelope):
+        prepare(SIMPLE, Envelope(bad, ("ok@example.net",)))
+    with pytest.raises(InvalidEnvelope):
+        prepare(SIMPLE, Envelope("ok@example.org", ("ok@example.net", bad)))
+
+
+def test_quoted_local_part_with_space_is_allowed() -> None:
+    env = Envelope('"john doe"@example.org', ('"a b"@example.net', "postmaster"))
+    assert env.check() is env
+
+
+def test_invalid_envelope_is_a_transport_error_and_value_error() -> None:
+    with pytest.raises(TransportError):
+        Envelope("", ()).check()
+    assert issubclass(InvalidEnvelope, ValueError)
+    assert issubclass(TransportError, MimekitError)
+
+
+# ------------------------------------------------------------------- prepare
+def test_prepare_strips_bcc_keeps_everything_else_byte_for_byte() -> None:
+    data = raw(
+        "From: a@example.org",
+        "To: b@example.net",
+        "Bcc: hidden@example.net,",
+        " other@example.net",
+        "Subject: =?utf-8?q?caf=C3=A9?=",
+        "Resent-Bcc: r@example.net",
+        "X-Weird:   spaced   ",
+        body="line1\r\n.\r\nline3\r\n",
+    )
+    wire, env, mid = prepare(data, None)
+    expected = raw(
+        "From: a@example.org",
+        "To: b@example.net",
+        "Subject: =?utf-8?q?caf=C3=A9?=",
+        "X-Weird:   spaced   ",
+        body="line1\r\n.\r\nline3\r\n",
+    )
+    assert wire == expected
+    # a Resent-Bcc makes it a resent message (RFC 5322 §3.6.6): the Resent-* set wins
+    assert env.rcpt_to == ("r@example.net",)
+    assert mid is None
+    wire2, env2, _ = prepare(data.replace(b"Resent-Bcc: r@example.net\r\n", b""), None)
+    assert wire2 == expected
+    assert env2.rcpt_to == ("b@example.net", "hidden@example.net", "other@example.net")
+
+
+def test_prepare_bytes_without_bcc_is_identical() -> None:
+    data = raw("From: a@example.org", "To: b@example.net", "Message-ID: <x.1@example.org>")
+    wire, env, mid = prepare(data, None)
+    assert wire == data
+    assert mid == "x.1@example.org"
+
+
+def test_prepare_message_object_and_explicit_envelope() -> None:
+    msg = _parse(SIMPLE)
+    env = Envelope("bounce@example.org", ("only@example.net",))
+    wire, used, mid = prepare(msg, env)
+    assert used is env
+    assert b"secret@example.net" not in wire
+    assert mid == "m1@example.org"
+
+
+def test_prepare_accepts_bytearray() -> None:
+    wire, _, _ = prepare(bytearray(raw("From: a@example.org", "To: b@example.net")), None)
+    assert wire.startswith(b"From: a@example.org\r\n")
+
+
+def test_prepare_rejects_non_envelope() -> None:
+    with pytest.raises(TransportError):
+        prepare(SIMPLE, ("a@example.org", ["b@example.net"]))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------- results
+def _result() -> SendResult:
+    env = Envelope("a@example.org", ("b@example.net", "c@example.net"))
+    return SendResult(
+        "m@example.org",
+        env,
+        [
+            RecipientResult("b@example.net", True, 250, "2.1.5", "OK"),
+            RecipientResult("c@example.net", False, 550, "5.1.1", "no such user"),
+        ],
+        queue_id="ABC123",
+    )
+
+
+def test_send_result_accepted_refused_ok() -> None:
+    r = _result()
+    assert r.recipients[0].code == 250
+    assert r.accepted == ("b@example.net",)
+    assert r.refused == ("c@example.net",)
+    assert r.ok is False
+    ok = SendResult(None, r.envelope, [r.recipients[0]])
+    assert ok.ok is True
+    assert SendResult(None, r.envelope, []).ok is False
+
+
+def test_smtp_response_error_str_and_attrs() -> None:
+    e = AuthenticationError(535, "5.7.8", "authentication failed")
+    assert str(e) == "535 5.7.8 authentication failed"
+    assert (e.code, e.enhanced, e.text) == (535, "5.7.8", "authentication failed")
+    assert isinstance(e, SMTPResponseError) and isinstance(e, TransportError)
+    assert e.is_permanent and not e.is_transient
+    assert str(SMTPResponseError(421, None, "closing")) == "421 closing"
+    copy = pickle.loads(pickle.dumps(e))
+    assert type(copy) is AuthenticationError and str(copy) == str(e)
+
+
+def test_recipients_refused_carries_result_and_replies() -> None:
+    env = Envelope("a@example.org", ("b@example.net", "c@example.net"))
+    result = SendResult(
+        None,
+        env,
+        [
+            RecipientResult("b@example.net", False, 550, "5.1.1", "no such user"),
+            RecipientResult("c@example.net", False, 452, "4.2.2", "mailbox full"),
+        ],
+    )
+    e = RecipientsRefused(result)
+    assert e.result is result
+    assert e.replies == {
+        "b@example.net": (550, "5.1.1", "no such user"),
+        "c@example.net": (452, "4.2.2", "mailbox full"),
+    }
+    assert (e.code, e.enhanced, e.text) == (550, "5.1.1", "no such user")
+    assert "550 5.1.1 no such user" in str(e)
+    assert isinstance(e, SMTPResponseError)
+
+
+# ---------------------------------------------------------------- the ABCs
+class _Recorder(Transport):
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = 0
+
+    def send(self, message, *, envelope=None):  # type: ignore[no-untyped-def]
+        wire, env, mid = prepare(message, envelope)
+        self.sent.append(wire)
+        return SendResult(mid, env, [RecipientResult(r, True, 250) for r in env.rcpt_to])
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_transport_send_many_and_context_manager() -> None:
+    with _Recorder() as t:
+        results = t.send_many([raw("From: a@example.org", f"To: n{i}@example.net") for i in range(3)])
+    assert [r.accepted for r in results] == [(f"n{i}@example.net",) for i in range(3)]
+    assert t.closed == 1
+
+
+def test_transport_is_abstract() -> None:
+    with pytest.raises(TypeError):
+        Transport()  # type: ignore[abstract]

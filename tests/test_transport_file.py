@@ -1,0 +1,300 @@
+"""FileTransport (.eml + envelope, atomic), MaildirTransport and MboxTransport."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from mimekit.transports import (
+    Envelope,
+    FileTransport,
+    InvalidEnvelope,
+    MaildirTransport,
+    MboxTransport,
+    TransportError,
+)
+from mimekit.transports import file as file_mod
+
+
+def raw(*headers: str, body: str = "Hello.\r\n") -> bytes:
+    return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("utf-8")
+
+
+MSG = raw(
+    "From: Ana <ana@example.org>",
+    "To: bo@example.net",
+    "Bcc: hidden@example.net",
+    "Subject: Quarterly report / Q3 ../../etc",
+    "Message-ID: <r1@example.org>",
+    body="Line one\r\n.\r\nFrom the desk\r\n>From quoted\r\nend\r\n",
+)
+WIRE = raw(
+    "From: Ana <ana@example.org>",
+    "To: bo@example.net",
+    "Subject: Quarterly report / Q3 ../../etc",
+    "Message-ID: <r1@example.org>",
+    body="Line one\r\n.\r\nFrom the desk\r\n>From quoted\r\nend\r\n",
+)
+
+
+def visible(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+# ---------------------------------------------------------------- FileTransport
+def test_eml_is_the_wire_bytes_and_envelope_is_beside_it(tmp_path: Path) -> None:
+    out = tmp_path / "outbox" / "nested"  # created if missing
+    result = FileTransport(out).send(MSG)
+    names = visible(out)
+    assert len(names) == 2
+    eml = next(n for n in names if n.endswith(".eml"))
+    assert result.queue_id == eml
+    assert (out / eml).read_bytes() == WIRE  # CRLF kept, Bcc removed, no dot-stuffing
+    meta = json.loads((out / eml.replace(".eml", ".envelope.json")).read_text("utf-8"))
+    assert meta == {
+        "mail_from": "ana@example.org",
+        "rcpt_to": ["bo@example.net", "hidden@example.net"],
+        "message_id": "r1@example.org",
+    }
+    assert result.accepted == ("bo@example.net", "hidden@example.net")
+    assert all(r.code == 250 for r in result.recipients)
+    assert result.message_id == "r1@example.org"
+
+
+def test_file_name_is_utc_stamp_random_and_safe_slug(tmp_path: Path) -> None:
+    name = FileTransport(tmp_path).send(MSG).queue_id
+    assert name is not None
+    assert re.fullmatch(r"\d{8}T\d{12}Z-[0-9a-f]{12}-quarterly-report-q3-etc\.eml", name), name
+    assert "/" not in name and ".." not in name
+
+
+def test_slug_falls_back_for_empty_or_symbolic_subjects(tmp_path: Path) -> None:
+    t = FileTransport(tmp_path)
+    n1 = t.send(raw("From: a@example.org", "To: b@example.net")).queue_id
+    n2 = t.send(raw("From: a@example.org", "To: b@example.net", "Subject: ???")).queue_id
+    assert n1 is not None and n1.endswith("-message.eml")
+    assert n2 is not None and n2.endswith("-message.eml")
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    FileTransport(tmp_path).send(MSG)
+    for p in tmp_path.iterdir():
+        assert p.stat().st_mode & 0o777 == 0o600
+
+
+def test_unique_names_over_1000_quick_sends(tmp_path: Path) -> None:
+    t = FileTransport(tmp_path)
+    names = {t.send(MSG).queue_id for _ in range(1000)}
+    assert len(names) == 1000
+    assert len(list(tmp_path.glob("*.eml"))) == 1000
+    assert len(list(tmp_path.glob("*.envelope.json"))) == 1000
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_unique_names_from_threads(tmp_path: Path) -> None:
+    t = FileTransport(tmp_path)
+    names: list[str | None] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(50):
+            n = t.send(MSG).queue_id
+            with lock:
+                names.append(n)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(set(names)) == 200
+
+
+def test_crash_mid_write_leaves_no_partial_eml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fdopen = os.fdopen
+
+    class Exploding:
+        def __init__(self, fh):  # type: ignore[no-untyped-def]
+            self.fh = fh
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()
+
+        def write(self, data: bytes) -> int:
+            self.fh.write(data[: len(data) // 2])  # half written, then the "crash"
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self.fh, name)
+
+    calls = {"n": 0}
+
+    def fdopen(fd, mode="r", *a, **kw):  # type: ignore[no-untyped-def]
+        fh = real_fdopen(fd, mode, *a, **kw)
+        calls["n"] += 1
+        # first write = envelope.json (let it pass), second = the .eml (crash)
+        return Exploding(fh) if calls["n"] == 2 else fh
+
+    monkeypatch.setattr(file_mod.os, "fdopen", fdopen)
+    with pytest.raises(TransportError, match="No space left"):
+        FileTransport(tmp_path).send(MSG)
+    assert visible(tmp_path) == []  # no .eml, no temp file, no orphan envelope
+
+
+def test_crash_at_rename_leaves_nothing_visible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(src: object, dst: object) -> None:
+        raise KeyboardInterrupt  # the process is being killed
+
+    monkeypatch.setattr(file_mod.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        FileTransport(tmp_path).send(MSG)
+    assert visible(tmp_path) == []
+
+
+def test_bad_envelope_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InvalidEnvelope):
+        FileTransport(tmp_path / "x").send(MSG, envelope=Envelope("a@b.example\r\n", ("c@d.example",)))
+    assert not (tmp_path / "x").exists()
+
+
+def test_create_false_requires_an_existing_directory(tmp_path: Path) -> None:
+    with pytest.raises(TransportError, match="does not exist"):
+        FileTransport(tmp_path / "missing", create=False).send(MSG)
+
+
+def test_file_in_the_way_is_a_transport_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "outbox"
+    blocker.write_bytes(b"not a directory")
+    with pytest.raises(TransportError):
+        FileTransport(blocker).send(MSG)
+
+
+def test_eml_parses_back(tmp_path: Path) -> None:
+    from mimekit.parser import parse_file
+
+    name = FileTransport(tmp_path).send(MSG).queue_id
+    assert name is not None
+    m = parse_file(tmp_path / name)
+    assert m.subject == "Quarterly report / Q3 ../../etc"
+    assert m.headers.get("bcc") is None
+
+
+# ---------------------------------------------------------------- Maildir
+def test_maildir_delivers_to_new_with_lf(tmp_path: Path) -> None:
+    md = tmp_path / "Maildir"
+    t = MaildirTransport(md)
+    r1 = t.send(MSG)
+    r2 = t.send(MSG)
+    assert sorted(p.name for p in md.iterdir()) == ["cur", "new", "tmp"]
+    assert list((md / "tmp").iterdir()) == []
+    files = sorted((md / "new").iterdir())
+    assert {f.name for f in files} == {r1.queue_id, r2.queue_id}
+    assert len(files) == 2
+    for f in files:
+        assert f.read_bytes() == WIRE.replace(b"\r\n", b"\n")
+        assert ":" not in f.name and "/" not in f.name
+    assert r1.accepted == ("bo@example.net", "hidden@example.net")
+
+
+def test_maildir_reads_back_with_mimekit_mailbox(tmp_path: Path) -> None:
+    mailbox = pytest.importorskip("mimekit.mailbox")
+    t = MaildirTransport(tmp_path / "md")
+    t.send(MSG)
+    msgs = list(mailbox.read_maildir(tmp_path / "md"))
+    assert [m.subject for m in msgs] == ["Quarterly report / Q3 ../../etc"]
+
+
+def test_maildir_readable_by_stdlib(tmp_path: Path) -> None:
+    import mailbox
+
+    MaildirTransport(tmp_path / "md").send(MSG)
+    box = mailbox.Maildir(str(tmp_path / "md"), create=False)
+    (m,) = list(box)
+    assert m["Subject"] == "Quarterly report / Q3 ../../etc"
+    assert m["Bcc"] is None
+
+
+# ---------------------------------------------------------------- mbox
+def test_mbox_separator_escaping_and_stdlib_read_back(tmp_path: Path) -> None:
+    import mailbox
+
+    path = tmp_path / "mail" / "out.mbox"
+    t = MboxTransport(path)
+    t.send(MSG)
+    t.send(raw("From: x@example.org", "To: y@example.net", "Subject: second", body="From here\r\nbye"))
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    assert re.fullmatch(rb"From ana@example\.org \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}", lines[0])
+    # mboxrd: "From " and ">From " body lines get one more ">"
+    assert b"\n>From the desk\n" in data and b"\n>>From quoted\n" in data
+    assert b"end\n\nFrom x@example.org " in data
+    assert data.endswith(b"\n>From here\nbye\n\n")
+    assert b"\r" not in data
+    box = mailbox.mbox(str(path), create=False)
+    subjects = [m["Subject"] for m in box]
+    assert subjects == ["Quarterly report / Q3 ../../etc", "second"]
+
+
+def test_mbox_unescape_restores_bodies(tmp_path: Path) -> None:
+    path = tmp_path / "out.mbox"
+    MboxTransport(path).send(MSG)
+    data = path.read_bytes()
+    body = data.split(b"\n\n", 1)[1]
+    unescaped = re.sub(rb"(?m)^>(>*From )", rb"\1", body)
+    assert unescaped == b"Line one\n.\nFrom the desk\n>From quoted\nend\n\n"
+
+
+def test_mbox_reads_back_with_mimekit_mailbox(tmp_path: Path) -> None:
+    mailbox = pytest.importorskip("mimekit.mailbox")
+    path = tmp_path / "out.mbox"
+    t = MboxTransport(path)
+    for i in range(3):
+        t.send(raw("From: a@example.org", "To: b@example.net", f"Subject: n{i}", body="From me\r\n"))
+    msgs = list(mailbox.read_mbox(path))
+    assert [m.subject for m in msgs] == ["n0", "n1", "n2"]
+    assert msgs[0].get_content().replace(b"\r\n", b"\n") == b"From me\n"
+
+
+def test_mbox_concurrent_appends_do_not_interleave(tmp_path: Path) -> None:
+    import mailbox
+
+    path = tmp_path / "out.mbox"
+
+    def work(k: int) -> None:
+        t = MboxTransport(path)  # one instance per thread: only the file lock protects
+        for i in range(20):
+            t.send(raw("From: a@example.org", "To: b@example.net", f"Subject: t{k}-{i}", body="x" * 5000))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    box = mailbox.mbox(str(path), create=False)
+    subjects = sorted(m["Subject"] for m in box)
+    assert subjects == sorted(f"t{k}-{i}" for k in range(4) for i in range(20))
+    assert all(m.get_payload() == "x" * 5000 + "\n" for m in box)
+
+
+def test_mbox_queue_id_is_name_and_offset(tmp_path: Path) -> None:
+    path = tmp_path / "out.mbox"
+    t = MboxTransport(path)
+    assert t.send(MSG).queue_id == "out.mbox@0"
+    second = t.send(MSG).queue_id
+    assert second is not None
+    offset = int(second.split("@")[1])
+    assert path.read_bytes()[offset:].startswith(b"From ana@example.org ")
+
+
+def test_mboxrd_escape() -> None:
+    assert file_mod.mboxrd_escape(b"From a\n>From b\nxFrom c\n>>From d") == (
+        b">From a\n>>From b\nxFrom c\n>>>From d"
+    )

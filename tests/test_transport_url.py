@@ -1,0 +1,231 @@
+"""Transport URLs: parsing (thoroughly) and building transports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mimekit.transports import (
+    FileTransport,
+    InvalidURL,
+    MaildirTransport,
+    MboxTransport,
+    MemoryTransport,
+    TransportError,
+    TransportURL,
+    from_url,
+    parse_url,
+)
+from mimekit.transports.url import smtp_kwargs
+
+
+# ------------------------------------------------------------------ SMTP forms
+def test_smtp_defaults_to_opportunistic_starttls_on_25() -> None:
+    u = parse_url("smtp://mail.example.org")
+    assert (u.kind, u.scheme, u.host, u.port, u.security) == (
+        "smtp", "smtp", "mail.example.org", 25, "starttls-opportunistic",
+    )
+    assert u.username is None and u.password is None
+    assert (u.timeout, u.pool_size, u.insecure, u.cafile, u.local_hostname) == (None, None, False, None, None)
+
+
+def test_smtp_starttls_required_defaults_to_587() -> None:
+    u = parse_url("smtp+starttls://ana:pw@mail.example.org")
+    assert (u.security, u.port, u.username, u.password) == ("starttls", 587, "ana", "pw")
+
+
+def test_smtps_is_implicit_tls_on_465() -> None:
+    u = parse_url("SMTPS://mail.example.org")
+    assert (u.scheme, u.security, u.port) == ("smtps", "tls", 465)
+
+
+def test_explicit_port_and_trailing_slash() -> None:
+    assert parse_url("smtp://h.example:2525/").port == 2525
+
+
+def test_credentials_are_percent_decoded() -> None:
+    u = parse_url("smtps://ana%40example.org:p%3Ass%2Fw%40rd%20%C3%A9@mail.example.org:465")
+    assert u.username == "ana@example.org"
+    assert u.password == "p:ss/w@rd é"
+
+
+def test_unencoded_at_in_password_splits_at_last_at() -> None:
+    u = parse_url("smtp://user:p@ss@mail.example.org")
+    assert (u.username, u.password, u.host) == ("user", "p@ss", "mail.example.org")
+
+
+def test_empty_password_is_allowed() -> None:
+    u = parse_url("smtp://user:@h.example")
+    assert (u.username, u.password) == ("user", "")
+
+
+def test_ipv6_literal_host() -> None:
+    u = parse_url("smtp://[::1]:2525")
+    assert (u.host, u.port) == ("::1", 2525)
+    assert parse_url("smtps://u:p@[2001:db8::25]").host == "2001:db8::25"
+
+
+def test_ipv4_host_and_case() -> None:
+    assert parse_url("smtp://127.0.0.1:1025").host == "127.0.0.1"
+    assert parse_url("smtp://MAIL.Example.ORG").host == "mail.example.org"
+
+
+def test_query_options() -> None:
+    u = parse_url(
+        "smtp+starttls://h.example?timeout=2.5&pool_size=4&insecure=1&cafile=/etc/ca%20x.pem"
+        "&local_hostname=client.example"
+    )
+    assert u.timeout == 2.5
+    assert u.pool_size == 4
+    assert u.insecure is True
+    assert u.cafile == "/etc/ca x.pem"
+    assert u.local_hostname == "client.example"
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("no", False)])
+def test_insecure_values(value: str, expected: bool) -> None:
+    assert parse_url(f"smtp://h.example?insecure={value}").insecure is expected
+
+
+def test_password_hidden_from_repr_and_redacted() -> None:
+    u = parse_url("smtps://ana:hunter2@h.example:465")
+    assert "hunter2" not in repr(u)
+    assert "***" in repr(u)
+    assert u.redacted() == "smtps://ana:***@h.example:465"
+    assert parse_url("smtp://[::1]:25").redacted() == "smtp://[::1]:25"
+
+
+@pytest.mark.parametrize(
+    "url,fragment",
+    [
+        ("gopher://h.example", "unknown transport scheme 'gopher'"),
+        ("smtp+ssl://h.example", "unknown transport scheme"),
+        ("h.example:25", "unknown transport scheme"),
+        ("mail.example.org", "not a transport URL"),
+        ("", "not a transport URL"),
+        ("smtp:h.example", "smtp://"),
+        ("smtp://", "no host"),
+        ("smtp://h.example:99999", "invalid port"),
+        ("smtp://h.example:abc", "invalid port"),
+        ("smtp://h.example:0", "port 0"),
+        ("smtp://h.example?timeout=0", "positive"),
+        ("smtp://h.example?timeout=soon", "seconds"),
+        ("smtp://h.example?timeout=inf", "positive"),
+        ("smtp://h.example?pool_size=0", "positive integer"),
+        ("smtp://h.example?pool_size=-1", "positive integer"),
+        ("smtp://h.example?insecure=maybe", "insecure"),
+        ("smtp://h.example?verify=0", "unknown option 'verify'"),
+        ("smtp://h.example?timeout=1&timeout=2", "given twice"),
+        ("smtp://h.example?local_hostname=a%0d%0aMAIL", "control characters"),
+        ("smtp://h.example?local_hostname=a%20b", "white space"),
+        ("smtp://h.example/path", "no path"),
+        ("smtp://h.example#frag", "fragment"),
+        ("smtp://user@h.example", "without a password"),
+        ("smtp://:pw@h.example", "empty user name"),
+        ("smtp://u:p%0d%0aQUIT@h.example", "CR, LF or NUL"),
+        ("smtp://[::1", "IPv6"),
+        ("smtp://[nothex]:25", "IPv6"),
+        ("smtp://h ost.example", "invalid host"),
+        ("file:", "needs a path"),
+        ("maildir:", "needs a path"),
+        ("mbox:", "needs a path"),
+        ("file:./out?x=1", "take no options"),
+    ],
+)
+def test_invalid_urls_are_clear_errors(url: str, fragment: str) -> None:
+    with pytest.raises(InvalidURL) as info:
+        parse_url(url)
+    assert fragment in str(info.value)
+    assert isinstance(info.value, TransportError) and isinstance(info.value, ValueError)
+
+
+def test_control_characters_anywhere_in_smtp_url_refused() -> None:
+    with pytest.raises(InvalidURL):
+        parse_url("smtp://h.example?cafile=/x%00y")
+    with pytest.raises(InvalidURL):
+        parse_url("smtp://h.exa\nmple")
+
+
+# ------------------------------------------------------------------ path forms
+@pytest.mark.parametrize(
+    "url,path",
+    [
+        ("file:./outbox", "./outbox"),
+        ("file:outbox", "outbox"),
+        ("file:/var/mail/out", "/var/mail/out"),
+        ("file:///var/mail/out", "/var/mail/out"),
+        ("file://./outbox", "./outbox"),
+        ("file://localhost/var/out", "/var/out"),
+        ("file:./my%20box", "./my box"),
+        ("maildir:/home/u/Maildir", "/home/u/Maildir"),
+        ("mbox:./sent.mbox", "./sent.mbox"),
+        ("memory:/tmp/box", "/tmp/box"),
+    ],
+)
+def test_path_urls(url: str, path: str) -> None:
+    u = parse_url(url)
+    assert u.path == path
+    assert u.kind == url.split(":")[0]
+
+
+def test_home_is_expanded() -> None:
+    assert parse_url("mbox:~/sent.mbox").path == os.path.expanduser("~/sent.mbox")
+
+
+def test_memory_without_path() -> None:
+    assert parse_url("memory:") == TransportURL(scheme="memory", kind="memory")
+
+
+# ------------------------------------------------------------------ building
+def test_from_url_builds_path_transports(tmp_path: Path) -> None:
+    f = from_url(f"file:{tmp_path}/out")
+    assert isinstance(f, FileTransport) and f.directory == tmp_path / "out"
+    m = from_url(f"maildir:{tmp_path}/md")
+    assert isinstance(m, MaildirTransport) and m.directory == tmp_path / "md"
+    b = from_url(f"mbox:{tmp_path}/x.mbox")
+    assert isinstance(b, MboxTransport) and b.path == tmp_path / "x.mbox"
+    mem = from_url("memory:")
+    assert isinstance(mem, MemoryTransport) and mem.outbox.path is None
+
+
+def test_default_cli_transport_writes_relative_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with from_url("file:./outbox") as t:
+        t.send(b"From: a@example.org\r\nTo: b@example.net\r\nSubject: x\r\n\r\nhi\r\n")
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_from_url_tls_overrides_ignored_for_files(tmp_path: Path) -> None:
+    assert isinstance(from_url(f"file:{tmp_path}", insecure=True, cafile="/x"), FileTransport)
+
+
+def test_from_url_unknown_override_refused() -> None:
+    with pytest.raises(InvalidURL, match="unknown transport option"):
+        from_url("memory:", verify=False)
+
+
+def test_smtp_kwargs_mapping() -> None:
+    u = parse_url("smtps://ana:pw@h.example:465?timeout=3&insecure=yes&local_hostname=me.example")
+    assert smtp_kwargs(u) == {
+        "security": "tls",
+        "username": "ana",
+        "password": "pw",
+        "timeout": 3.0,
+        "insecure": True,
+        "local_hostname": "me.example",
+    }
+    assert smtp_kwargs(parse_url("smtp://h.example")) == {"security": "starttls-opportunistic"}
+
+
+def test_from_url_builds_smtp_transport_without_connecting() -> None:
+    smtp = pytest.importorskip("mimekit.transports.smtp")
+    SMTPTransport = getattr(smtp, "SMTPTransport", None)
+    if SMTPTransport is None:
+        pytest.skip("SMTPTransport not available yet")
+    # port 9 (discard) on loopback: construction must not connect.
+    t = from_url("smtp+starttls://ana:pw@127.0.0.1:9?timeout=1", cafile=None, insecure=True)
+    assert isinstance(t, SMTPTransport)
+    assert "pw" not in repr(t)
+    t.close()
