@@ -132,7 +132,7 @@ class _Children(list["Part"]):
         super().__delitem__(index)
         self._changed()
 
-    def __iadd__(self, items: Iterable[Part]) -> _Children:  # type: ignore[override]
+    def __iadd__(self, items: Iterable[Part]) -> _Children:  # type: ignore[override,misc]
         super().__iadd__(items)
         self._changed()
         return self
@@ -244,7 +244,7 @@ class Part:
             return ""
         if parent._message is self:
             return parent.id
-        siblings = parent._children or []
+        siblings: list[Part] = parent._children or []
         index = next((i for i, c in enumerate(siblings) if c is self), -1) + 1
         pid = parent.id
         return f"{pid}.{index}" if pid else str(index)
@@ -366,7 +366,7 @@ class Part:
     def mime_type(self) -> str:
         """Effective ``type/subtype``, lower case."""
         header = self._headers.get_header("content-type")
-        if header is not None and self._ct_cache is None:
+        if header is not None:
             mime, _ = fast_content_type(header)
             if mime is not None:
                 return mime
