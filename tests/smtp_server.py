@@ -1,0 +1,460 @@
+"""Test SMTP servers on 127.0.0.1 for the SMTP transport tests.
+
+- :func:`aiosmtpd_server`: a real in-process aiosmtpd (>= 1.4.6) with STARTTLS
+  or implicit TLS, AUTH PLAIN/LOGIN (+ a CRAM-MD5 handler) and a handler that
+  stores the exact DATA bytes (``envelope.original_content``).
+- :class:`FakeSMTPServer`: a small scripted threaded server for dialogues
+  aiosmtpd cannot produce: injected bytes after the STARTTLS 220 (c22), raw
+  AUTH capture (c24), 421 mid-session, dropped connections, slow replies,
+  per-recipient 4xx/5xx, stripped STARTTLS. It records every byte received.
+- :func:`make_cert`: a self-signed EC certificate (the cert file is its own CA).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hmac
+import ipaddress
+import logging
+import secrets
+import socket
+import ssl
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+USER, PASSWORD = "tester@example.test", "s3cret-pass"
+SERVER_NAME = "mx.example.test"
+
+
+def make_cert(directory: Path, name: str = SERVER_NAME) -> tuple[str, str]:
+    """A self-signed CA-capable certificate for localhost/127.0.0.1/::1 and ``name``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(name), x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False,
+            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def server_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+# ------------------------------------------------------------------ aiosmtpd
+
+
+@dataclass
+class Stored:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes  # exact DATA bytes, dot-unstuffed, CRLF kept
+    mail_options: list[str]
+    login: bytes | None
+
+
+@dataclass
+class StoringHandler:
+    messages: list[Stored] = field(default_factory=list)
+    pipelining: bool = False
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        login = getattr(session.auth_data, "login", None)
+        self.messages.append(Stored(envelope.mail_from, list(envelope.rcpt_tos),
+                                    envelope.original_content, list(envelope.mail_options),
+                                    login))
+        return "250 2.0.0 Ok: queued as QID42"
+
+    async def auth_CRAM__MD5(self, server: Any, args: Any) -> AuthResult:
+        challenge = f"<{secrets.token_hex(8)}@{SERVER_NAME}>".encode()
+        answer = await server.challenge_auth(challenge)
+        if not isinstance(answer, bytes) or b" " not in answer:
+            return AuthResult(success=False, handled=False)
+        user, digest = answer.rsplit(b" ", 1)
+        good = hmac.new(PASSWORD.encode(), challenge, "md5").hexdigest().encode()
+        ok = user == USER.encode() and hmac.compare_digest(digest, good)
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user, b""))
+
+
+def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                   auth_data: Any) -> AuthResult:
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
+          and auth_data.password == PASSWORD.encode())
+    # handled=False on failure, or aiosmtpd sends no reply at all
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+
+class _EphemeralController(Controller):
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@contextlib.contextmanager
+def aiosmtpd_server(tmpdir: Path, *, implicit_tls: bool = False, auth: bool = True,
+                    pipelining: bool = False, size_limit: int = 1 << 20) -> Iterator[Any]:
+    """A running aiosmtpd on 127.0.0.1: STARTTLS required (or implicit TLS),
+    AUTH required when ``auth``. Yields the controller with ``.port``,
+    ``.cafile`` and ``.handler.messages``."""
+    cert, key = make_cert(tmpdir)
+    handler = StoringHandler(pipelining=pipelining)
+    common: dict[str, Any] = dict(
+        hostname="127.0.0.1", port=0, server_hostname=SERVER_NAME, data_size_limit=size_limit,
+        authenticator=_authenticator, auth_required=auth)
+    if implicit_tls:
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+        ctl = _EphemeralController(handler, ssl_context=server_context(cert, key),
+                                   auth_require_tls=False, **common)
+    else:
+        ctl = _EphemeralController(handler, tls_context=server_context(cert, key),
+                                   require_starttls=True, auth_require_tls=True, **common)
+    ctl.start()
+    try:
+        ctl.cafile = cert
+        yield ctl
+    finally:
+        ctl.stop()
+
+
+# ------------------------------------------------------------------ scripted fake server
+
+DROP = object()  # a hook result: close the connection without replying
+
+
+@dataclass
+class Delivery:
+    mail_from: str
+    rcpt_to: list[str]
+    raw: bytes  # the DATA stream as received, dot-stuffed, terminator included
+    content: bytes  # dot-unstuffed, terminator removed
+
+
+@dataclass
+class Session:
+    number: int
+    received: bytearray = field(default_factory=bytearray)
+    commands: list[str] = field(default_factory=list)
+    tls: bool = False
+    mail_from: str | None = None
+    rcpts: list[str] = field(default_factory=list)
+
+
+class FakeSMTPServer:
+    """A threaded SMTP server on 127.0.0.1 driven by hooks.
+
+    ``extensions``: EHLO keywords (``STARTTLS`` is added when ``tls_context``
+    is given and TLS is not yet active, unless ``strip_starttls``).
+    Hooks return a reply line (``"451 4.3.0 later"``), ``DROP`` or ``None``
+    (default behaviour): ``on_command(session, line)`` for every command,
+    ``on_rcpt(session, address)``, ``on_data_end(session, delivery)``
+    (after the whole data arrived), ``on_data_start(session)`` (after DATA
+    before 354). ``after_starttls_220`` bytes are sent in the same write as
+    the 220 to STARTTLS (c22). ``reply_delay`` sleeps before each reply.
+    """
+
+    def __init__(
+        self,
+        *,
+        extensions: tuple[str, ...] = ("PIPELINING", "8BITMIME", "SIZE 10000000"),
+        post_tls_extensions: tuple[str, ...] | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        strip_starttls: bool = False,
+        auth_mechanisms: tuple[str, ...] = (),
+        credentials: tuple[str, str] = (USER, PASSWORD),
+        after_starttls_220: bytes = b"",
+        on_command: Callable[[Session, str], object] | None = None,
+        on_rcpt: Callable[[Session, str], object] | None = None,
+        on_data_start: Callable[[Session], object] | None = None,
+        on_data_end: Callable[[Session, Delivery], object] | None = None,
+        reply_delay: float = 0.0,
+        greeting: str = f"220 {SERVER_NAME} ESMTP fake",
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.extensions = extensions
+        self.post_tls_extensions = post_tls_extensions
+        self.tls_context = tls_context
+        self.implicit_tls = implicit_tls
+        self.strip_starttls = strip_starttls
+        self.auth_mechanisms = auth_mechanisms
+        self.credentials = credentials
+        self.after_starttls_220 = after_starttls_220
+        self.on_command = on_command
+        self.on_rcpt = on_rcpt
+        self.on_data_start = on_data_start
+        self.on_data_end = on_data_end
+        self.reply_delay = reply_delay
+        self.greeting = greeting
+        self.deliveries: list[Delivery] = []
+        self.sessions: list[Session] = []
+        self.auth_log: list[bytes] = []  # decoded SASL client data, in order
+        self.errors: list[BaseException] = []
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self._sock.listen(16)
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = False
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        self._stop = True
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        for c in list(self._conns):
+            with contextlib.suppress(OSError):
+                c.close()
+        for t in self._threads:
+            t.join(2)
+
+    def __enter__(self) -> FakeSMTPServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def all_received(self) -> bytes:
+        return b"".join(bytes(s.received) for s in self.sessions)
+
+    def _accept_loop(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            session = Session(len(self.sessions))
+            self.sessions.append(session)
+            t = threading.Thread(target=self._serve, args=(conn, session), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    # -- one connection
+
+    def _serve(self, conn: socket.socket, session: Session) -> None:
+        io = _LineIO(conn, session)
+        try:
+            if self.implicit_tls:
+                assert self.tls_context is not None
+                io.wrap(self.tls_context)
+                session.tls = True
+            io.send((self.greeting + "\r\n").encode())
+            self._loop(io, session)
+        except (OSError, ssl.SSLError, _Closed):
+            pass
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.errors.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                io.sock.close()
+
+    def _reply(self, io: _LineIO, text: str) -> None:
+        if self.reply_delay:
+            time.sleep(self.reply_delay)
+        io.send(text.encode() + b"\r\n")
+
+    def _hook(self, io: _LineIO, result: object) -> bool:
+        """Apply a hook result; True if it answered (or dropped)."""
+        if result is None:
+            return False
+        if result is DROP:
+            raise _Closed()
+        assert isinstance(result, str)
+        self._reply(io, result)
+        if result.startswith("421"):
+            raise _Closed()
+        return True
+
+    def _ehlo_lines(self, session: Session) -> list[str]:
+        exts = list(self.extensions)
+        if session.tls and self.post_tls_extensions is not None:
+            exts = list(self.post_tls_extensions)
+        if self.tls_context is not None and not session.tls and not self.strip_starttls:
+            exts.append("STARTTLS")
+        if self.auth_mechanisms:
+            exts.append("AUTH " + " ".join(self.auth_mechanisms))
+        return [SERVER_NAME, *exts]
+
+    def _loop(self, io: _LineIO, session: Session) -> None:
+        while True:
+            raw = io.readline()
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            session.commands.append(line)
+            if self.on_command and self._hook(io, self.on_command(session, line)):
+                continue
+            verb = line.split(" ", 1)[0].upper()
+            arg = line[len(verb):].strip()
+            if verb in ("EHLO", "HELO"):
+                lines = self._ehlo_lines(session) if verb == "EHLO" else [SERVER_NAME]
+                text = "".join(f"250-{x}\r\n" for x in lines[:-1]) + f"250 {lines[-1]}"
+                self._reply(io, text)
+            elif verb == "STARTTLS" and self.tls_context is not None and not session.tls:
+                io.send(b"220 2.0.0 go ahead\r\n" + self.after_starttls_220)
+                io.wrap(self.tls_context)
+                session.tls = True
+            elif verb == "AUTH":
+                self._auth(io, arg)
+            elif verb == "MAIL":
+                session.mail_from = arg.split("<", 1)[1].split(">", 1)[0]
+                session.rcpts = []
+                self._reply(io, "250 2.1.0 Ok")
+            elif verb == "RCPT":
+                addr = arg.split("<", 1)[1].split(">", 1)[0]
+                if self.on_rcpt and self._hook(io, self.on_rcpt(session, addr)):
+                    continue
+                session.rcpts.append(addr)
+                self._reply(io, "250 2.1.5 Ok")
+            elif verb == "DATA":
+                if session.mail_from is None or not session.rcpts:
+                    self._reply(io, "554 5.5.1 Error: no valid recipients")
+                    continue
+                if self.on_data_start and self._hook(io, self.on_data_start(session)):
+                    continue
+                self._reply(io, "354 End data with <CR><LF>.<CR><LF>")
+                delivery = self._read_data(io, session)
+                if self.on_data_end and self._hook(io, self.on_data_end(session, delivery)):
+                    continue
+                self.deliveries.append(delivery)
+                session.mail_from, session.rcpts = None, []
+                self._reply(io, f"250 2.0.0 Ok: queued as Q{len(self.deliveries)}")
+            elif verb == "RSET":
+                session.mail_from, session.rcpts = None, []
+                self._reply(io, "250 2.0.0 Ok")
+            elif verb == "NOOP":
+                self._reply(io, "250 2.0.0 Ok")
+            elif verb == "QUIT":
+                self._reply(io, "221 2.0.0 Bye")
+                return
+            else:
+                self._reply(io, "502 5.5.2 Error: command not recognized")
+
+    def _read_data(self, io: _LineIO, session: Session) -> Delivery:
+        raw = bytearray()
+        lines = []
+        while True:
+            line = io.readline()
+            raw += line
+            if line == b".\r\n":
+                break
+            lines.append(line[1:] if line.startswith(b".") else line)
+        assert session.mail_from is not None
+        return Delivery(session.mail_from, list(session.rcpts), bytes(raw), b"".join(lines))
+
+    def _auth(self, io: _LineIO, arg: str) -> None:
+        mech, _, initial = arg.partition(" ")
+        mech = mech.upper()
+        user, password = self.credentials
+        if mech == "PLAIN":
+            if not initial:
+                self._reply(io, "334 ")
+                initial = io.readline().strip().decode()
+            data = base64.b64decode(initial)
+            self.auth_log.append(data)
+            ok = data == b"\0" + user.encode() + b"\0" + password.encode()
+        elif mech == "LOGIN":
+            self._reply(io, "334 VXNlcm5hbWU6")
+            u = base64.b64decode(io.readline().strip())
+            self._reply(io, "334 UGFzc3dvcmQ6")
+            p = base64.b64decode(io.readline().strip())
+            self.auth_log += [u, p]
+            ok = (u, p) == (user.encode(), password.encode())
+        else:
+            self._reply(io, "504 5.5.4 Unrecognized authentication type")
+            return
+        self._reply(io, "235 2.7.0 Authentication successful" if ok
+                    else "535 5.7.8 Error: authentication failed")
+
+
+class _Closed(Exception):
+    pass
+
+
+class _LineIO:
+    """Line reading over a socket that can be upgraded to TLS. Never reads
+    past what it returns, except within its own buffer, which it empties at
+    the TLS upgrade only after asserting the client sent nothing extra."""
+
+    def __init__(self, sock: socket.socket, session: Session) -> None:
+        self.sock = sock
+        self.sock.settimeout(10)
+        self.session = session
+        self.buf = bytearray()
+
+    def readline(self) -> bytes:
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl >= 0:
+                line = bytes(self.buf[: nl + 1])
+                del self.buf[: nl + 1]
+                return line
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise _Closed()
+            self.session.received += chunk
+            self.buf += chunk
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def wrap(self, ctx: ssl.SSLContext) -> None:
+        self.buf.clear()
+        self.sock = ctx.wrap_socket(self.sock, server_side=True)

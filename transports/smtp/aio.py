@@ -1,0 +1,409 @@
+"""asyncio SMTP transport: a thin driver for the sans-I/O protocol, with a
+connection pool.
+
+The driver uses its own :class:`asyncio.Protocol` rather than streams so that,
+at STARTTLS, every byte received before the handshake is provably dropped
+(RFC 3207 §4.2, case c22) and so it works the same on Python 3.10 (no
+``StreamWriter.start_tls``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from mimekit.transports.base import AsyncTransport, Envelope, SendResult, prepare
+from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
+from mimekit.transports.smtp.common import (
+    Settings,
+    all_transient,
+    backoff,
+    default_local_hostname,
+    is_retriable,
+    make_settings,
+    to_result,
+)
+from mimekit.transports.smtp.downgrade import to_7bit
+from mimekit.transports.smtp.protocol import (
+    DeliveryStatusUnknown,
+    DSNOptions,
+    Receive,
+    Send,
+    SMTPClientProtocol,
+    Step,
+    Transaction,
+)
+
+if TYPE_CHECKING:
+    from mimekit.model import Message
+
+__all__ = ["AsyncSMTPTransport"]
+
+T = TypeVar("T")
+
+
+class _Wire(asyncio.Protocol):
+    """Bytes in, bytes out, with flow control; no parsing."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def read(self) -> bytes:
+        while not self.buffer and not self.eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+    async def write(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self.transport.write(data)
+        while self._paused and not self.eof:
+            self._drain = asyncio.get_running_loop().create_future()
+            await self._drain
+
+
+class _AConnection:
+    """One asyncio connection and its protocol state."""
+
+    def __init__(self, settings: Settings, wire: _Wire, proto: SMTPClientProtocol) -> None:
+        self.settings = settings
+        self.wire = wire
+        self.proto = proto
+        self.messages = 0
+        self.last_used = time.monotonic()
+
+    async def run(self, gen: Step[T]) -> T:
+        s = self.settings
+        value = b""
+        try:
+            action = next(gen)
+            while True:
+                if isinstance(action, Send):
+                    await asyncio.wait_for(self.wire.write(action.data), s.timeout)
+                    value = b""
+                elif isinstance(action, Receive):
+                    limit = s.data_timeout if action.data_phase else s.timeout
+                    value = await asyncio.wait_for(self.wire.read(), limit)
+                else:
+                    await self._start_tls()
+                    value = b""
+                action = gen.send(value)
+        except StopIteration as stop:
+            self.last_used = time.monotonic()
+            result: T = stop.value
+            return result
+        except asyncio.TimeoutError as exc:
+            self.proto.closed = True
+            raise self._lost(f"timed out talking to {s.host}:{s.port}") from exc
+        except OSError as exc:
+            self.proto.closed = True
+            raise self._lost(f"connection to {s.host}:{s.port} failed: {exc}") from exc
+        except ConnectionLost as exc:
+            if self.proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
+                raise self._lost(str(exc)) from exc
+            raise
+        finally:
+            gen.close()
+
+    def _lost(self, what: str) -> ConnectionLost:
+        if self.proto.data_committed:
+            return DeliveryStatusUnknown(
+                what + " after the message data was sent: it may or may not have been "
+                "delivered (not resent)"
+            )
+        return ConnectionLost(what)
+
+    async def _start_tls(self) -> None:
+        s = self.settings
+        assert s.ssl_context is not None and self.wire.transport is not None
+        self.wire.buffer.clear()  # RFC 3207 §4.2: nothing from before TLS survives (c22)
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(
+                self.wire.transport, self.wire, s.ssl_context,
+                server_hostname=s.tls_server_name, ssl_handshake_timeout=s.timeout,
+            )
+        except (ssl.SSLError, ssl.CertificateError, OSError, asyncio.TimeoutError) as exc:
+            self.proto.closed = True
+            self.abort()
+            raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
+        if transport is None:
+            raise TLSError("TLS upgrade failed")
+        assert isinstance(transport, asyncio.Transport)
+        self.wire.transport = transport
+
+    def abort(self) -> None:
+        self.proto.closed = True
+        if self.wire.transport is not None:
+            self.wire.transport.abort()
+
+    async def close(self, *, polite: bool) -> None:
+        if polite and not self.proto.closed:
+            try:
+                await asyncio.wait_for(self.run(self.proto.quit()), min(self.settings.timeout, 5))
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        self.proto.closed = True
+        if self.wire.transport is not None:
+            self.wire.transport.close()
+
+
+async def aconnect(settings: Settings) -> _AConnection:
+    """Open a connection and run the session setup (greeting, EHLO, TLS, AUTH)."""
+    s = settings
+    loop = asyncio.get_running_loop()
+    wire = _Wire()
+    implicit = s.security == "tls"
+    try:
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: wire, s.host, s.port,
+                ssl=s.ssl_context if implicit else None,
+                server_hostname=s.tls_server_name if implicit else None,
+                local_addr=s.source_address,
+            ),
+            s.timeout,
+        )
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc!r}") from exc
+    sockname = transport.get_extra_info("sockname")
+    local = s.local_hostname or default_local_hostname(sockname[0] if sockname else "")
+    conn = _AConnection(s, wire, SMTPClientProtocol(local, tls_active=implicit))
+    try:
+        await conn.run(conn.proto.open_session(
+            security=s.security, credentials=s.credentials,
+            allow_plaintext_auth=s.allow_plaintext_auth, auth_mechanism=s.auth_mechanism,
+        ))
+    except BaseException:
+        conn.abort()
+        raise
+    return conn
+
+
+class AsyncSMTPTransport(AsyncTransport):
+    """The asyncio twin of :class:`~mimekit.transports.smtp.SMTPTransport`
+    (same options), with a pool of up to ``pool_size`` connections.
+
+    Concurrent :meth:`asend` calls use separate connections; a connection is
+    replaced after ``max_messages_per_connection`` messages and closed after
+    ``idle_timeout`` idle seconds. Use ``async with`` or :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int | None = None,
+        *,
+        security: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        oauth_token: Callable[[], str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        cafile: str | None = None,
+        insecure: bool = False,
+        timeout: float = 30.0,
+        data_timeout: float = 600.0,
+        local_hostname: str | None = None,
+        source_address: tuple[str, int] | None = None,
+        allow_plaintext_auth: bool = False,
+        auth_mechanism: str | None = None,
+        retries: int = 2,
+        retry_backoff: float = 0.5,
+        noop_after: float = 30.0,
+        dsn: DSNOptions | None = None,
+        downgrade_8bit: bool = True,
+        max_messages_per_connection: int | None = 1000,
+        pool_size: int = 1,
+        idle_timeout: float = 60.0,
+    ) -> None:
+        self.settings = make_settings(
+            host, port, security=security, username=username, password=password,
+            oauth_token=oauth_token, ssl_context=ssl_context, cafile=cafile, insecure=insecure,
+            timeout=timeout, data_timeout=data_timeout, local_hostname=local_hostname,
+            source_address=source_address, allow_plaintext_auth=allow_plaintext_auth,
+            auth_mechanism=auth_mechanism, retries=retries, retry_backoff=retry_backoff,
+            noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
+            max_messages_per_connection=max_messages_per_connection,
+        )
+        if pool_size < 1:
+            raise ValueError("pool_size must be >= 1")
+        self.pool_size = pool_size
+        self.idle_timeout = idle_timeout
+        self._idle: list[_AConnection] = []
+        self._busy: set[_AConnection] = set()
+        self._sem: asyncio.Semaphore | None = None
+        self._closed = False
+        #: replaced in tests; the pause between retries
+        self._sleep: Callable[[float], object] = asyncio.sleep
+        self.connections_opened = 0
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"AsyncSMTPTransport({s.host!r}, {s.port}, security={s.security!r}, "
+                f"pool_size={self.pool_size})")
+
+    # -- pool ------------------------------------------------------------------------
+
+    async def _acquire(self) -> _AConnection:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.proto.closed or now - conn.last_used > self.idle_timeout:
+                await conn.close(polite=not conn.proto.closed)
+                continue
+            if now - conn.last_used > self.settings.noop_after:
+                try:
+                    await conn.run(conn.proto.noop())  # RFC 5321 §4.1.1.9 health check
+                except (ConnectionLost, SMTPResponseError):
+                    conn.abort()
+                    continue
+            self._busy.add(conn)
+            return conn
+        conn = await aconnect(self.settings)
+        self.connections_opened += 1
+        self._busy.add(conn)
+        return conn
+
+    async def _release(self, conn: _AConnection) -> None:
+        self._busy.discard(conn)
+        limit = self.settings.max_messages_per_connection
+        if conn.proto.closed:
+            conn.abort()
+        elif self._closed or (limit is not None and conn.messages >= limit):
+            await conn.close(polite=True)
+        else:
+            self._idle.append(conn)
+            asyncio.get_running_loop().call_later(self.idle_timeout + 0.01, self._reap)
+
+    def _reap(self) -> None:
+        now = time.monotonic()
+        keep = []
+        for conn in self._idle:
+            if now - conn.last_used > self.idle_timeout:
+                asyncio.ensure_future(conn.close(polite=True))
+            else:
+                keep.append(conn)
+        self._idle = keep
+
+    async def aclose(self) -> None:
+        """QUIT and close every idle connection; busy ones close when released."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(c.close(polite=True) for c in idle))
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def asend(
+        self,
+        message: Message | bytes,
+        *,
+        envelope: Envelope | None = None,
+        dsn: DSNOptions | None = None,
+    ) -> SendResult:
+        """Deliver one message (see :meth:`SMTPTransport.send`)."""
+        data, env, message_id = prepare(message, envelope)
+        return await self.asend_raw(data, env, dsn=dsn, message_id=message_id)
+
+    async def asend_raw(
+        self,
+        data: bytes,
+        envelope: Envelope,
+        *,
+        dsn: DSNOptions | None = None,
+        message_id: str | None = None,
+    ) -> SendResult:
+        """Send ``data`` as given (CRLF-normalized, dot-stuffed) to ``envelope``;
+        no parsing or Bcc removal (see :meth:`SMTPTransport.send_raw`)."""
+        if self._closed:
+            raise ConnectionLost("the transport is closed")
+        envelope.check()
+        dsn = dsn if dsn is not None else self.settings.dsn
+        downgrade = to_7bit if self.settings.downgrade_8bit else None
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.pool_size)
+        attempt = 0
+        async with self._sem:
+            while True:
+                conn: _AConnection | None = None
+                try:
+                    conn = await self._acquire()
+                    tx: Transaction = await conn.run(conn.proto.transaction(
+                        data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
+                    ))
+                except (ConnectionLost, SMTPResponseError) as exc:
+                    committed = conn is not None and conn.proto.data_committed
+                    if conn is not None:
+                        if not conn.proto.closed and is_retriable(exc, committed):
+                            await conn.close(polite=True)  # a fresh session for the retry
+                        await self._release(conn)
+                    if not is_retriable(exc, committed) or attempt >= self.settings.retries:
+                        raise
+                    await self._pause(attempt)
+                    attempt += 1
+                    continue
+                except BaseException:
+                    if conn is not None:
+                        conn.abort()
+                        self._busy.discard(conn)
+                    raise
+                conn.messages += 1
+                await self._release(conn)
+                if all_transient(tx) and attempt < self.settings.retries:
+                    await self._pause(attempt)
+                    attempt += 1
+                    continue
+                return to_result(tx, envelope, message_id)
+
+    async def _pause(self, attempt: int) -> None:
+        result = self._sleep(backoff(self.settings, attempt))
+        if asyncio.iscoroutine(result):
+            await result

@@ -1,0 +1,733 @@
+"""Sans-I/O SMTP client: the whole protocol, no sockets.
+
+This module owns every rule of the SMTP dialogue (RFC 5321 and its service
+extensions) and performs no I/O: it imports no ``socket``, ``ssl`` or
+``asyncio`` (a test checks this), so the synchronous and the asyncio drivers
+share one implementation and the protocol can be tested byte by byte.
+
+Each operation (:meth:`SMTPClientProtocol.open_session`,
+:meth:`~SMTPClientProtocol.transaction`, ...) is a generator that *yields
+actions* for the driver and receives the I/O results back:
+
+- :class:`Send` -- write these bytes; the driver sends back ``b""``;
+- :class:`Receive` -- read some bytes; the driver sends back what it read
+  (``b""`` means the server closed the connection);
+- :class:`StartTLS` -- wrap the connection in TLS now; the driver sends back ``b""``.
+
+The generator's return value (``StopIteration.value``) is the operation's result.
+Errors are raised as :mod:`mimekit.transports.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from collections.abc import Callable, Generator, Sequence
+from typing import TypeVar, Union
+
+import attrs
+
+from mimekit.transports.errors import (
+    AuthenticationError,
+    ConnectionLost,
+    InvalidEnvelope,
+    MessageTooLarge,
+    SMTPResponseError,
+    TLSError,
+    TransportError,
+)
+from mimekit.transports.smtp import sasl
+
+__all__ = [
+    "DSNOptions",
+    "DeliveryStatusUnknown",
+    "Receive",
+    "RcptReply",
+    "Reply",
+    "ReplyParser",
+    "SMTPClientProtocol",
+    "SMTPNotSupportedError",
+    "SMTPProtocolError",
+    "Send",
+    "StartTLS",
+    "Transaction",
+    "check_param",
+    "dot_stuff",
+    "normalize_line_endings",
+    "parse_queue_id",
+    "xtext",
+]
+
+log = logging.getLogger("mimekit.smtp")
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- actions
+
+
+@attrs.frozen
+class Send:
+    """Write ``data`` to the connection."""
+
+    data: bytes
+
+
+@attrs.frozen
+class Receive:
+    """Read bytes from the server. ``data_phase`` is true while waiting for the
+    reply to the end of the message data (RFC 5321 §4.5.3.2.6 allows that one
+    10 minutes), so the driver can apply its longer data timeout."""
+
+    data_phase: bool = False
+
+
+@attrs.frozen
+class StartTLS:
+    """Upgrade the connection to TLS now (RFC 3207 §4)."""
+
+
+Action = Union[Send, Receive, StartTLS]
+Step = Generator[Action, bytes, T]
+
+
+# ---------------------------------------------------------------- errors
+
+
+class SMTPProtocolError(ConnectionLost):
+    """The server sent something that is not an SMTP reply; the connection is unusable."""
+
+
+class SMTPNotSupportedError(TransportError):
+    """The message needs a service extension the server does not offer
+    (SMTPUTF8 for a non-ASCII address, 8BITMIME when 8-bit data cannot be
+    re-encoded). Nothing was sent for this message."""
+
+
+class DeliveryStatusUnknown(ConnectionLost):
+    """The connection failed after the end of the message data was sent: the
+    server may or may not have accepted the message. It is never resent
+    automatically (that could deliver it twice)."""
+
+
+# ---------------------------------------------------------------- replies
+
+# RFC 3463 §2: class.subject.detail; the class must agree with the reply code.
+_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:[ \t]+|$)")
+_REPLY_LINE = re.compile(rb"(\d{3})([ -]?)(.*)", re.S)
+# RFC 5321 §4.5.3.1.5 says 512 octets per reply line; be lenient but bounded.
+MAX_REPLY_LINE = 16384
+MAX_REPLY_LINES = 1000
+
+
+@attrs.frozen
+class Reply:
+    """One complete server reply (RFC 5321 §4.2): the code of its last line,
+    the text of each line (enhanced status code removed) and the RFC 3463
+    enhanced status code when the server sent one."""
+
+    code: int
+    lines: tuple[str, ...]
+    enhanced: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All lines joined with a space."""
+        return " ".join(line for line in self.lines if line)
+
+    @property
+    def ok(self) -> bool:
+        """2xx: positive completion."""
+        return 200 <= self.code < 300
+
+    def error(self) -> SMTPResponseError:
+        """This reply as an exception."""
+        return SMTPResponseError(self.code, self.enhanced, self.text)
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (str(self.code), self.enhanced or "", self.text) if p)
+
+
+class ReplyParser:
+    """Incremental reply parser: feed bytes, take complete replies.
+
+    Lenient (RFC 5321 §4.2, §4.5.3.1.5): bare LF line ends, a code without
+    text, a missing separator, and continuation lines with different codes
+    (the last line's code wins) are accepted. A line that does not start with
+    three digits raises :class:`SMTPProtocolError`.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._lines: list[tuple[int, bytes]] = []
+
+    def feed(self, data: bytes) -> None:
+        """Append bytes read from the server."""
+        self._buf += data
+
+    def clear(self) -> None:
+        """Forget everything buffered (RFC 3207 §4.2: nothing the server sent
+        before the TLS handshake may be used after it; case c22)."""
+        self._buf.clear()
+        self._lines.clear()
+
+    @property
+    def buffered(self) -> int:
+        """Number of unparsed bytes held."""
+        return len(self._buf)
+
+    def next_reply(self) -> Reply | None:
+        """The next complete reply, or ``None`` when more bytes are needed."""
+        buf = self._buf
+        start = 0
+        try:
+            while True:
+                nl = buf.find(b"\n", start)
+                if nl < 0:
+                    if len(buf) - start > MAX_REPLY_LINE:
+                        raise SMTPProtocolError("reply line from the server is too long")
+                    return None
+                line = bytes(buf[start:nl])
+                start = nl + 1
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                m = _REPLY_LINE.match(line)
+                if m is None:
+                    raise SMTPProtocolError(f"malformed reply line from the server: {line[:80]!r}")
+                self._lines.append((int(m.group(1)), m.group(3)))
+                if len(self._lines) > MAX_REPLY_LINES:
+                    raise SMTPProtocolError("reply from the server has too many lines")
+                if m.group(2) != b"-":
+                    return self._finish()
+        finally:
+            del buf[:start]
+
+    def _finish(self) -> Reply:
+        code = self._lines[-1][0]
+        texts = [raw.decode("utf-8", "replace") for _, raw in self._lines]
+        self._lines.clear()
+        enhanced = None
+        m = _ENHANCED.match(texts[0])
+        if m and m.group(1) == str(code)[0]:
+            enhanced = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
+            prefix = re.compile(re.escape(enhanced) + r"(?:[ \t]+|$)")
+            texts = [prefix.sub("", t, count=1) if t.startswith(enhanced) else t for t in texts]
+        return Reply(code, tuple(texts), enhanced)
+
+
+# ---------------------------------------------------------------- data helpers
+
+
+def normalize_line_endings(data: bytes) -> bytes:
+    """Every CR, LF or CRLF becomes CRLF, and the data ends with CRLF
+    (RFC 5321 §2.3.8: lines end with CRLF only; a bare CR or LF in the stream
+    is how SMTP smuggling works)."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    data = data.replace(b"\n", b"\r\n")
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data
+
+
+def dot_stuff(normalized: bytes) -> bytes:
+    """DATA payload for CRLF-normalized data: a leading ``.`` doubled on every
+    line (RFC 5321 §4.5.2) and the terminator CRLF.CRLF appended once."""
+    if normalized.startswith(b"."):
+        normalized = b"." + normalized
+    return normalized.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+def xtext(value: str) -> str:
+    """RFC 3461 §4 xtext: ``+`` ``=``, controls, space and 8-bit octets as ``+HH``."""
+    out = []
+    for b in value.encode("utf-8"):
+        if 33 <= b <= 126 and b not in (43, 61):
+            out.append(chr(b))
+        else:
+            out.append(f"+{b:02X}")
+    return "".join(out)
+
+
+_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+def check_param(value: str, what: str) -> str:
+    """Refuse CR, LF and NUL in anything that goes into a command line (they
+    would end the command and start another: SMTP command injection,
+    RFC 5321 §2.3.8); also white space, which would split a parameter."""
+    if _UNSAFE.search(value) or " " in value or "\t" in value:
+        raise InvalidEnvelope(f"{what} {value!r} contains CR, LF, NUL or white space")
+    return value
+
+
+_QUEUE_ID = (
+    re.compile(r"queued as\s+<?([^\s>]+)", re.I),  # Postfix, many others
+    re.compile(r"\bid=([^\s,;]+)", re.I),  # Exim
+    re.compile(r"InternalId=([^\s,;\]]+)", re.I),  # Exchange
+)
+
+
+def parse_queue_id(text: str) -> str | None:
+    """The queue id from the final 250 reply to DATA, when a known form is present."""
+    for pattern in _QUEUE_ID:
+        m = pattern.search(text)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _needs_utf8(address: str) -> bool:
+    return not address.isascii()
+
+
+# ---------------------------------------------------------------- options, results
+
+
+_NOTIFY = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
+
+
+def _notify(value: Sequence[str]) -> tuple[str, ...]:
+    items = tuple(v.upper() for v in value)
+    if not set(items) <= _NOTIFY or ("NEVER" in items and len(items) > 1):
+        raise ValueError(f"invalid DSN NOTIFY value {value!r} (RFC 3461 §4.1)")
+    return items
+
+
+def _ret(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.upper() not in ("FULL", "HDRS"):
+        raise ValueError(f"invalid DSN RET value {value!r} (RFC 3461 §4.3)")
+    return value.upper()
+
+
+@attrs.frozen
+class DSNOptions:
+    """Delivery status notification requests (RFC 3461). Sent only when the
+    server advertises ``DSN``; otherwise they are dropped (and logged)."""
+
+    notify: tuple[str, ...] = attrs.field(default=(), converter=_notify)
+    ret: str | None = attrs.field(default=None, converter=_ret)
+    envid: str | None = None
+    orcpt: bool = False
+
+
+@attrs.frozen
+class RcptReply:
+    """The reply to one ``RCPT TO``."""
+
+    address: str
+    reply: Reply
+
+
+@attrs.frozen
+class Transaction:
+    """The outcome of one mail transaction: each recipient's reply, and the
+    final reply to the data (``None`` when every recipient was refused and
+    no data was sent)."""
+
+    recipients: tuple[RcptReply, ...]
+    final: Reply | None
+
+
+# ---------------------------------------------------------------- the state machine
+
+
+class SMTPClientProtocol:
+    """One SMTP client connection's protocol state.
+
+    ``local_hostname`` is the name sent with EHLO/HELO. ``tls_active`` is true
+    from the start for implicit TLS (RFC 8314 §3.3).
+    """
+
+    def __init__(self, local_hostname: str, *, tls_active: bool = False) -> None:
+        check_param(local_hostname, "local host name")
+        self.local_hostname = local_hostname
+        self.tls_active = tls_active
+        self.parser = ReplyParser()
+        self.esmtp = False
+        self.capabilities: dict[str, str] = {}
+        self.authenticated = False
+        self.closed = False
+        self.data_committed = False
+        self.greeting: Reply | None = None
+
+    # -- low level ---------------------------------------------------------
+
+    def _read(self, *, data_phase: bool = False) -> Step[Reply]:
+        while True:
+            reply = self.parser.next_reply()
+            if reply is not None:
+                break
+            chunk = yield Receive(data_phase)
+            if not chunk:
+                self.closed = True
+                raise ConnectionLost("the server closed the connection")
+            self.parser.feed(chunk)
+        if log.isEnabledFor(logging.DEBUG):
+            for line in reply.lines[:-1]:
+                log.debug("S: %d-%s", reply.code, line)
+            log.debug("S: %s", reply)
+        if reply.code == 421:
+            # RFC 5321 §3.8: 421 may come in reply to any command; the server closes
+            self.closed = True
+            raise reply.error()
+        return reply
+
+    def _send(self, data: bytes, shown: str | None = None) -> Send:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("C: %s", shown if shown is not None else data.decode("utf-8", "replace").rstrip())
+        return Send(data)
+
+    def _encode(self, line: str) -> bytes:
+        # RFC 6531 §3.2: UTF-8 in commands only once SMTPUTF8 is used; callers check
+        return line.encode("utf-8") + b"\r\n"
+
+    def command(self, line: str, *, shown: str | None = None) -> Step[Reply]:
+        """Send one command line and read its reply."""
+        yield self._send(self._encode(line), shown)
+        return (yield from self._read())
+
+    def has(self, keyword: str) -> bool:
+        """True if the last EHLO advertised ``keyword`` (upper case)."""
+        return keyword in self.capabilities
+
+    @property
+    def size_limit(self) -> int | None:
+        """The SIZE the server declared (RFC 1870 §4), ``None`` if none or 0 (no limit)."""
+        value = self.capabilities.get("SIZE", "")
+        try:
+            n = int(value.split()[0]) if value.strip() else 0
+        except ValueError:
+            return None
+        return n or None
+
+    @property
+    def auth_mechanisms(self) -> tuple[str, ...]:
+        """SASL mechanisms offered with AUTH (RFC 4954 §3)."""
+        return tuple(self.capabilities.get("AUTH", "").upper().split())
+
+    # -- session setup -----------------------------------------------------
+
+    def read_greeting(self) -> Step[Reply]:
+        """Read the 220 greeting (RFC 5321 §4.3.1; 554 means no service)."""
+        reply = yield from self._read()
+        self.greeting = reply
+        if reply.code != 220:
+            self.closed = True
+            raise reply.error()
+        return reply
+
+    def ehlo(self) -> Step[Reply]:
+        """EHLO, falling back to HELO when the server does not know EHLO
+        (RFC 5321 §3.2). Fills :attr:`capabilities` from scratch."""
+        self.capabilities = {}
+        self.esmtp = False
+        reply = yield from self.command(f"EHLO {self.local_hostname}")
+        if reply.ok:
+            self.esmtp = True
+            self.capabilities = _parse_ehlo(reply)
+            return reply
+        if reply.code in (500, 501, 502, 504, 550):
+            reply = yield from self.command(f"HELO {self.local_hostname}")
+            if reply.ok:
+                return reply
+        raise reply.error()
+
+    def starttls(self) -> Step[None]:
+        """STARTTLS (RFC 3207 §4). After the 220, every byte already buffered
+        from the server is discarded and the capabilities forgotten; EHLO is
+        sent again inside TLS (§4.2; case c22: injected plaintext replies are
+        never read)."""
+        reply = yield from self.command("STARTTLS")
+        if reply.code != 220:
+            raise TLSError(f"the server refused STARTTLS: {reply}")
+        if self.parser.buffered:
+            log.warning("discarding %d bytes the server sent after its 220 to STARTTLS",
+                        self.parser.buffered)
+        self.parser.clear()
+        self.capabilities = {}
+        self.esmtp = False
+        yield StartTLS()
+        self.tls_active = True
+        yield from self.ehlo()
+
+    def open_session(
+        self,
+        *,
+        security: str,
+        credentials: sasl.Credentials | None = None,
+        allow_plaintext_auth: bool = False,
+        auth_mechanism: str | None = None,
+    ) -> Step[None]:
+        """Greeting, EHLO, STARTTLS as ``security`` demands, then AUTH.
+
+        ``security``: ``"tls"`` (already encrypted), ``"starttls"`` (required:
+        :class:`TLSError` and nothing else sent when not offered),
+        ``"starttls-opportunistic"`` (used when offered) or ``"none"``.
+        """
+        yield from self.read_greeting()
+        yield from self.ehlo()
+        if security in ("starttls", "starttls-opportunistic") and not self.tls_active:
+            if self.has("STARTTLS"):
+                try:
+                    yield from self.starttls()
+                except TLSError:
+                    if security == "starttls":
+                        raise
+                    log.info("STARTTLS refused; continuing without TLS (opportunistic)")
+            elif security == "starttls":
+                raise TLSError(
+                    "the server does not offer STARTTLS and security='starttls' requires it "
+                    "(nothing was sent; use security='starttls-opportunistic' to allow plain text)"
+                )
+        if credentials is not None:
+            yield from self.authenticate(
+                credentials, allow_plaintext=allow_plaintext_auth, mechanism=auth_mechanism
+            )
+
+    # -- AUTH ----------------------------------------------------------------
+
+    def authenticate(
+        self,
+        credentials: sasl.Credentials,
+        *,
+        allow_plaintext: bool = False,
+        mechanism: str | None = None,
+    ) -> Step[Reply]:
+        """AUTH with the best mechanism both sides support (RFC 4954).
+
+        Never over an unencrypted connection unless ``allow_plaintext``. The
+        protocol log shows neither the credentials nor our SASL responses.
+        """
+        if not self.tls_active and not allow_plaintext:
+            raise TLSError(
+                "refusing to send credentials over an unencrypted connection "
+                "(use TLS, or pass allow_plaintext_auth=True)"
+            )
+        offered = self.auth_mechanisms
+        if not offered:
+            raise AuthenticationError(0, None, "the server does not offer AUTH (RFC 4954)")
+        mech = sasl.choose(
+            offered, credentials, encrypted=self.tls_active, preferred=mechanism,
+            host=credentials.host,
+        )
+        initial = mech.initial_response()
+        line = f"AUTH {mech.name}"
+        if initial is not None:
+            # RFC 4954 §4: a zero-length initial response is sent as "="
+            line += " " + (base64.b64encode(initial).decode("ascii") or "=")
+        reply = yield from self.command(line, shown=f"AUTH {mech.name} [redacted]")
+        rounds = 0
+        while reply.code == 334:
+            rounds += 1
+            if rounds > 10:
+                raise AuthenticationError(0, None, "too many SASL challenges")
+            raw = reply.lines[-1].strip() if reply.lines else ""
+            try:
+                challenge = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                yield from self.command("*")  # RFC 4954 §4: cancel the exchange
+                raise AuthenticationError(0, None, "the server sent a challenge that is not base64")
+            try:
+                answer = mech.respond(challenge)
+            except sasl.SASLError as exc:
+                yield from self.command("*")
+                raise AuthenticationError(0, None, str(exc)) from exc
+            reply = yield from self.command(
+                base64.b64encode(answer).decode("ascii"), shown="[redacted SASL response]"
+            )
+        if reply.code != 235:
+            raise AuthenticationError(reply.code, reply.enhanced, reply.text)
+        try:
+            mech.success(_maybe_b64(reply.text))
+        except sasl.SASLError as exc:
+            self.closed = True  # we do not trust this server: drop the connection
+            raise AuthenticationError(reply.code, reply.enhanced, str(exc)) from exc
+        self.authenticated = True
+        return reply
+
+    # -- mail transaction --------------------------------------------------------
+
+    def transaction(
+        self,
+        data: bytes,
+        mail_from: str,
+        rcpt_to: Sequence[str],
+        *,
+        dsn: DSNOptions | None = None,
+        downgrade: Callable[[bytes], bytes] | None = None,
+    ) -> Step[Transaction]:
+        """One mail transaction (RFC 5321 §3.3): MAIL, RCPT..., DATA.
+
+        With PIPELINING (RFC 2920 §3.1) MAIL, every RCPT and DATA go in one
+        write. The message is refused before MAIL when it exceeds the
+        advertised SIZE (RFC 1870 §6). 8-bit data is declared BODY=8BITMIME
+        (RFC 6152 §3) or, without that extension, re-encoded by ``downgrade``.
+        Any failure before the data is sent leaves the session reset (RSET) and
+        reusable. :attr:`data_committed` becomes true just before the end of
+        the data is written: from then on a resend could duplicate the message.
+        """
+        self.data_committed = False
+        params, rcpt_lines, body = self._prepare(data, mail_from, rcpt_to, dsn, downgrade)
+        mail_line = f"MAIL FROM:<{mail_from}>" + "".join(" " + p for p in params)
+        if self.has("PIPELINING"):
+            batch = [mail_line, *rcpt_lines, "DATA"]
+            yield self._send(b"".join(self._encode(x) for x in batch), "\n   ".join(batch))
+            mail_reply = yield from self._read()
+            replies = []
+            for _ in rcpt_lines:
+                replies.append((yield from self._read()))
+            data_reply: Reply | None = yield from self._read()
+        else:
+            mail_reply = yield from self.command(mail_line)
+            replies = []
+            if mail_reply.ok:
+                for line in rcpt_lines:
+                    replies.append((yield from self.command(line)))
+            data_reply = None
+            if mail_reply.ok and any(r.ok for r in replies):
+                data_reply = yield from self.command("DATA")
+        rcpts = tuple(RcptReply(a, r) for a, r in zip(rcpt_to, replies))
+        if not mail_reply.ok or not any(r.reply.ok for r in rcpts) or (
+            data_reply is not None and data_reply.code != 354
+        ):
+            if data_reply is not None and data_reply.code == 354:
+                # RFC 2920 §3.1: DATA was accepted though nothing else was; end it empty
+                yield self._send(b".\r\n")
+                yield from self._read(data_phase=True)
+            yield from self.rset()
+            if not mail_reply.ok:
+                raise mail_reply.error()
+            if any(r.reply.ok for r in rcpts) and data_reply is not None:
+                raise data_reply.error()
+            return Transaction(rcpts, None)
+        # RFC 5321 §4.5.2 transparency + §4.1.1.4 terminator
+        self.data_committed = True
+        yield self._send(dot_stuff(body), f"[{len(body)} octets of message data]\n   .")
+        final = yield from self._read(data_phase=True)
+        if not final.ok:
+            raise final.error()
+        return Transaction(rcpts, final)
+
+    def _prepare(
+        self,
+        data: bytes,
+        mail_from: str,
+        rcpt_to: Sequence[str],
+        dsn: DSNOptions | None,
+        downgrade: Callable[[bytes], bytes] | None,
+    ) -> tuple[list[str], list[str], bytes]:
+        """Validate and build the MAIL parameters, RCPT lines and the body."""
+        if not rcpt_to:
+            raise InvalidEnvelope("no recipients")
+        for addr in (mail_from, *rcpt_to):
+            if _UNSAFE.search(addr) or "<" in addr or ">" in addr:
+                # RFC 5321 §2.3.8/§4.1.2: would end the path or the command line
+                raise InvalidEnvelope(f"envelope address {addr!r} contains CR, LF, NUL, '<' or '>'")
+        params: list[str] = []
+        body = normalize_line_endings(data)
+        if not body.isascii():
+            if self.has("8BITMIME"):
+                params.append("BODY=8BITMIME")  # RFC 6152 §3
+            elif downgrade is not None:
+                body = normalize_line_endings(downgrade(body))
+                if not body.isascii():
+                    raise SMTPNotSupportedError(
+                        "the server lacks 8BITMIME and the message could not be made 7-bit"
+                    )
+            else:
+                raise SMTPNotSupportedError(
+                    "the message has 8-bit data and the server does not offer 8BITMIME"
+                )
+        limit = self.size_limit
+        if limit is not None and len(body) > limit:
+            # RFC 1870 §6: do not send a message larger than the declared SIZE
+            raise MessageTooLarge(
+                f"the message is {len(body)} octets; the server accepts at most {limit}",
+                size=len(body), limit=limit,
+            )
+        if self.has("SIZE"):
+            params.append(f"SIZE={len(body)}")  # RFC 1870 §3
+        if any(_needs_utf8(a) for a in (mail_from, *rcpt_to)):
+            if not self.has("SMTPUTF8"):
+                raise SMTPNotSupportedError(
+                    "an envelope address is not ASCII and the server does not offer SMTPUTF8 "
+                    "(RFC 6531)"
+                )
+            params.append("SMTPUTF8")  # RFC 6531 §3.4
+        use_dsn = dsn is not None and (dsn.notify or dsn.ret or dsn.envid or dsn.orcpt)
+        if use_dsn and not self.has("DSN"):
+            log.info("the server does not offer DSN; DSN options dropped")
+            use_dsn = False
+        if use_dsn and dsn is not None:
+            if dsn.ret:
+                params.append(f"RET={dsn.ret}")  # RFC 3461 §4.3
+            if dsn.envid:
+                params.append("ENVID=" + check_param(xtext(dsn.envid), "ENVID"))  # §4.4
+        rcpt_lines = []
+        for addr in rcpt_to:
+            line = f"RCPT TO:<{addr}>"
+            if use_dsn and dsn is not None:
+                if dsn.notify:
+                    line += " NOTIFY=" + ",".join(dsn.notify)  # RFC 3461 §4.1
+                if dsn.orcpt and addr.isascii():
+                    line += " ORCPT=rfc822;" + xtext(addr)  # RFC 3461 §4.2
+            rcpt_lines.append(line)
+        for p in params:
+            check_param(p, "MAIL parameter")
+        return params, rcpt_lines, body
+
+    # -- other commands --------------------------------------------------------
+
+    def rset(self) -> Step[Reply]:
+        """RSET: abort the current transaction (RFC 5321 §4.1.1.5)."""
+        reply = yield from self.command("RSET")
+        if not reply.ok:
+            raise reply.error()
+        return reply
+
+    def noop(self) -> Step[Reply]:
+        """NOOP: a health check (RFC 5321 §4.1.1.9)."""
+        reply = yield from self.command("NOOP")
+        if not reply.ok:
+            raise reply.error()
+        return reply
+
+    def quit(self) -> Step[Reply]:
+        """QUIT (RFC 5321 §4.1.1.10)."""
+        self.closed = True
+        return (yield from self.command("QUIT"))
+
+
+def _parse_ehlo(reply: Reply) -> dict[str, str]:
+    """Extensions from an EHLO reply (RFC 5321 §4.1.1.1): keyword -> parameters.
+    The first line is the server's name. ``AUTH=`` (a pre-standard form) is
+    merged into ``AUTH``."""
+    caps: dict[str, str] = {}
+    for line in reply.lines[1:]:
+        keyword, _, rest = line.strip().partition(" ")
+        keyword = keyword.upper()
+        if not keyword:
+            continue
+        if keyword.startswith("AUTH="):
+            rest = keyword[5:] + " " + rest
+            keyword = "AUTH"
+        if keyword in caps and keyword == "AUTH":
+            caps[keyword] = (caps[keyword] + " " + rest).strip()
+        else:
+            caps[keyword] = rest.strip()
+    return caps
+
+
+def _maybe_b64(text: str) -> bytes | None:
+    text = text.strip()
+    if not text or " " in text:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -1,0 +1,332 @@
+"""Synchronous SMTP transport: a thin ``socket`` + ``ssl`` driver for the
+sans-I/O :mod:`~mimekit.transports.smtp.protocol`.
+
+One connection is kept open and reused across sends (a NOOP checks it after
+``noop_after`` idle seconds; a 421 or a dropped connection makes the next
+send reconnect). Retries happen only while a resend cannot duplicate the
+message (see :func:`~mimekit.transports.smtp.common.is_retriable`).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from mimekit.transports.base import Envelope, SendResult, Transport, prepare
+from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
+from mimekit.transports.smtp.common import (
+    Settings,
+    all_transient,
+    backoff,
+    default_local_hostname,
+    is_retriable,
+    make_settings,
+    to_result,
+)
+from mimekit.transports.smtp.downgrade import to_7bit
+from mimekit.transports.smtp.protocol import (
+    DeliveryStatusUnknown,
+    DSNOptions,
+    Receive,
+    Send,
+    SMTPClientProtocol,
+    Step,
+    Transaction,
+)
+
+if TYPE_CHECKING:
+    from mimekit.model import Message
+
+__all__ = ["SMTPTransport"]
+
+T = TypeVar("T")
+_RECV = 65536
+
+
+class _Connection:
+    """One socket and its protocol state."""
+
+    def __init__(self, settings: Settings, sock: socket.socket, proto: SMTPClientProtocol) -> None:
+        self.settings = settings
+        self.sock = sock
+        self.proto = proto
+        self.messages = 0
+        self.last_used = time.monotonic()
+
+    def run(self, gen: Step[T]) -> T:
+        """Pump one protocol operation, doing the I/O it asks for."""
+        s = self.settings
+        value = b""
+        try:
+            action = next(gen)
+            while True:
+                if isinstance(action, Send):
+                    self.sock.sendall(action.data)
+                    value = b""
+                elif isinstance(action, Receive):
+                    if action.data_phase:
+                        self.sock.settimeout(s.data_timeout)
+                        try:
+                            value = self.sock.recv(_RECV)
+                        finally:
+                            self.sock.settimeout(s.timeout)
+                    else:
+                        value = self.sock.recv(_RECV)
+                else:
+                    self._start_tls()
+                    value = b""
+                action = gen.send(value)
+        except StopIteration as stop:
+            self.last_used = time.monotonic()
+            result: T = stop.value
+            return result
+        except TimeoutError as exc:
+            self.proto.closed = True
+            raise self._lost(f"timed out talking to {s.host}:{s.port}") from exc
+        except ssl.SSLError as exc:
+            self.proto.closed = True
+            raise self._lost(f"TLS error talking to {s.host}:{s.port}: {exc}") from exc
+        except OSError as exc:
+            self.proto.closed = True
+            raise self._lost(f"connection to {s.host}:{s.port} failed: {exc}") from exc
+        except ConnectionLost as exc:
+            if self.proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
+                raise self._lost(str(exc)) from exc
+            raise
+        finally:
+            gen.close()
+
+    def _lost(self, what: str) -> ConnectionLost:
+        if self.proto.data_committed:
+            return DeliveryStatusUnknown(
+                what + " after the message data was sent: it may or may not have been "
+                "delivered (not resent)"
+            )
+        return ConnectionLost(what)
+
+    def _start_tls(self) -> None:
+        s = self.settings
+        assert s.ssl_context is not None
+        try:
+            self.sock = s.ssl_context.wrap_socket(self.sock, server_hostname=s.tls_server_name)
+        except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
+            self.proto.closed = True
+            raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
+
+    def close(self, *, polite: bool) -> None:
+        """QUIT (when ``polite`` and still usable) and close the socket."""
+        if polite and not self.proto.closed:
+            try:
+                self.sock.settimeout(min(self.settings.timeout, 5.0))
+                self.run(self.proto.quit())
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        self.proto.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def connect(settings: Settings) -> _Connection:
+    """Open a connection and run the session setup (greeting, EHLO, TLS, AUTH)."""
+    s = settings
+    try:
+        sock = socket.create_connection(
+            (s.host, s.port), timeout=s.timeout, source_address=s.source_address
+        )
+    except OSError as exc:
+        raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        local = s.local_hostname or default_local_hostname(sock.getsockname()[0])
+        if s.security == "tls":
+            assert s.ssl_context is not None
+            try:
+                sock = s.ssl_context.wrap_socket(sock, server_hostname=s.tls_server_name)
+            except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
+                raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
+        proto = SMTPClientProtocol(local, tls_active=s.security == "tls")
+    except BaseException:
+        sock.close()
+        raise
+    conn = _Connection(s, sock, proto)
+    try:
+        conn.run(proto.open_session(
+            security=s.security, credentials=s.credentials,
+            allow_plaintext_auth=s.allow_plaintext_auth, auth_mechanism=s.auth_mechanism,
+        ))
+    except BaseException:
+        conn.close(polite=False)
+        raise
+    return conn
+
+
+class SMTPTransport(Transport):
+    """Send messages through an SMTP server (RFC 5321), securely by default.
+
+    ``security``: ``"starttls"`` (the default except on port 465: STARTTLS is
+    required, :class:`TLSError` and nothing sent if missing),
+    ``"starttls-opportunistic"``, ``"tls"`` (implicit TLS, default on 465) or
+    ``"none"``. Certificates are verified with ``ssl_context`` (default
+    :func:`ssl.create_default_context`, plus ``cafile``); ``insecure=True`` is
+    the explicit opt-out. AUTH (``username`` with ``password`` or an
+    ``oauth_token`` callable) is never sent unencrypted unless
+    ``allow_plaintext_auth=True``. ``timeout`` applies to connecting and each
+    command, ``data_timeout`` to the reply after the message data.
+    ``local_hostname`` is the EHLO name (default: the FQDN host name if it has
+    one, else our address literal; never a DNS lookup).
+
+    The connection is reused across sends; use as a context manager or call
+    :meth:`close`. Thread-safe (one send at a time).
+    """
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int | None = None,
+        *,
+        security: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        oauth_token: Callable[[], str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        cafile: str | None = None,
+        insecure: bool = False,
+        timeout: float = 30.0,
+        data_timeout: float = 600.0,
+        local_hostname: str | None = None,
+        source_address: tuple[str, int] | None = None,
+        allow_plaintext_auth: bool = False,
+        auth_mechanism: str | None = None,
+        retries: int = 2,
+        retry_backoff: float = 0.5,
+        noop_after: float = 30.0,
+        dsn: DSNOptions | None = None,
+        downgrade_8bit: bool = True,
+        max_messages_per_connection: int | None = None,
+    ) -> None:
+        self.settings = make_settings(
+            host, port, security=security, username=username, password=password,
+            oauth_token=oauth_token, ssl_context=ssl_context, cafile=cafile, insecure=insecure,
+            timeout=timeout, data_timeout=data_timeout, local_hostname=local_hostname,
+            source_address=source_address, allow_plaintext_auth=allow_plaintext_auth,
+            auth_mechanism=auth_mechanism, retries=retries, retry_backoff=retry_backoff,
+            noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
+            max_messages_per_connection=max_messages_per_connection,
+        )
+        self._conn: _Connection | None = None
+        self._lock = threading.RLock()
+        #: replaced in tests; the pause between retries
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"SMTPTransport({s.host!r}, {s.port}, security={s.security!r})"
+
+    # -- connection management ---------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the connection now (otherwise the first send does)."""
+        with self._lock:
+            self._connection()
+
+    def _connection(self) -> _Connection:
+        conn = self._conn
+        s = self.settings
+        if conn is not None and not conn.proto.closed:
+            limit = s.max_messages_per_connection
+            if limit is not None and conn.messages >= limit:
+                conn.close(polite=True)
+            elif time.monotonic() - conn.last_used > s.noop_after:
+                try:
+                    conn.run(conn.proto.noop())  # RFC 5321 §4.1.1.9: is it still there?
+                    return conn
+                except (ConnectionLost, SMTPResponseError):
+                    conn.close(polite=False)
+            else:
+                return conn
+        elif conn is not None:
+            conn.close(polite=False)
+        self._conn = None
+        self._conn = connect(s)
+        return self._conn
+
+    def close(self) -> None:
+        """QUIT and close the connection (idempotent)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close(polite=True)
+                self._conn = None
+
+    # -- sending -------------------------------------------------------------------
+
+    def send(
+        self,
+        message: Message | bytes,
+        *,
+        envelope: Envelope | None = None,
+        dsn: DSNOptions | None = None,
+    ) -> SendResult:
+        """Deliver one message (see :class:`~mimekit.transports.base.Transport`).
+
+        Returns the per-recipient result (partial acceptance included, with
+        the queue id from the final reply); raises
+        :class:`~mimekit.transports.errors.RecipientsRefused` when every
+        recipient was refused.
+        """
+        data, env, message_id = prepare(message, envelope)
+        return self.send_raw(data, env, dsn=dsn, message_id=message_id)
+
+    def send_raw(
+        self,
+        data: bytes,
+        envelope: Envelope,
+        *,
+        dsn: DSNOptions | None = None,
+        message_id: str | None = None,
+    ) -> SendResult:
+        """Send ``data`` exactly as given (line endings normalized to CRLF and
+        dot-stuffed on the wire) to ``envelope``; no parsing, no Bcc removal.
+        For relays and benchmarks; :meth:`send` is the safe default."""
+        envelope.check()
+        dsn = dsn if dsn is not None else self.settings.dsn
+        downgrade = to_7bit if self.settings.downgrade_8bit else None
+        attempt = 0
+        with self._lock:
+            while True:
+                conn: _Connection | None = None
+                try:
+                    conn = self._connection()
+                    tx: Transaction = conn.run(conn.proto.transaction(
+                        data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
+                    ))
+                except (ConnectionLost, SMTPResponseError) as exc:
+                    committed = conn is not None and conn.proto.data_committed
+                    if conn is not None and conn.proto.closed:
+                        conn.close(polite=False)
+                        self._conn = None
+                    if not is_retriable(exc, committed) or attempt >= self.settings.retries:
+                        raise
+                    if conn is not None and not conn.proto.closed:
+                        conn.close(polite=True)  # a fresh session for the retry
+                        self._conn = None
+                    self._sleep(backoff(self.settings, attempt))
+                    attempt += 1
+                    continue
+                except TLSError:
+                    if self._conn is not None:
+                        self._conn.close(polite=False)
+                        self._conn = None
+                    raise
+                conn.messages += 1
+                if all_transient(tx) and attempt < self.settings.retries:
+                    # every recipient got 4xx and nothing was sent: try again later
+                    self._sleep(backoff(self.settings, attempt))
+                    attempt += 1
+                    continue
+                return to_result(tx, envelope, message_id)
