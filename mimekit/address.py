@@ -540,22 +540,52 @@ def coerce_addresses(value: Any) -> list[Address | Group]:
 
 
 def _phrase_tokens(name: str, policy: Policy) -> list[str]:
-    """Tokens for a display name / group name: atoms as they are, a quoted string
-    when specials appear, RFC 2047 words when non-ASCII without SMTPUTF8 (never an
-    encoded word inside a quoted string, RFC 2047 §5)."""
+    """Tokens for a display name / group name (RFC 5322 §3.2.5 phrase).
+
+    Atoms as they are; a quoted string when ASCII specials appear; RFC 2047 words for
+    the words that need them (non-ASCII without SMTPUTF8, controls, ``=?``), never an
+    encoded word inside a quoted string (RFC 2047 §5(3)). Only runs of consecutive
+    words needing encoding are encoded, the other words stay atoms or quoted strings:
+    decoders disagree about the space between two adjacent encoded words in a phrase
+    (the standard library keeps it, RFC 2047 §6.2 drops it), so we avoid producing
+    that situation where the name allows.
+    """
     from mimekit.encoded_words import encode_words, needs_encoding
 
+    word_max = min(75, max(policy.max_line_length - 1, 24))
     phrase = _PHRASE_UTF8 if policy.smtputf8 else _PHRASE_ASCII
-    if phrase.match(name) and "=?" not in name:
+
+    def must_encode(text: str) -> bool:
+        if "=?" in text or any(ch < " " or ch == "\x7f" for ch in text):
+            return True
+        return not policy.smtputf8 and needs_encoding(text)
+
+    def plain(word: str) -> str:
+        return word if phrase.match(word) else _quote(word)
+
+    if "=?" not in name and phrase.match(name):
         return name.split(" ")
-    if not policy.smtputf8 and needs_encoding(name) or "=?" in name:
-        return encode_words(name, maxlen=min(75, max(policy.max_line_length - 1, 24)))
-    if any(ch < " " and ch != "\t" or ch == "\x7f" for ch in name):
-        return encode_words(name, maxlen=min(75, max(policy.max_line_length - 1, 24)))
-    quoted = _quote(name)
-    if len(quoted.encode("utf-8")) > policy.hard_line_limit - 40:
-        return encode_words(name, maxlen=min(75, max(policy.max_line_length - 1, 24)))
-    return [quoted]
+    if not must_encode(name):
+        quoted = _quote(name)
+        if len(quoted.encode("utf-8")) <= policy.hard_line_limit - 40:
+            return [quoted]
+        return encode_words(name, maxlen=word_max)
+    words = name.split(" ")
+    if "" in words or "\t" in name:
+        return encode_words(name, maxlen=word_max)  # irregular white space: keep it exact
+    out: list[str] = []
+    run: list[str] = []
+    for word in words:
+        if must_encode(word):
+            run.append(word)
+            continue
+        if run:
+            out.extend(encode_words(" ".join(run), maxlen=word_max))
+            run = []
+        out.append(plain(word))
+    if run:
+        out.extend(encode_words(" ".join(run), maxlen=word_max))
+    return out
 
 
 def _addr_spec_text(addr: Address, policy: Policy) -> str:

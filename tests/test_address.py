@@ -1,0 +1,280 @@
+"""Addresses: RFC 5322 §3.4 parsing (c04, c05), IDNA, coercion and tokens."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mimekit.address import (
+    Address,
+    Group,
+    address_tokens,
+    coerce_addresses,
+    mailboxes,
+    parse_address_list,
+)
+from mimekit.errors import AddressError, Defect, HeaderInjectionError
+from mimekit.folding import fold_tokens
+from mimekit.policy import DEFAULT, SMTPUTF8
+
+
+def _parse(text: str) -> tuple[list[Address | Group], list[Defect]]:
+    defects: list[Defect] = []
+    return parse_address_list(text, defects), defects
+
+
+# -- c05: CVE-2023-27043 style confusion ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ana@example.org)<ceo@example.com>",
+        "ana@example.org(<ceo@example.com>",
+        "ana@example.org]<ceo@example.com>",
+    ],
+)
+def test_c05_never_yields_the_hidden_mailbox(text: str) -> None:
+    items, defects = _parse(text)
+    addrs = [a.address for a in mailboxes(items)]
+    assert "ceo@example.com" not in addrs
+    assert addrs in ([], ["ana@example.org"])
+    assert defects
+
+
+@pytest.mark.parametrize(
+    "text", ["ana@example.org)<ceo@example.com>", "ana@example.org]<ceo@example.com>"]
+)
+def test_c05_strict_raises(text: str) -> None:
+    with pytest.raises(AddressError):
+        parse_address_list(text, strict=True)
+
+
+def test_c04_comment_only_group_name() -> None:
+    items, defects = _parse("(team):")
+    assert mailboxes(items) == []
+    assert defects
+
+
+def test_empty_group() -> None:
+    items, defects = _parse("undisclosed-recipients:;")
+    assert items == [Group("undisclosed-recipients", ())]
+    assert defects == []
+
+
+# -- ordinary real-world forms ---------------------------------------------------
+
+
+def test_display_names_with_commas_quotes_and_comments() -> None:
+    items, defects = _parse(
+        '"Lima, Ana" <ana@example.com>, John Q. Public <jqp@example.org> (work),'
+        ' bo@example.net (Bo Chen)'
+    )
+    assert items == [
+        Address("Lima, Ana", "ana", "example.com"),
+        Address("John Q. Public", "jqp", "example.org"),
+        Address(None, "bo", "example.net"),
+    ]
+    assert defects == []
+
+
+def test_escaped_quote_in_display_name() -> None:
+    (item,) = parse_address_list(r'"Ana \"The Boss\" Lima" <ana@example.com>')
+    assert isinstance(item, Address) and item.name == 'Ana "The Boss" Lima'
+
+
+def test_encoded_word_display_names_also_quoted() -> None:
+    items = parse_address_list(
+        "=?utf-8?q?J=C3=B6rg?= <j@example.de>, \"=?utf-8?q?M=C3=BCller?=\" <m@example.de>"
+    )
+    assert [a.name for a in mailboxes(items)] == ["Jörg", "Müller"]
+
+
+def test_obsolete_route_ignored() -> None:
+    items, defects = _parse("<@relay1.example,@relay2.example:ana@example.com>")
+    assert items == [Address(None, "ana", "example.com")]
+    assert [d.kind for d in defects] == ["ObsoleteRoute"]
+
+
+def test_quoted_local_part_and_domain_literal() -> None:
+    items, defects = _parse('"john doe"@example.com, postmaster@[192.0.2.1]')
+    assert items == [Address(None, "john doe", "example.com"), Address(None, "postmaster", "[192.0.2.1]")]
+    assert items[0].address == '"john doe"@example.com'  # type: ignore[union-attr]
+    assert defects == []
+
+
+def test_group_with_members_then_mailbox() -> None:
+    items = parse_address_list("Team: a@example.com, B <b@example.com>;, c@example.com")
+    assert items == [
+        Group("Team", (Address(None, "a", "example.com"), Address("B", "b", "example.com"))),
+        Address(None, "c", "example.com"),
+    ]
+    assert [m.address for m in mailboxes(items)] == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+def test_unquoted_comma_name_splits_with_defect() -> None:
+    items, defects = _parse("Smith, John <john@example.com>")
+    assert items == [Address("John", "john", "example.com")]
+    assert defects
+
+
+def test_missing_close_angle_and_group_end() -> None:
+    items, defects = _parse("G: Ana <ana@example.com")
+    assert mailboxes(items) == [Address("Ana", "ana", "example.com")]
+    assert len(defects) == 2
+
+
+def test_junk_does_not_raise() -> None:
+    for junk in ['"', "<", ">", "@", ":;", "((", "\\", ",,,", "a@", "@b", "<>", "[", "a@b@c"]:
+        parse_address_list(junk, [])
+
+
+def test_idna_round_trip() -> None:
+    (item,) = parse_address_list("bo@xn--bcher-kva.example")
+    assert isinstance(item, Address)
+    assert item.domain == "bücher.example"
+    assert item.address == "bo@bücher.example"
+    assert item.ascii_domain == "xn--bcher-kva.example"
+    assert item.to_dict() == {"name": None, "address": "bo@bücher.example"}
+
+
+def test_idna_emoji_domain_falls_back_to_punycode() -> None:
+    assert Address(None, "a", "i❤.example").ascii_domain == "xn--i-7iq.example"
+
+
+def test_utf8_local_part_parses_but_needs_smtputf8() -> None:
+    items, defects = _parse("Jörg <jörg@bücher.example>")
+    assert items == [Address("Jörg", "jörg", "bücher.example")]
+    assert defects == []
+    with pytest.raises(AddressError, match="SMTPUTF8"):
+        address_tokens(items, DEFAULT)
+    assert address_tokens(items, SMTPUTF8) == ["Jörg", "<jörg@bücher.example>"]
+
+
+def test_address_parse_and_str() -> None:
+    a = Address.parse('"Lima, Ana" <ana@example.com>')
+    assert a == Address("Lima, Ana", "ana", "example.com")
+    assert str(a) == '"Lima, Ana" <ana@example.com>'
+    with pytest.raises(AddressError):
+        Address.parse("a@example.com, b@example.com")
+    with pytest.raises(AddressError):
+        Address.parse("nobody")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        a.name = "x"  # type: ignore[misc]
+
+
+def test_group_to_dict() -> None:
+    g = Group("T", (Address("A", "a", "example.com"),))
+    assert g.to_dict() == {"group": "T", "members": [{"name": "A", "address": "a@example.com"}]}
+
+
+# -- builder side -----------------------------------------------------------------
+
+
+def test_coerce_forms() -> None:
+    out = coerce_addresses(
+        [("Lima, Ana", "ana@example.com"), "bo@example.org, Cy <cy@example.net>",
+         Address(None, "d", "example.com"), (None, "<e@example.com>")]
+    )  # fmt: skip
+    assert [str(a) for a in out] == [
+        '"Lima, Ana" <ana@example.com>', "bo@example.org", "Cy <cy@example.net>",
+        "d@example.com", "e@example.com",
+    ]  # fmt: skip
+    assert coerce_addresses(("a@example.com", "b@example.com")) == [
+        Address(None, "a", "example.com"),
+        Address(None, "b", "example.com"),
+    ]
+
+
+def test_coerce_rejects_bad() -> None:
+    with pytest.raises(AddressError):
+        coerce_addresses("not an address")
+    with pytest.raises(AddressError):
+        coerce_addresses("ana@example.org)<ceo@example.com>")
+    with pytest.raises(TypeError):
+        coerce_addresses(42)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ("Ana\r\nBcc: attacker@example.net", "ana@example.org"),  # c18 #2
+        "ana@example.org\r\nBcc: attacker@example.net",
+        Address("Ana\nBcc: x@example.net", "ana", "example.org"),
+        Address("Ana", "ana", "example.org\0"),
+        [Group("G\r", ())],
+    ],
+)
+def test_coerce_injection(value: object) -> None:
+    with pytest.raises(HeaderInjectionError):
+        coerce_addresses(value)
+
+
+def test_tokens_commas_attached_and_encoding() -> None:
+    items = coerce_addresses(
+        [("Lima, Ana", "ana@example.com"), ("Jörg Müller", "j@bücher.de"),
+         Group("Empty", ()), "G: a@example.com, b@example.com;"]
+    )  # fmt: skip
+    assert address_tokens(items, DEFAULT) == [
+        '"Lima, Ana"', "<ana@example.com>,",
+        "=?utf-8?B?SsO2cmcgTcO8bGxlcg==?=", "<j@xn--bcher-kva.de>,",
+        "Empty:;,",
+        "G:", "a@example.com,", "b@example.com;",
+    ]  # fmt: skip
+
+
+def test_display_name_looking_like_encoded_word_is_encoded() -> None:
+    toks = address_tokens([Address("=?utf-8?q?x?=", "a", "example.com")], DEFAULT)
+    assert toks[0].startswith("=?utf-8?") and toks[0] != "=?utf-8?q?x?="
+    (back,) = parse_address_list(" ".join(toks))
+    assert isinstance(back, Address) and back.name == "=?utf-8?q?x?="
+
+
+# -- round trips through our parser and the standard library --------------------
+
+_name_chars = st.sampled_from(
+    list("abcXYZ09 .,;:<>@\"\\()[]'!#$%&*+-/=?^_`{|}~") + ["é", "ß", "日本", "😀", "e\u0301", "שלום"]
+)
+names = st.one_of(
+    st.none(),
+    st.lists(_name_chars, min_size=1, max_size=30)
+    .map("".join)
+    .map(lambda s: " ".join(s.split()))
+    .filter(bool),
+)
+locals_ = st.one_of(
+    st.from_regex(r"[a-z0-9][a-z0-9!#$%&'*+/=?^_`{|}~-]{0,15}(\.[a-z0-9_-]{1,8}){0,2}", fullmatch=True),
+    st.from_regex(r"[a-z ]{1,6}\.\.?[a-z]{1,4}", fullmatch=True),  # needs quoting
+)
+domains = st.sampled_from(["example.com", "mail.example.org", "bücher.example", "xn--caf-dma.fr"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(names, locals_, domains), min_size=1, max_size=8))
+def test_address_round_trip_with_stdlib(boxes: list[tuple[str | None, str, str]]) -> None:
+    items = [Address(n, loc, d) for n, loc, d in boxes]
+    toks = address_tokens(items, DEFAULT)
+    raw = fold_tokens("To", toks, DEFAULT)
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n") if line.count(b" ") > 1)
+    unfolded = raw.decode("ascii").split(":", 1)[1].replace("\r\n", "").strip()
+    defects: list[Defect] = []
+    back = parse_address_list(unfolded, defects)
+    assert defects == []
+    norm = [Address(a.name or None, a.local, Address(None, "x", a.domain).ascii_domain) for a in items]
+    assert [Address(b.name, b.local, b.ascii_domain) for b in mailboxes(back)] == norm
+    msg = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)
+    header = msg["To"]
+    assert not header.defects
+    got = [(a.display_name, a.username, a.domain) for a in header.addresses]
+    want = [(a.name or "", a.local, a.domain) for a in norm]
+    if any(a.startswith("=?") and b.startswith("=?") for a, b in zip(toks, toks[1:])):
+        # The standard library keeps the space between two adjacent encoded words in
+        # a phrase (against RFC 2047 §6.2); compare without spaces in that case.
+        got = [(n.replace(" ", ""), u, d) for n, u, d in got]
+        want = [(n.replace(" ", ""), u, d) for n, u, d in want]
+    assert got == want
