@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import tempfile
 import threading
 import time
@@ -173,6 +172,8 @@ class FileTransport(Transport):
 
 def _maildir_hostname() -> str:
     # Maildir: '/' and ':' in the host name are encoded as \057 and \072.
+    import socket
+
     host = socket.gethostname() or "localhost"
     return host.replace("/", "\\057").replace(":", "\\072")
 
