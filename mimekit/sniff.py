@@ -1,0 +1,247 @@
+"""Content sniffing: a MIME type for an attachment from its first bytes and name.
+
+Order: libmagic (through python-magic, when it imports and gives a specific
+answer) -> a small built-in signature table -> :mod:`mimetypes` by file name ->
+``text/plain`` for data that looks like text -> ``application/octet-stream``.
+
+This is the only module that imports ``magic``, lazily: python-magic raises at
+import time when the libmagic shared library is missing, and mimekit must work
+without it. Container formats (ZIP, OLE2) are refined by the file name, because
+``.docx``, ``.xlsx``, ``.odt``, ``.epub``, ``.jar`` are all ZIP files and ``.doc``,
+``.xls``, ``.msg`` all OLE2 files.
+"""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+from collections.abc import Callable
+
+__all__ = ["guess_type"]
+
+OCTET = "application/octet-stream"
+_SNIFF_BYTES = 2048
+
+# Answers that say "I don't know" or only name a container: the file name may do better.
+_GENERIC = frozenset(
+    {
+        OCTET,
+        "text/plain",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/x-ole-storage",
+        "application/cdfv2",
+        "application/vnd.ms-office",
+        "application/encrypted",
+        "inode/x-empty",
+        "application/x-empty",
+        "application/x-empty-file",
+        # libmagic's weak guesses, known false positives on arbitrary binary data
+        "image/x-tga",
+        "application/x-dbf",
+        "audio/x-mp4a-latm",
+        "application/x-tex-tfm",
+    }
+)
+_ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
+_OLE_TYPES = frozenset(
+    {"application/x-ole-storage", "application/cdfv2", "application/vnd.ms-office"}
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_magic() -> Callable[[bytes], str] | None:
+    """A function giving libmagic's MIME type for a buffer, or None without libmagic."""
+    try:
+        import magic  # noqa: PLC0415 - lazy: fails at import without libmagic
+    except (ImportError, OSError):
+        return None
+    try:
+        detector = magic.Magic(mime=True)
+    except Exception:  # libmagic present but its database is not
+        return None
+
+    def from_buffer(data: bytes) -> str:
+        return str(detector.from_buffer(data))
+
+    return from_buffer
+
+
+def _magic_type(data: bytes) -> str | None:
+    detect = _load_magic()
+    if detect is None or not data:
+        return None
+    try:
+        answer = detect(data[:_SNIFF_BYTES]).strip().lower()
+    except Exception:  # a libmagic failure must not break composing a message
+        return None
+    if "/" not in answer:
+        return None
+    return answer.split(";", 1)[0].strip()
+
+
+_OOXML = (
+    (b"word/", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"xl/", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (b"ppt/", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+)
+
+
+def _zip_type(head: bytes) -> str:
+    # ODF and EPUB store an uncompressed "mimetype" member first: the type follows
+    # the 30-byte local header and the 8-byte name, at offset 38.
+    if head[30:38] == b"mimetype":
+        end = head.find(b"PK", 38)
+        declared = head[38 : end if end > 0 else 38 + 80]
+        if declared.isascii() and b"/" in declared:
+            return declared.decode("ascii").strip()
+    if b"[Content_Types].xml" in head or b"_rels/.rels" in head:
+        for marker, mime in _OOXML:
+            if marker in head:
+                return mime
+    return "application/zip"
+
+
+def _ftyp(head: bytes) -> str:
+    brand = head[8:12]
+    if brand in (b"M4A ", b"M4B ", b"M4P "):
+        return "audio/mp4"
+    if brand == b"qt  ":
+        return "video/quicktime"
+    if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"):
+        return "image/heic"
+    if brand in (b"avif", b"avis"):
+        return "image/avif"
+    if brand in (b"3gp4", b"3gp5", b"3gp6", b"3gg6"):
+        return "video/3gpp"
+    return "video/mp4"
+
+
+def _signature(head: bytes) -> str | None:
+    """Built-in magic numbers for the formats mail actually carries."""
+    prefixes: tuple[tuple[bytes, str], ...] = (
+        (b"%PDF-", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"\x1f\x8b", "application/gzip"),
+        (b"II*\x00", "image/tiff"),
+        (b"MM\x00*", "image/tiff"),
+        (b"ID3", "audio/mpeg"),
+        (b"OggS", "audio/ogg"),
+        (b"fLaC", "audio/flac"),
+        (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
+        (b"Rar!\x1a\x07", "application/vnd.rar"),
+        (b"BZh", "application/x-bzip2"),
+        (b"\xfd7zXZ\x00", "application/x-xz"),
+        (b"\x28\xb5\x2f\xfd", "application/zstd"),
+        (b"%!PS", "application/postscript"),
+        (b"{\\rtf", "application/rtf"),
+        (b"wOFF", "font/woff"),
+        (b"wOF2", "font/woff2"),
+        (b"\x00\x00\x01\x00", "image/vnd.microsoft.icon"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),
+        (b"\x7fELF", "application/x-executable"),
+        (b"MZ", "application/vnd.microsoft.portable-executable"),
+        (b"BEGIN:VCALENDAR", "text/calendar"),
+        (b"BEGIN:VCARD", "text/vcard"),
+    )
+    for magic_bytes, mime in prefixes:
+        if head.startswith(magic_bytes):
+            if mime == "audio/ogg" and b"theora" in head[:128]:
+                return "video/ogg"
+            return mime
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return _zip_type(head)
+    if head[:4] == b"RIFF" and len(head) >= 12:
+        kind = head[8:12]
+        if kind == b"WEBP":
+            return "image/webp"
+        if kind == b"WAVE":
+            return "audio/wav"
+        if kind == b"AVI ":
+            return "video/x-msvideo"
+    if head[4:8] == b"ftyp":
+        return _ftyp(head)
+    if head[:2] == b"BM" and len(head) >= 26 and head[6:10] == b"\0\0\0\0":
+        return "image/bmp"
+    if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio/mpeg"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    if text.startswith((b"<?xml", b"<svg")):
+        return "image/svg+xml" if b"<svg" in head[:1024].lower() else "application/xml"
+    return None
+
+
+_COMPRESSION = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+    "br": "application/x-brotli",
+}
+
+
+def _by_name(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    # Only the last path component: names from mail may carry either separator.
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if "." not in name:
+        return None
+    ext = "." + name.rsplit(".", 1)[-1].lower()
+    mime, encoding = mimetypes.guess_type("file" + ext, strict=False)
+    if encoding is not None:
+        return _COMPRESSION.get(encoding, OCTET)
+    if mime is None and ext == ".ics":
+        return "text/calendar"
+    return mime
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multibyte character cut by the 2 KB window is still text.
+        if exc.start < len(head) - 3:
+            return False
+    return True
+
+
+def guess_type(data: bytes | None, filename: str | None) -> str:
+    """The MIME type for ``data`` named ``filename``; never raises.
+
+    libmagic's answer wins when it is specific; a generic one (octet-stream,
+    text/plain, a bare ZIP/OLE2 container) lets the built-in signatures and then
+    the file name refine it. Without data or libmagic the built-in table and the
+    file name decide. The result is lower case ``type/subtype``.
+    """
+    head = bytes(data[:_SNIFF_BYTES]) if data else b""
+    by_name = _by_name(filename)
+
+    magic = _magic_type(head)
+    if magic is not None and magic not in _GENERIC:
+        return magic
+
+    sig = _signature(head) if head else None
+    if sig is not None:
+        if by_name is not None and (
+            (sig in _ZIP_TYPES and by_name not in _ZIP_TYPES)
+            or (sig in _OLE_TYPES and by_name != OCTET)
+        ):
+            return by_name  # a container refined by its name (.docx, .epub, .msg)
+        return sig
+    if magic in _ZIP_TYPES or magic in _OLE_TYPES:
+        return by_name or magic or OCTET
+    if by_name is not None:
+        return by_name
+    if magic == "text/plain" or (magic is None and _looks_like_text(head)):
+        return "text/plain"
+    return OCTET
