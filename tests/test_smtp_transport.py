@@ -1,0 +1,410 @@
+"""SMTPTransport (sync driver) against real servers on 127.0.0.1: aiosmtpd
+(STARTTLS, implicit TLS, AUTH PLAIN/LOGIN/CRAM-MD5) and a scripted fake
+server for c20/c22/c24 and fault injection. Every fault test checks that
+nothing was delivered twice and nothing was lost."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+
+from mimekit.transports.base import Envelope
+from mimekit.transports.errors import (
+    AuthenticationError,
+    ConnectionLost,
+    InvalidEnvelope,
+    MessageTooLarge,
+    RecipientsRefused,
+    SMTPResponseError,
+    TLSError,
+)
+from mimekit.transports.smtp import DeliveryStatusUnknown, SMTPTransport
+from smtp_server import (
+    DROP,
+    PASSWORD,
+    USER,
+    Delivery,
+    FakeSMTPServer,
+    Session,
+    aiosmtpd_server,
+    make_cert,
+    server_context,
+)
+
+MSG = (b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\n"
+       b"line\r\n.dot line\r\n")
+ENV = Envelope("a@example.test", ("b@example.test",))
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[ssl.SSLContext, str]:
+    cert, key = make_cert(tmp_path / "srv")
+    return server_context(cert, key), cert
+
+
+def plain(srv: FakeSMTPServer, **kw: object) -> SMTPTransport:
+    """A transport to the fake server without TLS and without retry pauses."""
+    kw.setdefault("retry_backoff", 0.0)
+    kw.setdefault("timeout", 5.0)
+    return SMTPTransport("127.0.0.1", srv.port, security="none",
+                         local_hostname="client.test", **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ aiosmtpd
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5", None])
+def test_starttls_auth_exact_bytes(tmp_path: Path, mech: str | None) -> None:
+    with aiosmtpd_server(tmp_path) as srv, SMTPTransport(
+        "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile,
+        auth_mechanism=mech, local_hostname="client.test",
+    ) as t:
+        assert t.settings.security == "starttls"
+        env = Envelope("a@example.test", ("b@example.test", "c@example.test"))
+        result = t.send_raw(MSG, env)
+        assert result.ok and result.accepted == ("b@example.test", "c@example.test")
+        assert result.queue_id == "QID42"
+        assert result.response == "250 2.0.0 Ok: queued as QID42"
+        assert [r.code for r in result.recipients] == [250, 250]
+        stored = srv.handler.messages
+        assert len(stored) == 1
+        assert stored[0].content == MSG
+        assert (stored[0].mail_from, stored[0].rcpt_tos) == ("a@example.test",
+                                                              ["b@example.test", "c@example.test"])
+        assert stored[0].login == USER.encode()
+        assert "SIZE=%d" % len(MSG) in stored[0].mail_options
+
+
+def test_implicit_tls(tmp_path: Path) -> None:
+    with aiosmtpd_server(tmp_path, implicit_tls=True) as srv, SMTPTransport(
+        "127.0.0.1", srv.port, security="tls", username=USER, password=PASSWORD,
+        cafile=srv.cafile,
+    ) as t:
+        t.send_raw(MSG, ENV)
+        assert srv.handler.messages[0].content == MSG
+
+
+def test_port_465_defaults_to_tls() -> None:
+    assert SMTPTransport("127.0.0.1", 465).settings.security == "tls"
+    assert SMTPTransport("127.0.0.1").settings.port == 587
+    assert SMTPTransport("127.0.0.1").settings.ssl_context.verify_mode == ssl.CERT_REQUIRED  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="in the clear"):
+        SMTPTransport("127.0.0.1", 25, security="none", username="u", password="p")
+    with pytest.raises(ValueError):
+        SMTPTransport("127.0.0.1", 25, security="bogus")
+
+
+def test_wrong_ca_fails_verification(tmp_path: Path) -> None:
+    other, _ = make_cert(tmp_path / "other", "other.test")
+    with aiosmtpd_server(tmp_path) as srv:
+        t = SMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD,
+                          cafile=other)
+        with pytest.raises(TLSError, match="CERTIFICATE_VERIFY_FAILED|certificate verify"):
+            t.send_raw(MSG, ENV)
+        assert srv.handler.messages == []
+        # the explicit opt-out works
+        with SMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD,
+                           insecure=True) as t2:
+            t2.send_raw(MSG, ENV)
+        assert len(srv.handler.messages) == 1
+
+
+def test_wrong_password_535(tmp_path: Path) -> None:
+    with aiosmtpd_server(tmp_path) as srv:
+        t = SMTPTransport("127.0.0.1", srv.port, username=USER, password="wrong",
+                          cafile=srv.cafile, retries=3)
+        with pytest.raises(AuthenticationError) as info:
+            t.send_raw(MSG, ENV)
+        assert info.value.code == 535
+        assert srv.handler.messages == []
+
+
+def test_protocol_log_has_no_password(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mimekit.smtp")
+    for mech in ("PLAIN", "LOGIN"):
+        with aiosmtpd_server(tmp_path) as srv, SMTPTransport(
+            "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile,
+            auth_mechanism=mech,
+        ) as t:
+            t.send_raw(MSG, ENV)
+    text = caplog.text
+    assert "C: STARTTLS" in text and "S: 235" in text and "C: MAIL FROM:<a@example.test>" in text
+    for secret in (PASSWORD, base64.b64encode(PASSWORD.encode()).decode(),
+                   base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()):
+        assert secret not in text
+    assert "password" not in repr(t.settings.credentials).lower().replace("password=***", "")
+
+
+def test_send_message_object_drops_bcc(tmp_path: Path) -> None:
+    raw = (b"From: a@example.test\r\nTo: b@example.test\r\nBcc: hidden@example.test\r\n"
+           b"Subject: x\r\nMessage-ID: <m1@example.test>\r\n\r\nbody\r\n")
+    with aiosmtpd_server(tmp_path, pipelining=True) as srv, SMTPTransport(
+        "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile,
+    ) as t:
+        result = t.send(raw)
+    assert result.message_id is not None and result.message_id.strip("<>") == "m1@example.test"
+    stored = srv.handler.messages[0]
+    assert stored.rcpt_tos == ["b@example.test", "hidden@example.test"]
+    assert b"hidden" not in stored.content and b"Bcc" not in stored.content
+
+
+# ------------------------------------------------------------------ c20, c22, c24
+
+
+def test_c20_dot_stuffing_on_the_wire() -> None:
+    body = b"From: a@example.com\r\nSubject: dots\r\n\r\nConfig follows\n.\n..hidden\n.signature\nend\n"
+    with FakeSMTPServer() as srv, plain(srv) as t:
+        t.send_raw(body, Envelope("a@example.com", ("b@example.org",)))
+    d = srv.deliveries[0]
+    lines = d.raw.split(b"\r\n")
+    assert b".." in lines and b"...hidden" in lines and b"..signature" in lines
+    assert d.raw.endswith(b"end\r\n.\r\n") and d.raw.count(b"\r\n.\r\n") == 1
+    assert d.content == (b"From: a@example.com\r\nSubject: dots\r\n\r\nConfig follows\r\n.\r\n"
+                         b"..hidden\r\n.signature\r\nend\r\n")
+
+
+def test_c22_injected_lines_after_starttls(tls: tuple[ssl.SSLContext, str]) -> None:
+    ctx, ca = tls
+    with FakeSMTPServer(
+        extensions=("8BITMIME",), tls_context=ctx, auth_mechanisms=(),
+        after_starttls_220=b"250-mx.example.net\r\n250 AUTH PLAIN\r\n",
+    ) as srv:
+        t = SMTPTransport("127.0.0.1", srv.port, cafile=ca, retries=0)
+        try:
+            t.connect()
+        except TLSError:
+            pass  # the injected bytes arrived after our read: the handshake broke (acceptable)
+        else:
+            assert t._conn is not None
+            assert set(t._conn.proto.capabilities) == {"8BITMIME"}
+            t.send_raw(MSG, ENV)
+            t.close()
+            assert len(srv.deliveries) == 1
+        assert not any(c.startswith("AUTH") for s in srv.sessions for c in s.commands)
+
+
+def test_c24_non_ascii_credentials(tls: tuple[ssl.SSLContext, str]) -> None:
+    ctx, ca = tls
+    user, pw = "jörg@example.org", "Pässwört€42"
+    for mech in ("PLAIN", "LOGIN"):
+        with FakeSMTPServer(tls_context=ctx, auth_mechanisms=("PLAIN", "LOGIN"),
+                            credentials=(user, pw)) as srv:
+            with SMTPTransport("127.0.0.1", srv.port, cafile=ca, username=user, password=pw,
+                               auth_mechanism=mech) as t:
+                assert t.send_raw(MSG, ENV).ok
+            if mech == "PLAIN":
+                assert srv.auth_log == [b"\0" + user.encode() + b"\0" + pw.encode()]
+            else:
+                assert srv.auth_log == [user.encode(), pw.encode()]
+
+
+# ------------------------------------------------------------------ TLS faults
+
+
+def test_starttls_stripped_nothing_sent(tls: tuple[ssl.SSLContext, str]) -> None:
+    ctx, ca = tls
+    with FakeSMTPServer(tls_context=ctx, strip_starttls=True, auth_mechanisms=("PLAIN",)) as srv:
+        t = SMTPTransport("127.0.0.1", srv.port, cafile=ca, username=USER, password=PASSWORD)
+        with pytest.raises(TLSError, match="STARTTLS"):
+            t.send_raw(MSG, ENV)
+        assert [c.split()[0] for s in srv.sessions for c in s.commands] == ["EHLO"]
+        assert PASSWORD.encode() not in srv.all_received
+        assert srv.deliveries == []
+
+
+def test_failed_tls_handshake(tmp_path: Path, tls: tuple[ssl.SSLContext, str]) -> None:
+    ctx, _ = tls
+    other, _k = make_cert(tmp_path / "other", "other.test")
+    with FakeSMTPServer(tls_context=ctx, auth_mechanisms=("PLAIN",)) as srv:
+        t = SMTPTransport("127.0.0.1", srv.port, cafile=other, username=USER, password=PASSWORD,
+                          retries=3)
+        with pytest.raises(TLSError):
+            t.send_raw(MSG, ENV)
+        assert len(srv.sessions) == 1  # not retried
+        assert [c.split()[0] for c in srv.sessions[0].commands] == ["EHLO", "STARTTLS"]
+        assert PASSWORD.encode() not in srv.all_received and srv.deliveries == []
+
+
+# ------------------------------------------------------------------ delivery faults
+
+
+def test_connection_reused_across_sends() -> None:
+    with FakeSMTPServer() as srv, plain(srv) as t:
+        results = [t.send_raw(MSG + b"%d\r\n" % i, ENV) for i in range(5)]
+    assert len(srv.sessions) == 1
+    assert [r.queue_id for r in results] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
+    assert [d.content[-3:] for d in srv.deliveries] == [b"%d\r\n" % i for i in range(5)]
+    assert srv.sessions[0].commands[-1] == "QUIT"
+
+
+def test_noop_health_check_when_idle() -> None:
+    with FakeSMTPServer() as srv, plain(srv, noop_after=0.0) as t:
+        t.send_raw(MSG, ENV)
+        t.send_raw(MSG, ENV)
+    verbs = [c.split()[0] for c in srv.sessions[0].commands]
+    assert verbs.count("NOOP") == 1 and len(srv.deliveries) == 2
+
+
+def test_421_mid_session_retried_once_delivered_once() -> None:
+    hits: list[int] = []
+
+    def on_command(session: Session, line: str) -> object:
+        if line.startswith("MAIL") and session.number == 0:
+            hits.append(1)
+            return "421 4.3.2 Service shutting down"
+        return None
+
+    with FakeSMTPServer(on_command=on_command) as srv, plain(srv) as t:
+        result = t.send_raw(MSG, ENV)
+    assert result.ok and hits == [1]
+    assert len(srv.sessions) == 2 and len(srv.deliveries) == 1
+
+
+def test_dropped_before_data_retried() -> None:
+    def on_data_start(session: Session) -> object:
+        return DROP if session.number == 0 else None
+
+    with FakeSMTPServer(on_data_start=on_data_start) as srv, plain(srv) as t:
+        assert t.send_raw(MSG, ENV).ok
+    assert len(srv.sessions) == 2 and len(srv.deliveries) == 1
+    assert srv.deliveries[0].content == MSG
+
+
+def test_dropped_after_data_not_resent() -> None:
+    got: list[Delivery] = []
+
+    def on_data_end(session: Session, d: Delivery) -> object:
+        got.append(d)  # the server has the message, then the connection dies
+        return DROP
+
+    with FakeSMTPServer(on_data_end=on_data_end) as srv, plain(srv, retries=5) as t:
+        with pytest.raises(DeliveryStatusUnknown):
+            t.send_raw(MSG, ENV)
+        assert len(got) == 1 and len(srv.sessions) == 1  # never resent
+        # the transport recovers for the next message on a new connection
+        srv.on_data_end = None
+        assert t.send_raw(MSG, ENV).ok
+    assert len(srv.sessions) == 2
+
+
+def test_final_4xx_after_data_not_retried() -> None:
+    with FakeSMTPServer(on_data_end=lambda s, d: "451 4.3.0 try later") as srv, \
+            plain(srv, retries=5) as t:
+        with pytest.raises(SMTPResponseError) as info:
+            t.send_raw(MSG, ENV)
+    assert info.value.code == 451
+    assert len(srv.sessions) == 1
+    assert [c.split()[0] for c in srv.sessions[0].commands].count("MAIL") == 1
+
+
+def test_slow_server_timeout() -> None:
+    with FakeSMTPServer(reply_delay=0.5) as srv:
+        t = plain(srv, timeout=0.1, retries=0)
+        with pytest.raises(ConnectionLost, match="timed out"):
+            t.send_raw(MSG, ENV)
+        t.close()
+    assert srv.deliveries == []
+
+
+def test_data_timeout_is_delivery_unknown() -> None:
+    import time
+
+    def slow_final(session: Session, d: Delivery) -> object:
+        time.sleep(0.6)
+        return None
+
+    with FakeSMTPServer(on_data_end=slow_final) as srv:
+        t = plain(srv, data_timeout=0.2, retries=3)
+        with pytest.raises(DeliveryStatusUnknown):
+            t.send_raw(MSG, ENV)
+        t.close()
+        assert len(srv.sessions) == 1
+
+
+def test_one_recipient_4xx_partial_result() -> None:
+    def on_rcpt(session: Session, addr: str) -> object:
+        return "450 4.2.1 mailbox busy" if addr.startswith("busy") else None
+
+    env = Envelope("a@x.test", ("ok@x.test", "busy@x.test", "ok2@x.test"))
+    with FakeSMTPServer(on_rcpt=on_rcpt) as srv, plain(srv) as t:
+        result = t.send_raw(MSG, env)
+    assert result.accepted == ("ok@x.test", "ok2@x.test")
+    assert result.refused == ("busy@x.test",)
+    busy = result.recipients[1]
+    assert (busy.code, busy.enhanced, busy.text) == (450, "4.2.1", "mailbox busy")
+    assert len(srv.deliveries) == 1 and srv.deliveries[0].rcpt_to == ["ok@x.test", "ok2@x.test"]
+
+
+def test_all_refused_5xx() -> None:
+    def on_rcpt(session: Session, addr: str) -> object:
+        return f"550 5.1.1 <{addr}>: unknown"
+
+    env = Envelope("a@x.test", ("u1@x.test", "u2@x.test"))
+    with FakeSMTPServer(on_rcpt=on_rcpt) as srv, plain(srv, retries=3) as t:
+        with pytest.raises(RecipientsRefused) as info:
+            t.send_raw(MSG, env)
+        assert info.value.replies == {
+            "u1@x.test": (550, "5.1.1", "<u1@x.test>: unknown"),
+            "u2@x.test": (550, "5.1.1", "<u2@x.test>: unknown"),
+        }
+        assert srv.deliveries == [] and len(srv.sessions) == 1
+        assert MSG not in srv.all_received
+        srv.on_rcpt = None
+        assert t.send_raw(MSG, ENV).ok
+    assert len(srv.sessions) == 1
+
+
+def test_all_refused_4xx_retried_then_refused() -> None:
+    with FakeSMTPServer(on_rcpt=lambda s, a: "451 4.7.1 greylisted") as srv, \
+            plain(srv, retries=2) as t:
+        with pytest.raises(RecipientsRefused) as info:
+            t.send_raw(MSG, ENV)
+    assert info.value.code == 451
+    mails = [c for s in srv.sessions for c in s.commands if c.startswith("MAIL")]
+    assert len(mails) == 3 and srv.deliveries == []
+
+
+def test_server_closed_idle_connection_reconnects() -> None:
+    with FakeSMTPServer() as srv, plain(srv) as t:
+        t.send_raw(MSG, ENV)
+        for c in list(srv._conns):  # the server times the idle connection out
+            c.shutdown(socket.SHUT_RDWR)
+        assert t.send_raw(MSG, ENV).ok
+    assert len(srv.deliveries) == 2 and len(srv.sessions) == 2
+
+
+def test_size_limit_refused_before_mail() -> None:
+    with FakeSMTPServer(extensions=("PIPELINING", "SIZE 100")) as srv, plain(srv) as t:
+        with pytest.raises(MessageTooLarge) as info:
+            t.send_raw(MSG + b"x" * 200 + b"\r\n", ENV)
+    assert info.value.limit == 100
+    assert not any(c.startswith("MAIL") for c in srv.sessions[0].commands)
+
+
+@pytest.mark.parametrize("env", [
+    Envelope("a@x.test\r\nRCPT TO:<evil@x.test>", ("b@x.test",)),
+    Envelope("a@x.test", ("b@x.test>\r\nDATA",)),
+    Envelope("a@x.test", ("b@x.test\nRSET",)),
+    Envelope("a@x.test", ("b\x00@x.test",)),
+])
+def test_command_injection_nothing_sent(env: Envelope) -> None:
+    with FakeSMTPServer() as srv, plain(srv) as t:
+        with pytest.raises(InvalidEnvelope):
+            t.send_raw(MSG, env)
+    assert srv.sessions == []  # refused before even connecting
+
+
+def test_ipv6_loopback() -> None:
+    try:
+        srv = FakeSMTPServer(host="::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with srv, SMTPTransport("[::1]", srv.port, security="none") as t:
+        assert t.send_raw(MSG, ENV).ok
+    assert srv.sessions[0].commands[0] in ("EHLO [IPv6:::1]",) or \
+        srv.sessions[0].commands[0].startswith("EHLO ")
