@@ -325,8 +325,13 @@ def _parse_props(raw: bytes, codec: str, defects: list[Defect] | None,
     if count > r.remaining // 4:  # a property needs at least its 4-byte tag
         _defect(defects, f"{where}: property count {count} cannot fit in {r.remaining} bytes")
         count = r.remaining // 4
+        clamped = True
+    else:
+        clamped = False
     props: list[MapiProperty] = []
     for index in range(count):
+        if clamped and r.remaining == 0:
+            break  # the bogus count was already reported
         prop = _parse_prop(r, codec, defects, where, index)
         if prop is None:
             break
@@ -598,6 +603,8 @@ def _parse(data: bytes, defects: list[Defect] | None, depth: int) -> Tnef:
             msg_props.extend(_parse_props(value, codec, defects, "attMsgProps"))
     if current is not None:
         attachments.append(_finish_attachment(current, defects, depth))
+    if r.pos == 6:  # §2.1.3.1: at least attTnefVersion follows the key
+        _defect(defects, "TNEF stream has no attributes")
     return _finish_message(state, msg_props, attachments, key, defects)
 
 
