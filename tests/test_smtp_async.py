@@ -1,0 +1,218 @@
+"""AsyncSMTPTransport: the asyncio driver and its connection pool, against
+aiosmtpd and the scripted fake server on 127.0.0.1 (asyncio.run, no plugin)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+
+import pytest
+from smtp_server import (
+    DROP,
+    PASSWORD,
+    USER,
+    Delivery,
+    FakeSMTPServer,
+    Session,
+    aiosmtpd_server,
+    make_cert,
+    server_context,
+)
+
+from mimekit.transports.base import Envelope
+from mimekit.transports.errors import (
+    AuthenticationError,
+    ConnectionLost,
+    RecipientsRefused,
+    TLSError,
+)
+from mimekit.transports.smtp import AsyncSMTPTransport, DeliveryStatusUnknown
+
+MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nline\r\n.dot\r\n"
+ENV = Envelope("a@example.test", ("b@example.test",))
+
+
+def plain(srv: FakeSMTPServer, **kw: object) -> AsyncSMTPTransport:
+    kw.setdefault("retry_backoff", 0.0)
+    kw.setdefault("timeout", 5.0)
+    return AsyncSMTPTransport("127.0.0.1", srv.port, security="none",
+                              local_hostname="client.test", **kw)  # type: ignore[arg-type]
+
+
+def test_starttls_auth_exact_bytes(tmp_path: Path) -> None:
+    async def main() -> None:
+        with aiosmtpd_server(tmp_path) as srv:
+            for mech in ("PLAIN", "LOGIN", "CRAM-MD5"):
+                async with AsyncSMTPTransport(
+                    "127.0.0.1", srv.port, username=USER, password=PASSWORD,
+                    cafile=srv.cafile, auth_mechanism=mech,
+                ) as t:
+                    result = await t.asend_raw(MSG, ENV)
+                    assert result.ok and result.queue_id == "QID42"
+            assert [m.content for m in srv.handler.messages] == [MSG] * 3
+            assert {m.login for m in srv.handler.messages} == {USER.encode()}
+
+    asyncio.run(main())
+
+
+def test_implicit_tls_and_wrong_password(tmp_path: Path) -> None:
+    async def main() -> None:
+        with aiosmtpd_server(tmp_path, implicit_tls=True) as srv:
+            async with AsyncSMTPTransport("127.0.0.1", srv.port, security="tls",
+                                          username=USER, password=PASSWORD,
+                                          cafile=srv.cafile) as t:
+                await t.asend_raw(MSG, ENV)
+            assert srv.handler.messages[0].content == MSG
+            async with AsyncSMTPTransport("127.0.0.1", srv.port, security="tls",
+                                          username=USER, password="nope",
+                                          cafile=srv.cafile) as t:
+                with pytest.raises(AuthenticationError) as info:
+                    await t.asend_raw(MSG, ENV)
+                assert info.value.code == 535
+            assert len(srv.handler.messages) == 1
+
+    asyncio.run(main())
+
+
+def test_wrong_ca(tmp_path: Path) -> None:
+    other, _ = make_cert(tmp_path / "other", "other.test")
+
+    async def main() -> None:
+        with aiosmtpd_server(tmp_path) as srv:
+            t = AsyncSMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD,
+                                   cafile=other)
+            with pytest.raises(TLSError):
+                await t.asend_raw(MSG, ENV)
+            await t.aclose()
+            assert srv.handler.messages == []
+
+    asyncio.run(main())
+
+
+def test_c22_async(tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path)
+
+    async def main() -> None:
+        with FakeSMTPServer(extensions=("8BITMIME",), tls_context=server_context(cert, key),
+                            after_starttls_220=b"250-mx\r\n250 AUTH PLAIN\r\n") as srv:
+            async with AsyncSMTPTransport("127.0.0.1", srv.port, cafile=cert, retries=0) as t:
+                try:
+                    await t.asend_raw(MSG, ENV)
+                except TLSError:
+                    pass  # injected bytes broke the handshake: acceptable
+                else:
+                    assert set(t._idle[0].proto.capabilities) == {"8BITMIME"}
+                    assert len(srv.deliveries) == 1
+            assert not any(c.startswith("AUTH") for s in srv.sessions for c in s.commands)
+
+    asyncio.run(main())
+
+
+def test_pool_concurrency_and_reuse() -> None:
+    async def main() -> None:
+        with FakeSMTPServer(reply_delay=0.005) as srv:
+            async with plain(srv, pool_size=3) as t:
+                results = await asyncio.gather(*(
+                    t.asend_raw(MSG + b"%d\r\n" % i, ENV) for i in range(12)))
+                assert all(r.ok for r in results)
+                assert t.connections_opened <= 3
+            assert len(srv.sessions) <= 3 and len(srv.sessions) >= 2
+            assert sorted(d.content for d in srv.deliveries) == sorted(
+                MSG + b"%d\r\n" % i for i in range(12))
+
+    asyncio.run(main())
+
+
+def test_pool_max_messages_per_connection() -> None:
+    async def main() -> None:
+        with FakeSMTPServer() as srv:
+            async with plain(srv, pool_size=1, max_messages_per_connection=2) as t:
+                for _ in range(5):
+                    await t.asend_raw(MSG, ENV)
+            assert len(srv.sessions) == 3 and len(srv.deliveries) == 5
+            assert all(s.commands[-1] == "QUIT" for s in srv.sessions)
+
+    asyncio.run(main())
+
+
+def test_pool_idle_timeout_closes() -> None:
+    async def main() -> None:
+        with FakeSMTPServer() as srv:
+            t = plain(srv, idle_timeout=0.05)
+            await t.asend_raw(MSG, ENV)
+            await asyncio.sleep(0.2)
+            assert t._idle == []
+            await t.asend_raw(MSG, ENV)
+            await t.aclose()
+            assert len(srv.sessions) == 2 and srv.sessions[0].commands[-1] == "QUIT"
+
+    asyncio.run(main())
+
+
+def test_async_421_retry_and_drop_after_data() -> None:
+    def on_command(session: Session, line: str) -> object:
+        if line.startswith("RCPT") and session.number == 0:
+            return "421 4.3.2 bye"
+        return None
+
+    async def main() -> None:
+        with FakeSMTPServer(on_command=on_command) as srv:
+            async with plain(srv) as t:
+                assert (await t.asend_raw(MSG, ENV)).ok
+            assert len(srv.sessions) == 2 and len(srv.deliveries) == 1
+
+        got: list[Delivery] = []
+
+        def on_data_end(session: Session, d: Delivery) -> object:
+            got.append(d)
+            return DROP
+
+        with FakeSMTPServer(on_data_end=on_data_end) as srv:
+            async with plain(srv, retries=4) as t:
+                with pytest.raises(DeliveryStatusUnknown):
+                    await t.asend_raw(MSG, ENV)
+            assert len(got) == 1 and len(srv.sessions) == 1
+
+    asyncio.run(main())
+
+
+def test_async_timeout_and_refused() -> None:
+    async def main() -> None:
+        with FakeSMTPServer(reply_delay=0.4) as srv:
+            t = plain(srv, timeout=0.1, retries=0)
+            with pytest.raises(ConnectionLost, match="timed out"):
+                await t.asend_raw(MSG, ENV)
+            await t.aclose()
+        with FakeSMTPServer(on_rcpt=lambda s, a: "550 5.1.1 unknown") as srv:
+            async with plain(srv) as t:
+                with pytest.raises(RecipientsRefused) as info:
+                    await t.asend_raw(MSG, ENV)
+                assert info.value.replies == {"b@example.test": (550, "5.1.1", "unknown")}
+            assert srv.deliveries == []
+
+    asyncio.run(main())
+
+
+def test_async_starttls_stripped(tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path)
+
+    async def main() -> None:
+        with FakeSMTPServer(tls_context=server_context(cert, key), strip_starttls=True,
+                            auth_mechanisms=("PLAIN",)) as srv:
+            t = AsyncSMTPTransport("127.0.0.1", srv.port, cafile=cert, username=USER,
+                                   password=PASSWORD)
+            with pytest.raises(TLSError):
+                await t.asend_raw(MSG, ENV)
+            await t.aclose()
+            await asyncio.sleep(0.01)  # let the loop close the aborted socket
+            assert [c.split()[0] for s in srv.sessions for c in s.commands] == ["EHLO"]
+
+    asyncio.run(main())
+
+
+def test_ssl_default_context_verifies() -> None:
+    t = AsyncSMTPTransport("127.0.0.1", 2525)
+    assert t.settings.ssl_context is not None
+    assert t.settings.ssl_context.verify_mode == ssl.CERT_REQUIRED
+    assert t.settings.ssl_context.check_hostname
