@@ -73,8 +73,11 @@ class _Folder:
     """Builds the physical lines of one field, folding before a token's white space
     (RFC 5322 §2.2.3: a fold is a CRLF inserted before existing WSP)."""
 
-    def __init__(self, name: str, policy: Policy) -> None:
+    def __init__(self, name: str, policy: Policy, *, fold_first: bool = True) -> None:
         self.policy = policy
+        # Fold between the colon and the first token when that helps? Structured values
+        # yes; unstructured no (the standard library would keep the space as content).
+        self.fold_first = fold_first
         self.soft = policy.max_line_length
         self.hard = policy.hard_line_limit
         self.lines: list[str] = []
@@ -89,7 +92,9 @@ class _Folder:
     def add(self, token: str, sep: str = " ") -> None:
         n = _octets(token)
         if self.cur_len + len(sep) + n > self.soft:
-            if self.tokens_on_line > 0 or (not self.lines and len(sep) + n <= self.soft):
+            if self.tokens_on_line > 0 or (
+                self.fold_first and not self.lines and len(sep) + n <= self.soft
+            ):
                 # Fold before this token's white space. For the first token that is the
                 # white space after the colon, used only when it brings the line
                 # within the soft limit.
@@ -150,7 +155,7 @@ def fold_tokens(name: str, tokens: list[str], policy: Policy) -> bytes:
 def _unstructured(name: str, value: str, policy: Policy) -> bytes:
     from mimekit.encoded_words import encode_words, needs_encoding
 
-    folder = _Folder(name, policy)
+    folder = _Folder(name, policy, fold_first=False)
     word_max = min(75, max(policy.max_line_length - 1, 24))  # RFC 2047 §2: <= 75
     # A word longer than this cannot be placed even on a line of its own.
     too_long = policy.hard_line_limit - len(name) - 2
@@ -194,9 +199,11 @@ def _unstructured(name: str, value: str, policy: Policy) -> bytes:
         text = "".join(run)
         words = encode_words(text, maxlen=word_max)
         room = folder.room(sep)
-        if len(words) > 1 and room >= 20 and _octets(words[0]) > room:
-            # A long run: fill the rest of the current line with its first word. (A
-            # run that fits in one word is kept whole and simply folded.)
+        first = folder.tokens_on_line == 0 and not folder.lines
+        if (len(words) > 1 or first) and room >= 20 and _octets(words[0]) > room:
+            # A long run (or the first token, which cannot be folded before): fill the
+            # rest of the current line with its first word. A later run that fits in
+            # one word is kept whole and simply folded.
             words = encode_words(text, first_len=max(word_max - room, 0), maxlen=word_max)
         for k, ew in enumerate(words):
             folder.add(ew, sep if k == 0 else " ")
