@@ -472,13 +472,11 @@ def parse_delivery_status(body: bytes, defects: list[Defect] | None = None) -> D
                     header="Reporting-MTA")
         else:
             per_message, groups = first, groups[1:]
-    if groups or per_message:
-        if _get(tuple(per_message), "Reporting-MTA") is None:  # RFC 3464 §2.2
-            if per_message:
-                _defect(defects, "MissingReportField", "no Reporting-MTA field",
-                        header="Reporting-MTA")
-    else:
+    if not groups and not per_message:
         _defect(defects, "MissingReportField", "empty delivery-status body")
+    elif per_message and _get(tuple(per_message), "Reporting-MTA") is None:  # RFC 3464 §2.2
+        _defect(defects, "MissingReportField", "no Reporting-MTA field",
+                header="Reporting-MTA")
     if not groups and per_message:
         _defect(defects, "MissingReportField", "no per-recipient group")
     message = tuple(per_message)

@@ -21,7 +21,7 @@ import codecs
 import struct
 import zlib
 from datetime import datetime, timedelta, timezone
-from typing import Union
+from typing import TypeAlias
 
 import attrs
 
@@ -93,7 +93,7 @@ _VARIABLE = frozenset({PT_STRING8, PT_UNICODE, PT_BINARY, PT_OBJECT})
 # MS-OXTNEF §2.1.3.4.1: an embedded message's PtypObject value starts with IID_IMessage.
 IID_IMESSAGE = bytes.fromhex("0703020000000000c000000000000046")
 
-MapiValue = Union[int, float, bool, str, bytes, datetime, None]
+MapiValue: TypeAlias = int | float | bool | str | bytes | datetime | None
 
 
 # ---------------------------------------------------------------------------------------

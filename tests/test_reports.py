@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mimekit.reports as reports
+from mimekit import reports
 from mimekit.errors import Defect
 from mimekit.reports import (
     DeliveryStatus,
@@ -123,8 +123,8 @@ def test_base64_recipient_group_in_postfix_bounce() -> None:
     assert (rcpt.action, rcpt.status) == ("failed", "5.1.1")
     assert rcpt.remote_mta is not None and rcpt.remote_mta[0] == "dns"
     assert rcpt.diagnostic_code == (
-        "smtp", "550 5.1.1 <netec.test@netecgc.com>: Recipient address rejected: "
-        "User unknown")
+        "smtp",
+        "550 5.1.1 <netec.test@netecgc.com>: Recipient address rejected: User unknown")
     assert kinds(defects) == ["MalformedReportField"]
     assert "base64" in defects[0].detail
 
