@@ -42,6 +42,7 @@ Typed = tuple[str, str]
 # Upper bound on the number of fields read from one body: a report has a handful per
 # recipient; a hostile one with millions of lines costs linear time only up to this.
 MAX_FIELDS = 100_000
+MAX_LINE_DEFECTS = 20
 
 # RFC 3464 §2.2 and §2.3: the fields that may only appear in the per-message group and
 # the ones that mark a per-recipient group.  Used to repair a missing blank line.
@@ -289,28 +290,40 @@ def _parse_group(lines: list[str], defects: list[Defect] | None,
     """Header-style fields of one group, unfolded (RFC 5322 §2.2.3 folding).
 
     A line that is neither ``name: value`` nor a continuation is dropped with a defect.
-    ``budget`` is a one-element countdown shared by the whole body (:data:`MAX_FIELDS`).
+    ``budget`` is shared by the whole body: fields left (:data:`MAX_FIELDS`), bad lines seen.
     """
-    fields: list[tuple[str, str]] = []
+    fields: list[tuple[str, list[str]]] = []  # value pieces joined once: no O(n^2) folding
     for line in lines:
         if line[:1] in (" ", "\t"):
             if fields:
-                name, value = fields[-1]
-                fields[-1] = (name, value + " " + line.strip(" \t"))
+                fields[-1][1].append(line.strip(" \t"))
             else:
-                _defect(defects, "MalformedReportField",
-                        f"continuation line with no field before it: {line[:60]!r}")
+                _bad_line(defects, budget, "continuation line with no field before it", line)
             continue
         match = _FIELD_RE.fullmatch(line)
         if match is None:
-            _defect(defects, "MalformedReportField", f"not a field: {line[:60]!r}")
+            _bad_line(defects, budget, "not a field", line)
             continue
         if budget[0] <= 0:
-            _defect(defects, "MalformedReportField", f"more than {MAX_FIELDS} fields; rest ignored")
+            if budget[0] == 0:  # reported once per body
+                _defect(defects, "MalformedReportField",
+                        f"more than {MAX_FIELDS} fields; rest ignored")
+                budget[0] = -1
             break
         budget[0] -= 1
-        fields.append((match.group(1), match.group(2).strip(" \t")))
-    return fields
+        fields.append((match.group(1), [match.group(2).strip(" \t")]))
+    return [(name, " ".join(piece for piece in pieces if piece)) for name, pieces in fields]
+
+
+def _bad_line(defects: list[Defect] | None, budget: list[int], what: str, line: str) -> None:
+    """One defect per bad line, up to :data:`MAX_LINE_DEFECTS`, then one summary defect:
+    a megabyte of junk must not become a million defects."""
+    budget[1] += 1
+    if budget[1] <= MAX_LINE_DEFECTS:
+        _defect(defects, "MalformedReportField", f"{what}: {line[:60]!r}")
+    elif budget[1] == MAX_LINE_DEFECTS + 1:
+        _defect(defects, "MalformedReportField",
+                f"more than {MAX_LINE_DEFECTS} malformed lines; further ones not reported")
 
 
 def _maybe_base64_group(lines: list[str], defects: list[Defect] | None) -> list[str] | None:
@@ -341,7 +354,7 @@ def parse_report_fields(body: bytes,
     §3, is a single such group).  Empty groups are dropped.
     """
     text = _decode(bytes(body), defects)
-    budget = [MAX_FIELDS]
+    budget = [MAX_FIELDS, 0]
     groups: list[list[tuple[str, str]]] = []
     for lines in _split_groups(text, defects):
         if not any(_FIELD_RE.fullmatch(line) for line in lines):
