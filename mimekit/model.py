@@ -366,10 +366,11 @@ class Part:
     def mime_type(self) -> str:
         """Effective ``type/subtype``, lower case."""
         header = self._headers.get_header("content-type")
-        if header is not None:
-            mime, _ = fast_content_type(header)
-            if mime is not None:
-                return mime
+        if header is None:
+            return self._default_type()
+        mime, _ = fast_content_type(header)
+        if mime is not None:
+            return mime
         return self.content_type.mime_type.lower()
 
     @property

@@ -37,12 +37,13 @@ _IDENTITY_CTES = (b"", b"7bit", b"8bit", b"binary")
 
 
 @lru_cache(maxsize=256)
-def _delimiter_re(boundary: bytes) -> re.Pattern[bytes]:
-    """A delimiter line for ``boundary`` (RFC 2046 §5.1.1): at a line start, ``--`` and
+def _delimiter_re(boundary: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Delimiter lines for ``boundary`` (RFC 2046 §5.1.1): at a line start, ``--`` and
     the boundary, optionally ``--`` (close delimiter), then only transport padding (white
-    space) up to the line end. The leading ``\\n`` lets the regex engine use a fast
-    literal search; a delimiter at the very start is matched by ``\\A``."""
-    return re.compile(rb"(?:\n|\A)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    space) up to the line end. The first pattern starts with the line break so the regex
+    engine can use its fast literal search; the second matches at the body start."""
+    tail = re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)"
+    return re.compile(rb"\n--" + tail), re.compile(rb"--" + tail)
 
 
 class _Parser:
@@ -206,6 +207,7 @@ class _Parser:
                         self.defect(part, "TooManyHeaders", f"more than {max_headers} header "
                                     "fields; the rest is kept as body", p)
                         cut = p
+                        field_start = -1
                         break
                 field_start = p
                 field_name = name.decode("ascii")
@@ -244,7 +246,7 @@ class _Parser:
                             f"{policy.max_header_bytes} bytes; the rest is kept as body", p)
                 cut = field_start if field_start >= 0 and last_partial[:1] in (b" ", b"\t") else p
 
-        if field_start < 0 and cut < 0:
+        if field_start < 0 and cut < 0 and not items:
             # No header at all: the first line is body (or a lone continuation line).
             if hend > start:
                 self.defect(part, "MalformedHeader", "first line is not a header field; the "
@@ -291,10 +293,14 @@ class _Parser:
     ) -> None:
         """Find this multipart's delimiter lines in [pos, end) (RFC 2046 §5.1.1)."""
         data = self.data
-        regex = _delimiter_re(boundary)
+        regex, at_start = _delimiter_re(boundary)
         search = regex.search
         lower = pos
-        at = pos - 1 if pos > 0 else 0
+        at = pos - 1
+        first: re.Match[bytes] | None = None
+        if pos == 0 or data[pos - 1] != 10:
+            first = at_start.match(data, pos, end)
+            at = pos
         regions: list[tuple[int, int]] = []
         delims: list[bytes] = []
         preamble: bytes | None = None
@@ -303,11 +309,15 @@ class _Parser:
         prev_end = -1
         budget = self.policy.max_parts - self.nparts
         while True:
-            m = search(data, at, end)
+            if first is not None:
+                m: re.Match[bytes] | None = first
+                first = None
+            else:
+                m = search(data, at, end)
             if m is None:
                 break
             s = m.start()
-            if data[s] == 10 or s < lower:
+            if data[s] == 10:
                 # The line break before "--" belongs to the delimiter, CRLF included
                 # (RFC 2046 §5.1.1), unless it already ended the previous line we used.
                 if s < lower:
