@@ -180,8 +180,7 @@ def test_c22_injected_lines_after_starttls(tls: tuple[ssl.SSLContext, str]) -> N
         except TLSError:
             pass  # the injected bytes arrived after our read: the handshake broke (acceptable)
         else:
-            assert t._conn is not None
-            assert set(t._conn.proto.capabilities) == {"8BITMIME"}
+            assert set(t._idle[0].proto.capabilities) == {"8BITMIME"}
             t.send_raw(MSG, ENV)
             t.close()
             assert len(srv.deliveries) == 1
@@ -408,3 +407,66 @@ def test_ipv6_loopback() -> None:
         assert t.send_raw(MSG, ENV).ok
     assert srv.sessions[0].commands[0] in ("EHLO [IPv6:::1]",) or \
         srv.sessions[0].commands[0].startswith("EHLO ")
+
+
+def test_sync_pool_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with FakeSMTPServer(reply_delay=0.002) as srv, plain(srv, pool_size=3) as t:
+        with ThreadPoolExecutor(6) as ex:
+            results = list(ex.map(lambda i: t.send_raw(MSG + b"%d\r\n" % i, ENV), range(18)))
+        assert all(r.ok for r in results)
+        assert t.connections_opened <= 3
+    assert 1 <= len(srv.sessions) <= 3
+    assert sorted(d.content for d in srv.deliveries) == sorted(
+        MSG + b"%d\r\n" % i for i in range(18))
+
+
+def test_max_messages_per_connection() -> None:
+    with FakeSMTPServer() as srv, plain(srv, max_messages_per_connection=2) as t:
+        for _ in range(5):
+            t.send_raw(MSG, ENV)
+    assert len(srv.sessions) == 3 and all(s.commands[-1] == "QUIT" for s in srv.sessions)
+
+
+EIGHT = ("From: a@x.test\r\nTo: b@x.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+         "héllo wörld\r\n").encode()
+
+
+def test_8bit_declared_with_8bitmime() -> None:
+    with FakeSMTPServer() as srv, plain(srv) as t:
+        t.send_raw(EIGHT, ENV)
+    assert srv.deliveries[0].content == EIGHT
+    assert any(c.startswith("MAIL FROM:<a@example.test> BODY=8BITMIME")
+               for c in srv.sessions[0].commands)
+
+
+def test_8bit_downgraded_without_8bitmime() -> None:
+    with FakeSMTPServer(extensions=("PIPELINING",)) as srv, plain(srv) as t:
+        t.send_raw(EIGHT, ENV)
+    content = srv.deliveries[0].content
+    assert content.isascii()
+    assert b"Content-Transfer-Encoding: quoted-printable\r\n" in content
+    assert content.endswith(b"\r\n\r\nh=C3=A9llo w=C3=B6rld\r\n")
+    assert not any("BODY=" in c for c in srv.sessions[0].commands)
+
+
+def test_8bit_refused_when_downgrade_off() -> None:
+    from mimekit.transports.smtp.protocol import SMTPNotSupportedError
+
+    with FakeSMTPServer(extensions=("PIPELINING",)) as srv, plain(srv, downgrade_8bit=False) as t:
+        with pytest.raises(SMTPNotSupportedError, match="8BITMIME"):
+            t.send_raw(EIGHT, ENV)
+    assert srv.deliveries == []
+    assert not any(c.startswith("MAIL") for c in srv.sessions[0].commands)
+
+
+def test_dsn_end_to_end() -> None:
+    from mimekit.transports.smtp import DSNOptions
+
+    with FakeSMTPServer(extensions=("PIPELINING", "DSN")) as srv, plain(srv) as t:
+        t.send_raw(MSG, ENV, dsn=DSNOptions(notify=("FAILURE",), ret="HDRS", envid="e1"))
+    cmds = srv.sessions[0].commands
+    assert "MAIL FROM:<a@example.test> RET=HDRS ENVID=e1" in cmds
+    assert "RCPT TO:<b@example.test> NOTIFY=FAILURE" in cmds

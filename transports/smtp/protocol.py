@@ -116,7 +116,6 @@ class DeliveryStatusUnknown(ConnectionLost):
 
 # RFC 3463 §2: class.subject.detail; the class must agree with the reply code.
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:[ \t]+|$)")
-_REPLY_LINE = re.compile(rb"(\d{3})([ -]?)(.*)", re.S)
 # RFC 5321 §4.5.3.1.5 says 512 octets per reply line; be lenient but bounded.
 MAX_REPLY_LINE = 16384
 MAX_REPLY_LINES = 1000
@@ -181,6 +180,7 @@ class ReplyParser:
     def next_reply(self) -> Reply | None:
         """The next complete reply, or ``None`` when more bytes are needed."""
         buf = self._buf
+        lines = self._lines
         start = 0
         try:
             while True:
@@ -189,32 +189,46 @@ class ReplyParser:
                     if len(buf) - start > MAX_REPLY_LINE:
                         raise SMTPProtocolError("reply line from the server is too long")
                     return None
-                line = bytes(buf[start:nl])
+                end = nl - 1 if nl > start and buf[nl - 1] == 13 else nl
+                line = bytes(buf[start:end])
                 start = nl + 1
-                if line.endswith(b"\r"):
-                    line = line[:-1]
-                m = _REPLY_LINE.match(line)
-                if m is None:
-                    raise SMTPProtocolError(f"malformed reply line from the server: {line[:80]!r}")
-                self._lines.append((int(m.group(1)), m.group(3)))
-                if len(self._lines) > MAX_REPLY_LINES:
+                code = line[:3]
+                if len(code) != 3 or not code.isdigit():
+                    raise SMTPProtocolError(
+                        f"malformed reply line from the server: {line[:80]!r}")
+                sep = line[3:4]
+                # RFC 5321 §4.2: "ddd-text" continues, "ddd text" or "ddd" ends
+                lines.append((int(code), line[4:] if sep in (b" ", b"-") else line[3:]))
+                if len(lines) > MAX_REPLY_LINES:
                     raise SMTPProtocolError("reply from the server has too many lines")
-                if m.group(2) != b"-":
+                if sep != b"-":
                     return self._finish()
         finally:
-            del buf[:start]
+            if start:
+                del buf[:start]
 
     def _finish(self) -> Reply:
-        code = self._lines[-1][0]
-        texts = [raw.decode("utf-8", "replace") for _, raw in self._lines]
-        self._lines.clear()
+        lines = self._lines
+        code = lines[-1][0]
+        texts = [raw.decode("utf-8", "replace") for _, raw in lines]
+        lines.clear()
         enhanced = None
-        m = _ENHANCED.match(texts[0])
-        if m and m.group(1) == str(code)[0]:
-            enhanced = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
-            prefix = re.compile(re.escape(enhanced) + r"(?:[ \t]+|$)")
-            texts = [prefix.sub("", t, count=1) if t.startswith(enhanced) else t for t in texts]
+        first = texts[0]
+        if len(first) >= 5 and first[1] == "." and first[0] == str(code)[0]:
+            m = _ENHANCED.match(first)
+            if m:
+                enhanced = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
+                texts = [_strip_enhanced(t, enhanced) for t in texts]
         return Reply(code, tuple(texts), enhanced)
+
+
+def _strip_enhanced(text: str, enhanced: str) -> str:
+    """``text`` without a leading ``enhanced`` code (followed by space or end)."""
+    if text.startswith(enhanced):
+        rest = text[len(enhanced):]
+        if not rest or rest[0] in " \t":
+            return rest.lstrip(" \t")
+    return text
 
 
 # ---------------------------------------------------------------- data helpers
@@ -398,7 +412,9 @@ class SMTPClientProtocol:
     @property
     def size_limit(self) -> int | None:
         """The SIZE the server declared (RFC 1870 §4), ``None`` if none or 0 (no limit)."""
-        value = self.capabilities.get("SIZE", "")
+        if "SIZE" not in self.capabilities:
+            return None
+        value = self.capabilities["SIZE"]
         try:
             n = int(value.split()[0]) if value.strip() else 0
         except ValueError:

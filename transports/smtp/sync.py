@@ -181,8 +181,10 @@ class SMTPTransport(Transport):
     ``local_hostname`` is the EHLO name (default: the FQDN host name if it has
     one, else our address literal; never a DNS lookup).
 
-    The connection is reused across sends; use as a context manager or call
-    :meth:`close`. Thread-safe (one send at a time).
+    Connections are reused across sends: up to ``pool_size`` of them, one per
+    concurrently sending thread (thread-safe), each replaced after
+    ``max_messages_per_connection`` messages. Use as a context manager or call
+    :meth:`close`.
     """
 
     def __init__(
@@ -209,6 +211,7 @@ class SMTPTransport(Transport):
         dsn: DSNOptions | None = None,
         downgrade_8bit: bool = True,
         max_messages_per_connection: int | None = None,
+        pool_size: int = 1,
     ) -> None:
         self.settings = make_settings(
             host, port, security=security, username=username, password=password,
@@ -219,8 +222,14 @@ class SMTPTransport(Transport):
             noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
             max_messages_per_connection=max_messages_per_connection,
         )
-        self._conn: _Connection | None = None
-        self._lock = threading.RLock()
+        if pool_size < 1:
+            raise ValueError("pool_size must be >= 1")
+        self.pool_size = pool_size
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()  # guards _idle
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._closed = False
+        self.connections_opened = 0
         #: replaced in tests; the pause between retries
         self._sleep: Callable[[float], None] = time.sleep
 
@@ -231,37 +240,49 @@ class SMTPTransport(Transport):
     # -- connection management ---------------------------------------------------
 
     def connect(self) -> None:
-        """Open the connection now (otherwise the first send does)."""
-        with self._lock:
-            self._connection()
+        """Open a connection now (otherwise the first send does) and keep it."""
+        with self._slots:
+            self._release(self._acquire())
 
-    def _connection(self) -> _Connection:
-        conn = self._conn
+    def _acquire(self) -> _Connection:
+        """An idle connection that still works, or a new one (caller holds a slot)."""
         s = self.settings
-        if conn is not None and not conn.proto.closed:
-            limit = s.max_messages_per_connection
-            if limit is not None and conn.messages >= limit:
-                conn.close(polite=True)
-            elif time.monotonic() - conn.last_used > s.noop_after:
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = connect(s)
+                self.connections_opened += 1
+                return conn
+            if conn.proto.closed:
+                conn.close(polite=False)
+                continue
+            if time.monotonic() - conn.last_used > s.noop_after:
                 try:
                     conn.run(conn.proto.noop())  # RFC 5321 §4.1.1.9: is it still there?
-                    return conn
                 except (ConnectionLost, SMTPResponseError):
                     conn.close(polite=False)
-            else:
-                return conn
-        elif conn is not None:
+                    continue
+            return conn
+
+    def _release(self, conn: _Connection) -> None:
+        limit = self.settings.max_messages_per_connection
+        if conn.proto.closed:
             conn.close(polite=False)
-        self._conn = None
-        self._conn = connect(s)
-        return self._conn
+        elif self._closed or (limit is not None and conn.messages >= limit):
+            conn.close(polite=True)
+        else:
+            with self._lock:
+                self._idle.append(conn)
 
     def close(self) -> None:
-        """QUIT and close the connection (idempotent)."""
+        """QUIT and close the idle connections (idempotent); connections in use
+        by other threads close when their send ends. The transport can be
+        used again afterwards (it reconnects)."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close(polite=True)
-                self._conn = None
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close(polite=True)
 
     # -- sending -------------------------------------------------------------------
 
@@ -297,33 +318,32 @@ class SMTPTransport(Transport):
         dsn = dsn if dsn is not None else self.settings.dsn
         downgrade = to_7bit if self.settings.downgrade_8bit else None
         attempt = 0
-        with self._lock:
+        with self._slots:
             while True:
                 conn: _Connection | None = None
                 try:
-                    conn = self._connection()
+                    conn = self._acquire()
                     tx: Transaction = conn.run(conn.proto.transaction(
                         data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
                     ))
                 except (ConnectionLost, SMTPResponseError) as exc:
                     committed = conn is not None and conn.proto.data_committed
-                    if conn is not None and conn.proto.closed:
-                        conn.close(polite=False)
-                        self._conn = None
-                    if not is_retriable(exc, committed) or attempt >= self.settings.retries:
+                    retry = is_retriable(exc, committed) and attempt < self.settings.retries
+                    if conn is not None:
+                        if retry and not conn.proto.closed:
+                            conn.close(polite=True)  # a fresh session for the retry
+                        self._release(conn)
+                    if not retry:
                         raise
-                    if conn is not None and not conn.proto.closed:
-                        conn.close(polite=True)  # a fresh session for the retry
-                        self._conn = None
                     self._sleep(backoff(self.settings, attempt))
                     attempt += 1
                     continue
-                except TLSError:
-                    if self._conn is not None:
-                        self._conn.close(polite=False)
-                        self._conn = None
+                except BaseException:
+                    if conn is not None:
+                        conn.close(polite=False)
                     raise
                 conn.messages += 1
+                self._release(conn)
                 if all_transient(tx) and attempt < self.settings.retries:
                     # every recipient got 4xx and nothing was sent: try again later
                     self._sleep(backoff(self.settings, attempt))
