@@ -122,6 +122,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "text": message.text,
         "html": message.html,
         "attachments": [_attachment(p) for p in message.attachments],
+        "defects": [],
     }
     result["root"] = part_to_dict(message)
     result["defects"] = [d.to_dict() for d in message.all_defects]
