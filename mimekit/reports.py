@@ -1,8 +1,8 @@
 """Machine-readable parts of delivery and disposition reports.
 
 ``message/delivery-status`` (RFC 3464, and its UTF-8 twin ``message/global-delivery-status``
-from RFC 6533) and ``message/disposition-notification`` (RFC 8098, formerly RFC 3798/2298)
-bodies are not MIME messages: they are blocks of header-style fields separated by blank
+from RFC 6533), ``message/disposition-notification`` (RFC 8098, formerly RFC 3798/2298) and
+``message/feedback-report`` (ARF, RFC 5965) bodies are not MIME messages: they are blocks of header-style fields separated by blank
 lines.  The stdlib parses them as a list of fake messages and leaves the field syntax
 (``type; value``, status codes, disposition modes) to the caller; here they become frozen
 values with those pieces already split.
@@ -30,9 +30,11 @@ __all__ = [
     "DeliveryStatus",
     "Disposition",
     "DispositionNotification",
+    "FeedbackReport",
     "RecipientStatus",
     "parse_delivery_status",
     "parse_disposition_notification",
+    "parse_feedback_report",
     "parse_report_fields",
 ]
 
@@ -245,6 +247,52 @@ class DispositionNotification:
             "original_message_id": self.original_message_id,
             "disposition": None if self.disposition is None else self.disposition.to_dict(),
             "errors": list(self.errors),
+            "fields": _fields_list(self.fields),
+        }
+
+
+@attrs.frozen
+class FeedbackReport:
+    """A parsed ``message/feedback-report`` body (ARF, RFC 5965 §3.1 and §3.2).
+
+    ``feedback_type`` is lower case (``abuse``, ``fraud``, ``not-spam``, ...).  Fields that
+    may repeat are tuples in order.  ``original_mail_from`` and ``original_rcpt_to`` lose
+    their angle brackets.  ``fields`` keeps every field, unfolded, in order.
+    """
+
+    feedback_type: str | None
+    user_agent: str | None
+    version: str | None
+    fields: Fields
+    original_mail_from: str | None = None
+    original_rcpt_to: tuple[str, ...] = ()
+    arrival_date: str | None = None
+    source_ip: str | None = None
+    reporting_mta: Typed | None = None
+    incidents: int | None = None
+    authentication_results: tuple[str, ...] = ()
+    reported_domains: tuple[str, ...] = ()
+    reported_uris: tuple[str, ...] = ()
+
+    def get(self, name: str) -> str | None:
+        """The first field called ``name`` (case-insensitive), unfolded."""
+        return _get(self.fields, name)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready shape for ``inspect --json``."""
+        return {
+            "feedback_type": self.feedback_type,
+            "user_agent": self.user_agent,
+            "version": self.version,
+            "original_mail_from": self.original_mail_from,
+            "original_rcpt_to": list(self.original_rcpt_to),
+            "arrival_date": self.arrival_date,
+            "source_ip": self.source_ip,
+            "reporting_mta": _typed_dict(self.reporting_mta),
+            "incidents": self.incidents,
+            "authentication_results": list(self.authentication_results),
+            "reported_domains": list(self.reported_domains),
+            "reported_uris": list(self.reported_uris),
             "fields": _fields_list(self.fields),
         }
 
@@ -581,4 +629,63 @@ def parse_disposition_notification(
         fields=fields,
         mdn_gateway=_typed("MDN-Gateway", _get(fields, "MDN-Gateway"), defects),
         errors=tuple(v for n, v in fields if n.lower() == "error"),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Feedback reports (ARF)
+
+
+def _unbracket(value: str) -> str:
+    value = _strip_comments(value)
+    return value[1:-1].strip() if value.startswith("<") and value.endswith(">") else value
+
+
+def parse_feedback_report(body: bytes, defects: list[Defect] | None = None) -> FeedbackReport:
+    """Parse a ``message/feedback-report`` body (RFC 5965 §3.1) into a FeedbackReport.
+
+    Feedback-Type, User-Agent and Version are required (§3.1); a missing one is a
+    ``MissingReportField`` defect.  Arrival-Date falls back to Received-Date, the pre-RFC
+    name that AOL and Yahoo complaint reports still use.
+    """
+    groups = parse_report_fields(body, defects)
+    if len(groups) > 1:
+        _defect(defects, "MalformedReportField",
+                "blank line inside a feedback-report body; groups merged")
+    fields = tuple(field for group in groups for field in group)
+    for required in ("Feedback-Type", "User-Agent", "Version"):
+        if _get(fields, required) is None:
+            _defect(defects, "MissingReportField", f"no {required} field", header=required)
+
+    def every(name: str) -> tuple[str, ...]:
+        key = name.lower()
+        return tuple(v for n, v in fields if n.lower() == key)
+
+    feedback_type = _get(fields, "Feedback-Type")
+    incidents_text = _get(fields, "Incidents")
+    incidents: int | None = None
+    if incidents_text is not None:
+        digits = _strip_comments(incidents_text)
+        if digits.isdigit() and len(digits) <= 18:
+            incidents = int(digits)
+        else:
+            _defect(defects, "MalformedReportField",
+                    f"Incidents is not a number: {incidents_text[:40]!r}", header="Incidents")
+    mail_from = _get(fields, "Original-Mail-From")
+    arrival = _get(fields, "Arrival-Date") or _get(fields, "Received-Date")
+    source_ip = _get(fields, "Source-IP")
+    return FeedbackReport(
+        feedback_type=None if feedback_type is None else _strip_comments(feedback_type).lower(),
+        user_agent=_get(fields, "User-Agent"),
+        version=None if (v := _get(fields, "Version")) is None else _strip_comments(v),
+        fields=fields,
+        original_mail_from=None if mail_from is None else _unbracket(mail_from),
+        original_rcpt_to=tuple(_unbracket(v) for v in every("Original-Rcpt-To")),
+        arrival_date=None if arrival is None else _strip_comments(arrival) or arrival,
+        source_ip=None if source_ip is None else _strip_comments(source_ip),
+        reporting_mta=_typed("Reporting-MTA", _get(fields, "Reporting-MTA"), defects),
+        incidents=incidents,
+        authentication_results=every("Authentication-Results"),
+        reported_domains=tuple(_strip_comments(v) for v in every("Reported-Domain")),
+        reported_uris=tuple(_strip_comments(v) for v in every("Reported-URI")),
     )

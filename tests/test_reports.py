@@ -20,8 +20,10 @@ from mimekit.reports import (
     DeliveryStatus,
     Disposition,
     DispositionNotification,
+    FeedbackReport,
     parse_delivery_status,
     parse_disposition_notification,
+    parse_feedback_report,
     parse_report_fields,
 )
 
@@ -43,7 +45,7 @@ def report_body(name: str, mime_type: str) -> bytes:
     The stdlib parses message/delivery-status into fake sub-messages and loses the exact
     bytes, so it is used only to find the multipart boundaries; the body is then cut out
     of the raw message between two delimiter lines (RFC 2046 §5.1.1)."""
-    raw = (corpus_dir() / name).read_bytes()
+    raw = (corpus_dir() / name).read_bytes().removeprefix(b"\xef\xbb\xbf")  # a BOM hides
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     found: list[bytes] = []
     for part in msg.walk():
@@ -410,10 +412,63 @@ def test_broken_mdns() -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Feedback reports (ARF, RFC 5965)
+
+
+@pytest.mark.corpus
+def test_corpus_feedback_reports() -> None:
+    defects: list[Defect] = []
+    arf = parse_feedback_report(report_body("jstedfast-MimeKit/messages/feedback-report.txt",
+                                            "message/feedback-report"), defects)
+    assert defects == []
+    assert (arf.feedback_type, arf.user_agent, arf.version) == (
+        "abuse", "SomeGenerator/1.0", "1")
+    assert arf.original_mail_from == "somespammer@example.net"
+    assert arf.original_rcpt_to == ("user@example.com",)
+    assert arf.arrival_date == "Thu, 8 Mar 2005 14:00:00 EDT"
+    assert arf.source_ip == "192.0.2.2"
+    assert arf.authentication_results == (
+        "mail.example.com; spf=fail smtp.mail=somespammer@example.com",)
+    assert arf.reported_domains == ("example.net",)
+    assert arf.reported_uris == ("http://example.net/earn_money.html",
+                                 "mailto:user@example.com")
+    assert arf.get("removal-recipient") == "user@example.com"
+    json.dumps(arf.to_dict())
+
+    arf = parse_feedback_report(report_body("mailgun-flanker/complaints/aol.eml",
+                                            "message/feedback-report"))
+    assert (arf.feedback_type, arf.user_agent, arf.version) == ("abuse", "AOL SComp", "0.1")
+    assert arf.arrival_date == "Wed, 17 Nov 2010 12:41:30 -0500"  # from Received-Date
+    assert arf.source_ip == "173.193.210.34"  # "Source-Ip"
+    assert arf.reported_domains == ("mars-34.example.com",)
+
+    arf = parse_feedback_report(report_body("mailgun-flanker/complaints/yahoo.eml",
+                                            "message/feedback-report"))
+    assert arf.user_agent == "Yahoo!-Mail-Feedback/1.0"
+    assert arf.original_mail_from == "bounce+705f77.d4a-user=yahoo.com@example.com"
+    assert arf.original_rcpt_to == ("user@yahoo.com",)
+
+
+def test_broken_feedback_report() -> None:
+    defects: list[Defect] = []
+    arf = parse_feedback_report(b"Feedback-Type: Not-Spam\nIncidents: many\n\n"
+                                b"Reporting-MTA: dns; mx.example\n", defects)
+    assert arf.feedback_type == "not-spam"
+    assert arf.incidents is None and arf.reporting_mta == ("dns", "mx.example")
+    details = " | ".join(d.detail for d in defects)
+    assert "groups merged" in details and "not a number" in details
+    assert {d.header for d in defects if d.kind == "MissingReportField"} == {
+        "User-Agent", "Version"}
+    assert parse_feedback_report(b"Incidents: 12\n").incidents == 12
+    assert parse_feedback_report(b"") == FeedbackReport(None, None, None, ())
+
+
+# ---------------------------------------------------------------------------------------
 # Property tests
 
 FIELD_NAMES = ["Reporting-MTA", "Final-Recipient", "Original-Recipient", "Action", "Status",
-               "Diagnostic-Code", "Disposition", "Reporting-UA", "Original-Message-ID", "X-A"]
+               "Diagnostic-Code", "Disposition", "Reporting-UA", "Original-Message-ID", "Feedback-Type", "Incidents",
+               "Original-Rcpt-To", "X-A"]
 line = st.one_of(
     st.builds(lambda n, v: f"{n}:{v}", st.sampled_from(FIELD_NAMES), st.text(max_size=40)),
     st.text(alphabet=" \t;/()<>@,.:x5", max_size=20),
@@ -427,6 +482,7 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     defects: list[Defect] = []
     json.dumps(parse_delivery_status(data, defects).to_dict())
     json.dumps(parse_disposition_notification(data, defects).to_dict())
+    json.dumps(parse_feedback_report(data, defects).to_dict())
 
 
 @settings(max_examples=300, deadline=None)
@@ -437,3 +493,4 @@ def test_field_shaped_text_never_raises(lines: list[str], sep: str) -> None:
     mdn = parse_disposition_notification(body)
     json.dumps(status.to_dict())
     json.dumps(mdn.to_dict())
+    json.dumps(parse_feedback_report(body).to_dict())
