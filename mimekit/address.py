@@ -224,34 +224,37 @@ def _skip_comment(text: str, pos: int, ctx: _Ctx) -> tuple[int, str]:
 
 
 def _tokenize(text: str, ctx: _Ctx) -> list[_Tok]:
+    """Lexical tokens of an address list. One regex pass (finditer), restarted only
+    after a comment, which needs a hand-written scan because comments nest."""
     toks: list[_Tok] = []
+    append = toks.append
     pos = 0
     n = len(text)
-    match = _TOKEN_RE.match
     while pos < n:
-        m = match(text, pos)
-        if m is None:  # pragma: no cover - the alternatives cover every character
-            toks.append(("bad", text[pos]))
-            pos += 1
-            continue
-        kind = m.lastgroup
-        if kind == "qend":
-            if not m.group("qend"):
-                ctx.add("UnterminatedQuotedString", "quoted string not closed")
-            toks.append(("qs", _UNESCAPE.sub(r"\1", m.group("qs"))))
-        elif kind == "dlend":
-            if not m.group("dlend"):
-                ctx.add("UnterminatedDomainLiteral", "domain literal not closed")
-            toks.append(("dl", "[" + m.group("dl") + "]"))
-        elif kind == "cm":
-            pos, comment = _skip_comment(text, m.end(), ctx)
-            toks.append(("cm", comment))
-            continue
-        elif kind == "sp":
-            toks.append((m.group("sp"), m.group("sp")))
-        elif kind is not None:
-            toks.append((kind, m.group(kind)))
-        pos = m.end()
+        for m in _TOKEN_RE.finditer(text, pos):
+            kind = m.lastgroup
+            if kind == "atom" or kind == "ws":
+                append((kind, m.group()))
+            elif kind == "sp":
+                ch = m.group()
+                append((ch, ch))
+            elif kind == "qend":
+                if not m.group("qend"):
+                    ctx.add("UnterminatedQuotedString", "quoted string not closed")
+                qs = m.group("qs")
+                append(("qs", _UNESCAPE.sub(r"\1", qs) if "\\" in qs else qs))
+            elif kind == "dlend":
+                if not m.group("dlend"):
+                    ctx.add("UnterminatedDomainLiteral", "domain literal not closed")
+                append(("dl", "[" + m.group("dl") + "]"))
+            elif kind == "cm":
+                pos, comment = _skip_comment(text, m.end(), ctx)
+                append(("cm", comment))
+                break
+            else:
+                append(("bad", m.group()))
+        else:
+            break
     return toks
 
 
@@ -607,18 +610,25 @@ def _addr_spec_text(addr: Address, policy: Policy) -> str:
 
 
 def _mailbox_tokens(addr: Address, policy: Policy) -> list[str]:
+    """Tokens of one mailbox. A mailbox short enough for a line of its own is one
+    token (with its inner spaces), so folds fall between addresses, not inside one."""
     spec = _addr_spec_text(addr, policy)
     if not addr.name:
         return [spec]
-    return _phrase_tokens(addr.name, policy) + [f"<{spec}>"]
+    toks = _phrase_tokens(addr.name, policy) + [f"<{spec}>"]
+    joined = " ".join(toks)
+    if len(joined.encode("utf-8")) <= policy.max_line_length - 2:
+        return [joined]
+    return toks
 
 
 def address_tokens(items: Iterable[Address | Group], policy: Policy) -> list[str]:
     """Foldable tokens for an address-list header value (RFC 5322 §3.4).
 
-    Display names are atoms, one quoted string, or RFC 2047 words; an addr-spec or
-    quoted string is always a single token; each "," is attached to the token before
-    it so folding (between tokens) falls only between words and addresses.
+    Display names are atoms, quoted strings, or RFC 2047 words; an addr-spec or quoted
+    string is always inside a single token, and a whole mailbox is one token when it
+    fits on a line; each "," is attached to the token before it so folding (between
+    tokens) falls only between addresses, or between the words of a long one.
     """
     out: list[str] = []
     items = list(items)

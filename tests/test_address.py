@@ -153,7 +153,7 @@ def test_utf8_local_part_parses_but_needs_smtputf8() -> None:
     assert defects == []
     with pytest.raises(AddressError, match="SMTPUTF8"):
         address_tokens(items, DEFAULT)
-    assert address_tokens(items, SMTPUTF8) == ["Jörg", "<jörg@bücher.example>"]
+    assert address_tokens(items, SMTPUTF8) == ["Jörg <jörg@bücher.example>"]
 
 
 def test_address_parse_and_str() -> None:
@@ -221,11 +221,16 @@ def test_tokens_commas_attached_and_encoding() -> None:
          Group("Empty", ()), "G: a@example.com, b@example.com;"]
     )  # fmt: skip
     assert address_tokens(items, DEFAULT) == [
-        '"Lima, Ana"', "<ana@example.com>,",
-        "=?utf-8?B?SsO2cmcgTcO8bGxlcg==?=", "<j@xn--bcher-kva.de>,",
+        '"Lima, Ana" <ana@example.com>,',
+        "=?utf-8?B?SsO2cmcgTcO8bGxlcg==?= <j@xn--bcher-kva.de>,",
         "Empty:;,",
         "G:", "a@example.com,", "b@example.com;",
     ]  # fmt: skip
+
+
+def test_long_mailbox_split_into_words() -> None:
+    toks = address_tokens([Address(" ".join(["A very long display name"] * 3), "a", "example.com")], DEFAULT)
+    assert toks == ["A", "very", "long", "display", "name"] * 3 + ["<a@example.com>"]
 
 
 def test_display_name_looking_like_encoded_word_is_encoded() -> None:
