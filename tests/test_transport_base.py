@@ -137,7 +137,7 @@ def test_no_recipients_refused_with_a_clear_error() -> None:
 
 def test_rcpt_to_accepts_any_iterable_and_a_single_string() -> None:
     assert Envelope("a@x.example", ["b@y.example"]).rcpt_to == ("b@y.example",)
-    assert Envelope("a@x.example", "b@y.example").rcpt_to == ("b@y.example",)  # type: ignore[arg-type]
+    assert Envelope("a@x.example", "b@y.example").rcpt_to == ("b@y.example",)
 
 
 @pytest.mark.parametrize(

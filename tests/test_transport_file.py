@@ -7,6 +7,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,22 @@ def test_slug_falls_back_for_empty_or_symbolic_subjects(tmp_path: Path) -> None:
     assert n2 is not None and n2.endswith("-message.eml")
 
 
+def test_durable_write_fsyncs_files_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    FileTransport(tmp_path).send(MSG)
+    assert len(synced) == 3  # envelope.json, .eml, the directory
+    synced.clear()
+    FileTransport(tmp_path, durable=False).send(MSG)
+    assert synced == []
+
+
 def test_files_are_private(tmp_path: Path) -> None:
     FileTransport(tmp_path).send(MSG)
     for p in tmp_path.iterdir():
@@ -88,7 +105,7 @@ def test_files_are_private(tmp_path: Path) -> None:
 
 
 def test_unique_names_over_1000_quick_sends(tmp_path: Path) -> None:
-    t = FileTransport(tmp_path)
+    t = FileTransport(tmp_path, durable=False)  # same naming; fsync skipped for speed
     names = {t.send(MSG).queue_id for _ in range(1000)}
     assert len(names) == 1000
     assert len(list(tmp_path.glob("*.eml"))) == 1000
@@ -97,7 +114,7 @@ def test_unique_names_over_1000_quick_sends(tmp_path: Path) -> None:
 
 
 def test_unique_names_from_threads(tmp_path: Path) -> None:
-    t = FileTransport(tmp_path)
+    t = FileTransport(tmp_path, durable=False)
     names: list[str | None] = []
     lock = threading.Lock()
 
@@ -119,7 +136,7 @@ def test_crash_mid_write_leaves_no_partial_eml(tmp_path: Path, monkeypatch: pyte
     real_fdopen = os.fdopen
 
     class Exploding:
-        def __init__(self, fh):  # type: ignore[no-untyped-def]
+        def __init__(self, fh: Any) -> None:
             self.fh = fh
 
         def __enter__(self):  # type: ignore[no-untyped-def]
@@ -143,7 +160,7 @@ def test_crash_mid_write_leaves_no_partial_eml(tmp_path: Path, monkeypatch: pyte
         # first write = envelope.json (let it pass), second = the .eml (crash)
         return Exploding(fh) if calls["n"] == 2 else fh
 
-    monkeypatch.setattr(file_mod.os, "fdopen", fdopen)
+    monkeypatch.setattr(os, "fdopen", fdopen)
     with pytest.raises(TransportError, match="No space left"):
         FileTransport(tmp_path).send(MSG)
     assert visible(tmp_path) == []  # no .eml, no temp file, no orphan envelope
@@ -153,7 +170,7 @@ def test_crash_at_rename_leaves_nothing_visible(tmp_path: Path, monkeypatch: pyt
     def boom(src: object, dst: object) -> None:
         raise KeyboardInterrupt  # the process is being killed
 
-    monkeypatch.setattr(file_mod.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         FileTransport(tmp_path).send(MSG)
     assert visible(tmp_path) == []

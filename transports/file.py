@@ -61,13 +61,15 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
 
     A hidden temporary file in the same directory (so the rename cannot cross
     file systems) is written, flushed, fsynced, then ``os.replace``d onto
     ``path``; on any error the temporary file is removed and the error
     re-raised. Files are private (``0600``) by default: mail is personal data.
+    ``durable=False`` skips the fsyncs (still atomic, not crash-durable); the
+    caller fsyncs the directory itself when it writes several files.
     """
     directory = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
@@ -76,7 +78,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -85,7 +88,6 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
 
 
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
@@ -120,12 +122,16 @@ class FileTransport(Transport):
     (``mail_from``, ``rcpt_to``) and ``message_id``; it is written first, so
     once an ``.eml`` is visible its envelope is too. The directory is created
     if missing. Every recipient is reported accepted (250); ``queue_id`` is the
-    ``.eml`` file name.
+    ``.eml`` file name. ``durable=False`` skips the fsyncs (writes stay atomic
+    but may be lost on power failure): for tests and throwaway outboxes.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], *, create: bool = True, durable: bool = True
+    ) -> None:
         self.directory = Path(directory)
         self._create = create
+        self.durable = durable
 
     def __repr__(self) -> str:
         return f"FileTransport({str(self.directory)!r})"
@@ -159,14 +165,17 @@ class FileTransport(Transport):
         meta = self.directory / (name[: -len(".eml")] + ".envelope.json")
         record = {**env.to_dict(), "message_id": message_id}
         try:
-            atomic_write(meta, json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-            atomic_write(eml, wire)
+            meta_bytes = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+            atomic_write(meta, meta_bytes, durable=self.durable)
+            atomic_write(eml, wire, durable=self.durable)
         except OSError as exc:
             try:
                 meta.unlink()
             except OSError:
                 pass
             raise TransportError(f"cannot write {str(eml)!r}: {exc}") from exc
+        if self.durable:
+            _fsync_dir(self.directory)  # both renames reach the disk
         return accepted_result(env, message_id, queue_id=name, text=f"written to {name}")
 
 

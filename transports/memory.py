@@ -186,8 +186,8 @@ class Outbox(Sequence[SentMessage]):
             "result": _result_to_dict(item.result),
         }
         # The .json first: an .eml is only listed once its metadata exists.
-        atomic_write(self.path / f"{stem}.json", json.dumps(meta).encode("utf-8"))
-        atomic_write(self.path / f"{stem}.eml", item.data)
+        atomic_write(self.path / f"{stem}.json", json.dumps(meta).encode("utf-8"), durable=False)
+        atomic_write(self.path / f"{stem}.eml", item.data, durable=False)
 
     def _snapshot(self) -> list[SentMessage]:
         if self.path is None:
