@@ -41,6 +41,8 @@ _DOT_ATOM_ASCII = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*\Z")
 _DOT_ATOM_UTF8 = re.compile(rf"[{_ATEXT}\u0080-\U0010ffff]+(?:\.[{_ATEXT}\u0080-\U0010ffff]+)*\Z")
 _PHRASE_ASCII = re.compile(rf"[{_ATEXT}]+(?: [{_ATEXT}]+)*\Z")
 _PHRASE_UTF8 = re.compile(rf"[{_ATEXT}\u0080-\U0010ffff]+(?: [{_ATEXT}\u0080-\U0010ffff]+)*\Z")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_DOMAIN_LITERAL = re.compile(r"\[[!-Z^-~]*\]\Z")  # RFC 5322 §3.4.1 dtext, no FWS
 _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9_\-\u0080-\U0010ffff]+\Z")
 
 
@@ -600,12 +602,17 @@ def _addr_spec_text(addr: Address, policy: Policy) -> str:
             "(RFC 6531/6532); use policy SMTPUTF8 or an ASCII address"
         )
     local = addr.local
+    if _CONTROL.search(local):
+        raise AddressError(f"control character in the local part {local!r}")
     dot_atom = _DOT_ATOM_UTF8 if policy.smtputf8 else _DOT_ATOM_ASCII
     if not dot_atom.match(local):
-        local = _quote(local)
+        local = _quote(local)  # RFC 5322 §3.4.1: quoted-string local part
     domain = addr.domain if policy.smtputf8 else addr.ascii_domain
     if not domain:
         raise AddressError(f"address {addr.local!r} without a domain")
+    # RFC 5322 §3.4.1: domain = dot-atom / domain-literal (no white space written).
+    if not (dot_atom.match(domain) or _DOMAIN_LITERAL.match(domain)):
+        raise AddressError(f"invalid domain {addr.domain!r} (RFC 5322 §3.4.1)")
     return f"{local}@{domain}"
 
 

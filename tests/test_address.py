@@ -283,3 +283,20 @@ def test_address_round_trip_with_stdlib(boxes: list[tuple[str | None, str, str]]
         got = [(n.replace(" ", ""), u, d) for n, u, d in got]
         want = [(n.replace(" ", ""), u, d) for n, u, d in want]
     assert got == want
+
+
+@pytest.mark.parametrize(
+    "addr",
+    [Address(None, "a", "exa mple.com"), Address(None, "a", ""), Address(None, "a\x07", "example.com"),
+     Address(None, "a", "[1.2.3.4 ]"), Address(None, "", "example.com")],
+)  # fmt: skip
+def test_unwritable_addresses_refused(addr: Address) -> None:
+    with pytest.raises(AddressError):
+        address_tokens([addr], DEFAULT)
+
+
+def test_quoted_local_part_written_back() -> None:
+    toks = address_tokens([Address(None, 'john "jd" doe', "example.com")], DEFAULT)
+    assert toks == ['"john \\"jd\\" doe"@example.com']
+    assert parse_address_list(toks[0]) == [Address(None, 'john "jd" doe', "example.com")]
+    assert address_tokens([Address(None, "pm", "[192.0.2.1]")], DEFAULT) == ["pm@[192.0.2.1]"]
