@@ -599,6 +599,8 @@ def _parse(data: bytes, defects: list[Defect] | None, depth: int) -> Tnef:
             state["body"] = _text8(value, codec)
         elif attr_id == ATT_DATE_SENT:
             state["date_sent"] = _att_date(value)
+            if state["date_sent"] is None:
+                _defect(defects, f"attDateSent at offset {start} is not a valid date")
         elif attr_id == ATT_MSG_PROPS:
             msg_props.extend(_parse_props(value, codec, defects, "attMsgProps"))
     if current is not None:

@@ -437,6 +437,30 @@ def test_unknown_codepage_falls_back_to_windows_1252() -> None:
     assert tnef.codepage == 99999 and tnef.subject == "été"
 
 
+def test_odd_values() -> None:
+    data = stream(
+        attr(LVL_MSG, 0x00069007, struct.pack("<II", 65001, 0)),
+        attr(LVL_MSG, 0x00018004, "naïve ✓".encode() + b"\x00"),
+        attr(LVL_MSG, 0x00038005, struct.pack("<7H", 2024, 13, 40, 0, 0, 0, 0)),
+        attr(LVL_MSG, 0x00069003, props(
+            struct.pack("<HHf", 0x0004, 0x6001, 1.5),
+            struct.pack("<HHQ", 0x0040, 0x0039, 0xFFFFFFFFFFFFFFFF),
+            struct.pack("<HHI", 0x0001, 0x6002, 0),
+        )),
+        attr(LVL_ATT, 0x00069002, REND_DATA),
+        attr(LVL_ATT, 0x00069005, b""),
+    )
+    defects: list[Defect] = []
+    tnef = parse_tnef(data, defects)
+    assert tnef.subject == "naïve ✓"  # code page 65001 is UTF-8
+    assert tnef.date_sent is None  # month 13
+    assert [p.value for p in tnef.properties] == [1.5, None, None]  # FILETIME overflow
+    assert tnef.attachments[0].properties == ()
+    details = [d.detail for d in defects]
+    assert len(details) == 2
+    assert "not a valid date" in details[0] and "without a count" in details[1]
+
+
 # ---------------------------------------------------------------------------------------
 # Compressed RTF (MS-OXRTFCP)
 
@@ -446,6 +470,16 @@ def test_rtf_literals_references_and_wraparound() -> None:
     assert decompress_rtf(rtf_compress([text])) == text
     # A reference back into text just written: offset 207 is where output starts.
     assert decompress_rtf(rtf_compress([b"xyz", (207, 3), (207, 6)])) == b"xyzxyzxyzxyz"
+
+
+def test_rtf_output_is_cut_at_rawsize() -> None:
+    stream_ = bytearray(rtf_compress([b"{\\rtf1 " + b"x" * 100 + b"}"]))
+    stream_[4:8] = struct.pack("<I", 10)  # RAWSIZE says 10
+    assert decompress_rtf(bytes(stream_)) == b"{\\rtf1 xxx"
+    defects: list[Defect] = []
+    truncated = rtf_compress([b"ab", (0, 5)])
+    assert decompress_rtf(truncated[:-3], defects) == b"ab{\\rtf"
+    assert any("inside a reference" in d.detail for d in defects)
 
 
 def test_rtf_uncompressed_and_broken_headers() -> None:
