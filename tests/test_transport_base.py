@@ -5,8 +5,6 @@ from __future__ import annotations
 import pickle
 
 import pytest
-
-from mimekit.errors import MimekitError
 from mimekit.transports import (
     AuthenticationError,
     Envelope,
@@ -19,6 +17,8 @@ from mimekit.transports import (
     TransportError,
     prepare,
 )
+
+from mimekit.errors import MimekitError
 
 
 def raw(*headers: str, body: str = "Hello.\r\n") -> bytes:
@@ -45,12 +45,15 @@ SIMPLE = raw(
 def test_envelope_from_headers_to_cc_bcc_in_order() -> None:
     env = Envelope.from_message(_parse(SIMPLE))
     assert env == Envelope(
-        "ana@example.org", ("bo@example.net", "cy@example.net", "dee@example.net", "secret@example.net")
+        "ana@example.org",
+        ("bo@example.net", "cy@example.net", "dee@example.net", "secret@example.net"),
     )
 
 
 def test_sender_wins_over_from() -> None:
-    msg = _parse(raw("From: a@example.org, b@example.org", "Sender: sec@example.org", "To: x@example.net"))
+    msg = _parse(
+        raw("From: a@example.org, b@example.org", "Sender: sec@example.org", "To: x@example.net")
+    )
     assert Envelope.from_message(msg).mail_from == "sec@example.org"
 
 
@@ -60,22 +63,34 @@ def test_first_from_mailbox_without_sender() -> None:
 
 
 def test_duplicates_dropped_case_insensitively_keeping_first() -> None:
-    msg = _parse(raw(
-        "From: a@example.org",
-        "To: Bo@Example.net, x@example.net",
-        "Cc: bo@example.net",
-        "Bcc: X@EXAMPLE.NET, z@example.net",
-    ))
-    assert Envelope.from_message(msg).rcpt_to == ("Bo@Example.net", "x@example.net", "z@example.net")
+    msg = _parse(
+        raw(
+            "From: a@example.org",
+            "To: Bo@Example.net, x@example.net",
+            "Cc: bo@example.net",
+            "Bcc: X@EXAMPLE.NET, z@example.net",
+        )
+    )
+    assert Envelope.from_message(msg).rcpt_to == (
+        "Bo@Example.net",
+        "x@example.net",
+        "z@example.net",
+    )
 
 
 def test_groups_are_flattened() -> None:
-    msg = _parse(raw(
-        "From: a@example.org",
-        "To: Team: one@example.net, Two <two@example.net>;, solo@example.net",
-        "Cc: undisclosed-recipients:;",
-    ))
-    assert Envelope.from_message(msg).rcpt_to == ("one@example.net", "two@example.net", "solo@example.net")
+    msg = _parse(
+        raw(
+            "From: a@example.org",
+            "To: Team: one@example.net, Two <two@example.net>;, solo@example.net",
+            "Cc: undisclosed-recipients:;",
+        )
+    )
+    assert Envelope.from_message(msg).rcpt_to == (
+        "one@example.net",
+        "two@example.net",
+        "solo@example.net",
+    )
 
 
 def test_idna_domain_becomes_a_label() -> None:
@@ -87,33 +102,37 @@ def test_idna_domain_becomes_a_label() -> None:
 
 def test_resent_block_replaces_to_cc_bcc() -> None:
     # RFC 5322 §3.6.6: a resent message goes to the Resent-* recipients only.
-    msg = _parse(raw(
-        "Resent-From: fwd@example.org",
-        "Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000",
-        "Resent-To: new1@example.net",
-        "Resent-Cc: new2@example.net",
-        "Resent-Bcc: hidden@example.net",
-        "From: orig@example.org",
-        "To: old@example.net",
-        "Cc: old2@example.net",
-    ))
+    msg = _parse(
+        raw(
+            "Resent-From: fwd@example.org",
+            "Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000",
+            "Resent-To: new1@example.net",
+            "Resent-Cc: new2@example.net",
+            "Resent-Bcc: hidden@example.net",
+            "From: orig@example.org",
+            "To: old@example.net",
+            "Cc: old2@example.net",
+        )
+    )
     env = Envelope.from_message(msg)
     assert env.mail_from == "fwd@example.org"
     assert env.rcpt_to == ("new1@example.net", "new2@example.net", "hidden@example.net")
 
 
 def test_only_the_topmost_resent_block_counts() -> None:
-    msg = _parse(raw(
-        "Resent-Date: Tue, 2 Jan 2024 10:00:00 +0000",
-        "Resent-From: second@example.org",
-        "Resent-To: latest@example.net",
-        "Received: from x by y; Tue, 2 Jan 2024 10:00:00 +0000",
-        "Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000",
-        "Resent-From: first@example.org",
-        "Resent-To: earlier@example.net",
-        "From: orig@example.org",
-        "To: old@example.net",
-    ))
+    msg = _parse(
+        raw(
+            "Resent-Date: Tue, 2 Jan 2024 10:00:00 +0000",
+            "Resent-From: second@example.org",
+            "Resent-To: latest@example.net",
+            "Received: from x by y; Tue, 2 Jan 2024 10:00:00 +0000",
+            "Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000",
+            "Resent-From: first@example.org",
+            "Resent-To: earlier@example.net",
+            "From: orig@example.org",
+            "To: old@example.net",
+        )
+    )
     env = Envelope.from_message(msg)
     assert env == Envelope("second@example.org", ("latest@example.net",))
 
@@ -207,6 +226,7 @@ def test_prepare_bytes_without_bcc_is_identical() -> None:
     data = raw("From: a@example.org", "To: b@example.net", "Message-ID: <x.1@example.org>")
     wire, env, mid = prepare(data, None)
     assert wire == data
+    assert env == Envelope("a@example.org", ("b@example.net",))
     assert mid == "x.1@example.org"
 
 
@@ -303,7 +323,9 @@ class _Recorder(Transport):
 
 def test_transport_send_many_and_context_manager() -> None:
     with _Recorder() as t:
-        results = t.send_many([raw("From: a@example.org", f"To: n{i}@example.net") for i in range(3)])
+        results = t.send_many(
+            [raw("From: a@example.org", f"To: n{i}@example.net") for i in range(3)]
+        )
     assert [r.accepted for r in results] == [(f"n{i}@example.net",) for i in range(3)]
     assert t.closed == 1
 

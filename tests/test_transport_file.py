@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mimekit.transports import (
     Envelope,
     FileTransport,
@@ -82,7 +81,9 @@ def test_slug_falls_back_for_empty_or_symbolic_subjects(tmp_path: Path) -> None:
     assert n2 is not None and n2.endswith("-message.eml")
 
 
-def test_durable_write_fsyncs_files_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_durable_write_fsyncs_files_and_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
 
@@ -132,7 +133,9 @@ def test_unique_names_from_threads(tmp_path: Path) -> None:
     assert len(set(names)) == 200
 
 
-def test_crash_mid_write_leaves_no_partial_eml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_write_leaves_no_partial_eml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_fdopen = os.fdopen
 
     class Exploding:
@@ -166,7 +169,9 @@ def test_crash_mid_write_leaves_no_partial_eml(tmp_path: Path, monkeypatch: pyte
     assert visible(tmp_path) == []  # no .eml, no temp file, no orphan envelope
 
 
-def test_crash_at_rename_leaves_nothing_visible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_at_rename_leaves_nothing_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(src: object, dst: object) -> None:
         raise KeyboardInterrupt  # the process is being killed
 
@@ -178,7 +183,9 @@ def test_crash_at_rename_leaves_nothing_visible(tmp_path: Path, monkeypatch: pyt
 
 def test_bad_envelope_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InvalidEnvelope):
-        FileTransport(tmp_path / "x").send(MSG, envelope=Envelope("a@b.example\r\n", ("c@d.example",)))
+        FileTransport(tmp_path / "x").send(
+            MSG, envelope=Envelope("a@b.example\r\n", ("c@d.example",))
+        )
     assert not (tmp_path / "x").exists()
 
 
@@ -246,10 +253,14 @@ def test_mbox_separator_escaping_and_stdlib_read_back(tmp_path: Path) -> None:
     path = tmp_path / "mail" / "out.mbox"
     t = MboxTransport(path)
     t.send(MSG)
-    t.send(raw("From: x@example.org", "To: y@example.net", "Subject: second", body="From here\r\nbye"))
+    t.send(
+        raw("From: x@example.org", "To: y@example.net", "Subject: second", body="From here\r\nbye")
+    )
     data = path.read_bytes()
     lines = data.split(b"\n")
-    assert re.fullmatch(rb"From ana@example\.org \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}", lines[0])
+    assert re.fullmatch(
+        rb"From ana@example\.org \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}", lines[0]
+    )
     # mboxrd: "From " and ">From " body lines get one more ">"
     assert b"\n>From the desk\n" in data and b"\n>>From quoted\n" in data
     assert b"end\n\nFrom x@example.org " in data
@@ -274,7 +285,9 @@ def test_mbox_reads_back_with_mimekit_mailbox(tmp_path: Path) -> None:
     path = tmp_path / "out.mbox"
     t = MboxTransport(path)
     for i in range(3):
-        t.send(raw("From: a@example.org", "To: b@example.net", f"Subject: n{i}", body="From me\r\n"))
+        t.send(
+            raw("From: a@example.org", "To: b@example.net", f"Subject: n{i}", body="From me\r\n")
+        )
     msgs = list(mailbox.read_mbox(path))
     assert [m.subject for m in msgs] == ["n0", "n1", "n2"]
     assert msgs[0].get_content().replace(b"\r\n", b"\n") == b"From me\n"
@@ -288,7 +301,14 @@ def test_mbox_concurrent_appends_do_not_interleave(tmp_path: Path) -> None:
     def work(k: int) -> None:
         t = MboxTransport(path)  # one instance per thread: only the file lock protects
         for i in range(20):
-            t.send(raw("From: a@example.org", "To: b@example.net", f"Subject: t{k}-{i}", body="x" * 5000))
+            t.send(
+                raw(
+                    "From: a@example.org",
+                    "To: b@example.net",
+                    f"Subject: t{k}-{i}",
+                    body="x" * 5000,
+                )
+            )
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for th in threads:

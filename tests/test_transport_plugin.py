@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mimekit.transports import MemoryTransport
+
 # Imported so these tests work whether or not the entry point is installed yet.
 from mimekit.transports.pytest_plugin import outbox, shared_outbox  # noqa: F401
 
@@ -21,7 +21,7 @@ def send_welcome(transport: MemoryTransport, to: str) -> None:
     transport.send(MSG.replace(b"b@example.net", to.encode()))
 
 
-def test_outbox_fixture_is_a_fresh_memory_transport(outbox: MemoryTransport) -> None:
+def test_outbox_fixture_is_a_fresh_memory_transport(outbox: MemoryTransport) -> None:  # noqa: F811
     assert isinstance(outbox, MemoryTransport)
     assert len(outbox) == 0
     send_welcome(outbox, "bo@example.net")
@@ -29,11 +29,13 @@ def test_outbox_fixture_is_a_fresh_memory_transport(outbox: MemoryTransport) -> 
     assert outbox.outbox.messages[0].subject == "Welcome"
 
 
-def test_outbox_fixture_is_fresh_again(outbox: MemoryTransport) -> None:
+def test_outbox_fixture_is_fresh_again(outbox: MemoryTransport) -> None:  # noqa: F811
     assert len(outbox.outbox) == 0
 
 
-def test_shared_outbox_receives_from_a_subprocess(shared_outbox: MemoryTransport) -> None:
+def test_shared_outbox_receives_from_a_subprocess(
+    shared_outbox: MemoryTransport,  # noqa: F811
+) -> None:
     url = os.environ["MIMEKIT_TRANSPORT"]
     assert url.startswith("memory:")
     code = (
@@ -67,7 +69,7 @@ def test_plugin_works_in_a_separate_pytest_run(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
     if not _entry_point_installed():
         args[3:3] = ["-p", "mimekit.transports.pytest_plugin"]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
 
@@ -86,6 +88,8 @@ def test_plugin_import_is_light() -> None:
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.skipif(not _entry_point_installed(), reason="mimekit not (re)installed with the pytest11 entry point")
+@pytest.mark.skipif(
+    not _entry_point_installed(), reason="mimekit not (re)installed with the pytest11 entry point"
+)
 def test_entry_point_is_installed() -> None:
     assert _entry_point_installed()

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from mimekit.transports import (
     FileTransport,
     InvalidURL,
@@ -25,10 +24,20 @@ from mimekit.transports.url import smtp_kwargs
 def test_smtp_defaults_to_opportunistic_starttls_on_25() -> None:
     u = parse_url("smtp://mail.example.org")
     assert (u.kind, u.scheme, u.host, u.port, u.security) == (
-        "smtp", "smtp", "mail.example.org", 25, "starttls-opportunistic",
+        "smtp",
+        "smtp",
+        "mail.example.org",
+        25,
+        "starttls-opportunistic",
     )
     assert u.username is None and u.password is None
-    assert (u.timeout, u.pool_size, u.insecure, u.cafile, u.local_hostname) == (None, None, False, None, None)
+    assert (u.timeout, u.pool_size, u.insecure, u.cafile, u.local_hostname) == (
+        None,
+        None,
+        False,
+        None,
+        None,
+    )
 
 
 def test_smtp_starttls_required_defaults_to_587() -> None:
@@ -84,7 +93,9 @@ def test_query_options() -> None:
     assert u.local_hostname == "client.example"
 
 
-@pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("no", False)])
+@pytest.mark.parametrize(
+    "value,expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("no", False)]
+)
 def test_insecure_values(value: str, expected: bool) -> None:
     assert parse_url(f"smtp://h.example?insecure={value}").insecure is expected
 
@@ -190,7 +201,9 @@ def test_from_url_builds_path_transports(tmp_path: Path) -> None:
     assert isinstance(mem, MemoryTransport) and mem.outbox.path is None
 
 
-def test_default_cli_transport_writes_relative_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_cli_transport_writes_relative_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with from_url("file:./outbox") as t:
         t.send(b"From: a@example.org\r\nTo: b@example.net\r\nSubject: x\r\n\r\nhi\r\n")

@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
-
 from mimekit.transports.errors import InvalidEnvelope, TransportError
 
 if TYPE_CHECKING:
@@ -374,7 +373,7 @@ class Transport(abc.ABC):
     def close(self) -> None:
         """Release connections and files. Idempotent; the default does nothing."""
 
-    def __enter__(self: _T) -> _T:
+    def __enter__(self: _T) -> _T:  # noqa: PYI019 - typing.Self needs Python 3.11
         return self
 
     def __exit__(
@@ -403,7 +402,7 @@ class AsyncTransport(abc.ABC):
     async def aclose(self) -> None:
         """Release connections. Idempotent; the default does nothing."""
 
-    async def __aenter__(self: _AT) -> _AT:
+    async def __aenter__(self: _AT) -> _AT:  # noqa: PYI019 - typing.Self needs Python 3.11
         return self
 
     async def __aexit__(

@@ -47,6 +47,7 @@ __all__ = [
     "mboxrd_escape",
 ]
 
+
 def _fsync_dir(directory: Path) -> None:
     """Make a rename durable (POSIX: the directory entry lives in the directory)."""
     try:
@@ -103,10 +104,7 @@ def _slug(text: str | None, limit: int = 40) -> str:
 
 
 def _subject(message: Message) -> str | None:
-    try:
-        value = message.headers.get("subject")
-    except Exception:
-        return None
+    value = message.headers.get("subject")
     return value if isinstance(value, str) else None
 
 
@@ -144,7 +142,9 @@ class FileTransport(Transport):
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise TransportError(f"cannot create outbox directory {str(self.directory)!r}: {exc}") from exc
+            raise TransportError(
+                f"cannot create outbox directory {str(self.directory)!r}: {exc}"
+            ) from exc
 
     def _unique_name(self, subject: str | None) -> str:
         now = datetime.now(timezone.utc)
@@ -245,7 +245,9 @@ class MaildirTransport(Transport):
                     pass
                 raise
         except OSError as exc:
-            raise TransportError(f"cannot deliver to Maildir {str(self.directory)!r}: {exc}") from exc
+            raise TransportError(
+                f"cannot deliver to Maildir {str(self.directory)!r}: {exc}"
+            ) from exc
         _fsync_dir(new.parent)
         return accepted_result(env, message_id, queue_id=name, text="delivered to Maildir")
 
@@ -285,7 +287,9 @@ class MboxTransport(Transport):
             body += b"\n"
         sender = env.mail_from or "MAILER-DAEMON"
         date = time.asctime(time.gmtime())
-        record = b"From " + sender.encode("utf-8") + b" " + date.encode("ascii") + b"\n" + body + b"\n"
+        record = (
+            b"From " + sender.encode("utf-8") + b" " + date.encode("ascii") + b"\n" + body + b"\n"
+        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._lock:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
 import attrs
-
 from mimekit.transports.base import (
     AsyncTransport,
     Envelope,
@@ -35,7 +34,7 @@ from mimekit.transports.base import (
     Transport,
     prepare,
 )
-from mimekit.transports.errors import RecipientsRefused, TransportError
+from mimekit.transports.errors import RecipientsRefused
 from mimekit.transports.file import atomic_write
 
 if TYPE_CHECKING:
@@ -104,7 +103,7 @@ def _body_text(message: Message) -> str:
         if part.content_type.maintype == "text":
             try:
                 chunks.append(part.get_text())
-            except Exception:  # a broken part in a test message: skip it
+            except Exception:  # noqa: BLE001, S112 - a broken part in a test message: skip it
                 continue
     return "\n".join(chunks)
 
@@ -289,7 +288,10 @@ def _result_to_dict(result: SendResult) -> dict[str, object]:
 
 def _envelope_from_dict(data: Mapping[str, object]) -> Envelope:
     rcpt = data.get("rcpt_to", [])
-    return Envelope(str(data.get("mail_from", "")), tuple(str(r) for r in rcpt) if isinstance(rcpt, list) else ())
+    return Envelope(
+        str(data.get("mail_from", "")),
+        tuple(str(r) for r in rcpt) if isinstance(rcpt, list) else (),
+    )
 
 
 def _result_from_dict(data: Mapping[str, object], envelope: Envelope) -> SendResult:
@@ -299,8 +301,11 @@ def _result_from_dict(data: Mapping[str, object], envelope: Envelope) -> SendRes
         for r in raw:
             recipients.append(
                 RecipientResult(
-                    str(r["address"]), bool(r["accepted"]), int(r["code"]),
-                    r.get("enhanced"), str(r.get("text", "")),
+                    str(r["address"]),
+                    bool(r["accepted"]),
+                    int(r["code"]),
+                    r.get("enhanced"),
+                    str(r.get("text", "")),
                 )
             )
     message_id = data.get("message_id")
@@ -364,7 +369,11 @@ class MemoryTransport(Transport, AsyncTransport):
             # RFC 5321 §3.3: with no accepted RCPT the transaction has no DATA.
             raise RecipientsRefused(SendResult(message_id, env, tuple(recipients)))
         result = SendResult(
-            message_id, env, tuple(recipients), queue_id=queue_id, response=f"250 2.0.0 queued as {queue_id}"
+            message_id,
+            env,
+            tuple(recipients),
+            queue_id=queue_id,
+            response=f"250 2.0.0 queued as {queue_id}",
         )
         self.outbox._add(SentMessage(_parse(wire), wire, env, result))
         return result
@@ -418,4 +427,3 @@ class MemoryTransport(Transport, AsyncTransport):
 
     def __getitem__(self, index: int) -> SentMessage:
         return self.outbox[index]
-

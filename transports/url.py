@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
-
 from mimekit.transports.errors import TransportError
 
 if TYPE_CHECKING:
@@ -77,7 +76,9 @@ class TransportURL:
     port: int | None = None
     security: str | None = None
     username: str | None = None
-    password: str | None = attrs.field(default=None, repr=lambda v: "None" if v is None else "'***'")
+    password: str | None = attrs.field(
+        default=None, repr=lambda v: "None" if v is None else "'***'"
+    )
     timeout: float | None = None
     pool_size: int | None = None
     insecure: bool = False

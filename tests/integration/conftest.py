@@ -158,13 +158,19 @@ def mta() -> Iterator[MTA]:
         )
     shared = _shared_dir()
     if shared is None:
-        _unavailable("MIMEKIT_START_POSTFIX=1 but postfix-loopback.sh was not found (set MIMEKIT_SHARED)")
+        _unavailable(
+            "MIMEKIT_START_POSTFIX=1 but postfix-loopback.sh was not found (set MIMEKIT_SHARED)"
+        )
     if os.geteuid() != 0:
         _unavailable("MIMEKIT_START_POSTFIX=1 needs root to run Postfix")
     assert shared is not None
     script = shared / "mta" / "postfix-loopback.sh"
     proc = subprocess.run(
-        ["bash", str(script), "start"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+        ["bash", str(script), "start"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     if proc.returncode != 0:
         _unavailable(f"postfix-loopback.sh start failed: {proc.stderr.strip()[-500:]}")
@@ -177,6 +183,7 @@ def mta() -> Iterator[MTA]:
             capture_output=True,
             stdin=subprocess.DEVNULL,
             env={**os.environ, "MTA_STATE_DIR": started.get("MTA_STATE_DIR", "/tmp/mimekit-mta")},
+            check=False,
         )
 
 
