@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeAlias
 
 import attrs
 
@@ -35,11 +36,13 @@ __all__ = [
     "parse_delivery_status",
     "parse_disposition_notification",
     "parse_feedback_report",
+    "parse_report",
     "parse_report_fields",
 ]
 
 Fields = tuple[tuple[str, str], ...]
 Typed = tuple[str, str]
+Report: TypeAlias = "DeliveryStatus | DispositionNotification | FeedbackReport"
 
 # Upper bound on the number of fields read from one body: a report has a handful per
 # recipient; a hostile one with millions of lines costs linear time only up to this.
@@ -689,3 +692,23 @@ def parse_feedback_report(body: bytes, defects: list[Defect] | None = None) -> F
         reported_domains=tuple(_strip_comments(v) for v in every("Reported-Domain")),
         reported_uris=tuple(_strip_comments(v) for v in every("Reported-URI")),
     )
+
+
+# RFC 3464 §2.1, RFC 6533 §6, RFC 8098 §3.1, RFC 5965 §3: media type -> parser.
+_PARSERS: dict[str, Callable[[bytes, list[Defect] | None], Report]] = {
+    "message/delivery-status": parse_delivery_status,
+    "message/global-delivery-status": parse_delivery_status,
+    "message/disposition-notification": parse_disposition_notification,
+    "message/global-disposition-notification": parse_disposition_notification,
+    "message/feedback-report": parse_feedback_report,
+}
+
+
+def parse_report(mime_type: str, body: bytes,
+                 defects: list[Defect] | None = None) -> Report | None:
+    """Parse a report body by its media type; None for a type that is not a report.
+
+    The one call a MIME part needs: ``parse_report(part.mime_type, part.get_content())``.
+    """
+    parser = _PARSERS.get(mime_type.strip().lower())
+    return None if parser is None else parser(body, defects)

@@ -24,6 +24,7 @@ from mimekit.reports import (
     parse_delivery_status,
     parse_disposition_notification,
     parse_feedback_report,
+    parse_report,
     parse_report_fields,
 )
 
@@ -461,6 +462,21 @@ def test_broken_feedback_report() -> None:
         "User-Agent", "Version"}
     assert parse_feedback_report(b"Incidents: 12\n").incidents == 12
     assert parse_feedback_report(b"") == FeedbackReport(None, None, None, ())
+
+
+def test_parse_report_dispatches_by_media_type() -> None:
+    assert isinstance(parse_report("message/delivery-status", MULTI), DeliveryStatus)
+    assert isinstance(parse_report("Message/Global-Delivery-Status", MULTI), DeliveryStatus)
+    mdn = (b"Final-Recipient: rfc822; a@b.example\n"
+           b"Disposition: manual-action/MDN-sent-manually; deleted\n")
+    for mime_type in ("message/disposition-notification",
+                      "message/global-disposition-notification"):
+        result = parse_report(mime_type, mdn)
+        assert isinstance(result, DispositionNotification)
+        assert result.disposition is not None and result.disposition.type == "deleted"
+    assert isinstance(parse_report("message/feedback-report", b"Feedback-Type: abuse\n"),
+                      FeedbackReport)
+    assert parse_report("text/plain", b"Action: failed\n") is None
 
 
 # ---------------------------------------------------------------------------------------
