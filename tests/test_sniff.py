@@ -1,0 +1,134 @@
+"""Tests for mimekit.sniff: with libmagic and without (loader monkeypatched away)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+
+from mimekit import sniff
+from mimekit.sniff import guess_type
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _zip(members: dict[str, bytes], stored_first: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            kind = zipfile.ZIP_STORED if stored_first else zipfile.ZIP_DEFLATED
+            zf.writestr(zipfile.ZipInfo(name), data, compress_type=kind)
+            stored_first = False
+    return buf.getvalue()
+
+
+SAMPLES: dict[str, tuple[bytes, str]] = {
+    "pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf"),
+    "png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 17, "image/png"),
+    "jpeg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + b"\x00" * 20, "image/jpeg"),
+    "gif": (b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\x00" * 20, "image/gif"),
+    "gzip": (b"\x1f\x8b\x08\x00" + b"\x00" * 20, "application/gzip"),
+    "docx": (_zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}), DOCX),
+    "zip": (_zip({"a.txt": b"hello"}), "application/zip"),
+    "ics": (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nEND:VCALENDAR\r\n",
+            "text/calendar"),
+}
+
+
+@pytest.fixture(params=["magic", "no-magic"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "no-magic":
+        monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    elif sniff._load_magic() is None:
+        pytest.skip("libmagic is not installed here; the no-magic variant covers the fallback")
+    yield str(request.param)
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_signatures_without_names(mode: str, kind: str) -> None:
+    data, expected = SAMPLES[kind]
+    assert guess_type(data, None) == expected
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_signatures_with_misleading_name(mode: str, kind: str) -> None:
+    data, expected = SAMPLES[kind]
+    # Content wins over a wrong extension for specific formats.
+    if kind in ("zip", "ics"):
+        return
+    assert guess_type(data, "report.txt") == expected
+
+
+def test_builtin_table_more_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    cases = {
+        b"RIFF\x00\x00\x00\x00WEBPVP8 ": "image/webp",
+        b"RIFF\x00\x00\x00\x00WAVEfmt ": "audio/wav",
+        b"BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00" + b"\x00" * 10: "image/bmp",
+        b"II*\x00\x08\x00\x00\x00": "image/tiff",
+        b"MM\x00*\x00\x00\x00\x08": "image/tiff",
+        b"ID3\x04\x00\x00\x00\x00\x00\x00": "audio/mpeg",
+        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00": "video/mp4",
+        b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00": "audio/mp4",
+        b"OggS\x00\x02" + b"\x00" * 20: "audio/ogg",
+        b"BEGIN:VCARD\r\nVERSION:4.0\r\n": "text/vcard",
+        b"<!DOCTYPE html><html></html>": "text/html",
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>': "image/svg+xml",
+        b'<?xml version="1.0"?><root/>': "application/xml",
+    }
+    for data, expected in cases.items():
+        assert guess_type(data, None) == expected, data[:12]
+
+
+def test_odf_mimetype_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    odt = _zip({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"},
+               stored_first=True)
+    assert guess_type(odt, None) == "application/vnd.oasis.opendocument.text"
+
+
+def test_zip_container_refined_by_name(mode: str) -> None:
+    data = _zip({"a.txt": b"hello"})
+    assert guess_type(data, "book.epub") == "application/epub+zip"
+    assert guess_type(data, "archive.zip") == "application/zip"
+
+
+def test_ole2_refined_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100
+    assert guess_type(ole, "old.doc") == "application/msword"
+    assert guess_type(ole, None) == "application/x-ole-storage"
+
+
+def test_names_only(mode: str) -> None:
+    assert guess_type(None, "photo.JPG") == "image/jpeg"
+    assert guess_type(b"", "C:\\Users\\x\\letter.pdf") == "application/pdf"
+    assert guess_type(None, "dir/sub/table.csv") == "text/csv"
+    assert guess_type(None, "backup.tar.gz") == "application/gzip"
+    assert guess_type(None, "invite.ics") == "text/calendar"
+    assert guess_type(None, "noextension") == "application/octet-stream"
+    assert guess_type(None, None) == "application/octet-stream"
+
+
+def test_text_and_unknown_binary(mode: str) -> None:
+    assert guess_type(b"just some words\nand more\n", None) == "text/plain"
+    assert guess_type("Grüße, bis bald\n".encode(), None) == "text/plain"
+    assert guess_type(b"just some words\n", "data.csv") == "text/csv"
+    assert guess_type(b"\x00\x01\x02\x03\xfe\xff" * 50, None) == "application/octet-stream"
+
+
+def test_magic_failure_is_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: bytes) -> str:
+        raise RuntimeError("libmagic exploded")
+
+    monkeypatch.setattr(sniff, "_load_magic", lambda: broken)
+    assert guess_type(SAMPLES["pdf"][0], None) == "application/pdf"
+
+
+def test_magic_specific_answer_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sniff, "_load_magic", lambda: (lambda data: "image/x-portable-pixmap"))
+    assert guess_type(b"P6\n1 1\n255\n\x00\x00\x00", "x.bin") == "image/x-portable-pixmap"
+    monkeypatch.setattr(sniff, "_load_magic", lambda: (lambda data: "application/octet-stream"))
+    assert guess_type(b"\x89PNG\r\n\x1a\n", None) == "image/png"
