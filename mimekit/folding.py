@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from mimekit.errors import BuildError, HeaderInjectionError
+from mimekit.errors import BuildError, EncodingError, HeaderInjectionError
 from mimekit.policy import Policy
 
 __all__ = ["ADDRESS_HEADERS", "fold_tokens", "format_header"]
@@ -282,7 +282,14 @@ def format_header(name: str, value: Any, policy: Policy) -> bytes:
     """
     _check_name(name)
     _check_value(name, value)
-    key = name.lower()
+    try:
+        return _format(name, name.lower(), value, policy)
+    except UnicodeEncodeError as exc:
+        # Lone surrogates (str decoded with surrogateescape) have no encoding at all.
+        raise EncodingError(f"the value of {name} cannot be encoded: {exc}") from None
+
+
+def _format(name: str, key: str, value: Any, policy: Policy) -> bytes:
     if key in ADDRESS_HEADERS:
         from mimekit.address import address_tokens, coerce_addresses
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import attrs
 import pytest
@@ -252,3 +254,65 @@ def test_other_line_lengths(value: str, width: int) -> None:
     raw = format_header("Subject", value, pol)
     assert decode_header_text(_unfold_value(raw)) == value
     assert all(len(line) <= 998 for line in _lines(raw))
+
+
+# -- real-world corpus ---------------------------------------------------------------
+
+
+def _corpus_dir() -> Path:
+    env = os.environ.get("MIMEKIT_CORPUS")
+    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+    if not path.is_dir():
+        pytest.skip(f"corpus not found at {path} (set MIMEKIT_CORPUS to the shared corpus folder)")
+    return path
+
+
+def _raw_fields(data: bytes) -> list[tuple[str, str]]:
+    """Header fields unfolded (RFC 5322 §2.2.3), 8-bit bytes read as UTF-8 or Latin-1."""
+    end = min((i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0), default=len(data))
+    try:
+        text = data[:end].decode("utf-8")
+    except UnicodeDecodeError:
+        text = data[:end].decode("latin-1")
+    text = re.sub(r"\r?\n(?=[ \t])", "", text.replace("\r\n", "\n"))
+    out = []
+    for line in text.split("\n"):
+        name, sep, value = line.partition(":")
+        if sep and name and " " not in name:
+            out.append((name.lower(), value.strip()))
+    return out
+
+
+@pytest.mark.corpus
+def test_corpus_headers_round_trip() -> None:
+    """Every Subject/address/Date/id header of the corpus parses without raising, and
+    what we parsed formats and re-parses to the same values."""
+    from mimekit.address import mailboxes
+    from mimekit.dates import parse_date, parse_msgid_list
+
+    files = [p for p in _corpus_dir().rglob("*") if p.is_file() and p.suffix not in (".md", ".tsv")]
+    assert files
+    checked = 0
+    for path in files:
+        for name, value in _raw_fields(path.read_bytes()):
+            if name in ("subject", "comments", "x-subject"):
+                text = decode_header_text(value, [])
+                text = text.replace("\r", "").replace("\n", "").replace("\0", "")
+                for pol in (DEFAULT, SMTPUTF8):
+                    raw = format_header("Subject", text, pol)
+                    assert decode_header_text(_unfold_value(raw)) == text, path
+                checked += 1
+            elif name in ("from", "to", "cc", "reply-to", "sender", "bcc"):
+                items = parse_address_list(value, [])
+                boxes = mailboxes(items)
+                if not boxes:
+                    continue
+                raw = format_header("To", boxes, SMTPUTF8)
+                back = parse_address_list(_unfold_value(raw), [])
+                assert mailboxes(back) == boxes, (path, value)
+                checked += 1
+            elif name in ("date", "resent-date"):
+                parse_date(value, [])
+            elif name in ("message-id", "references", "in-reply-to"):
+                parse_msgid_list(value, [])
+    assert checked > 100
