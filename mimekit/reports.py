@@ -2,12 +2,12 @@
 
 ``message/delivery-status`` (RFC 3464, and its UTF-8 twin ``message/global-delivery-status``
 from RFC 6533), ``message/disposition-notification`` (RFC 8098, formerly RFC 3798/2298) and
-``message/feedback-report`` (ARF, RFC 5965) bodies are not MIME messages: they are blocks of header-style fields separated by blank
-lines.  The stdlib parses them as a list of fake messages and leaves the field syntax
-(``type; value``, status codes, disposition modes) to the caller; here they become frozen
-values with those pieces already split.
+``message/feedback-report`` (ARF, RFC 5965) bodies are not MIME messages: they are blocks
+of header-style fields separated by blank lines.  The stdlib parses them as a list of fake
+messages and leaves the field syntax (``type; value``, status codes, disposition modes) to
+the caller; here they become frozen values with those pieces already split.
 
-Both entry points are pure functions over the *decoded* body bytes (the caller undoes any
+The entry points are pure functions over the *decoded* body bytes (the caller undoes any
 Content-Transfer-Encoding first), never raise on bad input, and append
 :class:`mimekit.errors.Defect` values to ``defects`` for what they had to recover from.
 Real reports are messy: missing or doubled blank lines, 8-bit junk, comments, folded
@@ -320,7 +320,7 @@ def _decode(body: bytes, defects: list[Defect] | None) -> str:
         return body.decode("latin-1")
 
 
-def _split_groups(text: str, defects: list[Defect] | None) -> list[list[str]]:
+def _split_groups(text: str) -> list[list[str]]:
     """Blocks of physical lines separated by one or more blank lines (RFC 3464 §2.1)."""
     groups: list[list[str]] = []
     current: list[str] = []
@@ -407,11 +407,11 @@ def parse_report_fields(body: bytes,
     text = _decode(bytes(body), defects)
     budget = [MAX_FIELDS, 0]
     groups: list[list[tuple[str, str]]] = []
-    for lines in _split_groups(text, defects):
+    for lines in _split_groups(text):
         if not any(_FIELD_RE.fullmatch(line) for line in lines):
             decoded = _maybe_base64_group(lines, defects)
             if decoded is not None:
-                for sub in _split_groups("\n".join(decoded), defects):
+                for sub in _split_groups("\n".join(decoded)):
                     parsed = _parse_group(sub, defects, budget)
                     if parsed:
                         groups.append(parsed)

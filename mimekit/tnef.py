@@ -286,7 +286,8 @@ def _fixed_value(ptype: int, raw: bytes) -> MapiValue:
     if ptype in (PT_SHORT,):
         return struct.unpack_from("<h", raw)[0]  # type: ignore[no-any-return]
     if ptype in (PT_LONG, PT_ERROR):
-        return struct.unpack_from("<i" if ptype == PT_LONG else "<I", raw)[0]  # type: ignore[no-any-return]
+        fmt = "<i" if ptype == PT_LONG else "<I"
+        return struct.unpack_from(fmt, raw)[0]  # type: ignore[no-any-return]
     if ptype == PT_BOOLEAN:
         return bool(raw[0] | raw[1])
     if ptype == PT_FLOAT:

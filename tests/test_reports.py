@@ -53,7 +53,8 @@ def report_body(name: str, mime_type: str) -> bytes:
         boundary = part.get_boundary() if part.is_multipart() else None
         if not boundary:
             continue
-        delimiter = re.compile(rb"(?m)^--" + re.escape(boundary.encode()) + rb"(?:--)?[ \t]*\r?$\n?")
+        delimiter = re.compile(
+            rb"(?m)^--" + re.escape(boundary.encode()) + rb"(?:--)?[ \t]*\r?$\n?")
         for section in delimiter.split(raw):
             head_end = re.search(rb"\r?\n\r?\n", section)
             if head_end is None:
@@ -483,8 +484,8 @@ def test_parse_report_dispatches_by_media_type() -> None:
 # Property tests
 
 FIELD_NAMES = ["Reporting-MTA", "Final-Recipient", "Original-Recipient", "Action", "Status",
-               "Diagnostic-Code", "Disposition", "Reporting-UA", "Original-Message-ID", "Feedback-Type", "Incidents",
-               "Original-Rcpt-To", "X-A"]
+               "Diagnostic-Code", "Disposition", "Reporting-UA", "Original-Message-ID",
+               "Feedback-Type", "Incidents", "Original-Rcpt-To", "X-A"]
 line = st.one_of(
     st.builds(lambda n, v: f"{n}:{v}", st.sampled_from(FIELD_NAMES), st.text(max_size=40)),
     st.text(alphabet=" \t;/()<>@,.:x5", max_size=20),
