@@ -186,6 +186,7 @@ class Session:
     tls: bool = False
     mail_from: str | None = None
     rcpts: list[str] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
 
 
 class FakeSMTPServer:
@@ -376,6 +377,25 @@ class FakeSMTPServer:
                 self.deliveries.append(delivery)
                 session.mail_from, session.rcpts = None, []
                 self._reply(io, f"250 2.0.0 Ok: queued as Q{len(self.deliveries)}")
+            elif verb == "BDAT":
+                size_s, _, last = arg.partition(" ")
+                chunk = io.read_exact(int(size_s))
+                session.chunks.append(chunk)
+                if session.mail_from is None or not session.rcpts:
+                    session.chunks = []
+                    self._reply(io, "554 5.5.1 Error: no valid recipients")
+                    continue
+                if last.strip().upper() != "LAST":
+                    self._reply(io, f"250 2.0.0 {len(chunk)} octets received")
+                    continue
+                content = b"".join(session.chunks)
+                session.chunks = []
+                delivery = Delivery(session.mail_from, list(session.rcpts), content, content)
+                if self.on_data_end and self._hook(io, self.on_data_end(session, delivery)):
+                    continue
+                self.deliveries.append(delivery)
+                session.mail_from, session.rcpts = None, []
+                self._reply(io, f"250 2.0.0 Ok: queued as Q{len(self.deliveries)}")
             elif verb == "RSET":
                 session.mail_from, session.rcpts = None, []
                 self._reply(io, "250 2.0.0 Ok")
@@ -451,6 +471,17 @@ class _LineIO:
                 raise _Closed()
             self.session.received += chunk
             self.buf += chunk
+
+    def read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise _Closed()
+            self.session.received += chunk
+            self.buf += chunk
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)

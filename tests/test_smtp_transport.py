@@ -470,3 +470,61 @@ def test_dsn_end_to_end() -> None:
     cmds = srv.sessions[0].commands
     assert "MAIL FROM:<a@example.test> RET=HDRS ENVID=e1" in cmds
     assert "RCPT TO:<b@example.test> NOTIFY=FAILURE" in cmds
+
+
+# ------------------------------------------------------------------ CHUNKING (RFC 3030)
+
+
+def test_bdat_pipelined_one_write() -> None:
+    body = b"Subject: dots\r\n\r\nConfig follows\n.\n..hidden\nend"
+    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING", "8BITMIME", "SIZE 1000")) as srv, \
+            plain(srv) as t:
+        result = t.send_raw(body, ENV)
+        t.send_raw(body, ENV)
+    assert result.ok and result.queue_id == "Q1"
+    wire = b"Subject: dots\r\n\r\nConfig follows\r\n.\r\n..hidden\r\nend\r\n"  # no stuffing
+    assert [d.content for d in srv.deliveries] == [wire, wire]
+    cmds = srv.sessions[0].commands
+    assert f"BDAT {len(wire)} LAST" in cmds and "DATA" not in cmds
+    assert not any(c.startswith("RSET") for c in cmds)
+
+
+def test_bdat_all_refused_and_partial() -> None:
+    def on_rcpt(session: Session, addr: str) -> object:
+        return "550 5.1.1 unknown" if addr.startswith("bad") else None
+
+    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_rcpt=on_rcpt) as srv, \
+            plain(srv) as t:
+        with pytest.raises(RecipientsRefused):
+            t.send_raw(MSG, Envelope("a@x.test", ("bad1@x.test",)))
+        r = t.send_raw(MSG, Envelope("a@x.test", ("bad2@x.test", "good@x.test")))
+        assert r.accepted == ("good@x.test",) and r.refused == ("bad2@x.test",)
+    assert [d.rcpt_to for d in srv.deliveries] == [["good@x.test"]]
+    assert len(srv.sessions) == 1
+
+
+def test_bdat_421_on_mail_is_retried() -> None:
+    def on_command(session: Session, line: str) -> object:
+        if line.startswith("MAIL") and session.number == 0:
+            return "421 4.3.2 bye"
+        return None
+
+    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_command=on_command) as srv, \
+            plain(srv) as t:
+        assert t.send_raw(MSG, ENV).ok
+    assert len(srv.deliveries) == 1 and len(srv.sessions) == 2
+
+
+def test_bdat_drop_after_chunk_not_resent() -> None:
+    with FakeSMTPServer(extensions=("CHUNKING",), on_data_end=lambda s, d: DROP) as srv, \
+            plain(srv, retries=3) as t:
+        with pytest.raises(DeliveryStatusUnknown):
+            t.send_raw(MSG, ENV)
+    assert len(srv.sessions) == 1
+
+
+def test_chunking_can_be_disabled() -> None:
+    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING")) as srv, \
+            plain(srv, chunking=False) as t:
+        t.send_raw(MSG, ENV)
+    assert "DATA" in srv.sessions[0].commands

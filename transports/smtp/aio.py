@@ -264,6 +264,7 @@ class AsyncSMTPTransport(AsyncTransport):
         max_messages_per_connection: int | None = 1000,
         pool_size: int = 1,
         idle_timeout: float = 60.0,
+        chunking: bool = True,
     ) -> None:
         self.settings = make_settings(
             host, port, security=security, username=username, password=password,
@@ -272,7 +273,7 @@ class AsyncSMTPTransport(AsyncTransport):
             source_address=source_address, allow_plaintext_auth=allow_plaintext_auth,
             auth_mechanism=auth_mechanism, retries=retries, retry_backoff=retry_backoff,
             noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
-            max_messages_per_connection=max_messages_per_connection,
+            max_messages_per_connection=max_messages_per_connection, chunking=chunking,
         )
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
@@ -378,6 +379,7 @@ class AsyncSMTPTransport(AsyncTransport):
                     conn = await self._acquire()
                     tx: Transaction = await conn.run(conn.proto.transaction(
                         data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
+                        chunking=self.settings.chunking,
                     ))
                 except (ConnectionLost, SMTPResponseError) as exc:
                     committed = conn is not None and conn.proto.data_committed

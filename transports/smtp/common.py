@@ -67,6 +67,7 @@ class Settings:
     dsn: DSNOptions | None
     downgrade_8bit: bool
     max_messages_per_connection: int | None
+    chunking: bool = True
 
     @property
     def tls_server_name(self) -> str:
@@ -97,6 +98,7 @@ def make_settings(
     dsn: DSNOptions | None,
     downgrade_8bit: bool,
     max_messages_per_connection: int | None,
+    chunking: bool = True,
 ) -> Settings:
     """Validate the options shared by :class:`SMTPTransport` and
     :class:`AsyncSMTPTransport` and fill in defaults: security ``tls`` on port
@@ -149,6 +151,7 @@ def make_settings(
         allow_plaintext_auth=allow_plaintext_auth, auth_mechanism=auth_mechanism,
         retries=retries, retry_backoff=retry_backoff, noop_after=noop_after, dsn=dsn,
         downgrade_8bit=downgrade_8bit, max_messages_per_connection=max_messages_per_connection,
+        chunking=chunking,
     )
 
 

@@ -576,6 +576,7 @@ class SMTPClientProtocol:
         *,
         dsn: DSNOptions | None = None,
         downgrade: Callable[[bytes], bytes] | None = None,
+        chunking: bool = True,
     ) -> Step[Transaction]:
         """One mail transaction (RFC 5321 §3.3): MAIL, RCPT..., DATA.
 
@@ -590,6 +591,8 @@ class SMTPClientProtocol:
         self.data_committed = False
         params, rcpt_lines, body = self._prepare(data, mail_from, rcpt_to, dsn, downgrade)
         mail_line = f"MAIL FROM:<{mail_from}>" + "".join(" " + p for p in params)
+        if chunking and self.has("CHUNKING"):
+            return (yield from self._bdat(mail_line, rcpt_lines, rcpt_to, body))
         if self.has("PIPELINING"):
             batch = [mail_line, *rcpt_lines, "DATA"]
             yield self._send(b"".join(self._encode(x) for x in batch), "\n   ".join(batch))
@@ -625,6 +628,55 @@ class SMTPClientProtocol:
         self.data_committed = True
         yield self._send(dot_stuff(body), f"[{len(body)} octets of message data]\n   .")
         final = yield from self._read(data_phase=True)
+        if not final.ok:
+            raise final.error()
+        return Transaction(rcpts, final)
+
+    def _bdat(
+        self, mail_line: str, rcpt_lines: list[str], rcpt_to: Sequence[str], body: bytes
+    ) -> Step[Transaction]:
+        """The transaction with ``BDAT <size> LAST`` (RFC 3030 §2): the data is
+        length-delimited, so no dot-stuffing. With PIPELINING the whole
+        transaction is one write (RFC 3030 §4.2 allows pipelining BDAT): one
+        round trip per message. The server reads the chunk even when it
+        refused the sender or every recipient, and then refuses the BDAT."""
+        bdat = f"BDAT {len(body)} LAST"
+        shown = f"{bdat}\n   [{len(body)} octets of message data]"
+        replies: list[Reply] = []
+        if self.has("PIPELINING"):
+            head = b"".join(self._encode(x) for x in (mail_line, *rcpt_lines, bdat))
+            self.data_committed = True
+            yield self._send(head + body, "\n   ".join((mail_line, *rcpt_lines, shown)))
+            try:
+                mail_reply = yield from self._read()
+                for _ in rcpt_lines:
+                    replies.append((yield from self._read()))
+            except SMTPResponseError as exc:
+                if exc.code == 421:
+                    # the server closed before its reply to BDAT: nothing was accepted
+                    self.data_committed = False
+                raise
+            final: Reply | None = yield from self._read(data_phase=True)
+        else:
+            mail_reply = yield from self.command(mail_line)
+            final = None
+            if mail_reply.ok:
+                for line in rcpt_lines:
+                    replies.append((yield from self.command(line)))
+                if any(r.ok for r in replies):
+                    self.data_committed = True
+                    yield self._send(self._encode(bdat) + body, shown)
+                    final = yield from self._read(data_phase=True)
+        rcpts = tuple(RcptReply(a, r) for a, r in zip(rcpt_to, replies))
+        if not mail_reply.ok:
+            self.data_committed = False  # refused: the chunk was read and discarded
+            yield from self.rset()
+            raise mail_reply.error()
+        if not any(r.reply.ok for r in rcpts):
+            self.data_committed = False
+            yield from self.rset()
+            return Transaction(rcpts, None)
+        assert final is not None
         if not final.ok:
             raise final.error()
         return Transaction(rcpts, final)

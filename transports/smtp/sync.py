@@ -212,6 +212,7 @@ class SMTPTransport(Transport):
         downgrade_8bit: bool = True,
         max_messages_per_connection: int | None = None,
         pool_size: int = 1,
+        chunking: bool = True,
     ) -> None:
         self.settings = make_settings(
             host, port, security=security, username=username, password=password,
@@ -220,7 +221,7 @@ class SMTPTransport(Transport):
             source_address=source_address, allow_plaintext_auth=allow_plaintext_auth,
             auth_mechanism=auth_mechanism, retries=retries, retry_backoff=retry_backoff,
             noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
-            max_messages_per_connection=max_messages_per_connection,
+            max_messages_per_connection=max_messages_per_connection, chunking=chunking,
         )
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
@@ -325,6 +326,7 @@ class SMTPTransport(Transport):
                     conn = self._acquire()
                     tx: Transaction = conn.run(conn.proto.transaction(
                         data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
+                        chunking=self.settings.chunking,
                     ))
                 except (ConnectionLost, SMTPResponseError) as exc:
                     committed = conn is not None and conn.proto.data_committed
