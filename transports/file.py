@@ -9,19 +9,17 @@ dies mid-write.
 
 Maildir and mbox are Unix mailbox formats whose files use LF line ends, so
 those two transports store the message with CRLF turned into LF (what Postfix
-and every local delivery agent do).
+and every local delivery agent do); the writing itself is
+:mod:`mimekit.mailbox`'s (``maildir_deliver``, ``append_mbox``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import secrets
 import tempfile
-import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +42,6 @@ __all__ = [
     "MaildirTransport",
     "MboxTransport",
     "atomic_write",
-    "mboxrd_escape",
 ]
 
 
@@ -179,141 +176,62 @@ class FileTransport(Transport):
         return accepted_result(env, message_id, queue_id=name, text=f"written to {name}")
 
 
-def _maildir_hostname() -> str:
-    # Maildir: '/' and ':' in the host name are encoded as \057 and \072.
-    import socket
-
-    host = socket.gethostname() or "localhost"
-    return host.replace("/", "\\057").replace(":", "\\072")
-
-
 class MaildirTransport(Transport):
     """Deliver into a Maildir (``tmp/`` -> ``new/``), the qmail/Dovecot layout.
 
-    A unique name (``<sec>.M<usec>P<pid>R<random>Q<n>.<host>``) is written in
-    ``tmp/``, fsynced, and moved into ``new/``, so readers never see a partial
-    message. Line ends are LF, as local delivery agents store them. The
-    ``tmp``, ``new`` and ``cur`` subdirectories are created if missing.
+    Delivery is :func:`mimekit.mailbox.maildir_deliver`: a unique name is
+    written in ``tmp/``, fsynced and moved into ``new/``, so readers never see
+    a partial message. Line ends are LF, as local delivery agents store them.
+    The ``tmp``, ``new`` and ``cur`` subdirectories are created if missing.
     ``queue_id`` is the file name in ``new/``.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
-        self._counter = 0
-        self._lock = threading.Lock()
-        self._host = _maildir_hostname()
 
     def __repr__(self) -> str:
         return f"MaildirTransport({str(self.directory)!r})"
 
-    def _ensure_dirs(self) -> None:
-        try:
-            for sub in ("tmp", "new", "cur"):
-                (self.directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise TransportError(f"cannot create Maildir {str(self.directory)!r}: {exc}") from exc
-
-    def _unique_name(self) -> str:
-        with self._lock:
-            self._counter += 1
-            n = self._counter
-        now = time.time()
-        sec = int(now)
-        usec = int((now - sec) * 1_000_000)
-        return f"{sec}.M{usec}P{os.getpid()}R{secrets.token_hex(8)}Q{n}.{self._host}"
-
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Deliver the message to ``new/`` (see the class docstring)."""
+        from mimekit.mailbox import maildir_deliver
+
         wire, env, message_id = prepare(message, envelope)
-        self._ensure_dirs()
-        name = self._unique_name()
-        tmp = self.directory / "tmp" / name
-        new = self.directory / "new" / name
-        data = _to_lf(wire)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.rename(tmp, new)
-            except BaseException:
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
-                raise
+            final = maildir_deliver(self.directory, _to_lf(wire))
         except OSError as exc:
             raise TransportError(
                 f"cannot deliver to Maildir {str(self.directory)!r}: {exc}"
             ) from exc
-        _fsync_dir(new.parent)
+        name = os.path.basename(final)
         return accepted_result(env, message_id, queue_id=name, text="delivered to Maildir")
 
 
-_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
-
-
-def mboxrd_escape(data: bytes) -> bytes:
-    """mboxrd quoting: every line matching ``^>*From `` gets one more ``>``,
-    so reading back (remove one ``>``) restores the body exactly."""
-    return _FROM_LINE.sub(rb">\1", data)
-
-
 class MboxTransport(Transport):
-    """Append messages to an mbox file (mboxrd flavour).
+    """Append messages to an mbox file (mboxrd flavour, RFC 4155).
 
-    Each message starts with ``From <sender> <asctime date>`` (the envelope
-    sender, ``MAILER-DAEMON`` when empty), body lines matching ``^>*From ``
-    are quoted with one more ``>``, line ends are LF, and a blank line ends the
-    message. The file is locked with ``flock`` while appending, so concurrent
-    writers (threads or processes) never interleave. ``queue_id`` is
-    ``"<file name>@<byte offset>"``.
+    Appending is :func:`mimekit.mailbox.append_mbox`: each message starts with
+    ``From <envelope sender> <asctime date>``, body lines matching ``^>*From ``
+    get one more ``>``, a blank line ends the message, and the file is locked
+    with ``flock`` while appending, so concurrent writers (threads or
+    processes) never interleave. Line ends are LF. ``queue_id`` is the file
+    name.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MboxTransport({str(self.path)!r})"
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Append the message (see the class docstring)."""
+        from mimekit.mailbox import append_mbox
+
         wire, env, message_id = prepare(message, envelope)
-        body = mboxrd_escape(_to_lf(wire))
-        if not body.endswith(b"\n"):
-            body += b"\n"
-        sender = env.mail_from or "MAILER-DAEMON"
-        date = time.asctime(time.gmtime())
-        record = (
-            b"From " + sender.encode("utf-8") + b" " + date.encode("ascii") + b"\n" + body + b"\n"
-        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "ab") as fh:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                    try:
-                        offset = fh.seek(0, os.SEEK_END)
-                        if offset > 0:
-                            # A previous writer may have died before its final blank line.
-                            with open(self.path, "rb") as rd:
-                                rd.seek(max(0, offset - 2))
-                                tail = rd.read()
-                            if not tail.endswith(b"\n\n") and tail != b"\n":
-                                sep = b"\n" if tail.endswith(b"\n") else b"\n\n"
-                                fh.write(sep)
-                                offset += len(sep)
-                        fh.write(record)
-                        fh.flush()
-                        os.fsync(fh.fileno())
-                    finally:
-                        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        except OSError as exc:
+            append_mbox(self.path, _to_lf(wire), env.mail_from or None)
+        except (OSError, ValueError) as exc:  # ValueError: a sender the From line cannot carry
             raise TransportError(f"cannot append to mbox {str(self.path)!r}: {exc}") from exc
-        return accepted_result(
-            env, message_id, queue_id=f"{self.path.name}@{offset}", text="appended to mbox"
-        )
+        return accepted_result(env, message_id, queue_id=self.path.name, text="appended to mbox")
