@@ -134,9 +134,13 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
 
 
 class _EphemeralController(Controller):
+    cafile = ""
+
     def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        # port=0: read back the port the OS chose before aiosmtpd probes it
+        server: Any = self.server
+        self.port = server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager
