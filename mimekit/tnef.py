@@ -31,6 +31,7 @@ __all__ = [
     "MapiProperty",
     "Tnef",
     "TnefAttachment",
+    "TnefRecipient",
     "decompress_rtf",
     "parse_tnef",
 ]
@@ -68,7 +69,11 @@ PR_SUBJECT = 0x0037
 PR_BODY = 0x1000
 PR_RTF_COMPRESSED = 0x1009
 PR_BODY_HTML = 0x1013
+PR_RECIPIENT_TYPE = 0x0C15
 PR_DISPLAY_NAME = 0x3001
+PR_ADDRTYPE = 0x3002
+PR_EMAIL_ADDRESS = 0x3003
+PR_SMTP_ADDRESS = 0x39FE
 PR_ATTACH_DATA_OBJ = 0x3701  # also PR_ATTACH_DATA_BIN: same id, PtypBinary
 PR_ATTACH_FILENAME = 0x3704
 PR_ATTACH_METHOD = 0x3705
@@ -77,6 +82,7 @@ PR_ATTACH_MIME_TAG = 0x370E
 PR_ATTACH_CONTENT_ID = 0x3712
 PR_INTERNET_CPID = 0x3FDE
 ATTACH_EMBEDDED_MSG = 5
+_RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}  # PidTagRecipientType (MS-OXOMSG)
 
 # MS-OXCDATA §2.11.1: property types.  Fixed sizes as stored in TNEF (MS-OXTNEF §2.1.3.4:
 # 2-byte values padded to 4).
@@ -159,13 +165,32 @@ class TnefAttachment:
 
 
 @attrs.frozen
+class TnefRecipient:
+    """One row of attRecipTable: display name, address (PR_SMTP_ADDRESS, else
+    PR_EMAIL_ADDRESS, which for ``EX`` address types is an X.500 DN), address type and
+    ``kind`` (``"to"``, ``"cc"``, ``"bcc"`` from PR_RECIPIENT_TYPE)."""
+
+    name: str | None
+    address: str | None
+    address_type: str | None = None
+    kind: str | None = None
+    properties: tuple[MapiProperty, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready shape for ``inspect --json``."""
+        return {"name": self.name, "address": self.address,
+                "address_type": self.address_type, "kind": self.kind}
+
+
+@attrs.frozen
 class Tnef:
     """What a TNEF stream holds.
 
     ``body`` is the plain text (attBody or PR_BODY), ``rtf`` the decompressed RTF body
     (PR_RTF_COMPRESSED), ``html`` the raw HTML body bytes (PR_BODY_HTML; charset per
     ``internet_codepage``).  ``codepage`` is the attOemCodepage used to decode 8-bit
-    strings.  ``properties`` are the message-level MAPI properties (attMsgProps).
+    strings.  ``properties`` are the message-level MAPI properties (attMsgProps);
+    ``recipients`` the rows of attRecipTable (sent with meeting requests, mostly).
     """
 
     attachments: tuple[TnefAttachment, ...] = ()
@@ -179,6 +204,7 @@ class Tnef:
     codepage: int | None = None
     internet_codepage: int | None = None
     properties: tuple[MapiProperty, ...] = ()
+    recipients: tuple[TnefRecipient, ...] = ()
 
     def get_property(self, prop_id: int) -> MapiProperty | None:
         """The message-level MAPI property with this id, if present."""
@@ -198,6 +224,7 @@ class Tnef:
             "html_bytes": None if self.html is None else len(self.html),
             "codepage": self.codepage,
             "attachments": [a.to_dict() for a in self.attachments],
+            "recipients": [r.to_dict() for r in self.recipients],
         }
 
 
@@ -318,26 +345,54 @@ def _parse_props(raw: bytes, codec: str, defects: list[Defect] | None,
                  where: str) -> list[MapiProperty]:
     """A counted list of encapsulated properties; stops (with a defect) at the first one
     that does not fit, keeping those before it."""
-    r = _Reader(raw)
+    return _read_props(_Reader(raw), codec, defects, where)[0]
+
+
+def _read_props(r: _Reader, codec: str, defects: list[Defect] | None,
+                where: str) -> tuple[list[MapiProperty], bool]:
+    """The property list at the reader; the flag is False when it was cut short."""
     count = r.u32()
     if count is None:
         _defect(defects, f"{where}: property list without a count")
-        return []
-    if count > r.remaining // 4:  # a property needs at least its 4-byte tag
+        return [], False
+    clamped = count > r.remaining // 4  # a property needs at least its 4-byte tag
+    if clamped:
         _defect(defects, f"{where}: property count {count} cannot fit in {r.remaining} bytes")
         count = r.remaining // 4
-        clamped = True
-    else:
-        clamped = False
     props: list[MapiProperty] = []
     for index in range(count):
         if clamped and r.remaining == 0:
             break  # the bogus count was already reported
         prop = _parse_prop(r, codec, defects, where, index)
         if prop is None:
-            break
+            return props, False
         props.append(prop)
-    return props
+    return props, not clamped
+
+
+def _parse_recipients(raw: bytes, codec: str,
+                      defects: list[Defect] | None) -> list[TnefRecipient]:
+    """attRecipTable, "a counted list of counted lists" (MS-OXTNEF §2.1.3): a row count,
+    then per row a property list as in attMsgProps."""
+    r = _Reader(raw)
+    rows = r.u32()
+    if rows is None or rows > r.remaining // 4:
+        _defect(defects, f"attRecipTable: row count {rows} does not fit")
+        return []
+    recipients: list[TnefRecipient] = []
+    for index in range(rows):
+        props, ok = _read_props(r, codec, defects, f"attRecipTable row {index}")
+        kind = _prop(props, PR_RECIPIENT_TYPE)
+        recipients.append(TnefRecipient(
+            name=_str_prop(props, PR_DISPLAY_NAME),
+            address=_str_prop(props, PR_SMTP_ADDRESS) or _str_prop(props, PR_EMAIL_ADDRESS),
+            address_type=_str_prop(props, PR_ADDRTYPE),
+            kind=_RECIPIENT_KINDS.get(kind) if isinstance(kind, int) else None,
+            properties=tuple(props),
+        ))
+        if not ok:
+            break
+    return recipients
 
 
 def _parse_prop(r: _Reader, codec: str, defects: list[Defect] | None, where: str,
@@ -547,6 +602,7 @@ def _parse(data: bytes, defects: list[Defect] | None, depth: int) -> Tnef:
     state: dict[str, object] = {}
     msg_props: list[MapiProperty] = []
     attachments: list[TnefAttachment] = []
+    recipients: list[TnefRecipient] = []
     current: _AttachmentBuilder | None = None
     while r.remaining > 0:
         start = r.pos
@@ -604,11 +660,14 @@ def _parse(data: bytes, defects: list[Defect] | None, depth: int) -> Tnef:
                 _defect(defects, f"attDateSent at offset {start} is not a valid date")
         elif attr_id == ATT_MSG_PROPS:
             msg_props.extend(_parse_props(value, codec, defects, "attMsgProps"))
+        elif attr_id == ATT_RECIP_TABLE:
+            recipients.extend(_parse_recipients(value, codec, defects))
     if current is not None:
         attachments.append(_finish_attachment(current, defects, depth))
     if r.pos == 6:  # §2.1.3.1: at least attTnefVersion follows the key
         _defect(defects, "TNEF stream has no attributes")
-    return _finish_message(state, msg_props, attachments, key, defects)
+    return attrs.evolve(_finish_message(state, msg_props, attachments, key, defects),
+                        recipients=tuple(recipients))
 
 
 def _finish_message(state: dict[str, object], props: list[MapiProperty],

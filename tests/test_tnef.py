@@ -313,6 +313,33 @@ def test_named_multivalued_and_fixed_properties() -> None:
     assert importance.value == -5
 
 
+def test_recipient_table() -> None:
+    table = (struct.pack("<I", 2)
+             + props(p_unicode(0x3001, "Ana Lima"), p_str8(0x3002, "SMTP"),
+                     p_str8(0x3003, "ana@example.org"), p_long(0x0C15, 1))
+             + props(p_str8(0x3001, "Bo"), p_str8(0x3002, "EX"),
+                     p_str8(0x3003, "/O=EXAMPLE/CN=BO"), p_str8(0x39FE, "bo@example.net"),
+                     p_long(0x0C15, 2)))
+    defects: list[Defect] = []
+    tnef = parse_tnef(stream(attr(LVL_MSG, 0x00069004, table)), defects)
+    assert defects == []
+    ana, bo = tnef.recipients
+    assert (ana.name, ana.address, ana.address_type, ana.kind) == (
+        "Ana Lima", "ana@example.org", "SMTP", "to")
+    assert (bo.name, bo.address, bo.address_type, bo.kind) == (
+        "Bo", "bo@example.net", "EX", "cc")  # PR_SMTP_ADDRESS beats the X.500 DN
+    assert json.loads(json.dumps(tnef.to_dict()))["recipients"][1]["kind"] == "cc"
+
+    for bad in (struct.pack("<I", 0xFFFFFFFF), table[:-3], b""):
+        defects = []
+        tnef = parse_tnef(stream(attr(LVL_MSG, 0x00069004, bad)), defects)
+        assert kinds(defects) == ["MalformedTnef"]
+    assert [r.name for r in tnef.recipients] == []
+    defects = []
+    tnef = parse_tnef(stream(attr(LVL_MSG, 0x00069004, table[:-3])), defects)
+    assert [r.name for r in tnef.recipients] == ["Ana Lima", "Bo"]  # the row up to the cut
+
+
 def test_embedded_message_is_parsed_recursively() -> None:
     inner = stream(attr(LVL_MSG, 0x00018004, b"Inner\x00"),
                    attachment("deep.txt", b"deep data"))
