@@ -170,6 +170,7 @@ AddressItem = Union[Address, Group]
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>[ \t\r\n]+)
+  | (?P<ew>=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=)
   | "(?P<qs>(?:[^"\\]|\\.)*)(?P<qend>"?)
   | \[(?P<dl>(?:[^\[\]\\]|\\.)*)(?P<dlend>\]?)
   | (?P<atom>[^\s()<>\[\]:;@\\,."]+)
@@ -237,6 +238,10 @@ def _tokenize(text: str, ctx: _Ctx) -> list[_Tok]:
             kind = m.lastgroup
             if kind == "atom" or kind == "ws":
                 append((kind, m.group()))
+            elif kind == "ew":
+                # An RFC 2047 word is one atom even when broken senders put specials
+                # ("," ":" "." "@") in its Q text.
+                append(("atom", m.group()))
             elif kind == "sp":
                 ch = m.group()
                 append((ch, ch))

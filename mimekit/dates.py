@@ -72,7 +72,7 @@ _ISO_RE = re.compile(
 
 def _defect(defects: list[Defect] | None, kind: str, detail: str) -> None:
     if defects is not None:
-        defects.append(Defect(kind, detail, header="date"))
+        defects.append(Defect(kind, detail))  # the caller fills in the header name
 
 
 def _zone_minutes(zone: str | None, defects: list[Defect] | None) -> int:

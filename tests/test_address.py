@@ -300,3 +300,46 @@ def test_quoted_local_part_written_back() -> None:
     assert toks == ['"john \\"jd\\" doe"@example.com']
     assert parse_address_list(toks[0]) == [Address(None, 'john "jd" doe', "example.com")]
     assert address_tokens([Address(None, "pm", "[192.0.2.1]")], DEFAULT) == ["pm@[192.0.2.1]"]
+
+
+def test_specials_inside_encoded_word_stay_in_the_name() -> None:
+    items, defects = _parse("=?utf-8?Q?Smith,_J=C3=B6rg:_Dr.?= <j@example.com>, b@example.com")
+    assert items == [Address("Smith, Jörg: Dr.", "j", "example.com"), Address(None, "b", "example.com")]
+    assert defects == []
+
+
+utf8_locals = st.sampled_from(["jörg", "用户", "ana.lima", "δοκιμή", "o'neil"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(names, st.one_of(locals_, utf8_locals), domains.filter(lambda d: "xn--" not in d)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.one_of(st.none(), st.sampled_from(["Team", "Équipe", "undisclosed-recipients", "a, b"])),
+)
+def test_smtputf8_and_groups_round_trip(
+    boxes: list[tuple[str | None, str, str]], group: str | None
+) -> None:
+    members = tuple(Address(n, loc, d) for n, loc, d in boxes)
+    items: list[Address | Group] = [Group(group, members)] if group else list(members)
+    raw = fold_tokens("Cc", address_tokens(items, SMTPUTF8), SMTPUTF8)
+    text = raw.decode("utf-8")
+    assert all(len(line.encode()) <= 998 for line in text.split("\r\n"))
+    unfolded = text.split(":", 1)[1].replace("\r\n", "").strip()
+    defects: list[Defect] = []
+    back = parse_address_list(unfolded, defects)
+    assert defects == []
+    assert back == items
+    # The standard library, reading text (RFC 6532 UTF-8 headers), agrees.
+    msg = email.message_from_string(text + "\r\n", policy=email.policy.default)
+    header = msg["Cc"]
+    # The standard library flags every UTF-8 local part, although RFC 6532 allows them.
+    assert [d for d in header.defects if type(d).__name__ != "NonASCIILocalPartDefect"] == []
+    assert [(a.display_name, a.username, a.domain) for a in header.addresses] == [
+        (m.name or "", m.local, m.domain) for m in members
+    ]
+    if group:
+        assert [g.display_name for g in header.groups] == [group]
