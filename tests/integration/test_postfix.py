@@ -337,3 +337,49 @@ def test_cli_send_through_postfix(
 def test_transport_errors_share_a_root(mta: Any) -> None:
     assert issubclass(AuthenticationError, TransportError)
     assert issubclass(TLSError, TransportError)
+
+
+def test_eml_file_is_exactly_what_smtp_delivers(
+    mta: Any, SMTP: type, tag: str, tmp_path: Path
+) -> None:
+    # The file transport's .eml must be the bytes SMTP transmits (before dot-stuffing).
+    from mimekit.transports import FileTransport
+
+    data = message(tag, extra=b"Bcc: hidden@example.test\r\n", body=b".dot\r\nplain\r\n")
+    name = FileTransport(tmp_path).send(data).queue_id
+    assert name is not None
+    eml = (tmp_path / name).read_bytes()
+    with SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=10) as smtp:
+        smtp.send(data)
+    got = mta.wait_for(tag, count=2)  # To + Bcc: one copy per envelope recipient
+    assert len(got) == 2
+    assert all(body == lf(eml) for body in got)
+
+
+def test_resent_message_goes_to_resent_recipients_only(mta: Any, SMTP: type, tag: str) -> None:
+    data = message(
+        tag,
+        extra=(
+            b"Resent-From: fwd@example.test\r\n"
+            b"Resent-Date: Thu, 04 Dec 2025 09:00:00 +0000\r\n"
+            b"Resent-To: new@example.test\r\n"
+            b"Resent-Bcc: secret@example.test\r\n"
+        ),
+    )
+    wire, env, _ = prepare(data, None)
+    assert env == Envelope("fwd@example.test", ("new@example.test", "secret@example.test"))
+    assert b"Resent-Bcc" not in wire
+    with SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=10) as smtp:
+        result = smtp.send(data)
+    assert result.accepted == env.rcpt_to
+    assert_delivered(mta, tag, wire, env.rcpt_to)
+
+
+def test_idna_recipient_domain_is_sent_as_a_label(mta: Any, SMTP: type, tag: str) -> None:
+    data = message(tag, to="Jö <jo@bücher.example>")
+    wire, env, _ = prepare(data, None)
+    assert env.rcpt_to == ("jo@xn--bcher-kva.example",)
+    with SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=10) as smtp:
+        result = smtp.send(data)
+    assert result.accepted == ("jo@xn--bcher-kva.example",)
+    assert_delivered(mta, tag, wire, env.rcpt_to)
