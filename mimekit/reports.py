@@ -121,7 +121,7 @@ class RecipientStatus:
 
     @property
     def is_permanent_failure(self) -> bool:
-        """True for ``Action: failed`` or a 5.x.x status (RFC 3463 §3.1: permanent)."""
+        """True for ``Action: failed`` or a 5.x.x status (RFC 3463 §2: permanent)."""
         return self.action == "failed" or (self.status or "").startswith("5.")
 
     def get(self, name: str) -> str | None:
@@ -438,7 +438,7 @@ def _strip_comments(text: str) -> str:
 
 def _typed(name: str, value: str | None, defects: list[Defect] | None, *,
            keep_comments: bool = False) -> Typed | None:
-    """Split ``type ; value`` (RFC 3464 §2.1.2 address-type / mta-name-type /
+    """Split ``type ; value`` (RFC 3464 §2.1.2 - §2.1.4: address-type / mta-name-type /
     diagnostic-type).  The type is an atom, compared case-insensitively, so it is
     lower-cased; comments around it are dropped.  For ``rfc822`` addresses comments and
     angle brackets around the address go too.  Diagnostic text keeps its comments
@@ -511,7 +511,7 @@ def _names(fields: Iterable[tuple[str, str]]) -> set[str]:
 def parse_delivery_status(body: bytes, defects: list[Defect] | None = None) -> DeliveryStatus:
     """Parse a ``message/delivery-status`` body (RFC 3464 §2.1) into a DeliveryStatus.
 
-    Also right for ``message/global-delivery-status`` (RFC 6533 §6: UTF-8 allowed).
+    Also right for ``message/global-delivery-status`` (RFC 6533: UTF-8 allowed).
     Repairs, each with a defect: a missing blank line between the per-message group and
     the first recipient (the group is split at the first per-recipient field); a missing
     per-message group; fields in the wrong kind of group are kept where they are.
@@ -694,7 +694,7 @@ def parse_feedback_report(body: bytes, defects: list[Defect] | None = None) -> F
     )
 
 
-# RFC 3464 §2.1, RFC 6533 §6, RFC 8098 §3.1, RFC 5965 §3: media type -> parser.
+# RFC 3464 §2.1, RFC 6533, RFC 8098 §3.1, RFC 5965 §3: media type -> parser.
 _PARSERS: dict[str, Callable[[bytes, list[Defect] | None], Report]] = {
     "message/delivery-status": parse_delivery_status,
     "message/global-delivery-status": parse_delivery_status,

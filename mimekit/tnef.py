@@ -36,15 +36,16 @@ __all__ = [
     "parse_tnef",
 ]
 
-# MS-OXTNEF §2.1.3.1: the stream starts with this little-endian dword, then a 16-bit key.
+# MS-OXTNEF §2.1.3 and the §3.1 sample: the stream starts with this little-endian dword,
+# then a 16-bit key.
 TNEF_SIGNATURE = 0x223E9F78
 MAX_DEPTH = 8
 
-# MS-OXTNEF §2.1.3.2: attribute levels.
+# MS-OXTNEF §2.1.3: attribute levels (LVL_MESSAGE, LVL_ATTACHMENT).
 LVL_MESSAGE = 0x01
 LVL_ATTACHMENT = 0x02
 
-# MS-OXTNEF §2.1.3.3: attribute ids (the low word of the attribute dword; the high word is
+# MS-OXTNEF §2.1.3: attribute ids (the low word of the attribute dword; the high word is
 # the legacy attribute type, which some writers get wrong, so only the id is matched).
 ATT_FROM = 0x8000
 ATT_SUBJECT = 0x8004
@@ -84,7 +85,7 @@ PR_INTERNET_CPID = 0x3FDE
 ATTACH_EMBEDDED_MSG = 5
 _RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}  # PidTagRecipientType (MS-OXOMSG)
 
-# MS-OXCDATA §2.11.1: property types.  Fixed sizes as stored in TNEF (MS-OXTNEF §2.1.3.4:
+# MS-OXCDATA §2.11.1: property types.  Fixed sizes as stored in TNEF (MS-OXTNEF §2.1.3,
 # 2-byte values padded to 4).
 PT_UNSPECIFIED, PT_NULL, PT_SHORT, PT_LONG, PT_FLOAT, PT_DOUBLE = 0x0, 0x1, 0x2, 0x3, 0x4, 0x5
 PT_CURRENCY, PT_APPTIME, PT_ERROR, PT_BOOLEAN, PT_OBJECT = 0x6, 0x7, 0xA, 0xB, 0xD
@@ -96,7 +97,8 @@ _FIXED_SIZE = {
     PT_DOUBLE: 8, PT_CURRENCY: 8, PT_APPTIME: 8, PT_I8: 8, PT_SYSTIME: 8, PT_CLSID: 16,
 }
 _VARIABLE = frozenset({PT_STRING8, PT_UNICODE, PT_BINARY, PT_OBJECT})
-# MS-OXTNEF §2.1.3.4.1: an embedded message's PtypObject value starts with IID_IMessage.
+# MS-OXTNEF §2.1.3 (attMAPIProps encoding): an embedded message's PtypObject value starts
+# with IID_IMessage.
 IID_IMESSAGE = bytes.fromhex("0703020000000000c000000000000046")
 
 MapiValue: TypeAlias = int | float | bool | str | bytes | datetime | None
@@ -108,7 +110,7 @@ MapiValue: TypeAlias = int | float | bool | str | bytes | datetime | None
 
 @attrs.frozen
 class MapiProperty:
-    """One encapsulated MAPI property (MS-OXTNEF §2.1.3.4) from attMsgProps/attAttachment.
+    """One encapsulated MAPI property (MS-OXTNEF §2.1.3) from attMsgProps/attAttachment.
 
     ``prop_id``/``prop_type`` come from the property tag; named properties (id >= 0x8000)
     also carry ``guid`` and ``name`` (a numeric id or a string).  ``values`` has one item
@@ -250,7 +252,7 @@ def _codec(codepage: int | None) -> str:
 
 
 def _text8(raw: bytes, codec: str) -> str:
-    """An 8-bit string attribute: cut at the first NUL (MS-OXTNEF §2.1.3.3), decoded."""
+    """An 8-bit string attribute: cut at the first NUL (%x00, MS-OXTNEF §3.1), decoded."""
     raw = raw.split(b"\x00", 1)[0]
     try:
         return raw.decode(codec)
@@ -267,7 +269,7 @@ def _filetime(value: int) -> datetime | None:
 
 
 def _att_date(raw: bytes) -> datetime | None:
-    """atpDate: seven little-endian words, year..second then day of week (§2.1.3.3)."""
+    """atpDate: seven little-endian words, year..second then day of week (MS-OXTNEF §2.1.3)."""
     if len(raw) < 12:
         return None
     year, month, day, hour, minute, second = struct.unpack_from("<6H", raw)
@@ -306,7 +308,7 @@ class _Reader:
 
 
 # ---------------------------------------------------------------------------------------
-# MAPI properties (MS-OXTNEF §2.1.3.4)
+# MAPI properties (MS-OXTNEF §2.1.3, the attMAPIProps encoding)
 
 
 def _fixed_value(ptype: int, raw: bytes) -> MapiValue:
@@ -429,7 +431,7 @@ def _parse_prop(r: _Reader, codec: str, defects: list[Defect] | None, where: str
         _defect(defects, f"{where}: property 0x{pid:04X} has unknown type 0x{ptype:04X}")
         return None
     nvalues: int | None = 1
-    if multi or base in _VARIABLE:  # §2.1.3.4: variable-size values are always counted
+    if multi or base in _VARIABLE:  # variable-size values are always counted
         nvalues = r.u32()
         if nvalues is None or nvalues > r.remaining // 4 + 1:
             _defect(defects, f"{where}: property 0x{pid:04X} value count does not fit")
@@ -458,7 +460,7 @@ def _parse_prop(r: _Reader, codec: str, defects: list[Defect] | None, where: str
 # ---------------------------------------------------------------------------------------
 # Compressed RTF (MS-OXRTFCP)
 
-# MS-OXRTFCP §2.1.2.1: the dictionary is primed with this 207-byte string.
+# MS-OXRTFCP: the dictionary is primed with this 207-byte string.
 _RTF_PREBUF = (
     b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss "
     b"\\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier"
@@ -469,9 +471,9 @@ _MAGIC_UNCOMPRESSED = 0x414C454D  # "MELA"
 
 
 def decompress_rtf(data: bytes, defects: list[Defect] | None = None) -> bytes | None:
-    """Decompress a PR_RTF_COMPRESSED value (MS-OXRTFCP §2.1.3.1); None if unusable.
+    """Decompress a PR_RTF_COMPRESSED value (MS-OXRTFCP); None if unusable.
 
-    Header (§2.1.3.1.1): COMPSIZE (bytes after this field), RAWSIZE, COMPTYPE, CRC.  The
+    Header: COMPSIZE (bytes after this field), RAWSIZE, COMPTYPE, CRC.  The
     output is bounded by the input (a 2-byte reference yields at most 17 bytes) and cut
     at RAWSIZE; a CRC mismatch is a defect, not a failure.
     """
@@ -489,7 +491,7 @@ def decompress_rtf(data: bytes, defects: list[Defect] | None = None) -> bytes | 
         _defect(defects, "compressed RTF size runs past the end of the property")
         end = len(data)
     body = data[16:end]
-    # §2.1.3.2: CRC-32 (reflected 0xEDB88320) with initial value 0 and no final inversion.
+    # MS-OXRTFCP CRC: CRC-32 (reflected 0xEDB88320) with initial value 0 and no final inversion.
     if zlib.crc32(body, 0xFFFFFFFF) ^ 0xFFFFFFFF != crc:
         _defect(defects, "compressed RTF CRC mismatch", kind="TnefChecksumMismatch")
     window = bytearray(4096)
@@ -510,7 +512,7 @@ def decompress_rtf(data: bytes, defects: list[Defect] | None = None) -> bytes | 
                 ref = (body[i] << 8) | body[i + 1]
                 i += 2
                 offset, length = ref >> 4, (ref & 0xF) + 2
-                if offset == wpos:  # §2.1.3.1.4: a reference to the write position ends it
+                if offset == wpos:  # a reference to the write position ends it
                     return bytes(out[:raw_size])
                 for k in range(length):
                     byte = window[(offset + k) & 0xFFF]
@@ -529,7 +531,7 @@ def decompress_rtf(data: bytes, defects: list[Defect] | None = None) -> bytes | 
 
 
 # ---------------------------------------------------------------------------------------
-# The attribute stream (MS-OXTNEF §2.1.3.1 - §2.1.3.3)
+# The attribute stream (MS-OXTNEF §2.1.3)
 
 
 @attrs.define
@@ -621,7 +623,7 @@ def _parse(data: bytes, defects: list[Defect] | None, depth: int) -> Tnef:
         checksum = r.u16()
         if checksum is None:
             _defect(defects, f"attribute 0x{attr_id:04X} at offset {start}: checksum missing")
-        elif checksum != sum(value) & 0xFFFF:  # §2.1.3.2: sum of the data bytes mod 65536
+        elif checksum != sum(value) & 0xFFFF:  # §2.1.3: sum of the data bytes mod 65536
             _defect(defects, f"attribute 0x{attr_id:04X} at offset {start}: checksum "
                     f"0x{checksum:04X}, expected 0x{sum(value) & 0xFFFF:04X}",
                     kind="TnefChecksumMismatch")
@@ -664,7 +666,7 @@ def _parse(data: bytes, defects: list[Defect] | None, depth: int) -> Tnef:
             recipients.extend(_parse_recipients(value, codec, defects))
     if current is not None:
         attachments.append(_finish_attachment(current, defects, depth))
-    if r.pos == 6:  # §2.1.3.1: at least attTnefVersion follows the key
+    if r.pos == 6:  # §2.1.3: at least attTnefVersion follows the key
         _defect(defects, "TNEF stream has no attributes")
     return attrs.evolve(_finish_message(state, msg_props, attachments, key, defects),
                         recipients=tuple(recipients))
