@@ -388,7 +388,7 @@ def _maybe_base64_group(lines: list[str], defects: list[Defect] | None) -> list[
     except (binascii.Error, ValueError):
         return None
     text = raw.decode("utf-8", "replace")
-    decoded = [line for line in re.split(r"\r\n|\r|\n", text)]
+    decoded = re.split(r"\r\n|\r|\n", text)
     if not any(_FIELD_RE.fullmatch(line) for line in decoded):
         return None
     _defect(defects, "MalformedReportField",
@@ -400,9 +400,9 @@ def parse_report_fields(body: bytes,
                         defects: list[Defect] | None = None) -> list[list[tuple[str, str]]]:
     """The field groups of a report body, each a list of ``(name, unfolded value)``.
 
-    The shared lower layer of both report parsers, public so callers can read report
-    types this module has no value class for (ARF ``message/feedback-report``, RFC 5965
-    §3, is a single such group).  Empty groups are dropped.
+    The shared lower layer of the report parsers, public so callers can read report
+    types this module has no value class for (vendor ``message/x-*`` reports, or the
+    text/rfc822-headers part of a report).  Empty groups are dropped.
     """
     text = _decode(bytes(body), defects)
     budget = [MAX_FIELDS, 0]
