@@ -382,9 +382,10 @@ class SMTPClientProtocol:
                 raise ConnectionLost("the server closed the connection")
             self.parser.feed(chunk)
         if log.isEnabledFor(logging.DEBUG):
-            for line in reply.lines[:-1]:
-                log.debug("S: %d-%s", reply.code, line)
-            log.debug("S: %s", reply)
+            pre = f"{reply.enhanced} " if reply.enhanced else ""
+            last = len(reply.lines) - 1
+            for i, line in enumerate(reply.lines):
+                log.debug("S: %d%s%s%s", reply.code, " " if i == last else "-", pre, line)
         if reply.code == 421:
             # RFC 5321 §3.8: 421 may come in reply to any command; the server closes
             self.closed = True
