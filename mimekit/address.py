@@ -187,6 +187,9 @@ _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _Tok = tuple[str, str]
 
 
+_MAX_DEFECTS = 100
+
+
 class _Ctx:
     """Defect sink that raises in strict mode."""
 
@@ -197,11 +200,15 @@ class _Ctx:
 
     def add(self, kind: str, detail: str) -> None:
         self.count += 1
-        defect = Defect(kind, detail)
         if self.strict:
-            raise AddressError(detail, defect=defect)
-        if self.defects is not None:
-            self.defects.append(defect)
+            raise AddressError(detail, defect=Defect(kind, detail))
+        if self.defects is None or self.count > _MAX_DEFECTS + 1:
+            return
+        if self.count > _MAX_DEFECTS:
+            # Hostile input: bound the memory spent on reporting it.
+            self.defects.append(Defect("TooManyDefects", "further address defects not recorded"))
+            return
+        self.defects.append(Defect(kind, detail))
 
 
 def _skip_comment(text: str, pos: int, ctx: _Ctx) -> tuple[int, str]:

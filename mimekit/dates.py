@@ -235,21 +235,25 @@ def parse_msgid_list(text: str, defects: list[Defect] | None = None) -> list[str
     if "(" in text:
         text = _COMMENT_RE.sub(" ", text)
     out: list[str] = []
+    seen: set[str] = set()  # one defect per problem kind: bounded on hostile input
+
+    def defect(detail: str) -> None:
+        if defects is not None and detail not in seen:
+            seen.add(detail)
+            defects.append(Defect("InvalidMessageId", detail))
+
     for m in _MSGID_TOKEN_RE.finditer(text):
         if m.group(3) is not None:
             word = m.group(3)
             if "@" in word:
-                if defects is not None:
-                    defects.append(
-                        Defect("InvalidMessageId", f"message id without angle brackets: {word!r}")
-                    )
+                defect("message id without angle brackets")
                 out.append(word)
             continue
         ident = "".join(m.group(1).split())
-        if not m.group(2) and defects is not None:
-            defects.append(Defect("InvalidMessageId", "message id without closing '>'"))
+        if not m.group(2):
+            defect("message id without closing '>'")
         if ident:
             out.append(ident)
-        elif defects is not None:
-            defects.append(Defect("InvalidMessageId", "empty message id '<>'"))
+        else:
+            defect("empty message id '<>'")
     return out

@@ -343,3 +343,9 @@ def test_smtputf8_and_groups_round_trip(
     ]
     if group:
         assert [g.display_name for g in header.groups] == [group]
+
+
+def test_hostile_input_bounded_defects() -> None:
+    defects: list[Defect] = []
+    assert parse_address_list("a:" * 5000 + "(" * 5000 + '"', defects) == []
+    assert len(defects) == 101 and defects[-1].kind == "TooManyDefects"
