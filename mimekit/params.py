@@ -44,6 +44,7 @@ ParamsInput = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 # RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>
 _TOKEN = r"[!#$%&'*+\-.^_`{|}~0-9A-Za-z]+"
 _TOKEN_RE = re.compile(_TOKEN + r"\Z")
+_SAFE_TOKEN_RE = re.compile(r"[!#$&+\-.^_`{|}~0-9A-Za-z]+\Z")
 _TYPE_RE = re.compile(r"\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s*")
 # RFC 2231 §7: attribute-char excludes "*", "'", "%" and tspecials.
 _ATTR_SAFE = b"!#$&+-.^_`|~"
@@ -56,7 +57,7 @@ _CHARSET_LANG_RE = re.compile(r"([A-Za-z0-9_\-:.]*)'([A-Za-z0-9\-]*)'")
 _TRAILING_COMMENT_RE = re.compile(r"^(\S+)\s+\([^()]*\)\Z")
 _UNSAFE_RE = re.compile(r"[\r\n\0]")
 _CTL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_TOKEN = 76  # a token and its separating space fit a folded line (RFC 5322 §2.1.1)
+_MAX_TOKEN = 75  # with its ";" a token fits a folded line of 78 (RFC 5322 §2.1.1)
 _MAX_SECTIONS = 1000  # bound work on hostile input
 _DISPOSITION_KINDS = frozenset({"inline", "attachment", "form-data"})
 
@@ -276,8 +277,12 @@ def _check_value(name: str, value: str) -> None:
 
 
 def _quote(value: str) -> str:
-    """A token as is, anything else as a quoted string (RFC 2045 §5.1 tspecials)."""
-    if value and _TOKEN_RE.match(value):
+    """A token as is, anything else as a quoted string (RFC 2045 §5.1 tspecials).
+
+    "*", "'" and "%" are token characters, but RFC 2231-aware readers (Python's
+    email among them) misread them in bare values, so those values are quoted too.
+    """
+    if value and _SAFE_TOKEN_RE.match(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
