@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mimekit.transports import (
@@ -242,3 +243,51 @@ def test_from_url_builds_smtp_transport_without_connecting() -> None:
     assert isinstance(t, SMTPTransport)
     assert "pw" not in repr(t)
     t.close()
+
+
+# ------------------------------------------------------------ end to end on loopback
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_smtp_url_sends_through_a_loopback_server() -> None:
+    # A plain aiosmtpd server (no STARTTLS offered): smtp:// is opportunistic, so it
+    # sends in plain text; smtp+starttls:// must refuse with TLSError, nothing sent.
+    pytest.importorskip("mimekit.transports.smtp")
+    controller_mod = pytest.importorskip("aiosmtpd.controller")
+    from mimekit.transports import TLSError
+
+    received: list[tuple[str, list[str], bytes]] = []
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            e: Any = envelope
+            received.append((e.mail_from, list(e.rcpt_tos), bytes(e.original_content)))
+            return "250 2.0.0 Ok: queued as TESTQ1"
+
+    port = _free_port()
+    controller = controller_mod.Controller(
+        Handler(), hostname="127.0.0.1", port=port, server_hostname="mx.test"
+    )
+    controller.start()
+    try:
+        data = b"From: a@example.org\r\nTo: b@example.net\r\nBcc: c@example.net\r\nSubject: u\r\n\r\n.x\r\n"
+        with from_url(f"smtp://127.0.0.1:{port}?timeout=5&local_hostname=client.test") as t:
+            result = t.send(data)
+        assert result.accepted == ("b@example.net", "c@example.net")
+        assert received == [
+            (
+                "a@example.org",
+                ["b@example.net", "c@example.net"],
+                b"From: a@example.org\r\nTo: b@example.net\r\nSubject: u\r\n\r\n.x\r\n",
+            )
+        ]
+        with pytest.raises(TLSError), from_url(f"smtp+starttls://127.0.0.1:{port}?timeout=5") as t:
+            t.send(data)
+        assert len(received) == 1
+    finally:
+        controller.stop()
