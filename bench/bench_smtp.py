@@ -90,8 +90,10 @@ class _Sink(asyncio.Protocol):
                     out.append(b"250 2.0.0 Ok: queued as Q1\r\n")
             elif verb in (b"EHLO",):
                 # what Postfix 3.x advertises (minus AUTH/STARTTLS)
-                out.append(b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                           b"250-CHUNKING\r\n250 SIZE 10000000\r\n")
+                out.append(
+                    b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                    b"250-CHUNKING\r\n250 SIZE 10000000\r\n"
+                )
             elif verb == b"DATA":
                 out.append(b"354 go\r\n")
                 self.in_data = True
@@ -106,7 +108,8 @@ class _Sink(asyncio.Protocol):
         if out:
             if self.delay:
                 asyncio.get_running_loop().call_later(
-                    self.delay, self.transport.write, b"".join(out))
+                    self.delay, self.transport.write, b"".join(out)
+                )
             else:
                 self.transport.write(b"".join(out))
 
@@ -154,20 +157,19 @@ def bench_sync(port: int, n: int) -> dict[str, tuple[float, float]]:
                 s.sendmail(FROM, TO, MSG)
 
     def mk_raw() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none",
-                           local_hostname="client.test") as t:
+        with SMTPTransport("127.0.0.1", port, security="none", local_hostname="client.test") as t:
             for _ in range(n):
                 t.send_raw(MSG, env)
 
     def mk_data() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none", chunking=False,
-                           local_hostname="client.test") as t:
+        with SMTPTransport(
+            "127.0.0.1", port, security="none", chunking=False, local_hostname="client.test"
+        ) as t:
             for _ in range(n):
                 t.send_raw(MSG, env)
 
     def mk_send() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none",
-                           local_hostname="client.test") as t:
+        with SMTPTransport("127.0.0.1", port, security="none", local_hostname="client.test") as t:
             for _ in range(n):
                 t.send(MSG)
 
@@ -188,9 +190,14 @@ def bench_async(port: int, n: int, conns: int) -> dict[str, tuple[float, float]]
     res: dict[str, tuple[float, float]] = {}
 
     async def mk() -> None:
-        async with AsyncSMTPTransport("127.0.0.1", port, security="none", pool_size=conns,
-                                      local_hostname="client.test",
-                                      max_messages_per_connection=None) as t:
+        async with AsyncSMTPTransport(
+            "127.0.0.1",
+            port,
+            security="none",
+            pool_size=conns,
+            local_hostname="client.test",
+            max_messages_per_connection=None,
+        ) as t:
             await asyncio.gather(*(t.asend_raw(MSG, env) for _ in range(n)))
 
     res[f"mimekit AsyncSMTPTransport (pool {conns})"] = measure(lambda: asyncio.run(mk()))
@@ -201,8 +208,13 @@ def bench_async(port: int, n: int, conns: int) -> dict[str, tuple[float, float]]
 
     async def aio() -> None:
         async def worker(count: int) -> None:
-            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, use_tls=False,
-                                     start_tls=False, local_hostname="client.test")
+            client = aiosmtplib.SMTP(
+                hostname="127.0.0.1",
+                port=port,
+                use_tls=False,
+                start_tls=False,
+                local_hostname="client.test",
+            )
             await client.connect()
             for _ in range(count):
                 await client.sendmail(FROM, TO, MSG)
@@ -221,8 +233,12 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--latency-ms", type=float, default=1.0,
-                    help="reply latency of the second sink (0 to skip those rows)")
+    ap.add_argument(
+        "--latency-ms",
+        type=float,
+        default=1.0,
+        help="reply latency of the second sink (0 to skip those rows)",
+    )
     ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -234,11 +250,15 @@ def main() -> None:
     sections = [("no added latency", 0.0, args.n)]
     if args.latency_ms > 0:
         # fewer messages: each round trip now costs the latency
-        sections.append((f"{args.latency_ms:g} ms reply latency", args.latency_ms / 1000,
-                         max(args.n // 8, 50)))
+        sections.append(
+            (f"{args.latency_ms:g} ms reply latency", args.latency_ms / 1000, max(args.n // 8, 50))
+        )
     for title, delay, n in sections:
-        sink = subprocess.Popen([sys.executable, __file__, "--sink", "--delay", str(delay)],
-                                stdout=subprocess.PIPE, text=True)
+        sink = subprocess.Popen(
+            [sys.executable, __file__, "--sink", "--delay", str(delay)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert sink.stdout is not None
             port = int(sink.stdout.readline())
@@ -248,14 +268,19 @@ def main() -> None:
             sink.terminate()
             sink.wait()
         report(title, n, sync, aio)
-    print("\nratios > 1 mean mimekit is faster / uses less CPU than the baseline "
-          "(smtplib for sync rows, aiosmtplib for async rows)")
+    print(
+        "\nratios > 1 mean mimekit is faster / uses less CPU than the baseline "
+        "(smtplib for sync rows, aiosmtplib for async rows)"
+    )
 
 
-def report(title: str, n: int, sync: dict[str, tuple[float, float]],
-           aio: dict[str, tuple[float, float]]) -> None:
-    print(f"\n### {title}: {n} messages of {len(MSG)} bytes, sink in a separate process, "
-          f"Python {sys.version.split()[0]}, best of {REPEATS} runs\n")
+def report(
+    title: str, n: int, sync: dict[str, tuple[float, float]], aio: dict[str, tuple[float, float]]
+) -> None:
+    print(
+        f"\n### {title}: {n} messages of {len(MSG)} bytes, sink in a separate process, "
+        f"Python {sys.version.split()[0]}, best of {REPEATS} runs\n"
+    )
     print("| client | wall s | msg/s | client CPU µs/msg | wall vs baseline | CPU vs baseline |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     base_sync = sync["smtplib sendmail (1 conn)"]
@@ -264,8 +289,10 @@ def report(title: str, n: int, sync: dict[str, tuple[float, float]],
         base = base_sync if name in sync else base_aio
         ratio_w = f"{base[0] / wall:.2f}x" if base else "-"
         ratio_c = f"{base[1] / cpu:.2f}x" if base else "-"
-        print(f"| {name} | {wall:.3f} | {n / wall:,.0f} | {cpu / n * 1e6:.0f} | "
-              f"{ratio_w} | {ratio_c} |")
+        print(
+            f"| {name} | {wall:.3f} | {n / wall:,.0f} | {cpu / n * 1e6:.0f} | "
+            f"{ratio_w} | {ratio_c} |"
+        )
 
 
 if __name__ == "__main__":

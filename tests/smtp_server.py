@@ -49,31 +49,56 @@ def make_cert(directory: Path, name: str = SERVER_NAME) -> tuple[str, str]:
     now = dt.datetime.now(dt.timezone.utc)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(name), x509.DNSName("localhost"),
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName(name),
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, content_commitment=False,
-            key_encipherment=False, data_encipherment=False, key_agreement=False,
-            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(ski, critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(cert_file), str(key_file)
 
 
@@ -100,8 +125,9 @@ class StoringHandler:
     messages: list[Stored] = field(default_factory=list)
     pipelining: bool = False
 
-    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
@@ -109,9 +135,15 @@ class StoringHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         login = getattr(session.auth_data, "login", None)
-        self.messages.append(Stored(envelope.mail_from, list(envelope.rcpt_tos),
-                                    envelope.original_content, list(envelope.mail_options),
-                                    login))
+        self.messages.append(
+            Stored(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content,
+                list(envelope.mail_options),
+                login,
+            )
+        )
         return "250 2.0.0 Ok: queued as QID42"
 
     async def auth_CRAM__MD5(self, server: Any, args: Any) -> AuthResult:
@@ -125,10 +157,14 @@ class StoringHandler:
         return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user, b""))
 
 
-def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
-                   auth_data: Any) -> AuthResult:
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-          and auth_data.password == PASSWORD.encode())
+def _authenticator(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
     # handled=False on failure, or aiosmtpd sends no reply at all
     return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
@@ -144,23 +180,40 @@ class _EphemeralController(Controller):
 
 
 @contextlib.contextmanager
-def aiosmtpd_server(tmpdir: Path, *, implicit_tls: bool = False, auth: bool = True,
-                    pipelining: bool = False, size_limit: int = 1 << 20) -> Iterator[Any]:
+def aiosmtpd_server(
+    tmpdir: Path,
+    *,
+    implicit_tls: bool = False,
+    auth: bool = True,
+    pipelining: bool = False,
+    size_limit: int = 1 << 20,
+) -> Iterator[Any]:
     """A running aiosmtpd on 127.0.0.1: STARTTLS required (or implicit TLS),
     AUTH required when ``auth``. Yields the controller with ``.port``,
     ``.cafile`` and ``.handler.messages``."""
     cert, key = make_cert(tmpdir)
     handler = StoringHandler(pipelining=pipelining)
-    common: dict[str, Any] = dict(
-        hostname="127.0.0.1", port=0, server_hostname=SERVER_NAME, data_size_limit=size_limit,
-        authenticator=_authenticator, auth_required=auth)
+    common: dict[str, Any] = {
+        "hostname": "127.0.0.1",
+        "port": 0,
+        "server_hostname": SERVER_NAME,
+        "data_size_limit": size_limit,
+        "authenticator": _authenticator,
+        "auth_required": auth,
+    }
     if implicit_tls:
         warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
-        ctl = _EphemeralController(handler, ssl_context=server_context(cert, key),
-                                   auth_require_tls=False, **common)
+        ctl = _EphemeralController(
+            handler, ssl_context=server_context(cert, key), auth_require_tls=False, **common
+        )
     else:
-        ctl = _EphemeralController(handler, tls_context=server_context(cert, key),
-                                   require_starttls=True, auth_require_tls=True, **common)
+        ctl = _EphemeralController(
+            handler,
+            tls_context=server_context(cert, key),
+            require_starttls=True,
+            auth_require_tls=True,
+            **common,
+        )
     ctl.start()
     try:
         ctl.cafile = cert
@@ -270,7 +323,7 @@ class FakeSMTPServer:
         for t in self._threads:
             t.join(2)
 
-    def __enter__(self) -> FakeSMTPServer:
+    def __enter__(self) -> FakeSMTPServer:  # noqa: PYI034 - final in practice
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -347,7 +400,7 @@ class FakeSMTPServer:
             if self.on_command and self._hook(io, self.on_command(session, line)):
                 continue
             verb = line.split(" ", 1)[0].upper()
-            arg = line[len(verb):].strip()
+            arg = line[len(verb) :].strip()
             if verb in ("EHLO", "HELO"):
                 lines = self._ehlo_lines(session) if verb == "EHLO" else [SERVER_NAME]
                 text = "".join(f"250-{x}\r\n" for x in lines[:-1]) + f"250 {lines[-1]}"
@@ -444,8 +497,12 @@ class FakeSMTPServer:
         else:
             self._reply(io, "504 5.5.4 Unrecognized authentication type")
             return
-        self._reply(io, "235 2.7.0 Authentication successful" if ok
-                    else "535 5.7.8 Error: authentication failed")
+        self._reply(
+            io,
+            "235 2.7.0 Authentication successful"
+            if ok
+            else "535 5.7.8 Error: authentication failed",
+        )
 
 
 class _Closed(Exception):

@@ -6,8 +6,17 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mimekit.transports.base import Envelope
+from mimekit.transports.errors import (
+    AuthenticationError,
+    ConnectionLost,
+    RecipientsRefused,
+    TLSError,
+)
+from mimekit.transports.smtp import AsyncSMTPTransport, DeliveryStatusUnknown
 from smtp_server import (
     DROP,
     PASSWORD,
@@ -20,24 +29,16 @@ from smtp_server import (
     server_context,
 )
 
-from mimekit.transports.base import Envelope
-from mimekit.transports.errors import (
-    AuthenticationError,
-    ConnectionLost,
-    RecipientsRefused,
-    TLSError,
-)
-from mimekit.transports.smtp import AsyncSMTPTransport, DeliveryStatusUnknown
-
 MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nline\r\n.dot\r\n"
 ENV = Envelope("a@example.test", ("b@example.test",))
 
 
-def plain(srv: FakeSMTPServer, **kw: object) -> AsyncSMTPTransport:
+def plain(srv: FakeSMTPServer, **kw: Any) -> AsyncSMTPTransport:
     kw.setdefault("retry_backoff", 0.0)
     kw.setdefault("timeout", 5.0)
-    return AsyncSMTPTransport("127.0.0.1", srv.port, security="none",
-                              local_hostname="client.test", **kw)  # type: ignore[arg-type]
+    return AsyncSMTPTransport(
+        "127.0.0.1", srv.port, security="none", local_hostname="client.test", **kw
+    )
 
 
 def test_starttls_auth_exact_bytes(tmp_path: Path) -> None:
@@ -45,8 +46,12 @@ def test_starttls_auth_exact_bytes(tmp_path: Path) -> None:
         with aiosmtpd_server(tmp_path) as srv:
             for mech in ("PLAIN", "LOGIN", "CRAM-MD5"):
                 async with AsyncSMTPTransport(
-                    "127.0.0.1", srv.port, username=USER, password=PASSWORD,
-                    cafile=srv.cafile, auth_mechanism=mech,
+                    "127.0.0.1",
+                    srv.port,
+                    username=USER,
+                    password=PASSWORD,
+                    cafile=srv.cafile,
+                    auth_mechanism=mech,
                 ) as t:
                     result = await t.asend_raw(MSG, ENV)
                     assert result.ok and result.queue_id == "QID42"
@@ -59,14 +64,24 @@ def test_starttls_auth_exact_bytes(tmp_path: Path) -> None:
 def test_implicit_tls_and_wrong_password(tmp_path: Path) -> None:
     async def main() -> None:
         with aiosmtpd_server(tmp_path, implicit_tls=True) as srv:
-            async with AsyncSMTPTransport("127.0.0.1", srv.port, security="tls",
-                                          username=USER, password=PASSWORD,
-                                          cafile=srv.cafile) as t:
+            async with AsyncSMTPTransport(
+                "127.0.0.1",
+                srv.port,
+                security="tls",
+                username=USER,
+                password=PASSWORD,
+                cafile=srv.cafile,
+            ) as t:
                 await t.asend_raw(MSG, ENV)
             assert srv.handler.messages[0].content == MSG
-            async with AsyncSMTPTransport("127.0.0.1", srv.port, security="tls",
-                                          username=USER, password="nope",
-                                          cafile=srv.cafile) as t:
+            async with AsyncSMTPTransport(
+                "127.0.0.1",
+                srv.port,
+                security="tls",
+                username=USER,
+                password="nope",
+                cafile=srv.cafile,
+            ) as t:
                 with pytest.raises(AuthenticationError) as info:
                     await t.asend_raw(MSG, ENV)
                 assert info.value.code == 535
@@ -80,8 +95,9 @@ def test_wrong_ca(tmp_path: Path) -> None:
 
     async def main() -> None:
         with aiosmtpd_server(tmp_path) as srv:
-            t = AsyncSMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD,
-                                   cafile=other)
+            t = AsyncSMTPTransport(
+                "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=other
+            )
             with pytest.raises(TLSError):
                 await t.asend_raw(MSG, ENV)
             await t.aclose()
@@ -94,8 +110,11 @@ def test_c22_async(tmp_path: Path) -> None:
     cert, key = make_cert(tmp_path)
 
     async def main() -> None:
-        with FakeSMTPServer(extensions=("8BITMIME",), tls_context=server_context(cert, key),
-                            after_starttls_220=b"250-mx\r\n250 AUTH PLAIN\r\n") as srv:
+        with FakeSMTPServer(
+            extensions=("8BITMIME",),
+            tls_context=server_context(cert, key),
+            after_starttls_220=b"250-mx\r\n250 AUTH PLAIN\r\n",
+        ) as srv:
             async with AsyncSMTPTransport("127.0.0.1", srv.port, cafile=cert, retries=0) as t:
                 try:
                     await t.asend_raw(MSG, ENV)
@@ -113,13 +132,15 @@ def test_pool_concurrency_and_reuse() -> None:
     async def main() -> None:
         with FakeSMTPServer(reply_delay=0.005) as srv:
             async with plain(srv, pool_size=3) as t:
-                results = await asyncio.gather(*(
-                    t.asend_raw(MSG + b"%d\r\n" % i, ENV) for i in range(12)))
+                results = await asyncio.gather(
+                    *(t.asend_raw(MSG + b"%d\r\n" % i, ENV) for i in range(12))
+                )
                 assert all(r.ok for r in results)
                 assert t.connections_opened <= 3
             assert len(srv.sessions) <= 3 and len(srv.sessions) >= 2
             assert sorted(d.content for d in srv.deliveries) == sorted(
-                MSG + b"%d\r\n" % i for i in range(12))
+                MSG + b"%d\r\n" % i for i in range(12)
+            )
 
     asyncio.run(main())
 
@@ -198,10 +219,12 @@ def test_async_starttls_stripped(tmp_path: Path) -> None:
     cert, key = make_cert(tmp_path)
 
     async def main() -> None:
-        with FakeSMTPServer(tls_context=server_context(cert, key), strip_starttls=True,
-                            auth_mechanisms=("PLAIN",)) as srv:
-            t = AsyncSMTPTransport("127.0.0.1", srv.port, cafile=cert, username=USER,
-                                   password=PASSWORD)
+        with FakeSMTPServer(
+            tls_context=server_context(cert, key), strip_starttls=True, auth_mechanisms=("PLAIN",)
+        ) as srv:
+            t = AsyncSMTPTransport(
+                "127.0.0.1", srv.port, cafile=cert, username=USER, password=PASSWORD
+            )
             with pytest.raises(TLSError):
                 await t.asend_raw(MSG, ENV)
             await t.aclose()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -78,8 +77,9 @@ class Script:
         return b"".join(self.sent)
 
 
-def ready(caps: str = "250-mx\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 1000\r\n",
-          *, tls: bool = True) -> SMTPClientProtocol:
+def ready(
+    caps: str = "250-mx\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 1000\r\n", *, tls: bool = True
+) -> SMTPClientProtocol:
     proto = SMTPClientProtocol("client.example", tls_active=tls)
     Script(b"220 mx ESMTP\r\n", caps.encode()).run(proto.open_session(security="none"))
     return proto
@@ -106,12 +106,14 @@ def test_reply_byte_by_byte_and_trailing() -> None:
     p = ReplyParser()
     got = []
     for i in range(len(data)):
-        p.feed(data[i:i + 1])
+        p.feed(data[i : i + 1])
         r = p.next_reply()
         if r is not None:
             got.append(r)
     assert [(r.code, r.enhanced, r.lines) for r in got] == [
-        (451, "4.3.0", ("first", "second", "third")), (221, None, ("bye",))]
+        (451, "4.3.0", ("first", "second", "third")),
+        (221, None, ("bye",)),
+    ]
 
 
 def test_reply_code_only_and_mismatched_class() -> None:
@@ -145,8 +147,10 @@ def test_queue_id_forms() -> None:
 
 
 def test_ehlo_capabilities() -> None:
-    proto = ready("250-mx greets you\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n"
-                  "250-AUTH=LOGIN\r\n250-auth PLAIN login\r\n250 SMTPUTF8\r\n")
+    proto = ready(
+        "250-mx greets you\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n"
+        "250-AUTH=LOGIN\r\n250-auth PLAIN login\r\n250 SMTPUTF8\r\n"
+    )
     assert proto.esmtp
     assert proto.has("PIPELINING") and proto.has("SMTPUTF8")
     assert proto.size_limit == 35882577
@@ -172,8 +176,11 @@ def test_c22_starttls_discards_injected_plaintext() -> None:
     )
     s.run(proto.open_session(security="starttls"))
     assert s.events.index("tls") < len(s.events) - 2
-    assert s.sent == [b"EHLO client.example.com\r\n", b"STARTTLS\r\n",
-                      b"EHLO client.example.com\r\n"]
+    assert s.sent == [
+        b"EHLO client.example.com\r\n",
+        b"STARTTLS\r\n",
+        b"EHLO client.example.com\r\n",
+    ]
     assert set(proto.capabilities) == {"8BITMIME"}
     assert proto.tls_active
     assert proto.auth_mechanisms == ()
@@ -182,13 +189,13 @@ def test_c22_starttls_discards_injected_plaintext() -> None:
 def test_c22_no_auth_from_injected_line() -> None:
     proto = SMTPClientProtocol("c")
     s = Script(
-        b"220 mx\r\n", b"250-mx\r\n250 STARTTLS\r\n",
+        b"220 mx\r\n",
+        b"250-mx\r\n250 STARTTLS\r\n",
         b"220 go ahead\r\n250-mx\r\n250 AUTH PLAIN\r\n",
         b"250-mx\r\n250 8BITMIME\r\n",
     )
     with pytest.raises(AuthenticationError, match="does not offer AUTH"):
-        s.run(proto.open_session(security="starttls",
-                                 credentials=sasl.Credentials("u", "p")))
+        s.run(proto.open_session(security="starttls", credentials=sasl.Credentials("u", "p")))
     assert not any(x.startswith(b"AUTH") for x in s.sent)
 
 
@@ -215,16 +222,20 @@ def test_no_auth_in_clear_unless_allowed() -> None:
     assert s.sent == [b"EHLO c\r\n"]
     proto = SMTPClientProtocol("c")
     s = Script(b"220 mx\r\n", b"250-mx\r\n250 AUTH PLAIN\r\n", b"235 ok\r\n")
-    s.run(proto.open_session(security="none", credentials=sasl.Credentials("u", "p"),
-                             allow_plaintext_auth=True))
+    s.run(
+        proto.open_session(
+            security="none", credentials=sasl.Credentials("u", "p"), allow_plaintext_auth=True
+        )
+    )
     assert proto.authenticated
 
 
 # ------------------------------------------------------------------ AUTH
 
 
-def _auth(caps: str, *replies: bytes, cred: sasl.Credentials, mech: str | None = None
-          ) -> tuple[Script, SMTPClientProtocol]:
+def _auth(
+    caps: str, *replies: bytes, cred: sasl.Credentials, mech: str | None = None
+) -> tuple[Script, SMTPClientProtocol]:
     proto = ready(f"250-mx\r\n250 AUTH {caps}\r\n")
     s = Script(*replies)
     s.run(proto.authenticate(cred, mechanism=mech))
@@ -236,15 +247,17 @@ def test_c24_plain_utf8() -> None:
     s, proto = _auth("PLAIN LOGIN", b"235 2.7.0 ok\r\n", cred=cred)
     verb, mech, blob = s.sent[0].decode().split()
     assert (verb, mech) == ("AUTH", "PLAIN")
-    assert base64.b64decode(blob) == (b"\x00" + "jörg@example.org".encode() + b"\x00"
-                                      + "Pässwört€42".encode())
+    assert base64.b64decode(blob) == (
+        b"\x00" + "jörg@example.org".encode() + b"\x00" + "Pässwört€42".encode()
+    )
     assert proto.authenticated
 
 
 def test_c24_login_utf8() -> None:
     cred = sasl.Credentials("jörg@example.org", "Pässwört€42")
-    s, _ = _auth("LOGIN", b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n", b"235 ok\r\n",
-                 cred=cred)
+    s, _ = _auth(
+        "LOGIN", b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n", b"235 ok\r\n", cred=cred
+    )
     assert s.sent[0] == b"AUTH LOGIN\r\n"
     assert base64.b64decode(s.sent[1]) == "jörg@example.org".encode()
     assert base64.b64decode(s.sent[2]) == "Pässwört€42".encode()
@@ -253,16 +266,20 @@ def test_c24_login_utf8() -> None:
 def test_cram_md5() -> None:
     challenge = b"<1896.697170952@postoffice.reston.mci.net>"
     cred = sasl.Credentials("tim", "tanstaaftanstaaf")
-    s, _ = _auth("CRAM-MD5", b"334 " + base64.b64encode(challenge) + b"\r\n", b"235 ok\r\n",
-                 cred=cred)
+    s, _ = _auth(
+        "CRAM-MD5", b"334 " + base64.b64encode(challenge) + b"\r\n", b"235 ok\r\n", cred=cred
+    )
     # RFC 2195 §2 example
     assert base64.b64decode(s.sent[1]) == b"tim b913a602c7eda7a495b4e6e7334d3890"
 
 
 def test_wrong_password_535() -> None:
     with pytest.raises(AuthenticationError) as info:
-        _auth("PLAIN", b"535 5.7.8 Error: authentication failed\r\n",
-              cred=sasl.Credentials("u", "bad"))
+        _auth(
+            "PLAIN",
+            b"535 5.7.8 Error: authentication failed\r\n",
+            cred=sasl.Credentials("u", "bad"),
+        )
     assert (info.value.code, info.value.enhanced) == (535, "5.7.8")
 
 
@@ -272,8 +289,9 @@ def test_mechanism_choice() -> None:
     assert sasl.choose(["LOGIN", "PLAIN", "CRAM-MD5"], cred, encrypted=False).name == "CRAM-MD5"
     assert sasl.choose(["PLAIN", "SCRAM-SHA-256"], cred, encrypted=True).name == "SCRAM-SHA-256"
     tok = sasl.Credentials("u", None, lambda: "tok")
-    assert sasl.choose(["PLAIN", "XOAUTH2", "OAUTHBEARER"], tok, encrypted=True).name == \
-        "OAUTHBEARER"
+    assert (
+        sasl.choose(["PLAIN", "XOAUTH2", "OAUTHBEARER"], tok, encrypted=True).name == "OAUTHBEARER"
+    )
     assert sasl.choose(["XOAUTH2"], tok, encrypted=True).name == "XOAUTH2"
     with pytest.raises(AuthenticationError):
         sasl.choose(["GSSAPI"], cred, encrypted=True)
@@ -288,22 +306,30 @@ def test_xoauth2_and_oauthbearer_payloads() -> None:
 
     cred = sasl.Credentials("me@example.com", None, token, "smtp.example.com", 587)
     s, _ = _auth("XOAUTH2", b"235 ok\r\n", cred=cred)
-    assert base64.b64decode(s.sent[0].split()[2]) == \
-        b"user=me@example.com\x01auth=Bearer ya29.TOKEN\x01\x01"
+    assert (
+        base64.b64decode(s.sent[0].split()[2])
+        == b"user=me@example.com\x01auth=Bearer ya29.TOKEN\x01\x01"
+    )
     s, _ = _auth("OAUTHBEARER", b"235 ok\r\n", cred=cred)
     assert base64.b64decode(s.sent[0].split()[2]) == (
         b"n,a=me@example.com,\x01host=smtp.example.com\x01port=587\x01"
-        b"auth=Bearer ya29.TOKEN\x01\x01")
+        b"auth=Bearer ya29.TOKEN\x01\x01"
+    )
     assert len(calls) == 2  # asked at each login: a refreshed token is used
     # RFC 7628 §3.2.3: an error challenge is answered with ^A, then 535
     with pytest.raises(AuthenticationError) as info:
-        _auth("OAUTHBEARER", b"334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n",
-              b"535 5.7.8 bad token\r\n", cred=cred)
+        _auth(
+            "OAUTHBEARER",
+            b"334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n",
+            b"535 5.7.8 bad token\r\n",
+            cred=cred,
+        )
     assert info.value.code == 535
 
 
-def _scram_server(password: str, salt: bytes, iterations: int, client_first: bytes,
-                  server_nonce: str) -> tuple[bytes, Any]:
+def _scram_server(
+    password: str, salt: bytes, iterations: int, client_first: bytes, server_nonce: str
+) -> tuple[bytes, Any]:
     bare = client_first[3:].decode()
     cnonce = dict(x.split("=", 1) for x in bare.split(","))["r"]
     server_first = f"r={cnonce}{server_nonce},s={base64.b64encode(salt).decode()},i={iterations}"
@@ -327,10 +353,13 @@ def test_scram_sha256_rfc7677_vector() -> None:
     """RFC 7677 §3 example: user "user", password "pencil"."""
     m = sasl.ScramSHA256("user", "pencil", nonce="rOprNGfwEbeRWgbNEkqO")
     assert m.initial_response() == b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
-    final = m.respond(b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-                      b"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
-    assert final == (b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-                     b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+    final = m.respond(
+        b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+    )
+    assert final == (
+        b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+        b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+    )
     assert m.respond(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=") == b""
     m.success(None)
 
@@ -368,13 +397,21 @@ def test_scram_exchange_verifies_server(lie: bool) -> None:
 
 def test_auth_log_redacted(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="mimekit.smtp")
-    _auth("LOGIN", b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n", b"235 ok\r\n",
-          cred=sasl.Credentials("user@x", "hunter2-secret"))
+    _auth(
+        "LOGIN",
+        b"334 VXNlcm5hbWU6\r\n",
+        b"334 UGFzc3dvcmQ6\r\n",
+        b"235 ok\r\n",
+        cred=sasl.Credentials("user@x", "hunter2-secret"),
+    )
     _auth("PLAIN", b"235 ok\r\n", cred=sasl.Credentials("user@x", "hunter2-secret"))
     text = caplog.text
     assert "C: AUTH LOGIN [redacted]" in text and "C: AUTH PLAIN [redacted]" in text
-    secret_forms = ["hunter2-secret", base64.b64encode(b"hunter2-secret").decode(),
-                    base64.b64encode(b"\0user@x\0hunter2-secret").decode()]
+    secret_forms = [
+        "hunter2-secret",
+        base64.b64encode(b"hunter2-secret").decode(),
+        base64.b64encode(b"\0user@x\0hunter2-secret").decode(),
+    ]
     assert not any(f in text for f in secret_forms)
 
 
@@ -386,16 +423,19 @@ def test_c20_dot_stuffing_exact() -> None:
     proto = ready()
     s = Script(b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 2.0.0 Ok: queued as X1\r\n")
     tx = s.run(proto.transaction(body, "a@example.com", ["b@example.org"]))
-    assert s.sent[0] == (b"MAIL FROM:<a@example.com> SIZE=63\r\n"
-                         b"RCPT TO:<b@example.org>\r\nDATA\r\n")
+    assert s.sent[0] == (
+        b"MAIL FROM:<a@example.com> SIZE=63\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+    )
     data = s.sent[1]
     lines = data.split(b"\r\n")
     assert b".." in lines and b"...hidden" in lines and b"..signature" in lines
     assert data.endswith(b"\r\nend\r\n.\r\n") and data.count(b"\r\n.\r\n") == 1
-    unstuffed = b"".join(line[1:] if line.startswith(b".") else line
-                         for line in data[:-3].splitlines(keepends=True))
-    assert unstuffed == (b"Subject: dots\r\n\r\nConfig follows\r\n.\r\n..hidden\r\n"
-                         b".signature\r\nend\r\n")
+    unstuffed = b"".join(
+        line[1:] if line.startswith(b".") else line for line in data[:-3].splitlines(keepends=True)
+    )
+    assert unstuffed == (
+        b"Subject: dots\r\n\r\nConfig follows\r\n.\r\n..hidden\r\n.signature\r\nend\r\n"
+    )
     assert tx.final.code == 250
 
 
@@ -410,11 +450,14 @@ def test_line_endings_normalised_no_smuggling() -> None:
 
 def test_non_pipelined_sequence_and_partial() -> None:
     proto = ready("250-mx\r\n250 SIZE\r\n")
-    s = Script(b"250 ok\r\n", b"250 ok\r\n", b"450 4.2.0 busy\r\n", b"354 go\r\n",
-               b"250 ok\r\n")
+    s = Script(b"250 ok\r\n", b"250 ok\r\n", b"450 4.2.0 busy\r\n", b"354 go\r\n", b"250 ok\r\n")
     tx = s.run(proto.transaction(b"hi\r\n", "a@x", ["b@x", "c@x"]))
-    assert s.sent[:4] == [b"MAIL FROM:<a@x> SIZE=4\r\n", b"RCPT TO:<b@x>\r\n",
-                          b"RCPT TO:<c@x>\r\n", b"DATA\r\n"]
+    assert s.sent[:4] == [
+        b"MAIL FROM:<a@x> SIZE=4\r\n",
+        b"RCPT TO:<b@x>\r\n",
+        b"RCPT TO:<c@x>\r\n",
+        b"DATA\r\n",
+    ]
     assert [(r.address, r.reply.code) for r in tx.recipients] == [("b@x", 250), ("c@x", 450)]
 
 
@@ -476,8 +519,11 @@ def test_8bit_without_8bitmime() -> None:
         s.run(proto.transaction("héllo".encode(), "a@x", ["b@x"]))
     assert s.sent == []
     s = Script(b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 ok\r\n")
-    s.run(proto.transaction("héllo".encode(), "a@x", ["b@x"],
-                            downgrade=lambda d: d.replace("é".encode(), b"=C3=A9")))
+    s.run(
+        proto.transaction(
+            "héllo".encode(), "a@x", ["b@x"], downgrade=lambda d: d.replace("é".encode(), b"=C3=A9")
+        )
+    )
     assert s.sent[1] == b"h=C3=A9llo\r\n.\r\n"
 
 
@@ -511,13 +557,16 @@ def test_dsn_parameters() -> None:
     assert s.sent[0] == b"MAIL FROM:<a@x>\r\n"
 
 
-@pytest.mark.parametrize("sender,rcpt", [
-    ("a@x\r\nRCPT TO:<evil@x>", "b@x"),
-    ("a@x", "b@x>\r\nDATA"),
-    ("a@x", "b@x\nRSET"),
-    ("a@x", "b\x00@x"),
-    ("a@x> SIZE=1", "b@x"),
-])
+@pytest.mark.parametrize(
+    "sender,rcpt",
+    [
+        ("a@x\r\nRCPT TO:<evil@x>", "b@x"),
+        ("a@x", "b@x>\r\nDATA"),
+        ("a@x", "b@x\nRSET"),
+        ("a@x", "b\x00@x"),
+        ("a@x> SIZE=1", "b@x"),
+    ],
+)
 def test_command_injection_refused_nothing_sent(sender: str, rcpt: str) -> None:
     proto = ready()
     s = Script()

@@ -10,9 +10,9 @@ import logging
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
-
 from mimekit.transports.base import Envelope
 from mimekit.transports.errors import (
     AuthenticationError,
@@ -36,8 +36,7 @@ from smtp_server import (
     server_context,
 )
 
-MSG = (b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\n"
-       b"line\r\n.dot line\r\n")
+MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nline\r\n.dot line\r\n"
 ENV = Envelope("a@example.test", ("b@example.test",))
 
 
@@ -47,12 +46,11 @@ def tls(tmp_path: Path) -> tuple[ssl.SSLContext, str]:
     return server_context(cert, key), cert
 
 
-def plain(srv: FakeSMTPServer, **kw: object) -> SMTPTransport:
+def plain(srv: FakeSMTPServer, **kw: Any) -> SMTPTransport:
     """A transport to the fake server without TLS and without retry pauses."""
     kw.setdefault("retry_backoff", 0.0)
     kw.setdefault("timeout", 5.0)
-    return SMTPTransport("127.0.0.1", srv.port, security="none",
-                         local_hostname="client.test", **kw)  # type: ignore[arg-type]
+    return SMTPTransport("127.0.0.1", srv.port, security="none", local_hostname="client.test", **kw)
 
 
 # ------------------------------------------------------------------ aiosmtpd
@@ -60,10 +58,18 @@ def plain(srv: FakeSMTPServer, **kw: object) -> SMTPTransport:
 
 @pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5", None])
 def test_starttls_auth_exact_bytes(tmp_path: Path, mech: str | None) -> None:
-    with aiosmtpd_server(tmp_path) as srv, SMTPTransport(
-        "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile,
-        auth_mechanism=mech, local_hostname="client.test",
-    ) as t:
+    with (
+        aiosmtpd_server(tmp_path) as srv,
+        SMTPTransport(
+            "127.0.0.1",
+            srv.port,
+            username=USER,
+            password=PASSWORD,
+            cafile=srv.cafile,
+            auth_mechanism=mech,
+            local_hostname="client.test",
+        ) as t,
+    ):
         assert t.settings.security == "starttls"
         env = Envelope("a@example.test", ("b@example.test", "c@example.test"))
         result = t.send_raw(MSG, env)
@@ -74,17 +80,26 @@ def test_starttls_auth_exact_bytes(tmp_path: Path, mech: str | None) -> None:
         stored = srv.handler.messages
         assert len(stored) == 1
         assert stored[0].content == MSG
-        assert (stored[0].mail_from, stored[0].rcpt_tos) == ("a@example.test",
-                                                              ["b@example.test", "c@example.test"])
+        assert (stored[0].mail_from, stored[0].rcpt_tos) == (
+            "a@example.test",
+            ["b@example.test", "c@example.test"],
+        )
         assert stored[0].login == USER.encode()
-        assert "SIZE=%d" % len(MSG) in stored[0].mail_options
+        assert f"SIZE={len(MSG)}" in stored[0].mail_options
 
 
 def test_implicit_tls(tmp_path: Path) -> None:
-    with aiosmtpd_server(tmp_path, implicit_tls=True) as srv, SMTPTransport(
-        "127.0.0.1", srv.port, security="tls", username=USER, password=PASSWORD,
-        cafile=srv.cafile,
-    ) as t:
+    with (
+        aiosmtpd_server(tmp_path, implicit_tls=True) as srv,
+        SMTPTransport(
+            "127.0.0.1",
+            srv.port,
+            security="tls",
+            username=USER,
+            password=PASSWORD,
+            cafile=srv.cafile,
+        ) as t,
+    ):
         t.send_raw(MSG, ENV)
         assert srv.handler.messages[0].content == MSG
 
@@ -102,22 +117,23 @@ def test_port_465_defaults_to_tls() -> None:
 def test_wrong_ca_fails_verification(tmp_path: Path) -> None:
     other, _ = make_cert(tmp_path / "other", "other.test")
     with aiosmtpd_server(tmp_path) as srv:
-        t = SMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD,
-                          cafile=other)
+        t = SMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=other)
         with pytest.raises(TLSError, match="CERTIFICATE_VERIFY_FAILED|certificate verify"):
             t.send_raw(MSG, ENV)
         assert srv.handler.messages == []
         # the explicit opt-out works
-        with SMTPTransport("127.0.0.1", srv.port, username=USER, password=PASSWORD,
-                           insecure=True) as t2:
+        with SMTPTransport(
+            "127.0.0.1", srv.port, username=USER, password=PASSWORD, insecure=True
+        ) as t2:
             t2.send_raw(MSG, ENV)
         assert len(srv.handler.messages) == 1
 
 
 def test_wrong_password_535(tmp_path: Path) -> None:
     with aiosmtpd_server(tmp_path) as srv:
-        t = SMTPTransport("127.0.0.1", srv.port, username=USER, password="wrong",
-                          cafile=srv.cafile, retries=3)
+        t = SMTPTransport(
+            "127.0.0.1", srv.port, username=USER, password="wrong", cafile=srv.cafile, retries=3
+        )
         with pytest.raises(AuthenticationError) as info:
             t.send_raw(MSG, ENV)
         assert info.value.code == 535
@@ -127,25 +143,44 @@ def test_wrong_password_535(tmp_path: Path) -> None:
 def test_protocol_log_has_no_password(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="mimekit.smtp")
     for mech in ("PLAIN", "LOGIN"):
-        with aiosmtpd_server(tmp_path) as srv, SMTPTransport(
-            "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile,
-            auth_mechanism=mech,
-        ) as t:
+        with (
+            aiosmtpd_server(tmp_path) as srv,
+            SMTPTransport(
+                "127.0.0.1",
+                srv.port,
+                username=USER,
+                password=PASSWORD,
+                cafile=srv.cafile,
+                auth_mechanism=mech,
+            ) as t,
+        ):
             t.send_raw(MSG, ENV)
     text = caplog.text
     assert "C: STARTTLS" in text and "S: 235" in text and "C: MAIL FROM:<a@example.test>" in text
-    for secret in (PASSWORD, base64.b64encode(PASSWORD.encode()).decode(),
-                   base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()):
+    for secret in (
+        PASSWORD,
+        base64.b64encode(PASSWORD.encode()).decode(),
+        base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode(),
+    ):
         assert secret not in text
     assert "password" not in repr(t.settings.credentials).lower().replace("password=***", "")
 
 
 def test_send_message_object_drops_bcc(tmp_path: Path) -> None:
-    raw = (b"From: a@example.test\r\nTo: b@example.test\r\nBcc: hidden@example.test\r\n"
-           b"Subject: x\r\nMessage-ID: <m1@example.test>\r\n\r\nbody\r\n")
-    with aiosmtpd_server(tmp_path, pipelining=True) as srv, SMTPTransport(
-        "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile,
-    ) as t:
+    raw = (
+        b"From: a@example.test\r\nTo: b@example.test\r\nBcc: hidden@example.test\r\n"
+        b"Subject: x\r\nMessage-ID: <m1@example.test>\r\n\r\nbody\r\n"
+    )
+    with (
+        aiosmtpd_server(tmp_path, pipelining=True) as srv,
+        SMTPTransport(
+            "127.0.0.1",
+            srv.port,
+            username=USER,
+            password=PASSWORD,
+            cafile=srv.cafile,
+        ) as t,
+    ):
         result = t.send(raw)
     assert result.message_id is not None and result.message_id.strip("<>") == "m1@example.test"
     stored = srv.handler.messages[0]
@@ -164,14 +199,18 @@ def test_c20_dot_stuffing_on_the_wire() -> None:
     lines = d.raw.split(b"\r\n")
     assert b".." in lines and b"...hidden" in lines and b"..signature" in lines
     assert d.raw.endswith(b"end\r\n.\r\n") and d.raw.count(b"\r\n.\r\n") == 1
-    assert d.content == (b"From: a@example.com\r\nSubject: dots\r\n\r\nConfig follows\r\n.\r\n"
-                         b"..hidden\r\n.signature\r\nend\r\n")
+    assert d.content == (
+        b"From: a@example.com\r\nSubject: dots\r\n\r\nConfig follows\r\n.\r\n"
+        b"..hidden\r\n.signature\r\nend\r\n"
+    )
 
 
 def test_c22_injected_lines_after_starttls(tls: tuple[ssl.SSLContext, str]) -> None:
     ctx, ca = tls
     with FakeSMTPServer(
-        extensions=("8BITMIME",), tls_context=ctx, auth_mechanisms=(),
+        extensions=("8BITMIME",),
+        tls_context=ctx,
+        auth_mechanisms=(),
         after_starttls_220=b"250-mx.example.net\r\n250 AUTH PLAIN\r\n",
     ) as srv:
         t = SMTPTransport("127.0.0.1", srv.port, cafile=ca, retries=0)
@@ -191,10 +230,12 @@ def test_c24_non_ascii_credentials(tls: tuple[ssl.SSLContext, str]) -> None:
     ctx, ca = tls
     user, pw = "jörg@example.org", "Pässwört€42"
     for mech in ("PLAIN", "LOGIN"):
-        with FakeSMTPServer(tls_context=ctx, auth_mechanisms=("PLAIN", "LOGIN"),
-                            credentials=(user, pw)) as srv:
-            with SMTPTransport("127.0.0.1", srv.port, cafile=ca, username=user, password=pw,
-                               auth_mechanism=mech) as t:
+        with FakeSMTPServer(
+            tls_context=ctx, auth_mechanisms=("PLAIN", "LOGIN"), credentials=(user, pw)
+        ) as srv:
+            with SMTPTransport(
+                "127.0.0.1", srv.port, cafile=ca, username=user, password=pw, auth_mechanism=mech
+            ) as t:
                 assert t.send_raw(MSG, ENV).ok
             if mech == "PLAIN":
                 assert srv.auth_log == [b"\0" + user.encode() + b"\0" + pw.encode()]
@@ -220,8 +261,9 @@ def test_failed_tls_handshake(tmp_path: Path, tls: tuple[ssl.SSLContext, str]) -
     ctx, _ = tls
     other, _k = make_cert(tmp_path / "other", "other.test")
     with FakeSMTPServer(tls_context=ctx, auth_mechanisms=("PLAIN",)) as srv:
-        t = SMTPTransport("127.0.0.1", srv.port, cafile=other, username=USER, password=PASSWORD,
-                          retries=3)
+        t = SMTPTransport(
+            "127.0.0.1", srv.port, cafile=other, username=USER, password=PASSWORD, retries=3
+        )
         with pytest.raises(TLSError):
             t.send_raw(MSG, ENV)
         assert len(srv.sessions) == 1  # not retried
@@ -292,10 +334,12 @@ def test_dropped_after_data_not_resent() -> None:
 
 
 def test_final_4xx_after_data_not_retried() -> None:
-    with FakeSMTPServer(on_data_end=lambda s, d: "451 4.3.0 try later") as srv, \
-            plain(srv, retries=5) as t:
-        with pytest.raises(SMTPResponseError) as info:
-            t.send_raw(MSG, ENV)
+    with (
+        FakeSMTPServer(on_data_end=lambda s, d: "451 4.3.0 try later") as srv,
+        plain(srv, retries=5) as t,
+        pytest.raises(SMTPResponseError) as info,
+    ):
+        t.send_raw(MSG, ENV)
     assert info.value.code == 451
     assert len(srv.sessions) == 1
     assert [c.split()[0] for c in srv.sessions[0].commands].count("MAIL") == 1
@@ -359,10 +403,12 @@ def test_all_refused_5xx() -> None:
 
 
 def test_all_refused_4xx_retried_then_refused() -> None:
-    with FakeSMTPServer(on_rcpt=lambda s, a: "451 4.7.1 greylisted") as srv, \
-            plain(srv, retries=2) as t:
-        with pytest.raises(RecipientsRefused) as info:
-            t.send_raw(MSG, ENV)
+    with (
+        FakeSMTPServer(on_rcpt=lambda s, a: "451 4.7.1 greylisted") as srv,
+        plain(srv, retries=2) as t,
+        pytest.raises(RecipientsRefused) as info,
+    ):
+        t.send_raw(MSG, ENV)
     assert info.value.code == 451
     mails = [c for s in srv.sessions for c in s.commands if c.startswith("MAIL")]
     assert len(mails) == 3 and srv.deliveries == []
@@ -378,23 +424,28 @@ def test_server_closed_idle_connection_reconnects() -> None:
 
 
 def test_size_limit_refused_before_mail() -> None:
-    with FakeSMTPServer(extensions=("PIPELINING", "SIZE 100")) as srv, plain(srv) as t:
-        with pytest.raises(MessageTooLarge) as info:
-            t.send_raw(MSG + b"x" * 200 + b"\r\n", ENV)
+    with (
+        FakeSMTPServer(extensions=("PIPELINING", "SIZE 100")) as srv,
+        plain(srv) as t,
+        pytest.raises(MessageTooLarge) as info,
+    ):
+        t.send_raw(MSG + b"x" * 200 + b"\r\n", ENV)
     assert info.value.limit == 100
     assert not any(c.startswith("MAIL") for c in srv.sessions[0].commands)
 
 
-@pytest.mark.parametrize("env", [
-    Envelope("a@x.test\r\nRCPT TO:<evil@x.test>", ("b@x.test",)),
-    Envelope("a@x.test", ("b@x.test>\r\nDATA",)),
-    Envelope("a@x.test", ("b@x.test\nRSET",)),
-    Envelope("a@x.test", ("b\x00@x.test",)),
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        Envelope("a@x.test\r\nRCPT TO:<evil@x.test>", ("b@x.test",)),
+        Envelope("a@x.test", ("b@x.test>\r\nDATA",)),
+        Envelope("a@x.test", ("b@x.test\nRSET",)),
+        Envelope("a@x.test", ("b\x00@x.test",)),
+    ],
+)
 def test_command_injection_nothing_sent(env: Envelope) -> None:
-    with FakeSMTPServer() as srv, plain(srv) as t:
-        with pytest.raises(InvalidEnvelope):
-            t.send_raw(MSG, env)
+    with FakeSMTPServer() as srv, plain(srv) as t, pytest.raises(InvalidEnvelope):
+        t.send_raw(MSG, env)
     assert srv.sessions == []  # refused before even connecting
 
 
@@ -405,8 +456,9 @@ def test_ipv6_loopback() -> None:
         pytest.skip("no IPv6 loopback")
     with srv, SMTPTransport("[::1]", srv.port, security="none") as t:
         assert t.send_raw(MSG, ENV).ok
-    assert srv.sessions[0].commands[0] in ("EHLO [IPv6:::1]",) or \
-        srv.sessions[0].commands[0].startswith("EHLO ")
+    assert srv.sessions[0].commands[0] in ("EHLO [IPv6:::1]",) or srv.sessions[0].commands[
+        0
+    ].startswith("EHLO ")
 
 
 def test_sync_pool_threads() -> None:
@@ -419,7 +471,8 @@ def test_sync_pool_threads() -> None:
         assert t.connections_opened <= 3
     assert 1 <= len(srv.sessions) <= 3
     assert sorted(d.content for d in srv.deliveries) == sorted(
-        MSG + b"%d\r\n" % i for i in range(18))
+        MSG + b"%d\r\n" % i for i in range(18)
+    )
 
 
 def test_max_messages_per_connection() -> None:
@@ -429,17 +482,20 @@ def test_max_messages_per_connection() -> None:
     assert len(srv.sessions) == 3 and all(s.commands[-1] == "QUIT" for s in srv.sessions)
 
 
-EIGHT = ("From: a@x.test\r\nTo: b@x.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
-         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-         "héllo wörld\r\n").encode()
+EIGHT = (
+    "From: a@x.test\r\nTo: b@x.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    "héllo wörld\r\n"
+).encode()
 
 
 def test_8bit_declared_with_8bitmime() -> None:
     with FakeSMTPServer() as srv, plain(srv) as t:
         t.send_raw(EIGHT, ENV)
     assert srv.deliveries[0].content == EIGHT
-    assert any(c.startswith("MAIL FROM:<a@example.test> BODY=8BITMIME")
-               for c in srv.sessions[0].commands)
+    assert any(
+        c.startswith("MAIL FROM:<a@example.test> BODY=8BITMIME") for c in srv.sessions[0].commands
+    )
 
 
 def test_8bit_downgraded_without_8bitmime() -> None:
@@ -455,9 +511,12 @@ def test_8bit_downgraded_without_8bitmime() -> None:
 def test_8bit_refused_when_downgrade_off() -> None:
     from mimekit.transports.smtp.protocol import SMTPNotSupportedError
 
-    with FakeSMTPServer(extensions=("PIPELINING",)) as srv, plain(srv, downgrade_8bit=False) as t:
-        with pytest.raises(SMTPNotSupportedError, match="8BITMIME"):
-            t.send_raw(EIGHT, ENV)
+    with (
+        FakeSMTPServer(extensions=("PIPELINING",)) as srv,
+        plain(srv, downgrade_8bit=False) as t,
+        pytest.raises(SMTPNotSupportedError, match="8BITMIME"),
+    ):
+        t.send_raw(EIGHT, ENV)
     assert srv.deliveries == []
     assert not any(c.startswith("MAIL") for c in srv.sessions[0].commands)
 
@@ -477,8 +536,10 @@ def test_dsn_end_to_end() -> None:
 
 def test_bdat_pipelined_one_write() -> None:
     body = b"Subject: dots\r\n\r\nConfig follows\n.\n..hidden\nend"
-    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING", "8BITMIME", "SIZE 1000")) as srv, \
-            plain(srv) as t:
+    with (
+        FakeSMTPServer(extensions=("PIPELINING", "CHUNKING", "8BITMIME", "SIZE 1000")) as srv,
+        plain(srv) as t,
+    ):
         result = t.send_raw(body, ENV)
         t.send_raw(body, ENV)
     assert result.ok and result.queue_id == "Q1"
@@ -493,8 +554,10 @@ def test_bdat_all_refused_and_partial() -> None:
     def on_rcpt(session: Session, addr: str) -> object:
         return "550 5.1.1 unknown" if addr.startswith("bad") else None
 
-    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_rcpt=on_rcpt) as srv, \
-            plain(srv) as t:
+    with (
+        FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_rcpt=on_rcpt) as srv,
+        plain(srv) as t,
+    ):
         with pytest.raises(RecipientsRefused):
             t.send_raw(MSG, Envelope("a@x.test", ("bad1@x.test",)))
         r = t.send_raw(MSG, Envelope("a@x.test", ("bad2@x.test", "good@x.test")))
@@ -509,22 +572,28 @@ def test_bdat_421_on_mail_is_retried() -> None:
             return "421 4.3.2 bye"
         return None
 
-    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_command=on_command) as srv, \
-            plain(srv) as t:
+    with (
+        FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_command=on_command) as srv,
+        plain(srv) as t,
+    ):
         assert t.send_raw(MSG, ENV).ok
     assert len(srv.deliveries) == 1 and len(srv.sessions) == 2
 
 
 def test_bdat_drop_after_chunk_not_resent() -> None:
-    with FakeSMTPServer(extensions=("CHUNKING",), on_data_end=lambda s, d: DROP) as srv, \
-            plain(srv, retries=3) as t:
-        with pytest.raises(DeliveryStatusUnknown):
-            t.send_raw(MSG, ENV)
+    with (
+        FakeSMTPServer(extensions=("CHUNKING",), on_data_end=lambda s, d: DROP) as srv,
+        plain(srv, retries=3) as t,
+        pytest.raises(DeliveryStatusUnknown),
+    ):
+        t.send_raw(MSG, ENV)
     assert len(srv.sessions) == 1
 
 
 def test_chunking_can_be_disabled() -> None:
-    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING")) as srv, \
-            plain(srv, chunking=False) as t:
+    with (
+        FakeSMTPServer(extensions=("PIPELINING", "CHUNKING")) as srv,
+        plain(srv, chunking=False) as t,
+    ):
         t.send_raw(MSG, ENV)
     assert "DATA" in srv.sessions[0].commands

@@ -10,6 +10,7 @@ at STARTTLS, every byte received before the handshake is provably dropped
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from collections.abc import Callable
@@ -39,6 +40,8 @@ from mimekit.transports.smtp.protocol import (
 
 if TYPE_CHECKING:
     from mimekit.model import Message
+
+log = logging.getLogger("mimekit.smtp")
 
 __all__ = ["AsyncSMTPTransport"]
 
@@ -167,8 +170,11 @@ class _AConnection:
         loop = asyncio.get_running_loop()
         try:
             transport = await loop.start_tls(
-                self.wire.transport, self.wire, s.ssl_context,
-                server_hostname=s.tls_server_name, ssl_handshake_timeout=s.timeout,
+                self.wire.transport,
+                self.wire,
+                s.ssl_context,
+                server_hostname=s.tls_server_name,
+                ssl_handshake_timeout=s.timeout,
             )
         except (ssl.SSLError, ssl.CertificateError, OSError, asyncio.TimeoutError) as exc:
             self.proto.closed = True
@@ -188,8 +194,8 @@ class _AConnection:
         if polite and not self.proto.closed:
             try:
                 await asyncio.wait_for(self.run(self.proto.quit()), min(self.settings.timeout, 5))
-            except Exception:  # noqa: BLE001 - closing anyway
-                pass
+            except Exception as exc:  # noqa: BLE001 - closing anyway
+                log.debug("QUIT failed while closing: %r", exc)
         self.proto.closed = True
         if self.wire.transport is not None:
             self.wire.transport.close()
@@ -204,7 +210,9 @@ async def aconnect(settings: Settings) -> _AConnection:
     try:
         transport, _ = await asyncio.wait_for(
             loop.create_connection(
-                lambda: wire, s.host, s.port,
+                lambda: wire,
+                s.host,
+                s.port,
                 ssl=s.ssl_context if implicit else None,
                 server_hostname=s.tls_server_name if implicit else None,
                 local_addr=s.source_address,
@@ -219,10 +227,14 @@ async def aconnect(settings: Settings) -> _AConnection:
     local = s.local_hostname or default_local_hostname(sockname[0] if sockname else "")
     conn = _AConnection(s, wire, SMTPClientProtocol(local, tls_active=implicit))
     try:
-        await conn.run(conn.proto.open_session(
-            security=s.security, credentials=s.credentials,
-            allow_plaintext_auth=s.allow_plaintext_auth, auth_mechanism=s.auth_mechanism,
-        ))
+        await conn.run(
+            conn.proto.open_session(
+                security=s.security,
+                credentials=s.credentials,
+                allow_plaintext_auth=s.allow_plaintext_auth,
+                auth_mechanism=s.auth_mechanism,
+            )
+        )
     except BaseException:
         conn.abort()
         raise
@@ -267,13 +279,28 @@ class AsyncSMTPTransport(AsyncTransport):
         chunking: bool = True,
     ) -> None:
         self.settings = make_settings(
-            host, port, security=security, username=username, password=password,
-            oauth_token=oauth_token, ssl_context=ssl_context, cafile=cafile, insecure=insecure,
-            timeout=timeout, data_timeout=data_timeout, local_hostname=local_hostname,
-            source_address=source_address, allow_plaintext_auth=allow_plaintext_auth,
-            auth_mechanism=auth_mechanism, retries=retries, retry_backoff=retry_backoff,
-            noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
-            max_messages_per_connection=max_messages_per_connection, chunking=chunking,
+            host,
+            port,
+            security=security,
+            username=username,
+            password=password,
+            oauth_token=oauth_token,
+            ssl_context=ssl_context,
+            cafile=cafile,
+            insecure=insecure,
+            timeout=timeout,
+            data_timeout=data_timeout,
+            local_hostname=local_hostname,
+            source_address=source_address,
+            allow_plaintext_auth=allow_plaintext_auth,
+            auth_mechanism=auth_mechanism,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            noop_after=noop_after,
+            dsn=dsn,
+            downgrade_8bit=downgrade_8bit,
+            max_messages_per_connection=max_messages_per_connection,
+            chunking=chunking,
         )
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
@@ -289,8 +316,10 @@ class AsyncSMTPTransport(AsyncTransport):
 
     def __repr__(self) -> str:
         s = self.settings
-        return (f"AsyncSMTPTransport({s.host!r}, {s.port}, security={s.security!r}, "
-                f"pool_size={self.pool_size})")
+        return (
+            f"AsyncSMTPTransport({s.host!r}, {s.port}, security={s.security!r}, "
+            f"pool_size={self.pool_size})"
+        )
 
     # -- pool ------------------------------------------------------------------------
 
@@ -377,10 +406,16 @@ class AsyncSMTPTransport(AsyncTransport):
                 conn: _AConnection | None = None
                 try:
                     conn = await self._acquire()
-                    tx: Transaction = await conn.run(conn.proto.transaction(
-                        data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
-                        chunking=self.settings.chunking,
-                    ))
+                    tx: Transaction = await conn.run(
+                        conn.proto.transaction(
+                            data,
+                            envelope.mail_from,
+                            envelope.rcpt_to,
+                            dsn=dsn,
+                            downgrade=downgrade,
+                            chunking=self.settings.chunking,
+                        )
+                    )
                 except (ConnectionLost, SMTPResponseError) as exc:
                     committed = conn is not None and conn.proto.data_committed
                     if conn is not None:

@@ -13,7 +13,6 @@ import ssl
 from collections.abc import Callable
 
 import attrs
-
 from mimekit.transports.base import Envelope, RecipientResult, SendResult
 from mimekit.transports.errors import (
     AuthenticationError,
@@ -145,12 +144,23 @@ def make_settings(
     if retries < 0:
         raise ValueError("retries must be >= 0")
     return Settings(
-        host=host, port=port, security=security, ssl_context=ssl_context,
-        credentials=credentials, timeout=timeout, data_timeout=data_timeout,
-        local_hostname=local_hostname, source_address=source_address,
-        allow_plaintext_auth=allow_plaintext_auth, auth_mechanism=auth_mechanism,
-        retries=retries, retry_backoff=retry_backoff, noop_after=noop_after, dsn=dsn,
-        downgrade_8bit=downgrade_8bit, max_messages_per_connection=max_messages_per_connection,
+        host=host,
+        port=port,
+        security=security,
+        ssl_context=ssl_context,
+        credentials=credentials,
+        timeout=timeout,
+        data_timeout=data_timeout,
+        local_hostname=local_hostname,
+        source_address=source_address,
+        allow_plaintext_auth=allow_plaintext_auth,
+        auth_mechanism=auth_mechanism,
+        retries=retries,
+        retry_backoff=retry_backoff,
+        noop_after=noop_after,
+        dsn=dsn,
+        downgrade_8bit=downgrade_8bit,
+        max_messages_per_connection=max_messages_per_connection,
         chunking=chunking,
     )
 
@@ -188,9 +198,7 @@ def backoff(settings: Settings, attempt: int) -> float:
     return float(settings.retry_backoff * (2**attempt))
 
 
-def to_result(
-    tx: Transaction, envelope: Envelope, message_id: str | None
-) -> SendResult:
+def to_result(tx: Transaction, envelope: Envelope, message_id: str | None) -> SendResult:
     """The :class:`SendResult` for a transaction; raises
     :class:`RecipientsRefused` (carrying every reply) when nobody was accepted."""
     recipients = tuple(
@@ -199,7 +207,9 @@ def to_result(
     )
     final = tx.final
     result = SendResult(
-        message_id, envelope, recipients,
+        message_id,
+        envelope,
+        recipients,
         queue_id=parse_queue_id(final.text) if final is not None else None,
         response=str(final) if final is not None else "",
     )

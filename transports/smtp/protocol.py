@@ -25,10 +25,9 @@ import binascii
 import logging
 import re
 from collections.abc import Callable, Generator, Sequence
-from typing import TypeVar, Union
+from typing import TypeVar
 
 import attrs
-
 from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -43,8 +42,8 @@ from mimekit.transports.smtp import sasl
 __all__ = [
     "DSNOptions",
     "DeliveryStatusUnknown",
-    "Receive",
     "RcptReply",
+    "Receive",
     "Reply",
     "ReplyParser",
     "SMTPClientProtocol",
@@ -89,7 +88,7 @@ class StartTLS:
     """Upgrade the connection to TLS now (RFC 3207 §4)."""
 
 
-Action = Union[Send, Receive, StartTLS]
+Action = Send | Receive | StartTLS
 Step = Generator[Action, bytes, T]
 
 
@@ -194,8 +193,7 @@ class ReplyParser:
                 start = nl + 1
                 code = line[:3]
                 if len(code) != 3 or not code.isdigit():
-                    raise SMTPProtocolError(
-                        f"malformed reply line from the server: {line[:80]!r}")
+                    raise SMTPProtocolError(f"malformed reply line from the server: {line[:80]!r}")
                 sep = line[3:4]
                 # RFC 5321 §4.2: "ddd-text" continues, "ddd text" or "ddd" ends
                 lines.append((int(code), line[4:] if sep in (b" ", b"-") else line[3:]))
@@ -225,7 +223,7 @@ class ReplyParser:
 def _strip_enhanced(text: str, enhanced: str) -> str:
     """``text`` without a leading ``enhanced`` code (followed by space or end)."""
     if text.startswith(enhanced):
-        rest = text[len(enhanced):]
+        rest = text[len(enhanced) :]
         if not rest or rest[0] in " \t":
             return rest.lstrip(" \t")
     return text
@@ -278,9 +276,9 @@ def check_param(value: str, what: str) -> str:
 
 
 _QUEUE_ID = (
-    re.compile(r"queued as\s+<?([^\s>]+)", re.I),  # Postfix, many others
-    re.compile(r"\bid=([^\s,;]+)", re.I),  # Exim
-    re.compile(r"InternalId=([^\s,;\]]+)", re.I),  # Exchange
+    re.compile(r"queued as\s+<?([^\s>]+)", re.IGNORECASE),  # Postfix, many others
+    re.compile(r"\bid=([^\s,;]+)", re.IGNORECASE),  # Exim
+    re.compile(r"InternalId=([^\s,;\]]+)", re.IGNORECASE),  # Exchange
 )
 
 
@@ -394,7 +392,9 @@ class SMTPClientProtocol:
 
     def _send(self, data: bytes, shown: str | None = None) -> Send:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("C: %s", shown if shown is not None else data.decode("utf-8", "replace").rstrip())
+            log.debug(
+                "C: %s", shown if shown is not None else data.decode("utf-8", "replace").rstrip()
+            )
         return Send(data)
 
     def _encode(self, line: str) -> bytes:
@@ -463,8 +463,10 @@ class SMTPClientProtocol:
         if reply.code != 220:
             raise TLSError(f"the server refused STARTTLS: {reply}")
         if self.parser.buffered:
-            log.warning("discarding %d bytes the server sent after its 220 to STARTTLS",
-                        self.parser.buffered)
+            log.warning(
+                "discarding %d bytes the server sent after its 220 to STARTTLS",
+                self.parser.buffered,
+            )
         self.parser.clear()
         self.capabilities = {}
         self.esmtp = False
@@ -529,7 +531,10 @@ class SMTPClientProtocol:
         if not offered:
             raise AuthenticationError(0, None, "the server does not offer AUTH (RFC 4954)")
         mech = sasl.choose(
-            offered, credentials, encrypted=self.tls_active, preferred=mechanism,
+            offered,
+            credentials,
+            encrypted=self.tls_active,
+            preferred=mechanism,
             host=credentials.host,
         )
         initial = mech.initial_response()
@@ -612,8 +617,10 @@ class SMTPClientProtocol:
             if mail_reply.ok and any(r.ok for r in replies):
                 data_reply = yield from self.command("DATA")
         rcpts = tuple(RcptReply(a, r) for a, r in zip(rcpt_to, replies))
-        if not mail_reply.ok or not any(r.reply.ok for r in rcpts) or (
-            data_reply is not None and data_reply.code != 354
+        if (
+            not mail_reply.ok
+            or not any(r.reply.ok for r in rcpts)
+            or (data_reply is not None and data_reply.code != 354)
         ):
             if data_reply is not None and data_reply.code == 354:
                 # RFC 2920 §3.1: DATA was accepted though nothing else was; end it empty
@@ -717,7 +724,8 @@ class SMTPClientProtocol:
             # RFC 1870 §6: do not send a message larger than the declared SIZE
             raise MessageTooLarge(
                 f"the message is {len(body)} octets; the server accepts at most {limit}",
-                size=len(body), limit=limit,
+                size=len(body),
+                limit=limit,
             )
         if self.has("SIZE"):
             params.append(f"SIZE={len(body)}")  # RFC 1870 §3

@@ -20,7 +20,6 @@ import unicodedata
 from collections.abc import Callable, Sequence
 
 import attrs
-
 from mimekit.transports.errors import AuthenticationError
 
 __all__ = [
@@ -87,19 +86,24 @@ def saslprep(text: str) -> str:
     out = unicodedata.normalize("NFKC", mapped)  # §2.2
     for c in out:  # §2.3
         if (
-            stringprep.in_table_c12(c) or stringprep.in_table_c21_c22(c)
-            or stringprep.in_table_c3(c) or stringprep.in_table_c4(c)
-            or stringprep.in_table_c5(c) or stringprep.in_table_c6(c)
-            or stringprep.in_table_c7(c) or stringprep.in_table_c8(c)
-            or stringprep.in_table_c9(c) or stringprep.in_table_a1(c)
+            stringprep.in_table_c12(c)
+            or stringprep.in_table_c21_c22(c)
+            or stringprep.in_table_c3(c)
+            or stringprep.in_table_c4(c)
+            or stringprep.in_table_c5(c)
+            or stringprep.in_table_c6(c)
+            or stringprep.in_table_c7(c)
+            or stringprep.in_table_c8(c)
+            or stringprep.in_table_c9(c)
+            or stringprep.in_table_a1(c)
         ):
             raise SASLError("the user name or password contains a character SASLprep prohibits")
     # §2.4 -> RFC 3454 §6 bidirectional rules
-    if any(stringprep.in_table_d1(c) for c in out):
-        if any(stringprep.in_table_d2(c) for c in out) or not (
-            stringprep.in_table_d1(out[0]) and stringprep.in_table_d1(out[-1])
-        ):
-            raise SASLError("the user name or password has invalid bidirectional text")
+    if any(stringprep.in_table_d1(c) for c in out) and (
+        any(stringprep.in_table_d2(c) for c in out)
+        or not (stringprep.in_table_d1(out[0]) and stringprep.in_table_d1(out[-1]))
+    ):
+        raise SASLError("the user name or password has invalid bidirectional text")
     return out
 
 
@@ -250,11 +254,11 @@ class ScramSHA256(Mechanism):
         client_key = self._hmac(salted, b"Client Key")
         stored_key = hashlib.new(self._hash, client_key).digest()
         without_proof = f"c=biws,r={nonce}"  # biws = base64("n,,")
-        auth_message = f"{self._first_bare},{text},{without_proof}".encode("utf-8")
+        auth_message = f"{self._first_bare},{text},{without_proof}".encode()
         signature = self._hmac(stored_key, auth_message)
         proof = bytes(a ^ b for a, b in zip(client_key, signature))
         self._server_signature = self._hmac(self._hmac(salted, b"Server Key"), auth_message)
-        return f"{without_proof},p={base64.b64encode(proof).decode('ascii')}".encode("utf-8")
+        return f"{without_proof},p={base64.b64encode(proof).decode('ascii')}".encode()
 
     def _verify(self, server_final: bytes) -> None:
         text = server_final.decode("utf-8", "replace")
@@ -267,8 +271,10 @@ class ScramSHA256(Mechanism):
         except ValueError as exc:
             raise SASLError("SCRAM: malformed server signature") from exc
         if not hmac.compare_digest(got, self._server_signature):
-            raise SASLError("SCRAM: the server signature is wrong (the server does not know "
-                            "the password: possible impostor)")
+            raise SASLError(
+                "SCRAM: the server signature is wrong (the server does not know "
+                "the password: possible impostor)"
+            )
         self._verified = True
 
     def success(self, data: bytes | None) -> None:
@@ -299,7 +305,10 @@ def _build(name: str, cred: Credentials, host: str) -> Mechanism:
     if cred.password is None:
         raise SASLError(f"{name} needs a password")
     factory: dict[str, Callable[[str, str], Mechanism]] = {
-        "SCRAM-SHA-256": ScramSHA256, "PLAIN": Plain, "LOGIN": Login, "CRAM-MD5": CramMD5,
+        "SCRAM-SHA-256": ScramSHA256,
+        "PLAIN": Plain,
+        "LOGIN": Login,
+        "CRAM-MD5": CramMD5,
     }
     if name not in factory:
         raise SASLError(f"unsupported SASL mechanism {name}")
@@ -331,8 +340,10 @@ def choose(
                 0, None, f"the server does not offer AUTH {name} (offered: {' '.join(offered)})"
             )
         return _build_checked(name, cred, host)
-    order = _TOKEN if cred.oauth_token is not None else (
-        _PASSWORD_TLS if encrypted else _PASSWORD_CLEAR
+    order = (
+        _TOKEN
+        if cred.oauth_token is not None
+        else (_PASSWORD_TLS if encrypted else _PASSWORD_CLEAR)
     )
     for name in order:
         if name in offered_set:

@@ -9,6 +9,7 @@ message (see :func:`~mimekit.transports.smtp.common.is_retriable`).
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import threading
@@ -40,6 +41,8 @@ from mimekit.transports.smtp.protocol import (
 
 if TYPE_CHECKING:
     from mimekit.model import Message
+
+log = logging.getLogger("mimekit.smtp")
 
 __all__ = ["SMTPTransport"]
 
@@ -123,8 +126,8 @@ class _Connection:
             try:
                 self.sock.settimeout(min(self.settings.timeout, 5.0))
                 self.run(self.proto.quit())
-            except Exception:  # noqa: BLE001 - closing anyway
-                pass
+            except Exception as exc:  # noqa: BLE001 - closing anyway
+                log.debug("QUIT failed while closing: %r", exc)
         self.proto.closed = True
         try:
             self.sock.close()
@@ -156,10 +159,14 @@ def connect(settings: Settings) -> _Connection:
         raise
     conn = _Connection(s, sock, proto)
     try:
-        conn.run(proto.open_session(
-            security=s.security, credentials=s.credentials,
-            allow_plaintext_auth=s.allow_plaintext_auth, auth_mechanism=s.auth_mechanism,
-        ))
+        conn.run(
+            proto.open_session(
+                security=s.security,
+                credentials=s.credentials,
+                allow_plaintext_auth=s.allow_plaintext_auth,
+                auth_mechanism=s.auth_mechanism,
+            )
+        )
     except BaseException:
         conn.close(polite=False)
         raise
@@ -215,13 +222,28 @@ class SMTPTransport(Transport):
         chunking: bool = True,
     ) -> None:
         self.settings = make_settings(
-            host, port, security=security, username=username, password=password,
-            oauth_token=oauth_token, ssl_context=ssl_context, cafile=cafile, insecure=insecure,
-            timeout=timeout, data_timeout=data_timeout, local_hostname=local_hostname,
-            source_address=source_address, allow_plaintext_auth=allow_plaintext_auth,
-            auth_mechanism=auth_mechanism, retries=retries, retry_backoff=retry_backoff,
-            noop_after=noop_after, dsn=dsn, downgrade_8bit=downgrade_8bit,
-            max_messages_per_connection=max_messages_per_connection, chunking=chunking,
+            host,
+            port,
+            security=security,
+            username=username,
+            password=password,
+            oauth_token=oauth_token,
+            ssl_context=ssl_context,
+            cafile=cafile,
+            insecure=insecure,
+            timeout=timeout,
+            data_timeout=data_timeout,
+            local_hostname=local_hostname,
+            source_address=source_address,
+            allow_plaintext_auth=allow_plaintext_auth,
+            auth_mechanism=auth_mechanism,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            noop_after=noop_after,
+            dsn=dsn,
+            downgrade_8bit=downgrade_8bit,
+            max_messages_per_connection=max_messages_per_connection,
+            chunking=chunking,
         )
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
@@ -324,10 +346,16 @@ class SMTPTransport(Transport):
                 conn: _Connection | None = None
                 try:
                     conn = self._acquire()
-                    tx: Transaction = conn.run(conn.proto.transaction(
-                        data, envelope.mail_from, envelope.rcpt_to, dsn=dsn, downgrade=downgrade,
-                        chunking=self.settings.chunking,
-                    ))
+                    tx: Transaction = conn.run(
+                        conn.proto.transaction(
+                            data,
+                            envelope.mail_from,
+                            envelope.rcpt_to,
+                            dsn=dsn,
+                            downgrade=downgrade,
+                            chunking=self.settings.chunking,
+                        )
+                    )
                 except (ConnectionLost, SMTPResponseError) as exc:
                     committed = conn is not None and conn.proto.data_committed
                     retry = is_retriable(exc, committed) and attempt < self.settings.retries
