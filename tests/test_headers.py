@@ -1,0 +1,119 @@
+"""Header and Headers: raw bytes kept, lazy decoding, case-insensitive multi-map."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mimekit.errors import HeaderInjectionError
+from mimekit.headers import Header, Headers, unfold
+
+
+def test_header_parse_keeps_raw_and_name() -> None:
+    raw = b"Subject :  hello\r\n\tworld  \r\n"
+    h = Header.parse(raw)
+    assert h.name == "Subject"
+    assert h.raw == raw
+    assert h.raw_value == b"  hello\r\n\tworld  \r\n"
+    assert h.unfolded == "hello\tworld"
+    assert h.value == "hello\tworld"
+
+
+def test_unfold_rules() -> None:
+    assert unfold(b" a\r\n b\r\n") == b" a b"
+    assert unfold(b" a\n\tb\n") == b" a\tb"
+    assert unfold(b" a\njunk\n") == b" a junk"  # a non-continuation line: one space
+    assert unfold(b" no ending") == b" no ending"
+
+
+def test_value_decodes_encoded_words_lazily_and_caches() -> None:
+    h = Header("Subject", b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?iso-8859-1?q?K=F6ln?=\r\n")
+    assert h.unfolded == "=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?iso-8859-1?q?K=F6ln?="
+    assert h.value == "Grüße aus Köln"
+    assert h.decode() is not None and h.value_defects == ()
+
+
+def test_eight_bit_header_values() -> None:
+    assert Header("Subject", "Subject: Grüße\n".encode()).value == "Grüße"
+    assert Header("Subject", b"Subject: Gr\xfc\xdfe\n").value == "Grüße"  # not UTF-8: Latin-1
+
+
+def test_header_equality_by_raw() -> None:
+    a = Header("X", b"X: 1\r\n")
+    assert a == Header("x", b"X: 1\r\n")
+    assert a != Header("X", b"X: 2\r\n")
+    assert len({a, Header("X", b"X: 1\r\n")}) == 1
+
+
+def test_create_refuses_injection() -> None:
+    for value in ("a\r\nBcc: evil@example.com", "a\nb", "a\rb", "a\x00b"):
+        with pytest.raises(HeaderInjectionError):
+            Header.create("Subject", value)
+    for name in ("Bad Name", "Bad:Name", "X\r\nY", ""):
+        with pytest.raises(HeaderInjectionError):
+            Header.create(name, "v")
+
+
+def test_create_formats_with_folding() -> None:
+    h = Header.create("Subject", "hello world")
+    assert h.raw == b"Subject: hello world\r\n"
+    assert h.value == "hello world"
+    long = Header.create("Subject", "word " * 40)
+    assert all(len(line) <= 78 for line in long.raw.split(b"\r\n"))
+    assert long.value == ("word " * 40).strip()
+
+
+def test_headers_multimap() -> None:
+    hs = Headers([Header.parse(b"Received: a\r\n"), Header.parse(b"To: x@example.com\r\n"),
+                  Header.parse(b"Received: b\r\n")])
+    assert len(hs) == 3
+    assert "received" in hs and "RECEIVED" in hs and "cc" not in hs
+    assert hs["to"] == "x@example.com"
+    assert hs.get("Received") == "a"
+    assert hs.get_all("received") == ["a", "b"]
+    assert hs.get("cc") is None and hs.get("cc", "d") == "d"
+    with pytest.raises(KeyError):
+        hs["cc"]
+    assert [h.raw for h in hs.get_headers("RECEIVED")] == [b"Received: a\r\n", b"Received: b\r\n"]
+    assert hs.items() == [("Received", "a"), ("To", "x@example.com"), ("Received", "b")]
+    assert hs.to_bytes() == b"Received: a\r\nTo: x@example.com\r\nReceived: b\r\n"
+
+
+def test_headers_mutation_and_on_change() -> None:
+    calls: list[int] = []
+    hs = Headers([Header.parse(b"A: 1\r\n"), Header.parse(b"B: 2\r\n"), Header.parse(b"A: 3\r\n")],
+                 on_change=lambda: calls.append(1))
+    hs.set("a", "new")
+    assert hs.to_bytes() == b"a: new\r\nB: 2\r\n"
+    hs.add("C", "3")
+    assert hs.get_all("c") == ["3"]
+    hs.replace("B", "two")
+    assert hs["b"] == "two"
+    with pytest.raises(KeyError):
+        hs.replace("missing", "x")
+    assert hs.remove("a") == 1 and hs.remove("zzz") == 0
+    hs.set("D", "4")  # set appends when absent
+    hs.append_header(Header.parse(b"E: 5\r\n"))
+    assert [h.name for h in hs] == ["B", "C", "D", "E"]
+    assert len(calls) == 6
+    with pytest.raises(HeaderInjectionError):
+        hs.add("X", "a\r\nB: c")
+    assert len(hs) == 4
+
+
+def test_headers_from_pairs() -> None:
+    hs = Headers([("Subject", "hi"), ("To", "a@example.com")])
+    assert hs.to_bytes() == b"Subject: hi\r\nTo: a@example.com\r\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"),
+               max_size=200))
+def test_create_value_round_trips(text: str) -> None:
+    h = Header.create("Subject", text)
+    assert h.raw.endswith(b"\r\n")
+    parsed = Header.parse(h.raw)
+    assert parsed.name == "Subject"
+    # Folding and RFC 2047 may change white space runs at fold points, never the words.
+    assert parsed.value.split() == text.split()
