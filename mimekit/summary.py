@@ -127,3 +127,136 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     result["root"] = part_to_dict(message)
     result["defects"] = [d.to_dict() for d in message.all_defects]
     return result
+
+
+# -- schema check ---------------------------------------------------------------------
+
+_ADDRESS_KEYS = {"name", "address"}
+_GROUP_KEYS = {"group", "members"}
+_DEFECT_KEYS = {"part", "kind", "detail", "header", "offset"}
+_ATTACHMENT_KEYS = {"part", "filename", "content_type", "size", "sha256", "disposition"}
+_PART_KEYS = {
+    "id", "content_type", "params", "disposition", "filename", "transfer_encoding", "headers",
+    "charset", "size", "sha256", "text", "parts", "message", "defects",
+}
+_TOP_KEYS = {
+    "schema", "subject", "from", "sender", "reply_to", "to", "cc", "bcc", "date", "message_id",
+    "in_reply_to", "references", "text", "html", "attachments", "defects", "root",
+}
+
+
+def _is(value: Any, *types: type) -> bool:
+    return any(
+        (value is None) if t is type(None) else (isinstance(value, t) and not (
+            t is int and isinstance(value, bool)))
+        for t in types
+    )
+
+
+def _check_keys(obj: Any, keys: set[str], where: str, errors: list[str]) -> bool:
+    if not isinstance(obj, dict):
+        errors.append(f"{where}: not an object")
+        return False
+    missing = keys - obj.keys()
+    if missing:
+        errors.append(f"{where}: missing {sorted(missing)}")
+        return False
+    return True
+
+
+def _check_address(obj: Any, where: str, errors: list[str]) -> None:
+    if isinstance(obj, dict) and "group" in obj:
+        if _check_keys(obj, _GROUP_KEYS, where, errors):
+            if not _is(obj["group"], str) or not isinstance(obj["members"], list):
+                errors.append(f"{where}: bad group")
+            else:
+                for i, member in enumerate(obj["members"]):
+                    if _check_keys(member, _ADDRESS_KEYS, f"{where}.members[{i}]", errors):
+                        _check_mailbox(member, f"{where}.members[{i}]", errors)
+        return
+    if _check_keys(obj, _ADDRESS_KEYS, where, errors):
+        _check_mailbox(obj, where, errors)
+
+
+def _check_mailbox(obj: dict[str, Any], where: str, errors: list[str]) -> None:
+    if not _is(obj["name"], str, type(None)) or not _is(obj["address"], str):
+        errors.append(f"{where}: bad address types")
+
+
+def _check_defect(obj: Any, where: str, errors: list[str]) -> None:
+    if _check_keys(obj, _DEFECT_KEYS, where, errors):
+        if not (_is(obj["part"], str) and _is(obj["kind"], str) and _is(obj["detail"], str)
+                and _is(obj["header"], str, type(None)) and _is(obj["offset"], int, type(None))):
+            errors.append(f"{where}: bad defect types")
+
+
+def _check_part(root: Any, where: str, errors: list[str]) -> None:
+    stack: list[tuple[Any, str]] = [(root, where)]
+    while stack:
+        obj, at = stack.pop()
+        if not _check_keys(obj, _PART_KEYS, at, errors):
+            continue
+        checks = [
+            _is(obj["id"], str), _is(obj["content_type"], str), isinstance(obj["params"], dict),
+            _is(obj["disposition"], str, type(None)), _is(obj["filename"], str, type(None)),
+            _is(obj["transfer_encoding"], str), isinstance(obj["headers"], list),
+            _is(obj["charset"], str, type(None)), _is(obj["size"], int, type(None)),
+            _is(obj["sha256"], str, type(None)), _is(obj["text"], str, type(None)),
+            isinstance(obj["parts"], list), isinstance(obj["defects"], list),
+        ]
+        if not all(checks):
+            errors.append(f"{at}: bad field types")
+            continue
+        if obj["content_type"] != obj["content_type"].lower():
+            errors.append(f"{at}: content_type not lower case")
+        for key, value in obj["params"].items():
+            if not (_is(key, str) and _is(value, str)) or key != key.lower():
+                errors.append(f"{at}.params: bad entry {key!r}")
+        for i, pair in enumerate(obj["headers"]):
+            if not (isinstance(pair, list) and len(pair) == 2 and all(_is(x, str) for x in pair)):
+                errors.append(f"{at}.headers[{i}]: not [name, value]")
+        for i, defect in enumerate(obj["defects"]):
+            _check_defect(defect, f"{at}.defects[{i}]", errors)
+        if obj["message"] is not None:
+            stack.append((obj["message"], f"{at}.message"))
+        for i, child in enumerate(obj["parts"]):
+            stack.append((child, f"{at}.parts[{i}]"))
+
+
+def schema_errors(obj: Any) -> list[str]:
+    """Where ``obj`` (e.g. ``json.loads`` of ``inspect --json``) breaks the schema-1
+    contract: every field present with its type, recursively; empty when valid."""
+    errors: list[str] = []
+    if not _check_keys(obj, _TOP_KEYS, "$", errors):
+        return errors
+    if obj["schema"] != SCHEMA:
+        errors.append("$.schema: not 1")
+    for key in ("subject", "date", "message_id", "text", "html"):
+        if not _is(obj[key], str, type(None)):
+            errors.append(f"$.{key}: not a string or null")
+    for key in ("from", "sender", "reply_to", "to", "cc", "bcc"):
+        if not isinstance(obj[key], list):
+            errors.append(f"$.{key}: not a list")
+            continue
+        for i, item in enumerate(obj[key]):
+            _check_address(item, f"$.{key}[{i}]", errors)
+    for key in ("in_reply_to", "references"):
+        if not (isinstance(obj[key], list) and all(_is(x, str) for x in obj[key])):
+            errors.append(f"$.{key}: not a list of strings")
+    if isinstance(obj["attachments"], list):
+        for i, att in enumerate(obj["attachments"]):
+            if _check_keys(att, _ATTACHMENT_KEYS, f"$.attachments[{i}]", errors):
+                if not (_is(att["part"], str) and _is(att["content_type"], str)
+                        and _is(att["size"], int) and _is(att["sha256"], str)
+                        and _is(att["filename"], str, type(None))
+                        and _is(att["disposition"], str, type(None))):
+                    errors.append(f"$.attachments[{i}]: bad types")
+    else:
+        errors.append("$.attachments: not a list")
+    if isinstance(obj["defects"], list):
+        for i, defect in enumerate(obj["defects"]):
+            _check_defect(defect, f"$.defects[{i}]", errors)
+    else:
+        errors.append("$.defects: not a list")
+    _check_part(obj["root"], "$.root", errors)
+    return errors
