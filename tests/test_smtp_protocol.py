@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -607,3 +609,41 @@ def test_protocol_imports_no_socket_ssl_asyncio() -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "clean", out.stdout + out.stderr
+
+
+# ------------------------------------------------------------------ properties
+
+
+@given(
+    st.binary(max_size=300)
+    | st.lists(st.sampled_from([b".", b"\r", b"\n", b"a", b"\r\n"]), max_size=40).map(b"".join)
+)
+def test_dot_stuffing_round_trip(data: bytes) -> None:
+    """Whatever the input, the DATA stream is CRLF-only, ends with the terminator
+    exactly once, and unstuffs to the CRLF-normalized input (no smuggling)."""
+    norm = normalize_line_endings(data)
+    wire = dot_stuff(norm)
+    assert wire.endswith(b".\r\n")
+    body = wire[:-3]
+    assert b"\r\n.\r\n" not in b"\r\n" + body  # the terminator never appears early
+    lines = body.split(b"\r\n")
+    assert all(b"\r" not in line and b"\n" not in line for line in lines)
+    unstuffed = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+    assert unstuffed == norm
+    assert norm.replace(b"\r\n", b"") == data.replace(b"\r\n", b"").replace(b"\r", b"").replace(
+        b"\n", b""
+    )
+
+
+@given(st.lists(st.binary(max_size=20), max_size=10))
+def test_reply_parser_any_split(chunks: list[bytes]) -> None:
+    """The same replies whatever the chunking of the stream."""
+    stream = b"250-a\r\n250-2.0.0 b\r\n250 2.0.0 c\r\n354 go\n221 2.0.0 bye\r\n"
+    cuts = sorted({min(len(c), len(stream)) for c in chunks} | {0, len(stream)})
+    p = ReplyParser()
+    got = []
+    for a, b in zip(cuts, cuts[1:]):
+        p.feed(stream[a:b])
+        while (r := p.next_reply()) is not None:
+            got.append((r.code, r.lines))
+    assert got == [(250, ("a", "2.0.0 b", "2.0.0 c")), (354, ("go",)), (221, ("bye",))]

@@ -308,6 +308,7 @@ class AsyncSMTPTransport(AsyncTransport):
         self.idle_timeout = idle_timeout
         self._idle: list[_AConnection] = []
         self._busy: set[_AConnection] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # QUITs of reaped connections
         self._sem: asyncio.Semaphore | None = None
         self._closed = False
         #: replaced in tests; the pause between retries
@@ -359,7 +360,9 @@ class AsyncSMTPTransport(AsyncTransport):
         keep = []
         for conn in self._idle:
             if now - conn.last_used > self.idle_timeout:
-                asyncio.ensure_future(conn.close(polite=True))
+                task = asyncio.ensure_future(conn.close(polite=True))
+                self._closing.add(task)  # keep a reference until it is done
+                task.add_done_callback(self._closing.discard)
             else:
                 keep.append(conn)
         self._idle = keep
@@ -368,7 +371,7 @@ class AsyncSMTPTransport(AsyncTransport):
         """QUIT and close every idle connection; busy ones close when released."""
         self._closed = True
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(c.close(polite=True) for c in idle))
+        await asyncio.gather(*(c.close(polite=True) for c in idle), *self._closing)
 
     # -- sending ---------------------------------------------------------------------
 
