@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import logging
 import subprocess
 import sys
@@ -642,7 +643,7 @@ def test_reply_parser_any_split(chunks: list[bytes]) -> None:
     cuts = sorted({min(len(c), len(stream)) for c in chunks} | {0, len(stream)})
     p = ReplyParser()
     got = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         p.feed(stream[a:b])
         while (r := p.next_reply()) is not None:
             got.append((r.code, r.lines))
