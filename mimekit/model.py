@@ -430,7 +430,8 @@ class Part:
         """Whether a mail client would list this part as an attachment.
 
         The rule: (1) an explicit ``attachment`` disposition is one; (2) multiparts never
-        are; (3) message/rfc822 and message/global are unless marked ``inline``; (4) text
+        are, nor the root part of a message unless it is a named non-text, non-message
+        file; (3) message/rfc822 and message/global are unless marked ``inline``; (4) text
         leaves are when they carry a file name and no ``inline`` disposition; (5) other
         leaves are, unless they are an inline body part (``inline`` disposition without a
         file name) or a related resource (inside multipart/related, or with a
@@ -442,12 +443,15 @@ class Part:
         if self._children is not None:
             return False
         mime = self.mime_type
+        parent = self.parent
+        if parent is None or parent._message is self:
+            # The body of a message itself: only a named non-text file counts.
+            return not mime.startswith(("text/", "message/")) and self.filename is not None
         if mime in _MESSAGE_TYPES:
             return kind != "inline"
         if mime.startswith("text/"):
             return kind is None and self.filename is not None
-        parent = self.parent
-        in_related = parent is not None and parent.mime_type == "multipart/related"
+        in_related = parent.mime_type == "multipart/related"
         if in_related:
             return False
         if kind == "inline":

@@ -1,0 +1,231 @@
+"""Model accessors: content types, names, attachments, bodies, addresses, defects."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mimekit.errors import ParseError
+from mimekit.headers import Headers
+from mimekit.model import Message, Part
+from mimekit.parser import parse
+from mimekit.policy import STRICT
+
+MAIL = (
+    "From: =?utf-8?q?Ana_L=C3=ADma?= <ana@xn--mnchen-3ya.de>\r\n"
+    "Sender: list@example.org\r\n"
+    "Reply-To: team: bo@example.org, cy@example.org;\r\n"
+    "To: Bo <bo@example.org>\r\n"
+    "To: dan@example.org\r\n"
+    "Cc: eve@example.org\r\n"
+    "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+    " aus Köln\r\n"
+    "Date: Fri, 01 Mar 2024 01:47:09 +0100\r\n"
+    "Message-ID: <abc@example.com>\r\n"
+    "In-Reply-To: <p1@example.com>\r\n"
+    "References: <p0@example.com> <p1@example.com>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=mix\r\n"
+    "\r\n"
+    "--mix\r\n"
+    "Content-Type: multipart/alternative; boundary=alt\r\n"
+    "\r\n"
+    "--alt\r\n"
+    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Gr=FC=DFe\r\n"
+    "--alt\r\n"
+    "Content-Type: multipart/related; boundary=rel\r\n"
+    "\r\n"
+    "--rel\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "\r\n"
+    "<img src=\"cid:logo\">\r\n"
+    "--rel\r\n"
+    "Content-Type: image/png\r\n"
+    "Content-ID: <logo>\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "iVBORw0KGgo=\r\n"
+    "--rel--\r\n"
+    "--alt--\r\n"
+    "--mix\r\n"
+    "Content-Type: application/pdf; name=\"=?utf-8?q?R=C3=A9sum=C3=A9.pdf?=\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "JVBERi0xLjQK\r\n"
+    "--mix\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Disposition: attachment; filename*=utf-8''notes%20%C3%A9.txt\r\n"
+    "\r\n"
+    "notes\r\n"
+    "--mix\r\n"
+    "Content-Type: image/jpeg\r\n"
+    "Content-Disposition: inline\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "/9j/\r\n"
+    "--mix\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "\r\n"
+    "Subject: fwd\r\n"
+    "From: x@example.com\r\n"
+    "\r\n"
+    "forwarded body\r\n"
+    "--mix--\r\n"
+).encode("utf-8")
+
+
+@pytest.fixture()
+def msg() -> Message:
+    return parse(MAIL)
+
+
+def test_ids_and_walk(msg: Message) -> None:
+    assert [(p.id, p.mime_type) for p in msg.walk()] == [
+        ("", "multipart/mixed"),
+        ("1", "multipart/alternative"),
+        ("1.1", "text/plain"),
+        ("1.2", "multipart/related"),
+        ("1.2.1", "text/html"),
+        ("1.2.2", "image/png"),
+        ("2", "application/pdf"),
+        ("3", "text/plain"),
+        ("4", "image/jpeg"),
+        ("5", "message/rfc822"),
+        ("5", "text/plain"),
+    ]
+    assert [pid for _, pid in msg.walk_ids()] == [p.id for p in msg.walk()]
+
+
+def test_header_accessors(msg: Message) -> None:
+    assert msg.subject == "Grüße aus Köln"
+    from mimekit.address import Address, Group
+
+    (sender,) = msg.from_
+    assert isinstance(sender, Address)
+    assert sender.name == "Ana Líma" and sender.address == "ana@münchen.de"
+    assert [a.address for a in msg.sender] == ["list@example.org"]  # type: ignore[union-attr]
+    (group,) = msg.reply_to
+    assert isinstance(group, Group) and group.name == "team" and len(group.members) == 2
+    assert [a.address for a in msg.to] == ["bo@example.org", "dan@example.org"]  # type: ignore[union-attr]
+    assert [a.address for a in msg.cc] == ["eve@example.org"]  # type: ignore[union-attr]
+    assert msg.bcc == []
+    assert msg.date == dt.datetime(2024, 3, 1, 1, 47, 9, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert msg.message_id == "abc@example.com"
+    assert msg.in_reply_to == ["p1@example.com"]
+    assert msg.references == ["p0@example.com", "p1@example.com"]
+
+
+def test_bodies_and_charset(msg: Message) -> None:
+    assert msg.text == "Grüße"
+    assert msg.text_part is not None and msg.text_part.charset == "iso-8859-1"
+    assert msg.html == '<img src="cid:logo">'
+    assert msg.html_part is not None and msg.html_part.id == "1.2.1"
+
+
+def test_attachment_rule(msg: Message) -> None:
+    parts = {p.id: p for p in msg.walk() if p.parent is None or p.parent.message is not p}
+    assert not parts["1.2.2"].is_attachment  # cid resource inside related
+    assert parts["2"].is_attachment  # non-text leaf without disposition
+    assert parts["3"].is_attachment  # explicit attachment
+    assert not parts["4"].is_attachment  # inline image without a file name
+    assert parts["5"].is_attachment  # attached message
+    assert not parts["1.1"].is_attachment
+    assert [p.id for p in msg.attachments] == ["2", "3", "5"]
+
+
+def test_filenames_and_dispositions(msg: Message) -> None:
+    pdf, notes = msg.children[1], msg.children[2]
+    assert pdf.filename == "Résumé.pdf"  # Content-Type name, RFC 2047 decoded
+    assert pdf.disposition is None and pdf.disposition_kind is None
+    assert notes.filename == "notes é.txt"  # RFC 2231
+    assert notes.disposition_kind == "attachment"
+    assert pdf.transfer_encoding == "base64"
+    assert pdf.get_content() == b"%PDF-1.4\n"
+    assert msg.children[0].transfer_encoding == "7bit"
+
+
+def test_content_type_defaults() -> None:
+    msg = parse(b"Subject: x\n\nbody")
+    assert msg.mime_type == "text/plain"
+    assert msg.content_type.mime_type == "text/plain"
+    assert msg.get_text() == "body"
+    bad = parse(b"Content-Type: garbage\n\nbody")
+    assert bad.mime_type == "text/plain"
+    assert any(d.kind.startswith("Malformed") for d in bad.defects)
+
+
+def test_embedded_message(msg: Message) -> None:
+    fwd = msg.children[4]
+    inner = fwd.message
+    assert isinstance(inner, Message)
+    assert inner.subject == "fwd"
+    assert inner.text == "forwarded body"  # the CRLF before the delimiter is not content
+    assert fwd.get_content() == b"Subject: fwd\r\nFrom: x@example.com\r\n\r\nforwarded body"
+    assert not inner.is_attachment
+
+
+def test_defects_complete_and_labelled() -> None:
+    data = (
+        b"Subject: =?bogus-charset?q?x?=\n"
+        b"Date: not a date\n"
+        b"Content-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        b"@@@notbase64\n"
+        b"--b\n\nok\n"
+    )
+    msg = parse(data)
+    kinds = {(d.part, d.kind) for d in msg.defects}
+    assert ("", "MissingCloseBoundary") in kinds
+    assert any(part == "1" for part, _ in kinds)  # the body defect is on part 1
+    assert any(part == "" and d.header == "Date" for d in msg.defects for part in [d.part])
+    # Stable: asking again gives the same list.
+    assert msg.defects == msg.defects
+    assert all(d.part == "1" for d in msg.children[0].defects)
+
+
+def test_strict_policy_raises_on_lazy_defects() -> None:
+    msg = parse(b"Date: nonsense\n\nx", STRICT)
+    with pytest.raises(ParseError):
+        _ = msg.date
+
+
+def test_constructors_and_children_list() -> None:
+    a = Part.leaf(Headers(), b"a")
+    b = Part.leaf(Headers(), b"b")
+    root = Message.multipart(Headers([("Content-Type", 'multipart/mixed; boundary="z"')]), [a])
+    assert isinstance(root, Message) and a.parent is root and a.id == "1"
+    root.children.insert(0, b)
+    assert b.parent is root and [c.id for c in root.children] == ["1", "2"]
+    root.children = [a]
+    assert root.children == [a]
+    assert Part.leaf(Headers(), b"x").children == []
+    assert root.body.startswith(b"--z")
+
+
+def test_headers_setter_marks_dirty() -> None:
+    msg = parse(b"A: 1\n\nbody")
+    msg.headers = Headers([("B", "2")])
+    assert msg.to_bytes() == b"B: 2\r\n\nbody"
+    msg.headers.add("C", "3")
+    assert msg.to_bytes() == b"B: 2\r\nC: 3\r\n\nbody"
+
+
+def test_digest_default_content_type() -> None:
+    data = b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: s\n\nx\n--d--\n"
+    msg = parse(data)
+    child = msg.children[0]
+    assert child.content_type.mime_type == "message/rfc822"
+    assert child.message is not None and child.message.subject == "s"
+
+
+def test_to_dict_round_trips_through_json(msg: Message) -> None:
+    import json
+
+    from mimekit.summary import schema_errors
+
+    data = json.loads(json.dumps(msg.to_dict()))
+    assert schema_errors(data) == []
