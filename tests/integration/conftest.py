@@ -150,7 +150,7 @@ def mta() -> Iterator[MTA]:
         yield MTA.from_env(env)
         return
     if os.environ.get("MIMEKIT_START_POSTFIX") != "1":
-        missing = ", ".join(k for k in REQUIRED if k not in env)
+        missing = ", ".join(k for k in REQUIRED if k not in env) if env else "MTA_*"
         _unavailable(
             f"no MTA: {missing} not set. Run .ci/run, or start Postfix first "
             '(set -a; eval "$(../shared/mta/postfix-loopback.sh start)"; set +a), '
