@@ -307,8 +307,9 @@ def test_named_multivalued_and_fixed_properties() -> None:
     assert (keywords.name, keywords.guid, keywords.values) == ("Keywords", guid, ("a", "b"))
     assert keywords.tag == (0x8001 << 16) | 0x101F
     assert (reminder.name, reminder.value) == (0x8503, True)
-    assert sent.value == datetime(1601, 1, 1, tzinfo=timezone.utc).fromtimestamp(
-        (132_000_000_000_000_000 - 116_444_736_000_000_000) / 10_000_000, tz=timezone.utc)
+    # FILETIME 132e15 (100 ns ticks since 1601) is 1555526400 s after the Unix epoch.
+    assert sent.value == datetime(2019, 4, 17, 18, 40, tzinfo=timezone.utc)
+    assert sent.value == datetime.fromtimestamp(1555526400, tz=timezone.utc)
     assert numbers.values == (1, -2, 3)
     assert importance.value == -5
 
