@@ -503,8 +503,8 @@ def test_size_refused_before_mail() -> None:
     proto = ready()  # SIZE 1000
     s = Script()
     with pytest.raises(MessageTooLarge) as info:
-        s.run(proto.transaction(b"x" * 2000, "a@x", ["b@x"]))
-    assert (info.value.size, info.value.limit) == (2002, 1000)
+        s.run(proto.transaction((b"x" * 98 + b"\r\n") * 20, "a@x", ["b@x"]))
+    assert (info.value.size, info.value.limit) == (2000, 1000)
     assert s.sent == []
 
 
@@ -524,7 +524,10 @@ def test_8bit_without_8bitmime() -> None:
     s = Script(b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 ok\r\n")
     s.run(
         proto.transaction(
-            "héllo".encode(), "a@x", ["b@x"], downgrade=lambda d: d.replace("é".encode(), b"=C3=A9")
+            "héllo".encode(),
+            "a@x",
+            ["b@x"],
+            downgrade=lambda d, _8: d.replace("é".encode(), b"=C3=A9"),
         )
     )
     assert s.sent[1] == b"h=C3=A9llo\r\n.\r\n"
@@ -648,3 +651,15 @@ def test_reply_parser_any_split(chunks: list[bytes]) -> None:
         while (r := p.next_reply()) is not None:
             got.append((r.code, r.lines))
     assert got == [(250, ("a", "2.0.0 b", "2.0.0 c")), (354, ("go",)), (221, ("bye",))]
+
+
+def test_long_line_refused_without_downgrade() -> None:
+    proto = ready("250-mx\r\n250-8BITMIME\r\n250 PIPELINING\r\n")
+    s = Script()
+    with pytest.raises(SMTPNotSupportedError, match="998"):
+        s.run(proto.transaction(b"Subject: x\r\n\r\n" + b"y" * 999 + b"\r\n", "a@x", ["b@x"]))
+    assert s.sent == []
+    # exactly 998 octets is fine (RFC 5321 §4.5.3.1.6)
+    s = Script(b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 ok\r\n")
+    s.run(proto.transaction(b"Subject: x\r\n\r\n" + b"y" * 998 + b"\r\n", "a@x", ["b@x"]))
+    assert s.sent[1].endswith(b"y" * 998 + b"\r\n.\r\n")

@@ -597,3 +597,21 @@ def test_chunking_can_be_disabled() -> None:
     ):
         t.send_raw(MSG, ENV)
     assert "DATA" in srv.sessions[0].commands
+
+
+def test_long_line_reencoded() -> None:
+    long_text = ("é" + "z" * 1500).encode()
+    msg = (
+        b"From: a@x.test\r\nTo: b@x.test\r\nSubject: long\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + long_text
+        + b"\r\n"
+    )
+    with FakeSMTPServer() as srv, plain(srv) as t:
+        t.send_raw(msg, ENV)
+    content = srv.deliveries[0].content
+    assert max(len(line) for line in content.split(b"\r\n")) <= 78
+    assert b"Content-Transfer-Encoding: quoted-printable\r\n" in content
+    import quopri
+
+    assert quopri.decodestring(content.split(b"\r\n\r\n", 1)[1]).rstrip(b"\r\n") == long_text

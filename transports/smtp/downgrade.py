@@ -1,42 +1,53 @@
-"""Make an 8-bit message 7-bit for a server without 8BITMIME (RFC 6152 §3).
+"""Re-encode a message so a server can take it: 8-bit data for a server
+without 8BITMIME (RFC 6152 §3), lines longer than 998 octets for any server
+(RFC 5321 §4.5.3.1.6).
 
 RFC 6152 §3: a client must not send 8-bit data to a server that does not
 offer 8BITMIME; it either converts the message to 7 bits (RFC 2045 transfer
-encodings) or refuses. Here every leaf whose encoded body has 8-bit octets is
-re-encoded (quoted-printable for text, base64 otherwise) with mimekit's own
-parser and edit API, so untouched parts keep their exact bytes. 8-bit header
-bytes cannot be fixed without changing what the headers say: refused.
+encodings) or refuses. Every leaf that needs it is re-encoded
+(quoted-printable for text, base64 otherwise) with mimekit's own parser and
+edit API, so untouched parts keep their exact bytes. Header bytes cannot be
+re-encoded without changing what the headers say: 8-bit headers without
+8BITMIME, or an over-long header line, are refused.
 """
 
 from __future__ import annotations
+
+import re
 
 from mimekit.transports.smtp.protocol import SMTPNotSupportedError
 
 __all__ = ["to_7bit"]
 
+_LONG_LINE = re.compile(rb"[^\r\n]{999}")
 
-def to_7bit(data: bytes) -> bytes:
-    """``data`` (CRLF-normalized) with every 8-bit leaf re-encoded to
+
+def to_7bit(data: bytes, allow_8bit: bool = False) -> bytes:
+    """``data`` (CRLF-normalized) with every leaf that has a line over 998
+    octets, or 8-bit octets when not ``allow_8bit``, re-encoded to
     quoted-printable or base64. Raises :class:`SMTPNotSupportedError` when that
-    is impossible (8-bit headers) or mimekit's model cannot do it."""
+    is impossible (see the module docstring)."""
     try:
         from mimekit.codecs import b64_encode, qp_encode
         from mimekit.parser import parse
     except ImportError as exc:  # pragma: no cover - depends on the build state
         raise SMTPNotSupportedError(
-            "the server lacks 8BITMIME and mimekit's parser is unavailable to re-encode the "
-            f"8-bit message ({exc})"
+            f"mimekit's parser is unavailable to re-encode the message ({exc})"
         ) from exc
     message = parse(data)
     changed = False
     for part in message.walk():
-        if not part.headers.to_bytes().isascii():
+        head = part.headers.to_bytes()
+        if not allow_8bit and not head.isascii():
             raise SMTPNotSupportedError(
                 "the server lacks 8BITMIME (and SMTPUTF8) and the message has 8-bit headers"
             )
+        if _LONG_LINE.search(head):
+            raise SMTPNotSupportedError("a header line is longer than 998 octets")
         if part.is_multipart or part.message is not None:
             continue
-        if part.body.isascii():
+        body = part.body
+        if (allow_8bit or body.isascii()) and not _LONG_LINE.search(body):
             continue
         content = part.get_content()
         if part.content_type.maintype == "text":
@@ -46,9 +57,6 @@ def to_7bit(data: bytes) -> bytes:
         part.headers.set("Content-Transfer-Encoding", cte)
         part.set_body(encoded)
         changed = True
-    out = message.to_bytes()
-    if not changed or not out.isascii():
-        raise SMTPNotSupportedError(
-            "the server lacks 8BITMIME and the message could not be converted to 7-bit"
-        )
-    return out
+    if not changed:
+        raise SMTPNotSupportedError("the message could not be re-encoded for this server")
+    return message.to_bytes()

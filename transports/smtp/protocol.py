@@ -291,6 +291,14 @@ def parse_queue_id(text: str) -> str | None:
     return None
 
 
+_LONG_LINE = re.compile(rb"[^\r\n]{999}")
+
+
+def _has_long_line(body: bytes) -> bool:
+    """True if a line has more than 998 octets before its CRLF (RFC 5321 §4.5.3.1.6)."""
+    return len(body) > 998 and _LONG_LINE.search(body) is not None
+
+
 def _needs_utf8(address: str) -> bool:
     return not address.isascii()
 
@@ -581,7 +589,7 @@ class SMTPClientProtocol:
         rcpt_to: Sequence[str],
         *,
         dsn: DSNOptions | None = None,
-        downgrade: Callable[[bytes], bytes] | None = None,
+        downgrade: Callable[[bytes, bool], bytes] | None = None,
         chunking: bool = True,
     ) -> Step[Transaction]:
         """One mail transaction (RFC 5321 §3.3): MAIL, RCPT..., DATA.
@@ -695,7 +703,7 @@ class SMTPClientProtocol:
         mail_from: str,
         rcpt_to: Sequence[str],
         dsn: DSNOptions | None,
-        downgrade: Callable[[bytes], bytes] | None,
+        downgrade: Callable[[bytes, bool], bytes] | None,
     ) -> tuple[list[str], list[str], bytes]:
         """Validate and build the MAIL parameters, RCPT lines and the body."""
         if not rcpt_to:
@@ -706,19 +714,27 @@ class SMTPClientProtocol:
                 raise InvalidEnvelope(f"envelope address {addr!r} contains CR, LF, NUL, '<' or '>'")
         params: list[str] = []
         body = normalize_line_endings(data)
-        if not body.isascii():
-            if self.has("8BITMIME"):
-                params.append("BODY=8BITMIME")  # RFC 6152 §3
-            elif downgrade is not None:
-                body = normalize_line_endings(downgrade(body))
-                if not body.isascii():
-                    raise SMTPNotSupportedError(
-                        "the server lacks 8BITMIME and the message could not be made 7-bit"
-                    )
-            else:
+        can8 = self.has("8BITMIME")
+        eight = not body.isascii()
+        too_long = _has_long_line(body)
+        if (eight and not can8) or too_long:
+            # RFC 6152 §3: no 8-bit data without 8BITMIME; RFC 5321 §4.5.3.1.6: no line
+            # over 998 octets. Re-encode the parts concerned, or refuse.
+            if downgrade is None:
                 raise SMTPNotSupportedError(
-                    "the message has 8-bit data and the server does not offer 8BITMIME"
+                    "the message has a line longer than 998 octets (RFC 5321 §4.5.3.1.6)"
+                    if too_long
+                    else "the message has 8-bit data and the server does not offer 8BITMIME"
                 )
+            body = normalize_line_endings(downgrade(body, can8))
+            eight = not body.isascii()
+            if (eight and not can8) or _has_long_line(body):
+                raise SMTPNotSupportedError(
+                    "the message could not be re-encoded for this server (8-bit data without "
+                    "8BITMIME, or lines longer than 998 octets)"
+                )
+        if eight:
+            params.append("BODY=8BITMIME")  # RFC 6152 §3
         limit = self.size_limit
         if limit is not None and len(body) > limit:
             # RFC 1870 §6: do not send a message larger than the declared SIZE
