@@ -291,3 +291,23 @@ def test_smtp_url_sends_through_a_loopback_server() -> None:
         assert len(received) == 1
     finally:
         controller.stop()
+
+
+def test_pool_size_reaches_only_the_async_transport() -> None:
+    smtp = pytest.importorskip("mimekit.transports.smtp")
+    from mimekit.transports import from_url_async
+
+    sync = from_url("smtps://u:p@127.0.0.1:9?pool_size=3&timeout=1")
+    assert isinstance(sync, smtp.SMTPTransport)
+    sync.close()
+    aio = from_url_async("smtps://u:p@127.0.0.1:9?pool_size=3&timeout=1")
+    assert isinstance(aio, smtp.AsyncSMTPTransport)
+    assert aio.pool_size == 3
+
+
+def test_from_url_async_kinds(tmp_path: Path) -> None:
+    from mimekit.transports import from_url_async
+
+    assert isinstance(from_url_async("memory:"), MemoryTransport)
+    with pytest.raises(InvalidURL, match="no asyncio transport"):
+        from_url_async(f"file:{tmp_path}")
