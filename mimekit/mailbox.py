@@ -36,7 +36,10 @@ __all__ = [
     "read_mbox",
 ]
 
-_FROM_LINE = re.compile(rb"^From ", re.M)
+# RFC 4155 §2: "From " sender SP date (asctime). Readers in the wild also see "From -".
+_ENVELOPE = re.compile(rb"^From [^ \t\r\n]+([^\n]*)$", re.M)
+_FIELD_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_TIME = re.compile(rb"\d\d?:\d\d")
 _QUOTED_FROM = re.compile(rb"^>(>*From )", re.M)
 _NEEDS_QUOTE = re.compile(rb"^(>*From )", re.M)
 _CONTENT_LENGTH = re.compile(rb"(?im)^Content-Length:[ \t]*([0-9]{1,15})[ \t]*\r?$")
@@ -76,16 +79,31 @@ def _content_length_end(data: bytes, start: int) -> int | None:
     return None
 
 
+def _is_envelope(data: bytes, m: re.Match[bytes], offset: int) -> bool:
+    """Whether a ``From `` line starts a message: at the start; or carrying a date with a
+    time (RFC 4155 §2); or bare (``From -``) and followed by a header field line. An
+    unquoted body line such as ``From Russia with love`` is none of these."""
+    start = m.start()
+    if start == offset:
+        return True
+    if _TIME.search(m.group(1)):
+        return True
+    if m.group(1).strip():
+        return False
+    return _FIELD_LINE.match(data, m.end() + 1) is not None
+
+
 def iter_mbox_raw(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(envelope ``From `` line, message bytes with quoting undone) for each message."""
-    starts = [m.start() for m in _FROM_LINE.finditer(data)]
+    offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte order mark
+    starts = [m.start() for m in _ENVELOPE.finditer(data, offset) if _is_envelope(data, m, offset)]
     if not starts:
         if data.strip():
             yield b"", data
         return
-    if data[: starts[0]].strip():
+    if data[offset : starts[0]].strip():
         # Data before the first envelope line: still a message, leniently.
-        yield b"", data[: starts[0]]
+        yield b"", data[offset : starts[0]]
     index = 0
     pos = starts[0]
     while pos < len(data):
@@ -110,7 +128,9 @@ def iter_mbox_raw(data: bytes) -> Iterator[tuple[bytes, bytes]]:
             raw = raw[:-1]
         yield envelope, mbox_unescape(raw) if quoted else raw
         pos = stop
-        while pos < len(data) and not data.startswith(b"From ", pos):
+        while pos < len(data) and (index >= len(starts) or pos < starts[index]) and not (
+            data.startswith(b"From ", pos)
+        ):
             # Content-Length pointed one line early (blank line): skip to the envelope.
             nxt = data.find(b"\n", pos)
             pos = len(data) if nxt < 0 else nxt + 1

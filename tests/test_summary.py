@@ -1,0 +1,119 @@
+"""The inspect-json dict: every field, exact values, schema checker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from mimekit.parser import parse
+from mimekit.summary import schema_errors
+
+DATA = (
+    b"From: Ana <ana@example.com>, undisclosed:;\r\n"
+    b"To: =?utf-8?q?B=C3=B6?= <bo@xn--mnchen-3ya.de>\r\n"
+    b"Subject: =?utf-8?q?caf=C3=A9?=\r\n"
+    b"Date: Fri, 1 Mar 2024 01:47:09 +0000\r\n"
+    b"Message-ID: <m1@example.com>\r\n"
+    b"References: <r1@example.com>\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+    b"\r\n"
+    b"--b\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"hello \xc3\xa9\r\n"
+    b"--b\r\n"
+    b"Content-Type: application/octet-stream; name=data.bin\r\n"
+    b"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n"
+    b"AAECAw==\r\n"
+    b"--b\r\n"
+    b"Content-Type: message/rfc822\r\n"
+    b"\r\n"
+    b"Subject: inner\r\n"
+    b"\r\n"
+    b"inner text\r\n"
+    b"--b--\r\n"
+)
+
+
+def test_top_level_fields() -> None:
+    d = parse(DATA).to_dict()
+    assert schema_errors(d) == []
+    assert d["schema"] == 1
+    assert d["subject"] == "café"
+    assert d["from"] == [{"name": "Ana", "address": "ana@example.com"},
+                         {"group": "undisclosed", "members": []}]
+    assert d["to"] == [{"name": "Bö", "address": "bo@münchen.de"}]
+    assert d["sender"] == [] and d["reply_to"] == [] and d["cc"] == [] and d["bcc"] == []
+    assert d["date"] == "2024-03-01T01:47:09+00:00"
+    assert d["message_id"] == "m1@example.com"
+    assert d["in_reply_to"] == [] and d["references"] == ["r1@example.com"]
+    assert d["text"] == "hello é"
+    assert d["html"] is None
+    assert d["attachments"] == [
+        {"part": "2", "filename": "data.bin", "content_type": "application/octet-stream",
+         "size": 4, "sha256": hashlib.sha256(b"\x00\x01\x02\x03").hexdigest(),
+         "disposition": "attachment"},
+        {"part": "3", "filename": None, "content_type": "message/rfc822",
+         "size": len(b"Subject: inner\r\n\r\ninner text"),
+         "sha256": hashlib.sha256(b"Subject: inner\r\n\r\ninner text").hexdigest(),
+         "disposition": None},
+    ]
+    assert d["defects"] == []
+    json.dumps(d)
+
+
+def test_part_fields() -> None:
+    root = parse(DATA).to_dict()["root"]
+    assert root["id"] == "" and root["content_type"] == "multipart/mixed"
+    assert root["params"] == {"boundary": "b"}
+    assert root["size"] is None and root["sha256"] is None and root["text"] is None
+    assert root["headers"][2] == ["Subject", "café"]
+    text, blob, rfc = root["parts"]
+    assert text["id"] == "1" and text["charset"] == "utf-8" and text["text"] == "hello é"
+    assert text["size"] == len("hello é".encode()) and text["transfer_encoding"] == "7bit"
+    assert blob["filename"] == "data.bin" and blob["disposition"] == "attachment"
+    assert blob["text"] is None and blob["charset"] is None and blob["size"] == 4
+    assert blob["params"] == {"name": "data.bin"}
+    assert rfc["message"]["id"] == "3"
+    assert rfc["message"]["headers"] == [["Subject", "inner"]]
+    assert rfc["message"]["text"] == "inner text"
+    assert rfc["parts"] == []
+
+
+def test_defects_in_parts_and_top_level() -> None:
+    data = b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain; charset=nope\n\nx"
+    d = parse(data).to_dict()
+    assert schema_errors(d) == []
+    kinds = [(x["part"], x["kind"]) for x in d["defects"]]
+    assert ("", "MissingCloseBoundary") in kinds and ("1", "UnknownCharset") in kinds
+    assert d["root"]["defects"][0]["offset"] == len(data)
+    assert d["root"]["parts"][0]["defects"][0]["kind"] == "UnknownCharset"
+
+
+def test_schema_errors_reports_problems() -> None:
+    good = parse(DATA).to_dict()
+    assert schema_errors(good) == []
+    assert schema_errors({}) != []
+    bad = json.loads(json.dumps(good))
+    del bad["root"]["parts"][0]["sha256"]
+    assert any("sha256" in e for e in schema_errors(bad))
+    bad = json.loads(json.dumps(good))
+    bad["to"][0]["address"] = 5
+    assert schema_errors(bad) != []
+    bad = json.loads(json.dumps(good))
+    bad["root"]["parts"][2]["message"]["defects"] = [{"kind": "x"}]
+    assert schema_errors(bad) != []
+
+
+def test_deep_tree_has_no_recursion_limit() -> None:
+    depth = 60
+    head = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
+                    for i in range(depth))
+    d = parse(head + b"\nleaf").to_dict()
+    node = d["root"]
+    for _ in range(depth):
+        node = node["parts"][0]
+    assert node["text"] == "leaf"
+    assert schema_errors(d) == []
