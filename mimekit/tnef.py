@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import struct
 import zlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TypeAlias
 
@@ -47,21 +48,16 @@ LVL_ATTACHMENT = 0x02
 
 # MS-OXTNEF §2.1.3: attribute ids (the low word of the attribute dword; the high word is
 # the legacy attribute type, which some writers get wrong, so only the id is matched).
-ATT_FROM = 0x8000
 ATT_SUBJECT = 0x8004
 ATT_DATE_SENT = 0x8005
-ATT_DATE_RECD = 0x8006
 ATT_MESSAGE_CLASS = 0x8008
-ATT_MESSAGE_ID = 0x8009
 ATT_BODY = 0x800C
 ATT_ATTACH_DATA = 0x800F
 ATT_ATTACH_TITLE = 0x8010
-ATT_ATTACH_TRANSPORT_FILENAME = 0x9001
 ATT_ATTACH_REND_DATA = 0x9002
 ATT_MSG_PROPS = 0x9003
 ATT_RECIP_TABLE = 0x9004
 ATT_ATTACHMENT = 0x9005
-ATT_TNEF_VERSION = 0x9006
 ATT_OEM_CODEPAGE = 0x9007
 
 # MS-OXPROPS property ids used here.
@@ -71,6 +67,10 @@ PR_BODY = 0x1000
 PR_RTF_COMPRESSED = 0x1009
 PR_BODY_HTML = 0x1013
 PR_RECIPIENT_TYPE = 0x0C15
+PR_SENDER_NAME = 0x0C1A
+PR_SENDER_EMAIL_ADDRESS = 0x0C1F
+PR_INTERNET_MESSAGE_ID = 0x1035
+PR_SENDER_SMTP_ADDRESS = 0x5D01
 PR_DISPLAY_NAME = 0x3001
 PR_ADDRTYPE = 0x3002
 PR_EMAIL_ADDRESS = 0x3003
@@ -87,7 +87,7 @@ _RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}  # PidTagRecipientType (MS-OXOMS
 
 # MS-OXCDATA §2.11.1: property types.  Fixed sizes as stored in TNEF (MS-OXTNEF §2.1.3,
 # 2-byte values padded to 4).
-PT_UNSPECIFIED, PT_NULL, PT_SHORT, PT_LONG, PT_FLOAT, PT_DOUBLE = 0x0, 0x1, 0x2, 0x3, 0x4, 0x5
+PT_NULL, PT_SHORT, PT_LONG, PT_FLOAT, PT_DOUBLE = 0x1, 0x2, 0x3, 0x4, 0x5
 PT_CURRENCY, PT_APPTIME, PT_ERROR, PT_BOOLEAN, PT_OBJECT = 0x6, 0x7, 0xA, 0xB, 0xD
 PT_I8, PT_STRING8, PT_UNICODE, PT_SYSTIME, PT_CLSID, PT_BINARY = (
     0x14, 0x1E, 0x1F, 0x40, 0x48, 0x102)
@@ -96,10 +96,11 @@ _FIXED_SIZE = {
     PT_NULL: 4, PT_SHORT: 4, PT_LONG: 4, PT_FLOAT: 4, PT_ERROR: 4, PT_BOOLEAN: 4,
     PT_DOUBLE: 8, PT_CURRENCY: 8, PT_APPTIME: 8, PT_I8: 8, PT_SYSTIME: 8, PT_CLSID: 16,
 }
+_FIXED_FORMAT = {PT_SHORT: "<h", PT_LONG: "<i", PT_ERROR: "<I", PT_FLOAT: "<f", PT_DOUBLE: "<d",
+                 PT_APPTIME: "<d", PT_I8: "<q", PT_CURRENCY: "<q"}
+# Variable-size types; a PtypObject value starts with a 16-byte interface id (IID_IMessage
+# for an embedded message, whose data is then a nested TNEF stream).
 _VARIABLE = frozenset({PT_STRING8, PT_UNICODE, PT_BINARY, PT_OBJECT})
-# MS-OXTNEF §2.1.3 (attMAPIProps encoding): an embedded message's PtypObject value starts
-# with IID_IMessage.
-IID_IMESSAGE = bytes.fromhex("0703020000000000c000000000000046")
 
 MapiValue: TypeAlias = int | float | bool | str | bytes | datetime | None
 
@@ -215,10 +216,26 @@ class Tnef:
                 return prop
         return None
 
+    @property
+    def sender(self) -> tuple[str | None, str | None] | None:
+        """``(name, address)`` from PR_SENDER_NAME and PR_SENDER_SMTP_ADDRESS (else
+        PR_SENDER_EMAIL_ADDRESS, an X.500 DN for Exchange senders); None if neither."""
+        name = _str_prop(self.properties, PR_SENDER_NAME)
+        address = (_str_prop(self.properties, PR_SENDER_SMTP_ADDRESS)
+                   or _str_prop(self.properties, PR_SENDER_EMAIL_ADDRESS))
+        return None if name is None and address is None else (name, address)
+
+    @property
+    def message_id(self) -> str | None:
+        """PR_INTERNET_MESSAGE_ID as written (with angle brackets)."""
+        return _str_prop(self.properties, PR_INTERNET_MESSAGE_ID)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary for ``inspect --json``."""
         return {
             "subject": self.subject,
+            "sender": None if self.sender is None else list(self.sender),
+            "message_id": self.message_id,
             "message_class": self.message_class,
             "date_sent": None if self.date_sent is None else self.date_sent.isoformat(),
             "body_chars": None if self.body is None else len(self.body),
@@ -312,24 +329,15 @@ class _Reader:
 
 
 def _fixed_value(ptype: int, raw: bytes) -> MapiValue:
-    if ptype in (PT_SHORT,):
-        return struct.unpack_from("<h", raw)[0]  # type: ignore[no-any-return]
-    if ptype in (PT_LONG, PT_ERROR):
-        fmt = "<i" if ptype == PT_LONG else "<I"
-        return struct.unpack_from(fmt, raw)[0]  # type: ignore[no-any-return]
     if ptype == PT_BOOLEAN:
         return bool(raw[0] | raw[1])
-    if ptype == PT_FLOAT:
-        return struct.unpack_from("<f", raw)[0]  # type: ignore[no-any-return]
-    if ptype in (PT_DOUBLE, PT_APPTIME):
-        return struct.unpack_from("<d", raw)[0]  # type: ignore[no-any-return]
-    if ptype in (PT_I8, PT_CURRENCY):
-        return struct.unpack_from("<q", raw)[0]  # type: ignore[no-any-return]
     if ptype == PT_SYSTIME:
-        return _filetime(struct.unpack_from("<Q", raw)[0])
-    if ptype == PT_NULL:
-        return None
-    return bytes(raw)  # PT_CLSID
+        return _filetime(int.from_bytes(raw[:8], "little"))
+    fmt = _FIXED_FORMAT.get(ptype)
+    if fmt is None:
+        return None if ptype == PT_NULL else bytes(raw)  # PT_CLSID: the 16 bytes
+    value: MapiValue = struct.unpack_from(fmt, raw)[0]
+    return value
 
 
 def _variable_value(ptype: int, raw: bytes, codec: str) -> MapiValue:
@@ -541,14 +549,14 @@ class _AttachmentBuilder:
     props: list[MapiProperty] = attrs.Factory(list)
 
 
-def _prop(props: list[MapiProperty], prop_id: int) -> MapiValue:
+def _prop(props: Sequence[MapiProperty], prop_id: int) -> MapiValue:
     for prop in props:
         if prop.prop_id == prop_id:
             return prop.value
     return None
 
 
-def _str_prop(props: list[MapiProperty], prop_id: int) -> str | None:
+def _str_prop(props: Sequence[MapiProperty], prop_id: int) -> str | None:
     value = _prop(props, prop_id)
     return value if isinstance(value, str) and value else None
 

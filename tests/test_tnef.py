@@ -116,9 +116,9 @@ def test_ukrainian_winmail_codepages_and_html_body() -> None:
     preview = tnef.get_property(0x3FD9)  # PR_PREVIEW, PtypString8 in windows-1251
     assert preview is not None and isinstance(preview.value, str)
     assert preview.value.startswith("шостий\r\n")
-    msgid = tnef.get_property(0x1035)  # PR_INTERNET_MESSAGE_ID
-    assert msgid is not None and isinstance(msgid.value, str)
-    assert msgid.value.startswith("<AM0PR0702MB3522C04E8C4950FA9976EC23E12B0@")
+    assert tnef.message_id is not None
+    assert tnef.message_id.startswith("<AM0PR0702MB3522C04E8C4950FA9976EC23E12B0@")
+    assert tnef.sender == ("RR Tester 1", "rrtest1@xink.io")
 
 
 # ---------------------------------------------------------------------------------------
