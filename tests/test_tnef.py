@@ -255,6 +255,13 @@ def test_encapsulated_properties_win_over_legacy_attributes() -> None:
     assert tnef.subject == "Grüße ✓"
     assert tnef.body == "Unicode body"
     assert tnef.message_class == "IPM.Note.Custom"
+    assert tnef.sender is None and tnef.message_id is None
+
+    tnef = parse_tnef(stream(attr(LVL_MSG, 0x00069003, props(
+        p_str8(0x0C1F, "/O=EXAMPLE/CN=ANA"), p_str8(0x1035, "<id@example.org>")))))
+    assert tnef.sender == (None, "/O=EXAMPLE/CN=ANA")  # no SMTP address: the X.500 DN
+    assert tnef.message_id == "<id@example.org>"
+    assert tnef.to_dict()["sender"] == [None, "/O=EXAMPLE/CN=ANA"]
 
 
 def test_attachment_names_data_and_mime_tag() -> None:
