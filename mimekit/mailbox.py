@@ -95,7 +95,9 @@ def _is_envelope(data: bytes, m: re.Match[bytes], offset: int) -> bool:
 
 def iter_mbox_raw(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(envelope ``From `` line, message bytes with quoting undone) for each message."""
-    offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte order mark
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+        data = data[3:]
+    offset = 0
     starts = [m.start() for m in _ENVELOPE.finditer(data, offset) if _is_envelope(data, m, offset)]
     if not starts:
         if data.strip():
