@@ -517,19 +517,12 @@ def _from_pair(name: str | None, addr: str) -> Address:
     return Address(name or None, spec[0], spec[1])
 
 
-def _is_address_list(text: str) -> bool:
-    try:
-        return bool(parse_address_list(text, strict=True))
-    except AddressError:
-        return False
-
-
 def coerce_addresses(value: Any) -> list[Address | Group]:
     """Addresses for the builder from a string (an address list, parsed strictly), an
     ``Address``/``Group``, a ``(name, address)`` pair, or a sequence of those.
 
-    A tuple of two strings is a (name, address) pair unless its first item is itself
-    a valid address list (then the tuple is two addresses). CR, LF or NUL anywhere raises HeaderInjectionError;
+    A tuple of two strings is always a (name, address) pair (as in
+    ``email.utils.formataddr``); pass several addresses as a list. CR, LF or NUL anywhere raises HeaderInjectionError;
     something that is not an address raises AddressError.
     """
     if isinstance(value, (Address, Group)):
@@ -545,7 +538,6 @@ def coerce_addresses(value: Any) -> list[Address | Group]:
         and len(value) == 2
         and (value[0] is None or isinstance(value[0], str))
         and isinstance(value[1], str)
-        and not (value[0] is not None and "@" in value[0] and _is_address_list(value[0]))
     ):
         return [_from_pair(value[0], value[1])]
     if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):

@@ -169,20 +169,34 @@ def _unstructured(name: str, value: str, policy: Policy) -> bytes:
         return _octets(word) > too_long
 
     pieces = [(m.group(1), m.group(2)) for m in _WORD_RE.finditer(value)]
-    tail = value[len(value.rstrip(" \t")) :] if pieces else value
-    if not pieces:
-        folder.add(value)
+    if not value:
+        folder.add("")
         return _verify(name, folder.result(), policy)
-    i = 0
+    # Leading and trailing white space is lost by readers that strip the field body
+    # (the standard library strips the leading part, many strip both): carry it
+    # inside an encoded word so the value survives exactly.
+    if not pieces:
+        pieces = [("", value)]
+        tail = ""
+    else:
+        tail = value[len(value.rstrip(" \t")) :]
+    lead = pieces[0][0]
     n = len(pieces)
+
+    def encode_at(i: int) -> bool:
+        return (
+            must_encode(pieces[i][1])
+            or (i == 0 and (bool(lead) or pieces[0][1].isspace()))
+            or (i == n - 1 and bool(tail))
+        )
+
+    i = 0
     while i < n:
         ws, word = pieces[i]
         # The value's own white space is kept: a fold goes before it. Only the first
         # word gets the conventional space after the colon.
-        sep = " " + ws if i == 0 else ws
-        if not must_encode(word):
-            if i == n - 1:
-                word += tail
+        sep = ws if i else " "
+        if not encode_at(i):
             folder.add(word, sep)
             i += 1
             continue
@@ -190,8 +204,8 @@ def _unstructured(name: str, value: str, policy: Policy) -> bytes:
         # space between them goes inside it (decoders drop white space between
         # adjacent encoded words, RFC 2047 §6.2).
         j = i + 1
-        run = [word]
-        while j < n and must_encode(pieces[j][1]):
+        run = [lead + word if i == 0 else word]
+        while j < n and encode_at(j):
             run.append(pieces[j][0] + pieces[j][1])
             j += 1
         if j == n:

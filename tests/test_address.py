@@ -185,7 +185,11 @@ def test_coerce_forms() -> None:
         '"Lima, Ana" <ana@example.com>', "bo@example.org", "Cy <cy@example.net>",
         "d@example.com", "e@example.com",
     ]  # fmt: skip
+    # A 2-tuple of strings is always (name, address), even when the name has an "@".
     assert coerce_addresses(("a@example.com", "b@example.com")) == [
+        Address("a@example.com", "b", "example.com")
+    ]
+    assert coerce_addresses(["a@example.com", "b@example.com"]) == [
         Address(None, "a", "example.com"),
         Address(None, "b", "example.com"),
     ]
