@@ -274,6 +274,25 @@ def test_send_result_accepted_refused_ok() -> None:
     assert SendResult(None, r.envelope, []).ok is False
 
 
+def test_send_result_to_dict_is_json_ready() -> None:
+    import json
+
+    d = _result().to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["envelope"] == {
+        "mail_from": "a@example.org",
+        "rcpt_to": ["b@example.net", "c@example.net"],
+    }
+    assert d["recipients"][1] == {
+        "address": "c@example.net",
+        "accepted": False,
+        "code": 550,
+        "enhanced": "5.1.1",
+        "text": "no such user",
+    }
+    assert d["queue_id"] == "ABC123" and d["message_id"] == "m@example.org"
+
+
 def test_smtp_response_error_str_and_attrs() -> None:
     e = AuthenticationError(535, "5.7.8", "authentication failed")
     assert str(e) == "535 5.7.8 authentication failed"

@@ -251,6 +251,16 @@ class RecipientResult:
     enhanced: str | None = None
     text: str = ""
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "address": self.address,
+            "accepted": self.accepted,
+            "code": self.code,
+            "enhanced": self.enhanced,
+            "text": self.text,
+        }
+
 
 def _recipients_tuple(value: Iterable[RecipientResult]) -> tuple[RecipientResult, ...]:
     return tuple(value)
@@ -288,6 +298,16 @@ class SendResult:
     def ok(self) -> bool:
         """True when at least one recipient exists and none was refused."""
         return bool(self.recipients) and all(r.accepted for r in self.recipients)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (envelope, each recipient's reply, ids)."""
+        return {
+            "message_id": self.message_id,
+            "queue_id": self.queue_id,
+            "response": self.response,
+            "envelope": self.envelope.to_dict(),
+            "recipients": [r.to_dict() for r in self.recipients],
+        }
 
 
 def _parse_bytes(data: bytes) -> Message:

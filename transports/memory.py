@@ -182,7 +182,7 @@ class Outbox(Sequence[SentMessage]):
         stem = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
         meta = {
             "envelope": item.envelope.to_dict(),
-            "result": _result_to_dict(item.result),
+            "result": item.result.to_dict(),
         }
         # The .json first: an .eml is only listed once its metadata exists.
         atomic_write(self.path / f"{stem}.json", json.dumps(meta).encode("utf-8"), durable=False)
@@ -275,15 +275,6 @@ class Outbox(Sequence[SentMessage]):
     def assert_not_sent(self, **filters: object) -> None:
         """Assert that no message matches ``filters``."""
         self.assert_sent(count=0, **filters)
-
-
-def _result_to_dict(result: SendResult) -> dict[str, object]:
-    return {
-        "message_id": result.message_id,
-        "queue_id": result.queue_id,
-        "response": result.response,
-        "recipients": [attrs.asdict(r) for r in result.recipients],
-    }
 
 
 def _envelope_from_dict(data: Mapping[str, object]) -> Envelope:
