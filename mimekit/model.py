@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, SupportsIndex, overload
+from typing import IO, TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
 from mimekit.errors import Defect, ParseError
 from mimekit.headers import Header, Headers
@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from mimekit.params import ContentDisposition, ContentType
 
 __all__ = ["Message", "Part", "fast_content_type"]
+
+_P = TypeVar("_P", bound="Part")
 
 # A cheap reading of Content-Type for the parser and generator (RFC 2045 §5.1):
 # type "/" subtype, and the boundary parameter (quoted or token).
@@ -173,7 +175,7 @@ class Part:
     # -- constructors -----------------------------------------------------------------
 
     @classmethod
-    def leaf(cls, headers: Headers, body: bytes, *, policy: Policy = DEFAULT) -> Part:
+    def leaf(cls: type[_P], headers: Headers, body: bytes, *, policy: Policy = DEFAULT) -> _P:
         """A leaf whose body is already transfer-encoded (written as given)."""
         part = cls(headers, policy=policy)
         part._body = bytes(body)
@@ -181,14 +183,14 @@ class Part:
 
     @classmethod
     def multipart(
-        cls,
+        cls: type[_P],
         headers: Headers,
         children: Iterable[Part],
         *,
         preamble: bytes | None = None,
         epilogue: bytes | None = None,
         policy: Policy = DEFAULT,
-    ) -> Part:
+    ) -> _P:
         """A multipart; its boundary comes from the Content-Type header in ``headers``."""
         part = cls(headers, policy=policy)
         part._children = _Children(part, children)
@@ -197,7 +199,9 @@ class Part:
         return part
 
     @classmethod
-    def rfc822(cls, headers: Headers, message: Message, *, policy: Policy = DEFAULT) -> Part:
+    def rfc822(
+        cls: type[_P], headers: Headers, message: Message, *, policy: Policy = DEFAULT
+    ) -> _P:
         """A message/rfc822 part holding ``message``."""
         part = cls(headers, policy=policy)
         message.parent = part

@@ -130,11 +130,11 @@ def test_exclude_headers() -> None:
     out = msg.to_bytes(exclude_headers=("bcc", "Resent-Bcc"))
     assert out == DATA.replace(b"Bcc: hidden@example.com\r\n", b"")
     assert msg.to_bytes() == DATA  # not a mutation
-    out = io.BytesIO()
+    stream = io.BytesIO()
     from mimekit import generator
 
-    generator.write(msg, out, exclude_headers=["BCC"])
-    assert out.getvalue() == DATA.replace(b"Bcc: hidden@example.com\r\n", b"")
+    generator.write(msg, stream, exclude_headers=["BCC"])
+    assert stream.getvalue() == DATA.replace(b"Bcc: hidden@example.com\r\n", b"")
 
 
 def test_set_body_and_set_content() -> None:

@@ -108,7 +108,7 @@ def test_headers_from_pairs() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"),
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"),
                max_size=200))
 def test_create_value_round_trips(text: str) -> None:
     h = Header.create("Subject", text)

@@ -433,7 +433,7 @@ def test_parse_file_and_types(tmp_path: object) -> None:
     path = pathlib.Path(str(tmp_path)) / "m.eml"
     path.write_bytes(MULTI)
     assert parse_file(path).to_bytes() == MULTI
-    assert parse(bytearray(SIMPLE)).to_bytes() == SIMPLE
+    assert parse(bytearray(SIMPLE)).to_bytes() == SIMPLE  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         parse("text")  # type: ignore[arg-type]
 
