@@ -99,8 +99,9 @@ def test_durable_write_fsyncs_files_and_directory(
 
 
 def test_files_are_private(tmp_path: Path) -> None:
-    FileTransport(tmp_path).send(MSG)
-    for p in tmp_path.iterdir():
+    FileTransport(tmp_path / "new-outbox").send(MSG)
+    assert (tmp_path / "new-outbox").stat().st_mode & 0o777 == 0o700  # created by us
+    for p in (tmp_path / "new-outbox").iterdir():
         assert p.stat().st_mode & 0o777 == 0o600
 
 

@@ -137,7 +137,7 @@ class FileTransport(Transport):
         if not self._create:
             raise TransportError(f"outbox directory {str(self.directory)!r} does not exist")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # mail is private
         except OSError as exc:
             raise TransportError(
                 f"cannot create outbox directory {str(self.directory)!r}: {exc}"
@@ -230,7 +230,7 @@ class MboxTransport(Transport):
 
         wire, env, message_id = prepare(message, envelope)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             append_mbox(self.path, _to_lf(wire), env.mail_from or None)
         except (OSError, ValueError) as exc:  # ValueError: a sender the From line cannot carry
             raise TransportError(f"cannot append to mbox {str(self.path)!r}: {exc}") from exc

@@ -171,7 +171,7 @@ class Outbox(Sequence[SentMessage]):
         self._lock = threading.Lock()
         self.path = Path(path) if path is not None else None
         if self.path is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- storage ---------------------------------------------------------
     def _add(self, item: SentMessage) -> None:
