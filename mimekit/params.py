@@ -74,14 +74,22 @@ def _read_quoted(text: str, i: int) -> tuple[str, int, bool]:
     """Read a quoted string starting at ``text[i] == '"'``: (value, end, well-formed)."""
     m = _QUOTED_RE.match(text, i)
     if m is not None:
-        rest = text[m.end() :].lstrip()
+        rest = text[m.end() : m.end() + 200].lstrip()
         if not rest or rest[0] == ";":
             return _UNESCAPE_RE.sub(r"\1", m.group(1)), m.end(), True
     # Inner unescaped quotes (``"my "best" file.pdf"``): the closing quote is the
-    # first one followed by ";" or the end.
-    m = _QUOTED_LOOSE_RE.match(text, i)
+    # first one followed by ";" or the end. The search stops at the first ";" after
+    # the strict reading so hostile input stays linear.
+    end = len(text)
+    strict = m
+    if strict is not None:
+        semi = text.find(";", strict.end())
+        end = end if semi < 0 else semi
+    m = _QUOTED_LOOSE_RE.match(text, i, end)
     if m is not None:
         return _UNESCAPE_RE.sub(r"\1", m.group(1)), m.end(), False
+    if strict is not None:  # ``"abc"def``: the caller appends the trailing text
+        return _UNESCAPE_RE.sub(r"\1", strict.group(1)), strict.end(), False
     # Unterminated: the rest of the value.
     return _UNESCAPE_RE.sub(r"\1", text[i + 1 :].rstrip()), len(text), False
 
@@ -229,7 +237,7 @@ def parse_params(
     """
     plain: dict[str, str] = {}
     ext: dict[str, dict[int, tuple[str, bool]]] = {}
-    order: list[str] = []
+    order: dict[str, None] = {}  # names in order of first appearance (O(1) lookups)
     for name, value, quoted in _tokenize(text, defects, header):
         m = _EXT_RE.match(name)
         if m is not None:
@@ -239,8 +247,8 @@ def parse_params(
             idx = int(m.group(2)) if m.group(2) is not None else 0
             encoded = m.group(2) is None or m.group(3) is not None
             sections = ext.setdefault(base, {})
-            if base not in plain and base not in order:
-                order.append(base)
+            if base not in order:
+                order[base] = None
             if idx in sections:
                 _add(defects, "DuplicateParameter", f"RFC 2231 section {name!r} repeated", header)
             elif len(sections) < _MAX_SECTIONS:
@@ -253,11 +261,13 @@ def parse_params(
             continue
         plain[name] = value
         if name not in order:
-            order.append(name)
+            order[name] = None
     result: list[tuple[str, str]] = []
     for name in order:
         if name in ext:
             result.append((name, _join_sections(name, ext[name], defects, header)))
+        elif name in ("boundary", "charset"):
+            result.append((name, plain[name]))
         else:
             result.append((name, _decode_words(plain[name], defects)))
     return result

@@ -337,3 +337,15 @@ def test_stdlib_reads_our_filename(name: str) -> None:
     )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg.get_filename() == name
+
+
+def test_hostile_parameter_lists_stay_linear() -> None:
+    # 50,000 distinct names, inner quotes everywhere, a huge unterminated quote:
+    # each must finish promptly (these were quadratic once); results are still exact.
+    many = "; " + "; ".join(f"n{i}=v" for i in range(50_000))
+    assert len(parse_params(many)) == 50_000
+    quotes = "; " + "; ".join(['a="x"y'] * 20_000)
+    defects: list[Defect] = []
+    assert parse_params(quotes, defects) == [("a", "xy")]
+    assert parse_params('; a="' + "x;" * 100_000) == [("a", "x;" * 99_999 + "x;")]
+    assert parse_params("; boundary==?x?q?y?=") == [("boundary", "=?x?q?y?=")]
