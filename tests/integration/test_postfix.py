@@ -383,3 +383,31 @@ def test_idna_recipient_domain_is_sent_as_a_label(mta: Any, SMTP: type, tag: str
         result = smtp.send(data)
     assert result.accepted == ("jo@xn--bcher-kva.example",)
     assert_delivered(mta, tag, wire, env.rcpt_to)
+
+
+def test_smtputf8_addresses(mta: Any, SMTP: type, tag: str) -> None:
+    # RFC 6531: UTF-8 local parts need SMTPUTF8; domains still travel as A-labels.
+    data = (
+        "From: Jö <jö@exämple.test>\r\nTo: Zoë <zoë@bücher.example>\r\n"
+        f"Subject: {tag}\r\nMessage-ID: <{tag}@mimekit.test>\r\n\r\nhallo\r\n"
+    ).encode()
+    wire, env, _ = prepare(data, None)
+    assert env == Envelope("jö@xn--exmple-cua.test", ("zoë@xn--bcher-kva.example",))
+    with SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=10) as smtp:
+        result = smtp.send(data)
+    assert result.accepted == env.rcpt_to
+    assert_delivered(mta, tag, wire, env.rcpt_to)
+    (head,) = mta.received_headers(tag)
+    assert "Return-Path: <jö@xn--exmple-cua.test>".encode() in head
+
+
+def test_message_just_under_size_is_accepted(mta: Any, SMTP: type, tag: str) -> None:
+    # Postfix counts its own overhead too (README pitfall 8): stay ~5% under.
+    lines = int(mta.size_limit * 0.95) // 78
+    data = message(tag, body=b"".join(b"%07d " % i + b"y" * 68 + b"\r\n" for i in range(lines)))
+    assert len(data) < mta.size_limit
+    wire, env, _ = prepare(data, None)
+    with SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=30) as smtp:
+        result = smtp.send(data)
+    assert result.ok
+    assert_delivered(mta, tag, wire, env.rcpt_to)
