@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import pytest
 from mimekit.transports import (
@@ -277,7 +278,7 @@ def test_send_result_accepted_refused_ok() -> None:
 def test_send_result_to_dict_is_json_ready() -> None:
     import json
 
-    d = _result().to_dict()
+    d: Any = _result().to_dict()
     assert json.loads(json.dumps(d)) == d
     assert d["envelope"] == {
         "mail_from": "a@example.org",
