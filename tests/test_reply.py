@@ -43,7 +43,7 @@ def test_reply_threads_and_quotes() -> None:
     assert std["In-Reply-To"] == "<m3@example.org>"
     assert std["References"].split() == ["<m1@example.org>", "<m2@example.org>",
                                          "<m3@example.org>"]
-    body = std.get_content()
+    body = std.get_content().replace("\r\n", "\n")
     assert body.startswith("Thanks!\n\nOn Fri, 01 Mar 2024 at 01:47, Ana Lima <ana@example.org>")
     assert "> Numbers attached.\n>> old\n" in body
 
