@@ -238,6 +238,9 @@ def test_prepare_message_object_and_explicit_envelope() -> None:
     assert used is env
     assert b"secret@example.net" not in wire
     assert mid == "m1@example.org"
+    # the caller's message is not modified: it still has its Bcc and its bytes
+    assert msg.headers.get("bcc") == "secret@example.net"
+    assert msg.to_bytes() == SIMPLE
 
 
 def test_prepare_accepts_bytearray() -> None:
