@@ -216,9 +216,10 @@ def qp_decode(data: bytes, defects: list[Defect] | None = None) -> bytes:
 
 # --- uuencode -------------------------------------------------------------------------
 
-_UU_BEGIN = re.compile(rb"^begin[ \t]+([0-7]{3,4})[ \t]+([^\r\n]*?)[ \t]*\r?$", re.M)
-_UU_END = re.compile(rb"^end[ \t]*(?:\r?\n|\r|$)", re.M)
-_UU_LINE_OK = re.compile(rb"[\x20-\x60]*[ \t]*\Z")
+# Patterns are written so that no input makes them backtrack quadratically.
+_UU_BEGIN = re.compile(rb"^begin[ \t]+([0-7]{3,4})[ \t]([^\r\n]*)", re.M)
+_UU_END = re.compile(rb"end[ \t]*(?:\r?\n|\r|\Z)")
+_UU_RUN = re.compile(rb"(?:[\x20-\x60\t]*\r?\n)*")  # consecutive uuencode-alphabet lines
 
 
 def _uu_line(line: bytes) -> bytes:
@@ -270,15 +271,14 @@ def find_uuencoded(data: bytes) -> list[tuple[str, int, bytes, int, int]]:
         m = _UU_BEGIN.search(data, pos)
         if m is None:
             return found
-        body_start = m.end() + 1
-        end = _UU_END.search(data, body_start)
-        if end is None:
-            return found
-        lines = data[body_start : end.start()].splitlines()
-        if not lines or not all(_UU_LINE_OK.match(ln) for ln in lines):
-            pos = m.end()
-            continue
-        raw_name = m.group(2)
+        pos = m.end()
+        body_start = m.end() + (2 if data[pos : pos + 2] == b"\r\n" else 1)
+        run = _UU_RUN.match(data, body_start)
+        end = _UU_END.match(data, run.end()) if run is not None else None
+        if run is None or end is None or run.end() == body_start:
+            continue  # prose after a "begin" line, or no "end" right after the data
+        lines = data[body_start : run.end()].splitlines()
+        raw_name = m.group(2).strip(b" \t")
         try:
             name = raw_name.decode("utf-8")
         except UnicodeDecodeError:

@@ -315,3 +315,13 @@ def test_b64_encode_speed_is_measured() -> None:
     elapsed = time.perf_counter() - start
     print(f"b64_encode: {len(out) / elapsed / 1e6:.0f} MB/s output")
     assert b64_decode(out) == data
+
+
+def test_hostile_inputs_stay_linear() -> None:
+    # Inputs that made earlier patterns backtrack quadratically; each must return promptly.
+    assert find_uuencoded(b"begin 644" + b" " * 50_000 + b"\rX") == []
+    assert find_uuencoded(b"begin 644 x\n{junk}\n" * 50_000 + b"end\n") == []
+    assert find_uuencoded(b"begin 644 x\n" + b" " * 500_000 + b"\tzz\nend\n") == []
+    assert qp_decode(b"=" + b" " * 100_000 + b"x" * 10) == b"=" + b" " * 100_000 + b"x" * 10
+    assert b64_decode(b"QQ==" * 50_000) == b"A" * 50_000
+    assert qp_encode(b"." * 10_000 + b"\n")[:6] == b"=2E..."
