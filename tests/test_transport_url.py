@@ -306,8 +306,21 @@ def test_pool_size_reaches_only_the_async_transport() -> None:
 
 
 def test_from_url_async_kinds(tmp_path: Path) -> None:
-    from mimekit.transports import from_url_async
+    import asyncio
+
+    from mimekit.transports import AsyncTransport, from_url_async
 
     assert isinstance(from_url_async("memory:"), MemoryTransport)
-    with pytest.raises(InvalidURL, match="no asyncio transport"):
-        from_url_async(f"file:{tmp_path}")
+    t = from_url_async(f"file:{tmp_path}/out")
+    assert isinstance(t, AsyncTransport)
+
+    async def main() -> str | None:
+        async with t:
+            r = await t.asend(b"From: a@example.org\r\nTo: b@example.net\r\n\r\nhi\r\n")
+        return r.queue_id
+
+    name = asyncio.run(main())
+    assert name is not None and (tmp_path / "out" / name).read_bytes().endswith(b"\r\n\r\nhi\r\n")
+    mbox = from_url_async(f"mbox:{tmp_path}/x.mbox")
+    asyncio.run(mbox.asend(b"From: a@example.org\r\nTo: b@example.net\r\n\r\nhi\r\n"))
+    assert (tmp_path / "x.mbox").read_bytes().startswith(b"From a@example.org ")

@@ -28,12 +28,21 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
+from mimekit.transports.base import AsyncTransport, Envelope, SendResult, Transport
 from mimekit.transports.errors import TransportError
 
 if TYPE_CHECKING:
-    from mimekit.transports.base import AsyncTransport, Transport
+    from mimekit.model import Message
 
-__all__ = ["InvalidURL", "TransportURL", "from_url", "from_url_async", "parse_url", "smtp_kwargs"]
+__all__ = [
+    "InvalidURL",
+    "ThreadedAsyncTransport",
+    "TransportURL",
+    "from_url",
+    "from_url_async",
+    "parse_url",
+    "smtp_kwargs",
+]
 
 
 class InvalidURL(TransportError, ValueError):
@@ -346,10 +355,37 @@ def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
     return MemoryTransport(path=config.path)
 
 
+class ThreadedAsyncTransport(AsyncTransport):
+    """An asyncio face for a synchronous local transport (file, Maildir, mbox):
+    each send runs in a worker thread (``asyncio.to_thread``), so disk writes
+    and fsync never block the event loop."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def __repr__(self) -> str:
+        return f"<ThreadedAsyncTransport {self.inner!r}>"
+
+    async def asend(
+        self, message: Message | bytes, *, envelope: Envelope | None = None
+    ) -> SendResult:
+        """``inner.send`` in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.inner.send, message, envelope=envelope)
+
+    async def aclose(self) -> None:
+        """``inner.close`` in a worker thread."""
+        import asyncio
+
+        await asyncio.to_thread(self.inner.close)
+
+
 def from_url_async(url: str | TransportURL, **overrides: Any) -> AsyncTransport:
     """Build the asyncio transport a URL describes: ``AsyncSMTPTransport`` for the
     SMTP schemes (``pool_size`` applies), :class:`MemoryTransport` for
-    ``memory:``. The file schemes have no asyncio transport: :class:`InvalidURL`."""
+    ``memory:``, and the file, Maildir and mbox transports run in a worker
+    thread (``asyncio.to_thread``) so disk writes never block the event loop."""
     config = _resolve(url, overrides)
     if config.kind == "smtp":
         from mimekit.transports.smtp import AsyncSMTPTransport
@@ -363,7 +399,4 @@ def from_url_async(url: str | TransportURL, **overrides: Any) -> AsyncTransport:
         from mimekit.transports.memory import MemoryTransport
 
         return MemoryTransport(path=config.path)
-    raise InvalidURL(
-        f"{config.scheme}: has no asyncio transport; use from_url() (file writes are local "
-        "and fast) or run it in a thread"
-    )
+    return ThreadedAsyncTransport(from_url(config))
