@@ -325,3 +325,30 @@ def test_hostile_inputs_stay_linear() -> None:
     assert qp_decode(b"=" + b" " * 100_000 + b"x" * 10) == b"=" + b" " * 100_000 + b"x" * 10
     assert b64_decode(b"QQ==" * 50_000) == b"A" * 50_000
     assert qp_encode(b"." * 10_000 + b"\n")[:6] == b"=2E..."
+
+
+def _canonical(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+@FAST
+@given(
+    st.one_of(st.binary(max_size=1500), st.text(max_size=600).map(lambda t: t.encode("utf-8",
+                                                                                     "replace"))),
+    st.booleans(),
+    st.booleans(),
+)
+def test_chosen_cte_always_encodes_and_decodes_back(data: bytes, text: bool, allow_8bit: bool
+                                                    ) -> None:
+    cte = choose_cte(data, text=text, allow_8bit=allow_8bit)
+    body = encode_body(data, cte)
+    if cte in ("7bit", "quoted-printable", "base64"):
+        assert body.isascii()
+    lines = body.split(b"\r\n")
+    assert all(len(ln) <= 998 for ln in lines)
+    if cte in ("quoted-printable", "base64"):
+        assert all(len(ln) <= 76 for ln in lines)
+    defects: list[Defect] = []
+    back = decode_body(body, cte, defects)
+    assert defects == []
+    assert back == (data if cte == "base64" else _canonical(data))
