@@ -322,6 +322,7 @@ def lookup(label: str | None) -> str | None:
     return _lookup(_normalise(label))
 
 
+@functools.lru_cache(maxsize=256)
 def canonical_name(codec: str) -> str:
     """The preferred MIME name for a Python codec name returned by :func:`lookup`."""
     try:
@@ -408,6 +409,8 @@ def decode_bytes(
                 name = canonical_name(codec)
                 if name == "iso-8859-1" and _C1_RE.search(data):
                     return data.decode(_W1252_NAME), "windows-1252"
+                if name == "utf-8" and text[:1] == "\ufeff":
+                    text = text[1:]  # a byte order mark is not content
                 return text, name
             _add(
                 defects,
@@ -419,6 +422,13 @@ def decode_bytes(
         reported = True
     else:
         reported = False
+
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and not reported:
+        # A UTF-16 byte order mark on undeclared data (Windows tools attach such files).
+        text = _try(data, "utf-16")
+        if text is not None:
+            _add(defects, "CharsetGuessed", "undeclared data with a UTF-16 byte order mark")
+            return text, "utf-16"
 
     if data.isascii():
         # ISO-2022-JP and friends are 7-bit: recognise their escape sequences.
@@ -432,6 +442,8 @@ def decode_bytes(
 
     text = _try(data, "utf-8")
     if text is not None:
+        if text[:1] == "\ufeff":
+            text = text[1:]  # a byte order mark is not content
         if not reported:
             _add(defects, "CharsetGuessed", "undeclared 8-bit data decoded as UTF-8")
         return text, "utf-8"

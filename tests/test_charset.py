@@ -178,3 +178,11 @@ def test_utf8_round_trip(text: str) -> None:
     defects: list[Defect] = []
     assert decode_bytes(data, "utf-8", defects)[0] == text
     assert defects == []
+
+
+def test_byte_order_marks() -> None:
+    assert decode_bytes(b"\xef\xbb\xbfHall\xc3\xb6", "utf-8") == ("Hallö", "utf-8")
+    assert decode_bytes(b"\xef\xbb\xbfHall\xc3\xb6", None)[0] == "Hallö"
+    defects: list[Defect] = []
+    assert decode_bytes("Hallö".encode("utf-16"), None, defects) == ("Hallö", "utf-16")
+    assert [d.kind for d in defects] == ["CharsetGuessed"]
