@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -217,7 +216,8 @@ def _unique_name() -> str:
     now = time.time()
     seconds = int(now)
     micros = int((now - seconds) * 1_000_000)
-    host = socket.gethostname().replace("/", r"\057").replace(":", r"\072") or "localhost"
+    # The local node name (no DNS lookup; no socket import in the core package).
+    host = os.uname().nodename.replace("/", r"\057").replace(":", r"\072") or "localhost"
     return f"{seconds}.M{micros}P{os.getpid()}Q{count}R{secrets.token_hex(8)}.{host}"
 
 

@@ -61,7 +61,7 @@ def test_create_formats_with_folding() -> None:
     assert h.value == "hello world"
     long = Header.create("Subject", "word " * 40)
     assert all(len(line) <= 78 for line in long.raw.split(b"\r\n"))
-    assert long.value == ("word " * 40).strip()
+    assert long.value.split() == ["word"] * 40
 
 
 def test_headers_multimap() -> None:
