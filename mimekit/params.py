@@ -60,6 +60,12 @@ _CTL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_TOKEN = 75  # with its ";" a token fits a folded line of 78 (RFC 5322 §2.1.1)
 _MAX_SECTIONS = 1000  # bound work on hostile input
 _DISPOSITION_KINDS = frozenset({"inline", "attachment", "form-data"})
+# Structural parameters that many readers only understand in the plain form: written
+# as one token whatever their length (a header line may hold 998 octets).
+_NEVER_SPLIT = frozenset(
+    {"boundary", "charset", "protocol", "micalg", "type", "start", "start-info",
+     "report-type", "method", "format", "delsp", "access-type", "id"}
+)
 
 
 def _add(defects: list[Defect] | None, kind: str, detail: str, header: str | None) -> None:
@@ -376,7 +382,7 @@ def param_tokens(name: str, value: str, policy: Policy = DEFAULT) -> list[str]:
     simple = value.isascii() and not _CTL_RE.search(value) and '"' not in value and "\\" not in value
     if simple:
         tok = f"{name}={_quote(value)}"
-        if len(tok) <= _MAX_TOKEN:
+        if len(tok) <= _MAX_TOKEN or name.lower() in _NEVER_SPLIT:
             return [tok]
         tokens = _ascii_continuations(name, value)
         if legacy and len(tok) <= policy.hard_line_limit - 40:

@@ -349,3 +349,16 @@ def test_hostile_parameter_lists_stay_linear() -> None:
     assert parse_params(quotes, defects) == [("a", "xy")]
     assert parse_params('; a="' + "x;" * 100_000) == [("a", "x;" * 99_999 + "x;")]
     assert parse_params("; boundary==?x?q?y?=") == [("boundary", "=?x?q?y?=")]
+
+
+def test_structural_parameters_are_never_split() -> None:
+    boundary = "----=_NextPart_" + "0" * 55  # 70 characters, the RFC 2046 maximum
+    tokens = ContentType.of("multipart/mixed", boundary=boundary).header_tokens(DEFAULT)
+    assert tokens == ["multipart/mixed;", f'boundary="{boundary}"']
+    assert ContentType.parse(" ".join(tokens)).boundary == boundary
+
+
+def test_unquoted_rfc2047_value() -> None:
+    pytest.importorskip("mimekit.encoded_words")
+    ct = ContentType.parse("image/png; name==?UTF-8?B?w7xiZXIucG5n?=")
+    assert ct.get("name") == "über.png"
