@@ -306,6 +306,7 @@ class FakeSMTPServer:
         self._stop = False
         self._threads: list[threading.Thread] = []
         self._conns: list[socket.socket] = []
+        self._ios: list[_LineIO] = []
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
 
@@ -348,8 +349,19 @@ class FakeSMTPServer:
 
     # -- one connection
 
+    def kill_sessions(self, farewell: bytes = b"") -> None:
+        """Send ``farewell`` (e.g. an idle-timeout 421) and/or close every open
+        connection from the server side, as an MTA's idle timeout does."""
+        for io in list(self._ios):
+            with contextlib.suppress(OSError):
+                if farewell:
+                    io.send(farewell)
+                else:
+                    io.sock.shutdown(socket.SHUT_RDWR)
+
     def _serve(self, conn: socket.socket, session: Session) -> None:
         io = _LineIO(conn, session)
+        self._ios.append(io)
         try:
             if self.implicit_tls:
                 assert self.tls_context is not None

@@ -239,3 +239,19 @@ def test_ssl_default_context_verifies() -> None:
     assert t.settings.ssl_context is not None
     assert t.settings.ssl_context.verify_mode == ssl.CERT_REQUIRED
     assert t.settings.ssl_context.check_hostname
+
+
+def test_async_stale_connection_with_bdat_reconnects() -> None:
+    async def main() -> None:
+        with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING")) as srv:
+            async with plain(srv) as t:
+                await t.asend_raw(MSG, ENV)
+                srv.kill_sessions(b"421 4.4.2 idle timeout\r\n")
+                await asyncio.sleep(0.05)
+                assert (await t.asend_raw(MSG, ENV)).ok
+                srv.kill_sessions()
+                await asyncio.sleep(0.05)
+                assert (await t.asend_raw(MSG, ENV)).ok
+            assert len(srv.deliveries) == 3 and len(srv.sessions) == 3
+
+    asyncio.run(main())

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import socket
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -417,8 +417,7 @@ def test_all_refused_4xx_retried_then_refused() -> None:
 def test_server_closed_idle_connection_reconnects() -> None:
     with FakeSMTPServer() as srv, plain(srv) as t:
         t.send_raw(MSG, ENV)
-        for c in list(srv._conns):  # the server times the idle connection out
-            c.shutdown(socket.SHUT_RDWR)
+        srv.kill_sessions()  # the server times the idle connection out
         assert t.send_raw(MSG, ENV).ok
     assert len(srv.deliveries) == 2 and len(srv.sessions) == 2
 
@@ -615,3 +614,32 @@ def test_long_line_reencoded() -> None:
     import quopri
 
     assert quopri.decodestring(content.split(b"\r\n\r\n", 1)[1]).rstrip(b"\r\n") == long_text
+
+
+def test_stale_connection_with_bdat_reconnects_not_unknown() -> None:
+    """A server that closed the idle connection (or sent an idle-timeout 421)
+    must not turn the next pipelined BDAT send into "delivery status unknown"."""
+    exts = ("PIPELINING", "CHUNKING")
+    with FakeSMTPServer(extensions=exts) as srv, plain(srv) as t:
+        t.send_raw(MSG, ENV)
+        srv.kill_sessions()
+        time.sleep(0.05)
+        assert t.send_raw(MSG, ENV).ok
+        srv.kill_sessions(b"421 4.4.2 idle timeout\r\n")
+        time.sleep(0.05)
+        assert t.send_raw(MSG, ENV).ok
+    assert len(srv.deliveries) == 3
+    assert len(srv.sessions) == 3
+
+
+def test_stale_tls_connection_detected(tls: tuple[ssl.SSLContext, str]) -> None:
+    ctx, ca = tls
+    with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), tls_context=ctx) as srv:
+        with SMTPTransport("127.0.0.1", srv.port, cafile=ca, retry_backoff=0) as t:
+            t.send_raw(MSG, ENV)
+            t.send_raw(MSG, ENV)  # TLS session tickets are not mistaken for a dead server
+            assert len(srv.sessions) == 1
+            srv.kill_sessions()
+            time.sleep(0.05)
+            assert t.send_raw(MSG, ENV).ok
+        assert len(srv.deliveries) == 3 and len(srv.sessions) == 2

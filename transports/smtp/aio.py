@@ -328,6 +328,11 @@ class AsyncSMTPTransport(AsyncTransport):
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
+            if conn.wire.eof or conn.wire.buffer:
+                # closed by the server, or unsolicited data (a 421 before an idle
+                # disconnect): never start a pipelined transaction on it
+                conn.abort()
+                continue
             if conn.proto.closed or now - conn.last_used > self.idle_timeout:
                 await conn.close(polite=not conn.proto.closed)
                 continue

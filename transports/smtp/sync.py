@@ -10,6 +10,7 @@ message (see :func:`~mimekit.transports.smtp.common.is_retriable`).
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -102,6 +103,34 @@ class _Connection:
             raise
         finally:
             gen.close()
+
+    def quiet(self) -> bool:
+        """True if the server sent nothing since its last reply. A closed
+        connection (EOF) or unsolicited data (typically a 421 before an idle
+        disconnect) means the connection must not carry the next transaction:
+        with PIPELINING+BDAT the whole message would be written before the
+        failure shows, and could then only be reported as "status unknown"."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        if not readable:
+            return True
+        if isinstance(self.sock, ssl.SSLSocket):
+            # readable may be a TLS record without application data (a session ticket)
+            self.sock.setblocking(False)
+            try:
+                data = self.sock.recv(4096)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return True
+            except OSError:
+                return False
+            finally:
+                self.sock.settimeout(self.settings.timeout)
+            if data:
+                log.info("unsolicited data from the server on an idle connection: %r", data[:100])
+            return False
+        return False
 
     def _lost(self, what: str) -> ConnectionLost:
         if self.proto.data_committed:
@@ -277,7 +306,7 @@ class SMTPTransport(Transport):
                 conn = connect(s)
                 self.connections_opened += 1
                 return conn
-            if conn.proto.closed:
+            if conn.proto.closed or not conn.quiet():
                 conn.close(polite=False)
                 continue
             if time.monotonic() - conn.last_used > s.noop_after:
