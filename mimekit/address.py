@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, Union
+from itertools import pairwise
+from typing import Any
 
 import attrs
 
@@ -132,9 +133,8 @@ class Address:
         defects: list[Defect] = []
         items = parse_address_list(text, defects, strict=strict)
         boxes = [i for i in items if isinstance(i, Address)]
-        if len(boxes) != 1 or (strict and len(items) != 1):
-            if strict or not boxes:
-                raise AddressError(f"expected exactly one mailbox in {text[:80]!r}")
+        if (strict and (len(boxes) != 1 or len(items) != 1)) or not boxes:
+            raise AddressError(f"expected exactly one mailbox in {text[:80]!r}")
         return boxes[0]
 
     def __str__(self) -> str:
@@ -161,8 +161,6 @@ class Group:
         name = self.name if _PHRASE_UTF8.match(self.name) else _quote(self.name)
         return f"{name}: " + ", ".join(str(m) for m in self.members) + ";"
 
-
-AddressItem = Union[Address, Group]
 
 # ---------------------------------------------------------------------------
 # Tokenizer (RFC 5322 §3.2: quoted strings, comments, domain literals, specials)
@@ -331,7 +329,7 @@ def _addr_spec(toks: list[_Tok], ctx: _Ctx) -> tuple[str, str] | None:
     if (
         local_toks[0][0] == "."
         or local_toks[-1][0] == "."
-        or any(a[0] == "." and b[0] == "." for a, b in zip(local_toks, local_toks[1:]))
+        or any(a[0] == "." and b[0] == "." for a, b in pairwise(local_toks))
     ):
         ctx.add("ObsoleteLocalPart", "dots at the edge of or doubled in a local part")
     if not domain_toks:

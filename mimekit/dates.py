@@ -195,7 +195,9 @@ def format_date(dt: datetime | None = None) -> str:
     )
 
 
-_DOT_ATOM_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_DOT_ATOM_RE = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
+)
 
 
 def make_msgid(domain: str | None = None) -> str:

@@ -161,9 +161,7 @@ def decode_header_text(text: str, defects: list[Defect] | None = None) -> str:
 # valid in every position (unstructured text, phrases, comments).
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 _Q_SAFE_BYTES = bytes(sorted(_Q_SAFE)) + b" "
-_Q_TABLE = [
-    chr(b) if b in _Q_SAFE else ("_" if b == 0x20 else f"={b:02X}") for b in range(256)
-]
+_Q_TABLE = [chr(b) if b in _Q_SAFE else ("_" if b == 0x20 else f"={b:02X}") for b in range(256)]
 
 # RFC 5322 §3.2.5 unstructured text is VCHAR and WSP; anything else (controls, DEL,
 # non-ASCII) or something a decoder would take for an encoded word needs encoding.

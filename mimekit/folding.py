@@ -91,17 +91,16 @@ class _Folder:
 
     def add(self, token: str, sep: str = " ") -> None:
         n = _octets(token)
-        if self.cur_len + len(sep) + n > self.soft:
-            if self.tokens_on_line > 0 or (
-                self.fold_first and not self.lines and len(sep) + n <= self.soft
-            ):
-                # Fold before this token's white space. For the first token that is the
-                # white space after the colon, used only when it brings the line
-                # within the soft limit.
-                self.lines.append(self.cur)
-                self.cur = ""
-                self.cur_len = 0
-                self.tokens_on_line = 0
+        # Fold before this token's white space. For the first token that is the white
+        # space after the colon, used only when it brings the line within the limit.
+        if self.cur_len + len(sep) + n > self.soft and (
+            self.tokens_on_line > 0
+            or (self.fold_first and not self.lines and len(sep) + n <= self.soft)
+        ):
+            self.lines.append(self.cur)
+            self.cur = ""
+            self.cur_len = 0
+            self.tokens_on_line = 0
         self.cur += sep + token
         self.cur_len += len(sep) + n
         self.tokens_on_line += 1

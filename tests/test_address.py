@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from itertools import pairwise
 
 import attrs
 import pytest
@@ -73,7 +74,7 @@ def test_empty_group() -> None:
 def test_display_names_with_commas_quotes_and_comments() -> None:
     items, defects = _parse(
         '"Lima, Ana" <ana@example.com>, John Q. Public <jqp@example.org> (work),'
-        ' bo@example.net (Bo Chen)'
+        " bo@example.net (Bo Chen)"
     )
     assert items == [
         Address("Lima, Ana", "ana", "example.com"),
@@ -90,7 +91,7 @@ def test_escaped_quote_in_display_name() -> None:
 
 def test_encoded_word_display_names_also_quoted() -> None:
     items = parse_address_list(
-        "=?utf-8?q?J=C3=B6rg?= <j@example.de>, \"=?utf-8?q?M=C3=BCller?=\" <m@example.de>"
+        '=?utf-8?q?J=C3=B6rg?= <j@example.de>, "=?utf-8?q?M=C3=BCller?=" <m@example.de>'
     )
     assert [a.name for a in mailboxes(items)] == ["Jörg", "Müller"]
 
@@ -103,7 +104,10 @@ def test_obsolete_route_ignored() -> None:
 
 def test_quoted_local_part_and_domain_literal() -> None:
     items, defects = _parse('"john doe"@example.com, postmaster@[192.0.2.1]')
-    assert items == [Address(None, "john doe", "example.com"), Address(None, "postmaster", "[192.0.2.1]")]
+    assert items == [
+        Address(None, "john doe", "example.com"),
+        Address(None, "postmaster", "[192.0.2.1]"),
+    ]
     assert items[0].address == '"john doe"@example.com'  # type: ignore[union-attr]
     assert defects == []
 
@@ -114,7 +118,11 @@ def test_group_with_members_then_mailbox() -> None:
         Group("Team", (Address(None, "a", "example.com"), Address("B", "b", "example.com"))),
         Address(None, "c", "example.com"),
     ]
-    assert [m.address for m in mailboxes(items)] == ["a@example.com", "b@example.com", "c@example.com"]
+    assert [m.address for m in mailboxes(items)] == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
 
 
 def test_unquoted_comma_name_splits_with_defect() -> None:
@@ -233,7 +241,9 @@ def test_tokens_commas_attached_and_encoding() -> None:
 
 
 def test_long_mailbox_split_into_words() -> None:
-    toks = address_tokens([Address(" ".join(["A very long display name"] * 3), "a", "example.com")], DEFAULT)
+    toks = address_tokens(
+        [Address(" ".join(["A very long display name"] * 3), "a", "example.com")], DEFAULT
+    )
     assert toks == ["A", "very", "long", "display", "name"] * 3 + ["<a@example.com>"]
 
 
@@ -247,7 +257,8 @@ def test_display_name_looking_like_encoded_word_is_encoded() -> None:
 # -- round trips through our parser and the standard library --------------------
 
 _name_chars = st.sampled_from(
-    list("abcXYZ09 .,;:<>@\"\\()[]'!#$%&*+-/=?^_`{|}~") + ["é", "ß", "日本", "😀", "e\u0301", "שלום"]
+    list("abcXYZ09 .,;:<>@\"\\()[]'!#$%&*+-/=?^_`{|}~")
+    + ["é", "ß", "日本", "😀", "e\u0301", "שלום"]
 )
 names = st.one_of(
     st.none(),
@@ -257,7 +268,9 @@ names = st.one_of(
     .filter(bool),
 )
 locals_ = st.one_of(
-    st.from_regex(r"[a-z0-9][a-z0-9!#$%&'*+/=?^_`{|}~-]{0,15}(\.[a-z0-9_-]{1,8}){0,2}", fullmatch=True),
+    st.from_regex(
+        r"[a-z0-9][a-z0-9!#$%&'*+/=?^_`{|}~-]{0,15}(\.[a-z0-9_-]{1,8}){0,2}", fullmatch=True
+    ),
     st.from_regex(r"[a-z ]{1,6}\.\.?[a-z]{1,4}", fullmatch=True),  # needs quoting
 )
 domains = st.sampled_from(["example.com", "mail.example.org", "bücher.example", "xn--caf-dma.fr"])
@@ -274,14 +287,16 @@ def test_address_round_trip_with_stdlib(boxes: list[tuple[str | None, str, str]]
     defects: list[Defect] = []
     back = parse_address_list(unfolded, defects)
     assert defects == []
-    norm = [Address(a.name or None, a.local, Address(None, "x", a.domain).ascii_domain) for a in items]
+    norm = [
+        Address(a.name or None, a.local, Address(None, "x", a.domain).ascii_domain) for a in items
+    ]
     assert [Address(b.name, b.local, b.ascii_domain) for b in mailboxes(back)] == norm
     msg = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)
     header = msg["To"]
     assert not header.defects
     got = [(a.display_name, a.username, a.domain) for a in header.addresses]
     want = [(a.name or "", a.local, a.domain) for a in norm]
-    if any(a.startswith("=?") and b.startswith("=?") for a, b in zip(toks, toks[1:])):
+    if any(a.startswith("=?") and b.startswith("=?") for a, b in pairwise(toks)):
         # The standard library keeps the space between two adjacent encoded words in
         # a phrase (against RFC 2047 §6.2); compare without spaces in that case.
         got = [(n.replace(" ", ""), u, d) for n, u, d in got]
@@ -308,7 +323,10 @@ def test_quoted_local_part_written_back() -> None:
 
 def test_specials_inside_encoded_word_stay_in_the_name() -> None:
     items, defects = _parse("=?utf-8?Q?Smith,_J=C3=B6rg:_Dr.?= <j@example.com>, b@example.com")
-    assert items == [Address("Smith, Jörg: Dr.", "j", "example.com"), Address(None, "b", "example.com")]
+    assert items == [
+        Address("Smith, Jörg: Dr.", "j", "example.com"),
+        Address(None, "b", "example.com"),
+    ]
     assert defects == []
 
 
@@ -318,7 +336,9 @@ utf8_locals = st.sampled_from(["jörg", "用户", "ana.lima", "δοκιμή", "o
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.tuples(names, st.one_of(locals_, utf8_locals), domains.filter(lambda d: "xn--" not in d)),
+        st.tuples(
+            names, st.one_of(locals_, utf8_locals), domains.filter(lambda d: "xn--" not in d)
+        ),
         min_size=1,
         max_size=5,
     ),

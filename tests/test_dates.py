@@ -24,22 +24,42 @@ def tz(hours: int, minutes: int = 0) -> timezone:
         ("Fri, 21 Nov 1997 09:55:06 -0600", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(-6)), 0),
         ("21 Nov 1997 09:55:06 +0530", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(5, 30)), 0),
         ("Fri, 21 Nov 1997 09:55 -0600", datetime(1997, 11, 21, 9, 55, tzinfo=tz(-6)), 0),
-        ("Fri, 21 Nov 1997 09:55:06 -0600 (CST)", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(-6)), 0),
-        ("Thu, 13 Feb 1969 23:32:54 -0330", datetime(1969, 2, 13, 23, 32, 54, tzinfo=tz(-3, -30)), 0),
+        (
+            "Fri, 21 Nov 1997 09:55:06 -0600 (CST)",
+            datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(-6)),
+            0,
+        ),
+        (
+            "Thu, 13 Feb 1969 23:32:54 -0330",
+            datetime(1969, 2, 13, 23, 32, 54, tzinfo=tz(-3, -30)),
+            0,
+        ),
         ("Fri, 21 Nov 97 09:55:06 GMT", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 1),
         ("Mon, 1 Jan 24 10:00:00 UT", datetime(2024, 1, 1, 10, tzinfo=timezone.utc), 1),
         ("Fri, 21 Nov 1997 09:55:06 EST", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(-5)), 0),
         ("Fri, 21 Nov 1997 09:55:06 PDT", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(-7)), 0),
         ("Fri, 21 Nov 1997 09:55:06 Z", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 0),
         ("Fri, 21 Nov 1997 09:55:06 Q", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 1),
-        ("Fri, 21 Nov 1997 09:55:06 -0000", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 0),
+        (
+            "Fri, 21 Nov 1997 09:55:06 -0000",
+            datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc),
+            0,
+        ),
         ("21 Nov 097 09:55:06 +0000", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 1),
         ("Fri, 21 Nov 1997 09:55:06", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 1),
-        ("Fri, 21 Nov 1997 09:55:06 +0100 junk here", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(1)), 1),
+        (
+            "Fri, 21 Nov 1997 09:55:06 +0100 junk here",
+            datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(1)),
+            1,
+        ),
         ("Friday, 21-Nov-1997 09:55:06 CET", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(1)), 1),
         ("Fri Nov 21 09:55:06 1997", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 1),
         ("2024-03-01T01:47:09+00:00", datetime(2024, 3, 1, 1, 47, 9, tzinfo=timezone.utc), 0),
-        ("Sat, 31 Dec 2016 23:59:60 +0000", datetime(2016, 12, 31, 23, 59, 59, tzinfo=timezone.utc), 0),
+        (
+            "Sat, 31 Dec 2016 23:59:60 +0000",
+            datetime(2016, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+            0,
+        ),
     ],
 )
 def test_parse_date(text: str, expected: datetime, n_defects: int) -> None:
@@ -51,7 +71,14 @@ def test_parse_date(text: str, expected: datetime, n_defects: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "yesterday", "32 Jan 2024 10:00 +0000", "1 Foo 2024 10:00 +0000", "1 Jan 2024 25:00 +0000"]
+    "text",
+    [
+        "",
+        "yesterday",
+        "32 Jan 2024 10:00 +0000",
+        "1 Foo 2024 10:00 +0000",
+        "1 Jan 2024 25:00 +0000",
+    ],
 )
 def test_parse_date_bad(text: str) -> None:
     defects: list[Defect] = []
@@ -62,7 +89,10 @@ def test_parse_date_bad(text: str) -> None:
 def test_format_date_given() -> None:
     dt = datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(-6))
     assert format_date(dt) == "Fri, 21 Nov 1997 09:55:06 -0600"
-    assert format_date(datetime(2024, 3, 1, 1, 47, 9, tzinfo=tz(5, 30))) == "Fri, 01 Mar 2024 01:47:09 +0530"
+    assert (
+        format_date(datetime(2024, 3, 1, 1, 47, 9, tzinfo=tz(5, 30)))
+        == "Fri, 01 Mar 2024 01:47:09 +0530"
+    )
 
 
 def test_format_date_now_and_naive_are_local() -> None:
