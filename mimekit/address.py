@@ -647,7 +647,11 @@ def address_tokens(items: Iterable[Address | Group], policy: Policy) -> list[str
             if not item.name:
                 raise AddressError("a group needs a name (RFC 5322 §3.4)")
             toks = _phrase_tokens(item.name, policy)
-            toks[-1] += ":"
+            if toks[-1].endswith("?="):
+                # RFC 2047 §5(3): an encoded word is separated from a special by space.
+                toks.append(":")
+            else:
+                toks[-1] += ":"
             if item.members:
                 for j, member in enumerate(item.members):
                     mt = _mailbox_tokens(member, policy)

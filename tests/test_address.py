@@ -373,3 +373,16 @@ def test_hostile_input_bounded_defects() -> None:
     defects: list[Defect] = []
     assert mailboxes(parse_address_list("a:" * 5000 + "(" * 5000 + '"', defects)) == []
     assert len(defects) == 101 and defects[-1].kind == "TooManyDefects"
+
+
+def test_encoded_group_name_separated_from_colon() -> None:
+    items: list[Address | Group] = [
+        Group("Équipe", (Address(None, "a", "example.com"),)),
+        Group("Ünï", ()),
+    ]
+    raw = fold_tokens("To", address_tokens(items, DEFAULT), DEFAULT)
+    assert raw == b"To: =?utf-8?Q?=C3=89quipe?= : a@example.com;, =?utf-8?B?w5xuw68=?= :;\r\n"
+    assert parse_address_list(raw.decode()[4:]) == items
+    header = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)["To"]
+    assert [g.display_name for g in header.groups] == ["Équipe", "Ünï"]
+    assert not header.defects
