@@ -101,12 +101,12 @@ def _read_quoted(text: str, i: int) -> tuple[str, int, bool]:
 
 
 def _tokenize(
-    text: str, defects: list[Defect] | None, header: str | None
+    text: str, defects: list[Defect] | None, header: str | None, skip_head: bool
 ) -> list[tuple[str, str, bool]]:
     """Split a parameter list into (lower-case name, raw value, was quoted)."""
     out: list[tuple[str, str, bool]] = []
     i, n = 0, len(text)
-    first = True
+    first = skip_head
     while i < n:
         ch = text[i]
         if ch in " \t\r\n;":
@@ -241,10 +241,17 @@ def parse_params(
     ``DuplicateParameter``); a name with no value (``name*``) is dropped (defect
     ``InvalidParameter``). ``header`` names the header in the defects.
     """
+    return _parse_params(text, defects, header, skip_head=True)
+
+
+def _parse_params(
+    text: str, defects: list[Defect] | None, header: str | None, *, skip_head: bool
+) -> list[tuple[str, str]]:
+    """parse_params; ``skip_head`` allows a leading type or disposition kind."""
     plain: dict[str, str] = {}
     ext: dict[str, dict[int, tuple[str, bool]]] = {}
     order: dict[str, None] = {}  # names in order of first appearance (O(1) lookups)
-    for name, value, quoted in _tokenize(text, defects, header):
+    for name, value, quoted in _tokenize(text, defects, header, skip_head):
         m = _EXT_RE.match(name)
         if m is not None:
             # RFC 2231 §3-4: name*N (plain section), name*N* / name* (encoded). A
@@ -516,7 +523,7 @@ class ContentType:
             _add(defects, "InvalidContentType",
                  f"invalid or missing type {word[:40]!r}; text/plain assumed", header)
             maintype, subtype = "text", "plain"
-        return cls(maintype, subtype, parse_params(rest, defects, header=header))
+        return cls(maintype, subtype, _parse_params(rest, defects, header, skip_head=False))
 
     def header_tokens(self, policy: Policy = DEFAULT) -> list[str]:
         """Foldable tokens for the header value: ``["text/plain;", "charset=utf-8"]``."""
@@ -576,7 +583,7 @@ class ContentDisposition:
             _add(defects, "InvalidContentDisposition",
                  f"invalid or missing disposition {kind[:40]!r}; attachment assumed", header)
             kind = "attachment"
-        return cls(kind, parse_params(rest, defects, header=header))
+        return cls(kind, _parse_params(rest, defects, header, skip_head=False))
 
     def header_tokens(self, policy: Policy = DEFAULT) -> list[str]:
         """Foldable tokens: ``["attachment;", "filename*=utf-8''..."]``."""

@@ -362,3 +362,9 @@ def test_unquoted_rfc2047_value() -> None:
     pytest.importorskip("mimekit.encoded_words")
     ct = ContentType.parse("image/png; name==?UTF-8?B?w7xiZXIucG5n?=")
     assert ct.get("name") == "über.png"
+
+
+def test_valueless_word_after_a_type_is_a_defect() -> None:
+    defects: list[Defect] = []
+    assert ContentType.parse("text/plain; attachment", defects).params == ()
+    assert _kinds(defects) == ["InvalidParameter"]
