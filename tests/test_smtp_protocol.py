@@ -663,3 +663,9 @@ def test_long_line_refused_without_downgrade() -> None:
     s = Script(b"250 ok\r\n250 ok\r\n354 go\r\n", b"250 ok\r\n")
     s.run(proto.transaction(b"Subject: x\r\n\r\n" + b"y" * 998 + b"\r\n", "a@x", ["b@x"]))
     assert s.sent[1].endswith(b"y" * 998 + b"\r\n.\r\n")
+
+
+def test_oauth_field_injection_refused() -> None:
+    cred = sasl.Credentials("me@x\x01auth=Bearer stolen", None, lambda: "tok")
+    with pytest.raises(AuthenticationError, match="control character"):
+        sasl.choose(["XOAUTH2"], cred, encrypted=True)

@@ -299,6 +299,9 @@ def _build(name: str, cred: Credentials, host: str) -> Mechanism:
         if cred.oauth_token is None:
             raise SASLError(f"{name} needs an oauth_token callable")
         token = cred.oauth_token()
+        if any(c in token + cred.username for c in "\x00\x01\r\n"):
+            # ^A separates the fields (RFC 7628 §3.1): it would inject another field
+            raise SASLError(f"{name}: the user name or token contains a control character")
         if name == "OAUTHBEARER":
             return OAuthBearer(cred.username, token, host, cred.port)
         return XOAuth2(cred.username, token)
