@@ -50,7 +50,7 @@ _DATE_RE = re.compile(
     (?P<mon>[A-Za-z]+)\.?[\s\-/,]*
     (?P<year>\d{2,4})\s*,?\s*
     (?:(?:at\s+)?(?P<h>\d{1,2})\s*[:.]\s*(?P<m>\d{1,2})(?:\s*[:.]\s*(?P<s>\d{1,2})(?:\.\d+)?)?)?
-    \s*(?P<zone>[+-]\s*\d{1,4}(?::?\d\d)?|[A-Za-z]+)?
+    \s*(?P<zone>(?:(?:GMT|UTC?)\s*)?[+-]\s*\d{1,4}(?::?\d\d)?|[A-Za-z]+)?
     (?P<rest>.*)$
     """,
     re.VERBOSE | re.DOTALL,
@@ -80,6 +80,10 @@ def _zone_minutes(zone: str | None, defects: list[Defect] | None) -> int:
         _defect(defects, "InvalidDate", "date without a time zone; UTC assumed")
         return 0
     z = zone.replace(" ", "").replace(":", "")
+    if z[:1].isalpha() and ("+" in z or "-" in z):
+        # "GMT+0200": not RFC 5322, but the offset is what the sender meant.
+        _defect(defects, "ObsoleteDate", f"time zone {zone!r} written with a name and an offset")
+        z = z.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
     if z[0] in "+-":
         digits = z[1:]
         if len(digits) <= 2:  # "+1" / "+01": hours only

@@ -55,6 +55,8 @@ def tz(hours: int, minutes: int = 0) -> timezone:
         ("Friday, 21-Nov-1997 09:55:06 CET", datetime(1997, 11, 21, 9, 55, 6, tzinfo=tz(1)), 1),
         ("Fri Nov 21 09:55:06 1997", datetime(1997, 11, 21, 9, 55, 6, tzinfo=timezone.utc), 1),
         ("2024-03-01T01:47:09+00:00", datetime(2024, 3, 1, 1, 47, 9, tzinfo=timezone.utc), 0),
+        ("Mon, 10 Jun 2013 09:00:00 GMT+0200", datetime(2013, 6, 10, 9, tzinfo=tz(2)), 1),
+        ("Mon, 10 Jun 2013 09:00:00 UTC-05:30", datetime(2013, 6, 10, 9, tzinfo=tz(-5, -30)), 1),
         (
             "Sat, 31 Dec 2016 23:59:60 +0000",
             datetime(2016, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
