@@ -62,7 +62,8 @@ class Header:
 
     name: str
     raw: bytes
-    _cache: list[object] = attrs.field(factory=list, init=False, repr=False)
+    # (decoded value, defects) once decoded; set through object.__setattr__ (frozen).
+    _cache: tuple[str, tuple[Defect, ...]] | None = attrs.field(default=None, init=False, repr=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Header):
@@ -124,8 +125,8 @@ class Header:
 
     def decode(self) -> tuple[str, tuple[Defect, ...]]:
         """(decoded value, defects), computed once and cached on the header."""
-        if self._cache:
-            return self._cache[0], self._cache[1]  # type: ignore[return-value]
+        if self._cache is not None:
+            return self._cache
         text = self.unfolded
         defects: list[Defect] = []
         if "=?" in text:
@@ -136,7 +137,7 @@ class Header:
             except Exception as exc:  # noqa: BLE001 - lenient: never raise on bad input
                 defects.append(Defect("UndecodableHeader", f"cannot decode: {exc}"))
         result = tuple(attrs.evolve(d, header=self.name) if d.header is None else d for d in defects)
-        self._cache[:] = [text, result]
+        object.__setattr__(self, "_cache", (text, result))
         return text, result
 
 

@@ -28,6 +28,10 @@ __all__ = ["FeedParser", "parse", "parse_file"]
 
 # RFC 5322 §2.2: field name = 1*(%d33-57 / %d59-126).
 _FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
+# One header field (RFC 5322 §2.2, §2.2.3): name, optional white space (obsolete syntax),
+# colon, the rest of the line, and every continuation line (starting with SP or HTAB).
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?")
+_FIELDS = re.compile(rb"(([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?)")
 _FROM_FIELD = re.compile(rb"From[ \t]*:")
 _HEADER_START = re.compile(rb"[!-9;-~]+[ \t]*:")
 _LEADING_WSP_LINES = re.compile(rb"(?:[ \t][^\n]*\n)+")
@@ -38,6 +42,11 @@ _IDENTITY_CTES = (b"", b"7bit", b"8bit", b"binary")
 # What may follow "--" boundary on a delimiter line (RFC 2046 §5.1.1): "--" for the close
 # delimiter, then only transport padding (white space) up to the line end.
 _DELIM_TAIL = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
+
+
+def _too_long(data: bytes, start: int, end: int, max_line: int) -> bool:
+    """Whether a line in data[start:end] is longer than ``max_line`` (line ending aside)."""
+    return any(len(line.rstrip(b"\r")) > max_line for line in data[start:end].split(b"\n"))
 
 
 def _find_delimiter(data: bytes, needle: bytes, at: int, end: int) -> int:
@@ -189,106 +198,105 @@ class _Parser:
             hend, sep_len = limit, 0
         truncated = sep_len == 0 and limit < end  # header block longer than allowed
 
-        lines = data[start:hend].split(b"\n")
-        last_partial = lines.pop() if lines else b""  # b"" when the block ended with \n
+        if not truncated and hend - start <= policy.max_header_line:
+            # Fast path: the block is nothing but well-formed fields (the usual case).
+            block = data[start:hend]
+            found = _FIELDS.findall(block)
+            if len(found) <= policy.max_headers and len(b"".join([f[0] for f in found])) == len(
+                block
+            ):
+                fast_items: list[Header] = []
+                fast_keys: list[str] = []
+                fast_offsets: list[int] = []
+                q = start
+                for raw, rawname in found:
+                    name = rawname.decode("ascii")
+                    fast_items.append(Header(name, raw))
+                    fast_keys.append(name.lower())
+                    fast_offsets.append(q)
+                    q += len(raw)
+                if fast_items:
+                    part._sep = data[hend : hend + sep_len]
+                    headers = Headers._from_parsed(fast_items, fast_keys)
+                    headers.on_change = part._headers_changed
+                    part._headers = headers
+                    part._hoffsets = fast_offsets
+                    return hend + sep_len
+        if truncated:
+            # Only whole lines within the limit; the last field may go on beyond it.
+            hend = data.rfind(b"\n", start, hend) + 1
         items: list[Header] = []
         keys: list[str] = []
         offsets: list[int] = []
         max_line = policy.max_header_line
         max_headers = policy.max_headers
+        field = _FIELD.match
+        find = data.find
         p = start
-        field_start = -1
-        field_name = ""
         cut = -1
-        for line in lines:
-            length = len(line) + 1
-            if length > max_line + 2:
-                self.defect(part, "HeaderTooLong", f"header line longer than {max_line} bytes; "
-                            "the rest is kept as body", p)
-                cut = field_start if field_start >= 0 and line[:1] in (b" ", b"\t") else p
-                break
-            head = line[:1]
-            if head == b" " or head == b"\t":
-                if field_start < 0:
-                    break  # continuation with nothing to continue: no headers (below)
-                p += length
-                continue
-            colon = line.find(b":")
-            name = line[:colon].rstrip(b" \t") if colon > 0 else b""
-            if name and _FIELD_NAME.match(name):
-                if field_start >= 0:
-                    items.append(Header(field_name, data[field_start:p]))
-                    keys.append(field_name.lower())
-                    offsets.append(field_start)
-                    if len(items) >= max_headers:
-                        self.defect(part, "TooManyHeaders", f"more than {max_headers} header "
-                                    "fields; the rest is kept as body", p)
-                        cut = p
-                        field_start = -1
-                        break
-                field_start = p
-                field_name = name.decode("ascii")
-            elif field_start < 0:
-                break  # the first line is not a header: the part has no headers (below)
-            else:
-                # RFC 5322 §2.2: not a field; kept with the preceding field (lenient).
-                self.defect(part, "MalformedHeader", "line without a colon in the header "
-                            "block", p, field_name)
-            p += length
-        else:
-            if last_partial and not truncated:
-                # The final line of the region (no line ending): a field or a continuation.
-                head = last_partial[:1]
-                colon = last_partial.find(b":")
-                name = last_partial[:colon].rstrip(b" \t") if colon > 0 else b""
-                if len(last_partial) > max_line:
+        while p < hend:
+            m = field(data, p, hend)
+            if m is None:
+                # Not a field: a line without a colon (RFC 5322 §2.2) or a continuation
+                # of such a line. Kept with the preceding field (lenient).
+                nl = find(b"\n", p, hend)
+                line_end = hend if nl < 0 else nl + 1
+                if not items:
+                    break  # the first line is not a header: the part has no headers
+                if line_end - p > max_line + 2:
                     self.defect(part, "HeaderTooLong", f"header line longer than {max_line} "
                                 "bytes; the rest is kept as body", p)
-                    cut = field_start if field_start >= 0 and head in (b" ", b"\t") else p
-                elif head in (b" ", b"\t") and field_start >= 0:
-                    p += len(last_partial)
-                elif name and _FIELD_NAME.match(name):
-                    if field_start >= 0:
-                        items.append(Header(field_name, data[field_start:p]))
-                        keys.append(field_name.lower())
-                        offsets.append(field_start)
-                    field_start, field_name = p, name.decode("ascii")
-                    p += len(last_partial)
-                elif field_start >= 0:
+                    cut = offsets.pop()
+                    items.pop()
+                    keys.pop()
+                    break
+                if data[p] not in (32, 9):
                     self.defect(part, "MalformedHeader", "line without a colon in the header "
-                                "block", p, field_name)
-                    p += len(last_partial)
-            elif truncated:
-                self.defect(part, "HeaderTooLong", f"header block longer than "
-                            f"{policy.max_header_bytes} bytes; the rest is kept as body", p)
-                cut = field_start if field_start >= 0 and last_partial[:1] in (b" ", b"\t") else p
+                                "block", p, items[-1].name)
+                items[-1] = Header(items[-1].name, data[offsets[-1] : line_end])
+                p = line_end
+                continue
+            field_end = m.end()
+            if field_end - p > max_line and _too_long(data, p, field_end, max_line):
+                self.defect(part, "HeaderTooLong", f"header line longer than {max_line} bytes; "
+                            "the rest is kept as body", p)
+                cut = p
+                break
+            if len(items) >= max_headers:
+                self.defect(part, "TooManyHeaders", f"more than {max_headers} header fields; "
+                            "the rest is kept as body", p)
+                cut = p
+                break
+            name = m.group(1).decode("ascii")
+            items.append(Header(name, data[p:field_end]))
+            keys.append(name.lower())
+            offsets.append(p)
+            p = field_end
+        if truncated and cut < 0:
+            self.defect(part, "HeaderTooLong", f"header block longer than "
+                        f"{policy.max_header_bytes} bytes; the rest is kept as body", p)
+            if items:
+                cut = offsets.pop()
+                items.pop()
+                keys.pop()
+            else:
+                cut = start
 
-        if field_start < 0 and cut < 0 and not items:
+        if not items:
             # No header at all: the first line is body (or a lone continuation line).
-            if hend > start:
+            if cut < 0 and hend > start:
                 self.defect(part, "MalformedHeader", "first line is not a header field; the "
                             "part has no headers", start)
             part._sep = b""
             part._hoffsets = []
             return start
         if cut >= 0:
-            if field_start >= 0 and field_start < cut:
-                items.append(Header(field_name, data[field_start:cut]))
-                keys.append(field_name.lower())
-                offsets.append(field_start)
             body_start = cut
             part._sep = b""
         elif p < hend:
-            # Stopped early (a first-line junk break after fields cannot happen); be safe.
-            items.append(Header(field_name, data[field_start:p]))
-            keys.append(field_name.lower())
-            offsets.append(field_start)
-            body_start = p
+            body_start = p  # not reached: every line is a field or attached to one
             part._sep = b""
         else:
-            items.append(Header(field_name, data[field_start:hend]))
-            keys.append(field_name.lower())
-            offsets.append(field_start)
             part._sep = data[hend : hend + sep_len]
             body_start = hend + sep_len
         headers = Headers._from_parsed(items, keys)
