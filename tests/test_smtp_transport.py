@@ -643,3 +643,29 @@ def test_stale_tls_connection_detected(tls: tuple[ssl.SSLContext, str]) -> None:
             time.sleep(0.05)
             assert t.send_raw(MSG, ENV).ok
         assert len(srv.deliveries) == 3 and len(srv.sessions) == 2
+
+
+def test_smtputf8_with_aiosmtpd(tmp_path: Path) -> None:
+    env = Envelope("jörg@example.test", ("zoë@example.test",))
+    with (
+        aiosmtpd_server(tmp_path) as srv,
+        SMTPTransport(
+            "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile
+        ) as t,
+    ):
+        assert t.send_raw(MSG, env).ok
+    stored = srv.handler.messages[0]
+    assert (stored.mail_from, stored.rcpt_tos) == ("jörg@example.test", ["zoë@example.test"])
+    assert "SMTPUTF8" in stored.mail_options
+
+
+def test_from_url_builds_this_transport() -> None:
+    from mimekit.transports import from_url
+
+    with FakeSMTPServer() as srv:
+        t = from_url(f"smtp://127.0.0.1:{srv.port}?timeout=5")
+        assert isinstance(t, SMTPTransport)
+        assert t.settings.security == "starttls-opportunistic"
+        with t:
+            assert t.send_raw(MSG, ENV).ok  # no STARTTLS offered: plain text allowed
+    assert len(srv.deliveries) == 1
