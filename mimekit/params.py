@@ -49,6 +49,8 @@ _TYPE_RE = re.compile(r"\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s*")
 # RFC 2231 §7: attribute-char excludes "*", "'", "%" and tspecials.
 _ATTR_SAFE = b"!#$&+-.^_`|~"
 _NAME_RE = re.compile(r"[^\s=;\"]+")
+_SKIP_RE = re.compile(r"[ \t\r\n;]+")
+_WS_RE = re.compile(r"[ \t\r\n]*")
 _EXT_RE = re.compile(r"(.+?)\*(?:(\d{1,6})(\*)?)?\Z")
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 _QUOTED_LOOSE_RE = re.compile(r'"(.*?)"\s*(?=;|\Z)', re.S)
@@ -100,6 +102,11 @@ def _read_quoted(text: str, i: int) -> tuple[str, int, bool]:
     return _UNESCAPE_RE.sub(r"\1", text[i + 1 :].rstrip()), len(text), False
 
 
+def _skip_ws(text: str, i: int) -> int:
+    m = _WS_RE.match(text, i)
+    return m.end() if m is not None else i
+
+
 def _tokenize(
     text: str, defects: list[Defect] | None, header: str | None, skip_head: bool
 ) -> list[tuple[str, str, bool]]:
@@ -108,11 +115,11 @@ def _tokenize(
     i, n = 0, len(text)
     first = skip_head
     while i < n:
-        ch = text[i]
-        if ch in " \t\r\n;":
-            if ch == ";":
+        skip = _SKIP_RE.match(text, i)
+        if skip is not None and skip.end() > i:
+            if ";" in skip.group():
                 first = False
-            i += 1
+            i = skip.end()
             continue
         m = _NAME_RE.match(text, i)
         if m is None:  # a stray '=' or '"': skip to the next ';'
@@ -123,8 +130,7 @@ def _tokenize(
             continue
         name = m.group()
         i = m.end()
-        while i < n and text[i] in " \t\r\n":
-            i += 1
+        i = _skip_ws(text, i)
         if i >= n or text[i] != "=":
             # A segment before the first ';' holding a type or disposition kind is the
             # head of a whole header value: callers may pass one; skip it quietly.
@@ -133,9 +139,7 @@ def _tokenize(
             first = False
             continue
         first = False
-        i += 1
-        while i < n and text[i] in " \t\r\n":
-            i += 1
+        i = _skip_ws(text, i + 1)
         if i < n and text[i] == '"':
             value, i, ok = _read_quoted(text, i)
             if not ok:
