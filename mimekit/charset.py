@@ -361,12 +361,12 @@ def _try(data: bytes, codec: str) -> str | None:
 def _detect(data: bytes) -> str | None:
     """chardet's answer for 8-bit data, when it is confident and decodes the data."""
     try:
-        import chardet  # noqa: PLC0415 - lazy: slow import, rare path
+        import chardet
     except ImportError:  # pragma: no cover - chardet is a dependency
         return None
     try:
         result = chardet.detect(data[:_CHARDET_BYTES])
-    except Exception:  # pragma: no cover - never let detection break parsing
+    except Exception:  # noqa: BLE001 - pragma: no cover - never let detection break parsing
         return None
     enc = result.get("encoding")
     conf = result.get("confidence") or 0.0

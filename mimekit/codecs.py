@@ -129,7 +129,7 @@ _QP_MAX = 76  # RFC 2045 §6.7 rule 5: encoded lines no more than 76 characters
 # Output lines that need a fix-up after binascii: longer than 76 (binascii's
 # trailing-space protection can add two characters), or starting with "." or "From "
 # (harmless in MIME, but mangled by careless SMTP / mbox software).
-_QP_FIX = re.compile(rb"^(?:\.|From |[^\n]{77})[^\n]*", re.M)
+_QP_FIX = re.compile(rb"^(?:\.|From |[^\n]{77})[^\n]*", re.MULTILINE)
 _QP_SOFT_WS = re.compile(rb"=[ \t]+(?=\r?\n|$)")
 _QP_BAD = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|$)")
 _CRLF_OR_CR = re.compile(rb"\r\n?")
@@ -217,7 +217,7 @@ def qp_decode(data: bytes, defects: list[Defect] | None = None) -> bytes:
 # --- uuencode -------------------------------------------------------------------------
 
 # Patterns are written so that no input makes them backtrack quadratically.
-_UU_BEGIN = re.compile(rb"^begin[ \t]+([0-7]{3,4})[ \t]([^\r\n]*)", re.M)
+_UU_BEGIN = re.compile(rb"^begin[ \t]+([0-7]{3,4})[ \t]([^\r\n]*)", re.MULTILINE)
 _UU_END = re.compile(rb"end[ \t]*(?:\r?\n|\r|\Z)")
 _UU_RUN = re.compile(rb"(?:[\x20-\x60\t]*\r?\n)*")  # consecutive uuencode-alphabet lines
 

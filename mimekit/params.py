@@ -22,7 +22,6 @@ import binascii
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import Union
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import attrs
@@ -39,7 +38,7 @@ __all__ = [
 ]
 
 Params = tuple[tuple[str, str], ...]
-ParamsInput = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+ParamsInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 # RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>
 _TOKEN = r"[!#$%&'*+\-.^_`{|}~0-9A-Za-z]+"
@@ -52,8 +51,8 @@ _NAME_RE = re.compile(r"[^\s=;\"]+")
 _SKIP_RE = re.compile(r"[ \t\r\n;]+")
 _WS_RE = re.compile(r"[ \t\r\n]*")
 _EXT_RE = re.compile(r"(.+?)\*(?:(\d{1,6})(\*)?)?\Z")
-_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
-_QUOTED_LOOSE_RE = re.compile(r'"(.*?)"\s*(?=;|\Z)', re.S)
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_QUOTED_LOOSE_RE = re.compile(r'"(.*?)"\s*(?=;|\Z)', re.DOTALL)
 _UNESCAPE_RE = re.compile(r'\\(["\\])')
 _CHARSET_LANG_RE = re.compile(r"([A-Za-z0-9_\-:.]*)'([A-Za-z0-9\-]*)'")
 _TRAILING_COMMENT_RE = re.compile(r"^(\S+)\s+\([^()]*\)\Z")
@@ -171,7 +170,7 @@ def _decode_words(value: str, defects: list[Defect] | None) -> str:
     if "=?" not in value or "?=" not in value:
         return value
     try:
-        from mimekit.encoded_words import decode_header_text  # noqa: PLC0415 - lazy
+        from mimekit.encoded_words import decode_header_text
     except ImportError:  # pragma: no cover - sibling module is part of the package
         return value
     try:
@@ -182,7 +181,7 @@ def _decode_words(value: str, defects: list[Defect] | None) -> str:
 
 def _decode_text(data: bytes, charset: str | None, defects: list[Defect] | None,
                  header: str | None) -> str:
-    from mimekit.charset import decode_bytes  # noqa: PLC0415 - lazy: keeps imports light
+    from mimekit.charset import decode_bytes
 
     found: list[Defect] = []
     text, _ = decode_bytes(data, charset or None, found, fallback="latin-1")
@@ -509,7 +508,7 @@ class ContentType:
         """
         header = "Content-Type"
         text = text or ""
-        head, sep, rest = text.partition(";")
+        head, _sep, rest = text.partition(";")
         m = _TYPE_RE.match(head)
         if m is not None:
             maintype, subtype = m.group(1), m.group(2)
@@ -579,7 +578,7 @@ class ContentDisposition:
         invalid kind becomes ``attachment`` (RFC 2183 §2.8) with a defect."""
         header = "Content-Disposition"
         text = text or ""
-        head, sep, rest = text.partition(";")
+        head, _sep, rest = text.partition(";")
         kind = head.strip()
         if not _TOKEN_RE.match(kind):
             if "=" in kind:  # parameters only

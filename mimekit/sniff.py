@@ -53,12 +53,12 @@ _OLE_TYPES = frozenset(
 def _load_magic() -> Callable[[bytes], str] | None:
     """A function giving libmagic's MIME type for a buffer, or None without libmagic."""
     try:
-        import magic  # noqa: PLC0415 - lazy: fails at import without libmagic
+        import magic
     except (ImportError, OSError):
         return None
     try:
         detector = magic.Magic(mime=True)
-    except Exception:  # libmagic present but its database is not
+    except Exception:  # noqa: BLE001 - libmagic present but its database is not
         return None
 
     def from_buffer(data: bytes) -> str:
@@ -73,7 +73,7 @@ def _magic_type(data: bytes) -> str | None:
         return None
     try:
         answer = detect(data[:_SNIFF_BYTES]).strip().lower()
-    except Exception:  # a libmagic failure must not break composing a message
+    except Exception:  # noqa: BLE001 - a libmagic failure must not break composing a message
         return None
     if "/" not in answer:
         return None

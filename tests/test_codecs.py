@@ -115,7 +115,7 @@ def test_qp_rules() -> None:
 
 
 def test_qp_soft_breaks_never_split_escapes() -> None:
-    for prefix in range(0, 5):
+    for prefix in range(5):
         data = b"x" * prefix + "é".encode() * 60
         out = qp_encode(data)
         for line in out.split(b"\r\n"):

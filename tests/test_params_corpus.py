@@ -27,7 +27,7 @@ from mimekit.params import ContentDisposition, ContentType
 pytestmark = pytest.mark.corpus
 
 _HEADER = re.compile(
-    rb"^(content-type|content-disposition):[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M
+    rb"^(content-type|content-disposition):[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE
 )
 
 
