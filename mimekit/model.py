@@ -483,6 +483,23 @@ class Part:
         self._charset = None
         self._structure_changed()
         self._hdirty = True
+        self._avoid_boundary_collisions(self._body)
+
+    def _avoid_boundary_collisions(self, data: bytes) -> None:
+        """Give an enclosing multipart a new boundary if ``data`` holds one of its delimiter
+        lines (RFC 2046 §5.1.1: the boundary must not occur in the encapsulated parts)."""
+        ancestor = self.parent
+        while ancestor is not None:
+            if ancestor._children is not None:
+                _, boundary = fast_content_type(ancestor._headers.get_header("content-type"))
+                if boundary is not None:
+                    dash = b"--" + boundary
+                    if data.startswith(dash) or b"\n" + dash in data:
+                        from mimekit.params import make_boundary
+
+                        ctype = ancestor.content_type.with_params(boundary=make_boundary())
+                        ancestor._headers.set("Content-Type", ctype, ancestor.policy)
+            ancestor = ancestor.parent
 
     def set_content(self, data: bytes, *, cte: str | None = None) -> None:
         """Replace a leaf's content with ``data`` (decoded bytes), encoding it with ``cte``

@@ -246,3 +246,15 @@ def test_header_objects_are_reusable() -> None:
     h = Header.parse(b"X-Keep: raw   spacing\r\n")
     leaf = Part.leaf(Headers([h]), b"x")
     assert leaf.to_bytes() == b"X-Keep: raw   spacing\r\n\r\nx"
+
+
+def test_new_content_containing_the_boundary_gets_a_new_boundary() -> None:
+    msg = parse(DATA)
+    first = msg.children[0]
+    first.set_body(b"evil\r\n--outer--\r\nafter\r\n")
+    out = msg.to_bytes()
+    again = parse(out)
+    assert len(again.children) == 3
+    assert again.children[0].body == b"evil\r\n--outer--\r\nafter\r\n"
+    assert again.children[1].to_bytes() == msg.children[1].to_bytes()
+    assert msg.content_type.boundary != "outer"
