@@ -178,6 +178,61 @@ def _signature(head: bytes) -> str | None:
     return None
 
 
+_OOXML_BASE = "application/vnd.openxmlformats-officedocument."
+# Extensions mail carries, answered the same on every system (mimetypes reads
+# /etc/mime.types, which differs between machines or is missing in containers).
+_EXTENSIONS: dict[str, str] = {
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".ics": "text/calendar",
+    ".vcf": "text/vcard",
+    ".md": "text/markdown",
+    ".json": "application/json",
+    ".xml": "application/xml",
+    ".eml": "message/rfc822",
+    ".msg": "application/vnd.ms-outlook",
+    ".doc": "application/msword",
+    ".xls": "application/vnd.ms-excel",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".docx": _OOXML_BASE + "wordprocessingml.document",
+    ".xlsx": _OOXML_BASE + "spreadsheetml.sheet",
+    ".pptx": _OOXML_BASE + "presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".epub": "application/epub+zip",
+    ".rtf": "application/rtf",
+    ".zip": "application/zip",
+    ".7z": "application/x-7z-compressed",
+    ".rar": "application/vnd.rar",
+    ".tar": "application/x-tar",
+    ".gz": "application/gzip",
+    ".tgz": "application/gzip",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".heic": "image/heic",
+    ".bmp": "image/bmp",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".ico": "image/vnd.microsoft.icon",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".wav": "audio/wav",
+    ".ogg": "audio/ogg",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".p7s": "application/pkcs7-signature",
+    ".asc": "application/pgp-signature",
+}
+
 _COMPRESSION = {
     "gzip": "application/gzip",
     "bzip2": "application/x-bzip2",
@@ -195,11 +250,12 @@ def _by_name(filename: str | None) -> str | None:
     if "." not in name:
         return None
     ext = "." + name.rsplit(".", 1)[-1].lower()
+    known = _EXTENSIONS.get(ext)
+    if known is not None:
+        return known
     mime, encoding = mimetypes.guess_type("file" + ext, strict=False)
     if encoding is not None:
         return _COMPRESSION.get(encoding, OCTET)
-    if mime is None and ext == ".ics":
-        return "text/calendar"
     return mime
 
 

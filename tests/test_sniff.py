@@ -132,3 +132,16 @@ def test_magic_specific_answer_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert guess_type(b"P6\n1 1\n255\n\x00\x00\x00", "x.bin") == "image/x-portable-pixmap"
     monkeypatch.setattr(sniff, "_load_magic", lambda: (lambda data: "application/octet-stream"))
     assert guess_type(b"\x89PNG\r\n\x1a\n", None) == "image/png"
+
+
+def test_common_extensions_do_not_depend_on_the_system_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mimetypes
+
+    monkeypatch.setattr(mimetypes, "guess_type", lambda *a, **k: (None, None))
+    assert guess_type(None, "report.docx") == DOCX
+    assert guess_type(None, "invite.ics") == "text/calendar"
+    assert guess_type(None, "book.epub") == "application/epub+zip"
+    assert guess_type(None, "mail.eml") == "message/rfc822"
+    assert guess_type(None, "odd.unknownext") == "application/octet-stream"
