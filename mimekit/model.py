@@ -163,6 +163,7 @@ class Part:
         self._close: bytes | None = None
         self._boundary_used: bytes | None = None
         self._message: Message | None = None
+        self._decoded_message: Message | None = None  # from a base64/QP message/rfc822
         self._hdirty = False
         self._hoffsets: list[int] | None = None
         self._ct_cache: list[Any] | None = None
@@ -246,7 +247,7 @@ class Part:
         parent = self.parent
         if parent is None:
             return ""
-        if parent._message is self:
+        if parent._message is self or parent._decoded_message is self:
             return parent.id
         siblings: list[Part] = parent._children or []
         index = next((i for i, c in enumerate(siblings) if c is self), -1) + 1
@@ -295,7 +296,20 @@ class Part:
     @property
     def message(self) -> Message | None:
         """The embedded message of a message/rfc822 or message/global part."""
-        return self._message
+        if self._message is not None:
+            return self._message
+        if self._decoded_message is None and self._children is None and self._body:
+            header = self._headers.get_header("content-type")
+            if header is not None and fast_content_type(header)[0] in _MESSAGE_TYPES:
+                if self.transfer_encoding in ("base64", "quoted-printable"):
+                    # RFC 2046 §5.2.1 forbids encoding message/rfc822, yet it is sent:
+                    # read the decoded message (a view: edits to it are not written back).
+                    from mimekit.parser import parse
+
+                    decoded = parse(self.get_content(), self.policy)
+                    decoded.parent = self
+                    self._decoded_message = decoded
+        return self._decoded_message
 
     def walk(self) -> Iterator[Part]:
         """Every part depth first (pre-order), self included, into embedded messages."""
@@ -303,8 +317,9 @@ class Part:
         while stack:
             part = stack.pop()
             yield part
-            if part._message is not None:
-                stack.append(part._message)
+            embedded = part.message if part._children is None else None
+            if embedded is not None:
+                stack.append(embedded)
             elif part._children:
                 stack.extend(reversed(part._children))
 
@@ -334,7 +349,7 @@ class Part:
         # RFC 2046 §5.1.5: in a digest the default is message/rfc822; else RFC 2045 §5.1
         # text/plain.
         parent = self.parent
-        if parent is not None and parent._children is not None and parent._message is not self:
+        if parent is not None and parent._children is not None:
             if parent.mime_type == "multipart/digest":
                 return "message/rfc822"
         return "text/plain"
@@ -448,7 +463,7 @@ class Part:
             return False
         mime = self.mime_type
         parent = self.parent
-        if parent is None or parent._message is self:
+        if parent is None or parent._message is self or parent._decoded_message is self:
             # The body of a message itself: only a named non-text file counts.
             return not mime.startswith(("text/", "message/")) and self.filename is not None
         if mime in _MESSAGE_TYPES:
@@ -478,6 +493,7 @@ class Part:
         """Replace a leaf's body with already transfer-encoded bytes."""
         self._children = None
         self._message = None
+        self._decoded_message = None
         self._body = bytes(encoded)
         self._decoded = False
         self._charset = None
@@ -611,8 +627,9 @@ class Part:
         while stack:
             part, pid = stack.pop()
             yield part, pid
-            if part._message is not None:
-                stack.append((part._message, pid))
+            embedded = part.message if part._children is None else None
+            if embedded is not None:
+                stack.append((embedded, pid))
             elif part._children:
                 prefix = pid + "." if pid else ""
                 n = len(part._children)

@@ -75,10 +75,11 @@ def part_to_dict(root: Part) -> dict[str, Any]:
         part, out = stack.pop()
         filled.append((part, out))
         pid = out["id"]
-        if part._message is not None:
-            child_out = _one_part(part._message, pid)
+        embedded = part.message if part._children is None else None
+        if embedded is not None:
+            child_out = _one_part(embedded, pid)
             out["message"] = child_out
-            stack.append((part._message, child_out))
+            stack.append((embedded, child_out))
         elif part._children is not None:
             for index, child in enumerate(part._children, 1):
                 cid = f"{pid}.{index}" if pid else str(index)

@@ -229,3 +229,19 @@ def test_to_dict_round_trips_through_json(msg: Message) -> None:
 
     data = json.loads(json.dumps(msg.to_dict()))
     assert schema_errors(data) == []
+
+
+def test_encoded_message_rfc822_is_readable_but_kept_raw() -> None:
+    import base64
+
+    inner = b"Subject: inside\r\n\r\nhello\r\n"
+    data = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+            b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(inner).replace(b"\n", b"\r\n") + b"--b--\r\n")
+    msg = parse(data)
+    part = msg.children[0]
+    assert part.message is not None and part.message.subject == "inside"
+    assert part.message.id == "1"
+    assert [p.id for p in msg.walk()] == ["", "1", "1"]
+    assert msg.to_dict()["root"]["parts"][0]["message"]["headers"] == [["Subject", "inside"]]
+    assert msg.to_bytes() == data

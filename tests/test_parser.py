@@ -212,8 +212,9 @@ def test_digest_children_default_to_message_rfc822() -> None:
 def test_encoded_message_rfc822_is_kept_as_leaf() -> None:
     data = b"Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogeAoK\n"
     msg = parse(data)
-    assert msg.message is None
+    assert msg._message is None and msg.body == b"U3ViamVjdDogeAoK\n"  # kept raw, encoded
     assert "InvalidMessageEncoding" in kinds(msg)
+    assert msg.message is not None and msg.message.headers["subject"] == "x"  # decoded view
     assert msg.to_bytes() == data
 
 
