@@ -596,7 +596,7 @@ def test_server_eof_is_connection_lost() -> None:
 
 
 def test_protocol_imports_no_socket_ssl_asyncio() -> None:
-    """protocol.py and sasl.py are sans-I/O: importing them (with the packages
+    """protocol.py, wire.py and sasl.py are sans-I/O: importing them (with the packages
     around them stubbed) pulls in no socket, ssl or asyncio."""
     code = textwrap.dedent(f"""
         import sys, types
@@ -608,6 +608,7 @@ def test_protocol_imports_no_socket_ssl_asyncio() -> None:
             mod.__path__ = [path]
             sys.modules[name] = mod
         import mimekit.transports.smtp.protocol, mimekit.transports.smtp.sasl
+        import mimekit.transports.smtp.wire
         bad = sorted(m for m in ("socket", "ssl", "asyncio", "_socket", "_ssl") if m in sys.modules)
         print(",".join(bad) or "clean")
     """)
