@@ -316,6 +316,12 @@ def _addr_spec(toks: list[_Tok], ctx: _Ctx) -> tuple[str, str] | None:
         return None
     at = ats[0]
     local_toks, domain_toks = toks[:at], toks[at + 1 :]
+    # RFC 5322 §3.4.1 / §4.4: words are joined by "."; two words side by side
+    # ("ana evil@x") are not one local part: never glue them into a new address.
+    for part in (local_toks, domain_toks):
+        if any(a[0] != "." and b[0] != "." for a, b in pairwise(part)):
+            ctx.add("InvalidAddress", "words without '.' between them in an address; dropped")
+            return None
     local_parts: list[str] = []
     for kind, text in local_toks:
         if kind not in ("atom", "qs", "."):

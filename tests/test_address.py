@@ -386,3 +386,45 @@ def test_encoded_group_name_separated_from_colon() -> None:
     header = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)["To"]
     assert [g.display_name for g in header.groups] == ["Équipe", "Ünï"]
     assert not header.defects
+
+
+_fuzz = st.lists(
+    st.sampled_from(list('ab.@<>()[]:;,"\\ \té=?') + ["=?utf-8?q?x?="]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_fuzz)
+def test_fuzz_never_raises_and_never_invents(text: str) -> None:
+    defects: list[Defect] = []
+    items = parse_address_list(text, defects)
+    for box in mailboxes(items):
+        # Every mailbox was written: its parts appear in the input.
+        assert box.local.replace('"', "") in text.replace("\\", "").replace('"', "")
+        assert box.domain in text
+    try:
+        strict = parse_address_list(text, strict=True)
+    except AddressError:
+        return
+    assert strict == items and defects == []
+
+
+@pytest.mark.parametrize("junk", [")", "]", "(", "\\", ")(", "]["])
+@pytest.mark.parametrize(
+    "shape", ["{a}{j}<{c}>", "{a} {j}<{c}>", "{a}{j} <{c}>", "Ana {a}{j}<{c}>"]
+)
+def test_c05_shapes(junk: str, shape: str) -> None:
+    text = shape.format(a="ana@example.org", j=junk, c="ceo@example.com")
+    defects: list[Defect] = []
+    items = parse_address_list(text, defects)
+    assert "ceo@example.com" not in [m.address for m in mailboxes(items)]
+    assert defects
+
+
+@pytest.mark.parametrize(
+    "text", ["ana evil@example.com", "ana@example com", '"ana"evil@example.com']
+)
+def test_words_are_never_glued_into_an_address(text: str) -> None:
+    defects: list[Defect] = []
+    assert parse_address_list(text, defects) == []
+    assert defects
