@@ -669,3 +669,31 @@ def test_from_url_builds_this_transport() -> None:
         with t:
             assert t.send_raw(MSG, ENV).ok  # no STARTTLS offered: plain text allowed
     assert len(srv.deliveries) == 1
+
+
+def test_data_refused_after_recipients_accepted() -> None:
+    with (
+        FakeSMTPServer(on_data_start=lambda s: "554 5.7.1 policy: no data today") as srv,
+        plain(srv, retries=3) as t,
+    ):
+        with pytest.raises(SMTPResponseError) as info:
+            t.send_raw(MSG, ENV)
+        assert (info.value.code, info.value.enhanced) == (554, "5.7.1")
+        assert srv.deliveries == [] and MSG not in srv.all_received
+        srv.on_data_start = None
+        assert t.send_raw(MSG, ENV).ok  # the session was reset (RSET) and reused
+    assert len(srv.sessions) == 1 and "RSET" in srv.sessions[0].commands
+
+
+def test_garbage_reply_is_protocol_error() -> None:
+    from mimekit.transports.smtp.protocol import SMTPProtocolError
+
+    with (
+        FakeSMTPServer(
+            on_command=lambda s, line: "hello?" if line.startswith("MAIL") else None
+        ) as srv,
+        plain(srv, retries=1) as t,
+        pytest.raises(SMTPProtocolError),
+    ):
+        t.send_raw(MSG, ENV)
+    assert srv.deliveries == [] and len(srv.sessions) == 2  # retried once on a new connection
