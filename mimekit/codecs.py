@@ -362,19 +362,35 @@ _BARE_CR = re.compile(rb"\r(?!\n)")
 _QP_SAFE = bytes(range(0x21, 0x7F)).replace(b"=", b"") + b" \t\r\n"
 
 
-def encode_body(data: bytes, cte: str, linesep: bytes = b"\r\n", *, binary: bool = False) -> bytes:
+def _looks_binary(data: bytes) -> bool:
+    if b"\0" in data:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def encode_body(
+    data: bytes, cte: str, linesep: bytes = b"\r\n", *, binary: bool | None = None
+) -> bytes:
     """Encode content for transfer with ``cte``.
 
     7bit/8bit normalise every line ending to ``linesep``; they raise
     :class:`EncodingError` when the data cannot be sent that way (RFC 2045 §2.7/2.8:
     8-bit bytes under 7bit, NUL, or a line over 998 octets), so a mislabelled body
-    is never written. ``binary`` passes bytes through; ``binary=True`` makes
-    quoted-printable encode CR/LF (for non-text content).
+    is never written. ``binary`` passes bytes through. For quoted-printable,
+    ``binary=True`` encodes CR/LF (lossless, for non-text content), ``False`` makes
+    line endings hard breaks (text), and ``None`` (default) picks binary mode for
+    data holding NUL or invalid UTF-8, so arbitrary bytes always come back exactly.
     """
     name = normalize_cte(cte)
     if name == "base64":
         return b64_encode(data, linesep)
     if name == "quoted-printable":
+        if binary is None:
+            binary = _looks_binary(data)
         return qp_encode(data, linesep, binary=binary)
     if name == "binary":
         return data

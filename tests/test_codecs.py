@@ -351,4 +351,19 @@ def test_chosen_cte_always_encodes_and_decodes_back(data: bytes, text: bool, all
     defects: list[Defect] = []
     back = decode_body(body, cte, defects)
     assert defects == []
-    assert back == (data if cte == "base64" else _canonical(data))
+    try:
+        data.decode("utf-8")
+        binary_qp = b"\0" in data
+    except UnicodeDecodeError:
+        binary_qp = True
+    exact = cte == "base64" or (cte == "quoted-printable" and binary_qp)
+    assert back == (data if exact else _canonical(data))
+
+
+def test_encode_body_qp_mode_is_lossless_for_binary_data() -> None:
+    binary = b"\x89PNG\r\n\x1a\n\x00\x00\r\x0a\xff"
+    out = encode_body(binary, "quoted-printable")
+    assert b"=0D=0A" in out
+    assert decode_body(out, "quoted-printable") == binary
+    assert encode_body(b"a\nb", "quoted-printable") == b"a\r\nb"  # UTF-8 text: hard breaks
+    assert encode_body(b"a\nb", "quoted-printable", binary=False) == b"a\r\nb"
