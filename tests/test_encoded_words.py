@@ -178,3 +178,22 @@ def test_encode_round_trip(text: str, first_len: int) -> None:
         for part, cs in email.header.decode_header(" ".join(words))
     )
     assert std == text
+
+
+_ew_fuzz = st.lists(
+    st.sampled_from(
+        ["=?", "?=", "?Q?", "?B?", "utf-8", "x-bogus", "*en", "=C3", "=A9", "_", " ", "\r\n ",
+         "aGk", "=", "!", "é", "\udcff", "iso-2022-jp", "?q?", "GyRC"]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ew_fuzz)
+def test_decode_never_raises(text: str) -> None:
+    defects: list[Defect] = []
+    out = decode_header_text(text, defects)
+    assert isinstance(out, str)
+    if "=?" not in text:
+        assert out == text
