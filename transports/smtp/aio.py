@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from mimekit.transports.base import AsyncTransport, Envelope, SendResult, prepare
-from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
+from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError, TransportError
 from mimekit.transports.smtp.common import (
     Settings,
     all_transient,
@@ -435,6 +435,11 @@ class AsyncSMTPTransport(AsyncTransport):
                     await self._pause(attempt)
                     attempt += 1
                     continue
+                except TransportError:
+                    # refused before anything was sent (size, 8BITMIME, SMTPUTF8)
+                    if conn is not None:
+                        await self._release(conn)
+                    raise
                 except BaseException:
                     if conn is not None:
                         conn.abort()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from mimekit.transports.base import Envelope, SendResult, Transport, prepare
-from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
+from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError, TransportError
 from mimekit.transports.smtp.common import (
     Settings,
     all_transient,
@@ -397,6 +397,12 @@ class SMTPTransport(Transport):
                     self._sleep(backoff(self.settings, attempt))
                     attempt += 1
                     continue
+                except TransportError:
+                    # refused before anything was sent (size, 8BITMIME, SMTPUTF8):
+                    # the session is clean and can carry the next message
+                    if conn is not None:
+                        self._release(conn)
+                    raise
                 except BaseException:
                     if conn is not None:
                         conn.close(polite=False)
