@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mimekit.transports import (
     FileTransport,
     InvalidURL,
@@ -324,3 +328,29 @@ def test_from_url_async_kinds(tmp_path: Path) -> None:
     mbox = from_url_async(f"mbox:{tmp_path}/x.mbox")
     asyncio.run(mbox.asend(b"From: a@example.org\r\nTo: b@example.net\r\n\r\nhi\r\n"))
     assert (tmp_path / "x.mbox").read_bytes().startswith(b"From a@example.org ")
+
+
+# ------------------------------------------------------------------ properties
+_secret = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
+)
+
+
+@given(user=_secret, password=st.one_of(st.just(""), _secret), port=st.integers(1, 65535))
+def test_any_percent_encoded_credentials_round_trip(user: str, password: str, port: int) -> None:
+    url = f"smtps://{quote(user, safe='')}:{quote(password, safe='')}@mail.example.org:{port}"
+    u = parse_url(url)
+    assert (u.username, u.password, u.host, u.port) == (user, password, "mail.example.org", port)
+    # the repr does not depend on the password at all
+    assert repr(u) == repr(attrs.evolve(u, password="something else"))
+
+
+@given(st.text(max_size=60))
+def test_parse_url_never_raises_anything_but_invalid_url(text: str) -> None:
+    try:
+        u = parse_url(text)
+    except InvalidURL:
+        return
+    assert u.kind in ("smtp", "file", "maildir", "mbox", "memory")
+    if u.kind == "smtp":
+        assert u.host and 0 < (u.port or 0) < 65536
