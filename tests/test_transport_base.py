@@ -6,6 +6,8 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mimekit.transports import (
     AuthenticationError,
     Envelope,
@@ -356,3 +358,45 @@ def test_transport_send_many_and_context_manager() -> None:
 def test_transport_is_abstract() -> None:
     with pytest.raises(TypeError):
         Transport()  # type: ignore[abstract]
+
+
+# ---------------------------------------------------------------- properties
+@given(st.text(max_size=40), st.sampled_from(["\r", "\n", "\x00", "<", ">"]), st.text(max_size=40))
+def test_any_address_with_a_command_breaking_character_is_refused(
+    before: str, bad: str, after: str
+) -> None:
+    with pytest.raises(InvalidEnvelope):
+        Envelope(before + bad + after, ("ok@example.net",)).check()
+    with pytest.raises(InvalidEnvelope):
+        Envelope("ok@example.org", (before + bad + after,)).check()
+
+
+@given(st.text(max_size=60))
+def test_check_address_raises_only_invalid_envelope(text: str) -> None:
+    from mimekit.transports.base import check_address
+
+    try:
+        assert check_address(text) == text
+    except InvalidEnvelope:
+        return
+    assert not any(c in text for c in "\r\n\x00<>")
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["To", "Cc", "Bcc"]), st.sampled_from(["a", "B", "c", "A"])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_envelope_recipients_are_unique_and_in_first_seen_order(
+    fields: list[tuple[str, str]],
+) -> None:
+    headers = ["From: s@example.org"] + [f"{name}: {local}@Example.net" for name, local in fields]
+    env = Envelope.from_message(_parse(raw(*headers)))
+    order = {"to": 0, "cc": 1, "bcc": 2}
+    expected: list[str] = []
+    for _, local in sorted(fields, key=lambda f: order[f[0].lower()]):
+        if local.lower() not in [e.split("@")[0].lower() for e in expected]:
+            expected.append(f"{local}@Example.net")
+    assert env.rcpt_to == tuple(expected)
