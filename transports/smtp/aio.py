@@ -92,24 +92,40 @@ class _Wire(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def read(self) -> bytes:
-        while not self.buffer and not self.eof:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+    async def read(self, timeout: float) -> bytes:
+        """Whatever the server sent, waiting up to ``timeout`` seconds for
+        something (a timer on one future: no task per read, unlike ``wait_for``)."""
+        if not self.buffer and not self.eof:
+            await self._wait("_waiter", timeout)
         data = bytes(self.buffer)
         self.buffer.clear()
         return data
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, timeout: float) -> None:
+        """Write, waiting up to ``timeout`` seconds while the transport is paused."""
         if self.transport is None or self.transport.is_closing():
             raise ConnectionResetError("the connection is closed")
         self.transport.write(data)
-        while self._paused and not self.eof:
-            self._drain = asyncio.get_running_loop().create_future()
-            await self._drain
+        if self._paused and not self.eof:
+            await self._wait("_drain", timeout)
+
+    async def _wait(self, slot: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._paused if slot == "_drain" else not self.buffer) and not self.eof:
+            fut: asyncio.Future[None] = loop.create_future()
+            setattr(self, slot, fut)
+            handle = loop.call_at(deadline, _expire, fut)
+            try:
+                await fut
+            finally:
+                handle.cancel()
+                setattr(self, slot, None)
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(asyncio.TimeoutError())
 
 
 class _AConnection:
@@ -129,11 +145,11 @@ class _AConnection:
             action = next(gen)
             while True:
                 if isinstance(action, Send):
-                    await asyncio.wait_for(self.wire.write(action.data), s.timeout)
+                    await self.wire.write(action.data, s.timeout)
                     value = b""
                 elif isinstance(action, Receive):
                     limit = s.data_timeout if action.data_phase else s.timeout
-                    value = await asyncio.wait_for(self.wire.read(), limit)
+                    value = await self.wire.read(limit)
                 else:
                     await self._start_tls()
                     value = b""
