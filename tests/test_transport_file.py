@@ -72,6 +72,15 @@ def test_file_name_is_utc_stamp_random_and_safe_slug(tmp_path: Path) -> None:
     assert "/" not in name and ".." not in name
 
 
+def test_slug_folds_accents_and_drops_the_rest(tmp_path: Path) -> None:
+    t = FileTransport(tmp_path)
+    subject = "=?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln_=E2=9C=93?="
+    name = t.send(raw("From: a@example.org", "To: b@example.net", f"Subject: {subject}")).queue_id
+    assert name is not None and name.endswith("-grue-aus-koln.eml")
+    name = t.send(raw("From: a@example.org", "To: b@example.net", "Subject: 日本語")).queue_id
+    assert name is not None and name.endswith("-message.eml")
+
+
 def test_slug_falls_back_for_empty_or_symbolic_subjects(tmp_path: Path) -> None:
     t = FileTransport(tmp_path)
     n1 = t.send(raw("From: a@example.org", "To: b@example.net")).queue_id

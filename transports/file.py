@@ -96,7 +96,11 @@ def _slug(text: str | None, limit: int = 40) -> str:
     no dots, so no traversal and no hidden files)."""
     if not text:
         return "message"
-    slug = _SLUG_DROP.sub("-", text.lower()).strip("-")[:limit].strip("-")
+    import unicodedata
+
+    # "Grüße aus Köln" -> "grue-aus-koln": accents folded (NFKD), the rest dropped.
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = _SLUG_DROP.sub("-", folded.lower()).strip("-")[:limit].strip("-")
     return slug or "message"
 
 
