@@ -165,7 +165,7 @@ def _tokenize(
     return out
 
 
-def _decode_words(value: str, defects: list[Defect] | None) -> str:
+def _decode_words(value: str, defects: list[Defect] | None, header: str | None) -> str:
     """RFC 2047 encoded words inside a parameter value (not standard, but common)."""
     if "=?" not in value or "?=" not in value:
         return value
@@ -173,10 +173,14 @@ def _decode_words(value: str, defects: list[Defect] | None) -> str:
         from mimekit.encoded_words import decode_header_text
     except ImportError:  # pragma: no cover - sibling module is part of the package
         return value
+    found: list[Defect] = []
     try:
-        return decode_header_text(value, defects)
-    except Exception:  # never let a sibling's bug break parsing  # noqa: BLE001
+        text = decode_header_text(value, found)
+    except Exception:  # noqa: BLE001 - never let a sibling's bug break parsing
         return value
+    if defects is not None:
+        defects.extend(attrs.evolve(d, header=header) for d in found)
+    return text
 
 
 def _decode_text(data: bytes, charset: str | None, defects: list[Defect] | None,
@@ -285,7 +289,7 @@ def _parse_params(
         elif name in ("boundary", "charset"):
             result.append((name, plain[name]))
         else:
-            result.append((name, _decode_words(plain[name], defects)))
+            result.append((name, _decode_words(plain[name], defects, header)))
     return result
 
 
