@@ -427,7 +427,7 @@ def _to_params(value: ParamsInput) -> Params:
     if value is None:
         return ()
     items = value.items() if isinstance(value, Mapping) else value
-    return tuple((str(k).lower(), str(v)) for k, v in items)
+    return tuple((str(k).lower(), str(v)) for k, v in items if v is not None)
 
 
 def _lower(value: str) -> str:
