@@ -8,6 +8,7 @@ prepends four headers, which are stripped).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -191,7 +192,20 @@ def test_message_over_size_refused_before_data(mta: Any, SMTP: type, tag: str) -
     assert [p for p in mta.files_with(tag) if later.encode() not in p.read_bytes()] == []
 
 
-def test_bare_lf_and_bare_cr_arrive_as_one_message(mta: Any, SMTP: type, tag: str) -> None:
+def chunking_kw(smtp_class: type, chunking: bool) -> dict[str, bool]:
+    """``chunking=`` for the transport (False forces DATA with dot-stuffing, the path
+    SMTP smuggling attacks; Postfix offers CHUNKING, so BDAT is the default)."""
+    if "chunking" in inspect.signature(smtp_class).parameters:
+        return {"chunking": chunking}
+    if not chunking:
+        pytest.skip("this SMTPTransport has no chunking= option")
+    return {}
+
+
+@pytest.mark.parametrize("chunking", [False, True], ids=["DATA", "BDAT"])
+def test_bare_lf_and_bare_cr_arrive_as_one_message(
+    mta: Any, SMTP: type, tag: str, chunking: bool
+) -> None:
     # The classic smuggling payload: <LF>.<LF> then a second transaction. It must
     # stay inside the one message (RFC 5321 §2.3.8, §4.5.2).
     smuggled = f"{tag}-smuggled"
@@ -204,7 +218,14 @@ def test_bare_lf_and_bare_cr_arrive_as_one_message(mta: Any, SMTP: type, tag: st
     )
     data = message(tag, body=body)
     wire, _env, _ = prepare(data, None)
-    with SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=10) as smtp:
+    with SMTP(
+        mta.host,
+        mta.smtp_port,
+        security="starttls",
+        cafile=mta.ca_file,
+        timeout=10,
+        **chunking_kw(SMTP, chunking),
+    ) as smtp:
         result = smtp.send(data)
     assert result.ok
     got = mta.wait_for(tag)
@@ -411,3 +432,22 @@ def test_message_just_under_size_is_accepted(mta: Any, SMTP: type, tag: str) -> 
         result = smtp.send(data)
     assert result.ok
     assert_delivered(mta, tag, wire, env.rcpt_to)
+
+
+@pytest.mark.parametrize("chunking", [False, True], ids=["DATA", "BDAT"])
+def test_c20_dot_stuffing_round_trip(mta: Any, SMTP: type, tag: str, chunking: bool) -> None:
+    # shared case c20: lines ".", "..hidden", ".signature" survive byte for byte.
+    data = message(tag, body=b"Config follows\r\n.\r\n..hidden\r\n.signature\r\nend\r\n")
+    wire, env, _ = prepare(data, None)
+    with SMTP(
+        mta.host,
+        mta.smtp_port,
+        security="starttls",
+        cafile=mta.ca_file,
+        timeout=10,
+        **chunking_kw(SMTP, chunking),
+    ) as smtp:
+        assert smtp.send(data).ok
+    assert_delivered(mta, tag, wire, env.rcpt_to)
+    (body,) = mta.wait_for(tag)
+    assert body.endswith(b"\n\nConfig follows\n.\n..hidden\n.signature\nend\n")
