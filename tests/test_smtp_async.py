@@ -255,3 +255,23 @@ def test_async_stale_connection_with_bdat_reconnects() -> None:
             assert len(srv.deliveries) == 3 and len(srv.sessions) == 3
 
     asyncio.run(main())
+
+
+def test_aconnect_checks_login_early(tmp_path: Path) -> None:
+    async def main() -> None:
+        with aiosmtpd_server(tmp_path) as srv:
+            async with AsyncSMTPTransport(
+                "127.0.0.1", srv.port, username=USER, password=PASSWORD, cafile=srv.cafile
+            ) as t:
+                await t.aconnect()
+                assert t.connections_opened == 1 and len(t._idle) == 1
+                await t.asend_raw(MSG, ENV)
+                assert t.connections_opened == 1
+            bad = AsyncSMTPTransport(
+                "127.0.0.1", srv.port, username=USER, password="x", cafile=srv.cafile
+            )
+            with pytest.raises(AuthenticationError):
+                await bad.aconnect()
+            await bad.aclose()
+
+    asyncio.run(main())

@@ -388,6 +388,14 @@ class AsyncSMTPTransport(AsyncTransport):
                 keep.append(conn)
         self._idle = keep
 
+    async def aconnect(self) -> None:
+        """Open a connection now (greeting, TLS, AUTH) and keep it in the pool:
+        checks the settings and credentials before the first send."""
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.pool_size)
+        async with self._sem:
+            await self._release(await self._acquire())
+
     async def aclose(self) -> None:
         """QUIT and close every idle connection; busy ones close when released."""
         self._closed = True
