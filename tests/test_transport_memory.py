@@ -14,6 +14,7 @@ from mimekit.transports import (
     Envelope,
     InvalidEnvelope,
     MemoryTransport,
+    MessageTooLarge,
     RecipientsRefused,
     Transport,
     from_url,
@@ -146,6 +147,18 @@ def test_all_refused_raises_and_stores_nothing() -> None:
     assert info.value.replies == {"bo@example.net": (550, "5.1.1", "no such user")}
     assert info.value.result.refused == ("bo@example.net",)
     assert len(t.outbox) == 0
+
+
+def test_max_size_simulates_a_size_limit() -> None:
+    data = msg()
+    t = MemoryTransport(max_size=len(data) - 1)
+    with pytest.raises(MessageTooLarge) as info:
+        t.send(data)
+    assert (info.value.size, info.value.limit) == (len(data), len(data) - 1)
+    assert len(t.outbox) == 0
+    t.max_size = len(data)
+    t.send(data)
+    assert len(t.outbox) == 1
 
 
 def test_fail_simulates_an_outage() -> None:

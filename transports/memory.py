@@ -34,7 +34,7 @@ from mimekit.transports.base import (
     Transport,
     prepare,
 )
-from mimekit.transports.errors import RecipientsRefused
+from mimekit.transports.errors import MessageTooLarge, RecipientsRefused
 from mimekit.transports.file import atomic_write
 
 if TYPE_CHECKING:
@@ -318,8 +318,9 @@ class MemoryTransport(Transport, AsyncTransport):
     user")}``: those recipients come back refused in the :class:`SendResult`;
     if every recipient is refused, :class:`RecipientsRefused` is raised and
     nothing is stored, as with SMTP. ``fail`` (an exception) is raised by every
-    send until set back to None, to simulate an outage. ``path`` keeps the
-    outbox in a directory shared between processes.
+    send until set back to None, to simulate an outage. ``max_size`` simulates
+    a server's SIZE limit (:class:`MessageTooLarge`, nothing stored). ``path``
+    keeps the outbox in a directory shared between processes.
     """
 
     def __init__(
@@ -328,8 +329,10 @@ class MemoryTransport(Transport, AsyncTransport):
         refuse: Mapping[str, Refusal] | None = None,
         path: str | os.PathLike[str] | None = None,
         fail: BaseException | None = None,
+        max_size: int | None = None,
     ) -> None:
         self.outbox = Outbox(path)
+        self.max_size = max_size
         self.refuse: dict[str, Refusal] = {k.lower(): v for k, v in (refuse or {}).items()}
         self.fail = fail
         self.closed = False
@@ -345,6 +348,13 @@ class MemoryTransport(Transport, AsyncTransport):
         wire, env, message_id = prepare(message, envelope)
         if self.fail is not None:
             raise self.fail
+        if self.max_size is not None and len(wire) > self.max_size:
+            # RFC 1870: an SMTP client refuses before MAIL FROM when SIZE is exceeded.
+            raise MessageTooLarge(
+                f"message of {len(wire)} octets exceeds the server's SIZE {self.max_size}",
+                size=len(wire),
+                limit=self.max_size,
+            )
         recipients = []
         for rcpt in env.rcpt_to:
             refusal = self.refuse.get(rcpt.lower())
