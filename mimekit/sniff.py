@@ -117,6 +117,16 @@ def _ftyp(head: bytes) -> str:
     return "video/mp4"
 
 
+_NETPBM = {
+    b"1": "image/x-portable-bitmap",
+    b"4": "image/x-portable-bitmap",
+    b"2": "image/x-portable-graymap",
+    b"5": "image/x-portable-graymap",
+    b"3": "image/x-portable-pixmap",
+    b"6": "image/x-portable-pixmap",
+}
+
+
 def _signature(head: bytes) -> str | None:
     """Built-in magic numbers for the formats mail actually carries."""
     prefixes: tuple[tuple[bytes, str], ...] = (
@@ -136,7 +146,9 @@ def _signature(head: bytes) -> str | None:
         (b"BZh", "application/x-bzip2"),
         (b"\xfd7zXZ\x00", "application/x-xz"),
         (b"\x28\xb5\x2f\xfd", "application/zstd"),
-        (b"%!PS", "application/postscript"),
+        (b"%!", "application/postscript"),
+        (b"\x78\x9f\x3e\x22", "application/vnd.ms-tnef"),  # winmail.dat
+        (b".snd", "audio/basic"),
         (b"{\\rtf", "application/rtf"),
         (b"wOFF", "font/woff"),
         (b"wOF2", "font/woff2"),
@@ -166,6 +178,8 @@ def _signature(head: bytes) -> str | None:
         return _ftyp(head)
     if head[:2] == b"BM" and len(head) >= 26 and head[6:10] == b"\0\0\0\0":
         return "image/bmp"
+    if head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in (b"\n", b"\r", b" ", b"#"):
+        return _NETPBM[head[1:2]]
     if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
         return "audio/mpeg"
     if head[:4] == b"\x1aE\xdf\xa3":
@@ -250,6 +264,8 @@ def _by_name(filename: str | None) -> str | None:
     if "." not in name:
         return None
     ext = "." + name.rsplit(".", 1)[-1].lower()
+    if name.lower() == "winmail.dat":
+        return "application/vnd.ms-tnef"
     known = _EXTENSIONS.get(ext)
     if known is not None:
         return known

@@ -145,3 +145,13 @@ def test_common_extensions_do_not_depend_on_the_system_table(
     assert guess_type(None, "book.epub") == "application/epub+zip"
     assert guess_type(None, "mail.eml") == "message/rfc822"
     assert guess_type(None, "odd.unknownext") == "application/octet-stream"
+
+
+def test_mail_specific_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    assert guess_type(b"\x78\x9f\x3e\x22\x11\x51\x01\x06\x90\x08", None) == "application/vnd.ms-tnef"
+    assert guess_type(b"junk", "WINMAIL.DAT") == "application/vnd.ms-tnef"
+    assert guess_type(b".snd\x00\x00\x00\x18", None) == "audio/basic"
+    assert guess_type(b"%!\n/Helvetica findfont", None) == "application/postscript"
+    assert guess_type(b"P6\n1 1\n255\n\x00\x00\x00", None) == "image/x-portable-pixmap"
+    assert guess_type(b"P1\n1 1\n0\n", None) == "image/x-portable-bitmap"
