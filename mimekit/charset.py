@@ -273,13 +273,15 @@ _MIME_NAMES: dict[str, str] = {
 _QUOTES = "\"' \t\r\n"
 
 
+_LABEL_END = re.compile(r"[\s;,()*\"']")
+
+
 def _normalise(label: str) -> str:
     key = label.strip(_QUOTES).lower()
-    # RFC 2231 §5: a language may follow the charset in encoded words ("utf-8*en").
-    star = key.find("*")
-    if star > 0:
-        key = key[:star]
-    return key
+    # Cut at what cannot be part of a label: RFC 2231 §5 language suffix ("utf-8*en"),
+    # a comment ("us-ascii (plain)"), or a parameter swallowed by a broken header.
+    m = _LABEL_END.search(key)
+    return key[: m.start()] if m is not None else key
 
 
 @functools.lru_cache(maxsize=512)
@@ -319,6 +321,11 @@ def lookup(label: str | None) -> str | None:
     """
     if not label:
         return None
+    return _lookup_label(label)
+
+
+@functools.lru_cache(maxsize=512)
+def _lookup_label(label: str) -> str | None:
     return _lookup(_normalise(label))
 
 

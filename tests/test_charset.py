@@ -25,6 +25,8 @@ from mimekit.errors import Defect
         ('"utf-8"', "utf-8"),
         (" utf-8 ", "utf-8"),
         ("utf-8*en", "utf-8"),
+        ("us-ascii (Plain text)", "ascii"),
+        ("utf-8;format=flowed", "utf-8"),
         ("latin1", "latin-1"),
         ("gb2312", "gb18030"),
         ("GBK", "gb18030"),
