@@ -67,3 +67,24 @@ def test_smtp_state_machine_imports_no_io() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
         assert not {"socket", "ssl", "asyncio", "selectors"} & imported, (name, imported)
+
+
+def test_every_package_directory_is_packaged() -> None:
+    """A subpackage missing from pyproject's list installs fine in editable mode and
+    breaks every real install: keep the list complete."""
+    from pathlib import Path
+
+    tomllib = __import__("tomllib") if sys.version_info >= (3, 11) else None
+    if tomllib is None:
+        import pytest
+
+        pytest.skip("tomllib needs Python 3.11")
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, name in (("mimekit", "mimekit"), ("transports", "mimekit.transports")):
+        for init in (root / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / top).parts
+            found.add(".".join((name, *rel)))
+    assert found == listed
