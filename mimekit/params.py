@@ -43,6 +43,7 @@ ParamsInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 # RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>
 _TOKEN = r"[!#$%&'*+\-.^_`{|}~0-9A-Za-z]+"
 _TOKEN_RE = re.compile(_TOKEN + r"\Z")
+_NAME_OK_RE = re.compile(r"[!#$&+\-.^_`{|}~0-9A-Za-z]+\Z")  # token minus * ' %
 _SAFE_TOKEN_RE = re.compile(r"[!#$&+\-.^_`{|}~0-9A-Za-z]+\Z")
 _TYPE_RE = re.compile(r"\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s*")
 # RFC 2231 §7: attribute-char excludes "*", "'", "%" and tspecials.
@@ -260,6 +261,13 @@ def _parse_params(
     order: dict[str, None] = {}  # names in order of first appearance (O(1) lookups)
     for name, value, quoted in _tokenize(text, defects, header, skip_head):
         m = _EXT_RE.match(name)
+        base_name = m.group(1) if m is not None else name
+        if not _NAME_OK_RE.match(base_name):
+            # RFC 2045 §5.1 / RFC 2231 §7: not a parameter name; keeping it would make
+            # the value impossible to write back.
+            _add(defects, "InvalidParameter", f"invalid parameter name {name[:40]!r} dropped",
+                 header)
+            continue
         if m is not None:
             # RFC 2231 §3-4: name*N (plain section), name*N* / name* (encoded). A
             # quoted encoded value is not standard but is read the same way.

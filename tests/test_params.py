@@ -368,3 +368,21 @@ def test_valueless_word_after_a_type_is_a_defect() -> None:
     defects: list[Defect] = []
     assert ContentType.parse("text/plain; attachment", defects).params == ()
     assert _kinds(defects) == ["InvalidParameter"]
+
+
+def test_invalid_names_are_dropped_so_values_can_be_written_back() -> None:
+    defects: list[Defect] = []
+    ct = ContentType.parse("text/plain; a/b=1; (x)=2; ok=3", defects)
+    assert ct.params == (("ok", "3"),)
+    assert _kinds(defects) == ["InvalidParameter", "InvalidParameter"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", blacklist_characters="\r\n\0"),
+               max_size=120))
+def test_any_parsed_value_formats_and_reparses_the_same(text: str) -> None:
+    for cls in (ContentType, ContentDisposition):
+        parsed = cls.parse(text)
+        tokens = parsed.header_tokens(NO_LEGACY)
+        again = cls.parse(" ".join(tokens))
+        assert again == parsed, tokens
