@@ -257,8 +257,11 @@ def _tokenize(text: str, ctx: _Ctx) -> list[_Tok]:
                 append(("qs", _UNESCAPE.sub(r"\1", qs) if "\\" in qs else qs))
             elif kind == "dlend":
                 if not m.group("dlend"):
+                    # Not closed: unusable (never complete it into an address).
                     ctx.add("UnterminatedDomainLiteral", "domain literal not closed")
-                append(("dl", "[" + m.group("dl") + "]"))
+                    append(("bad", "[" + m.group("dl")))
+                else:
+                    append(("dl", "[" + m.group("dl") + "]"))
             elif kind == "cm":
                 pos, comment = _skip_comment(text, m.end(), ctx)
                 append(("cm", comment))

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from mimekit.errors import BuildError, EncodingError, HeaderInjectionError
 from mimekit.policy import Policy
 
@@ -38,6 +40,9 @@ _ID_HEADERS = frozenset({"message-id", "resent-message-id", "content-id"})
 _ID_LIST_HEADERS = frozenset({"in-reply-to", "references"})
 _DATE_HEADERS = frozenset({"date", "resent-date"})
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
+
+# RFC 2047 §2: lines that contain an encoded word are limited to 76 characters.
+_EW_LINE = 76
 
 # Unstructured text split into (white space before, word).
 _WORD_RE = re.compile(r"([ \t]*)([^ \t]+)")
@@ -189,6 +194,9 @@ def _unstructured(name: str, value: str, policy: Policy) -> bytes:
             or (i == n - 1 and bool(tail))
         )
 
+    if any(encode_at(k) for k in range(n)):
+        # RFC 2047 §2: a line holding an encoded word is at most 76 characters.
+        folder.soft = min(folder.soft, _EW_LINE)
     i = 0
     while i < n:
         ws, word = pieces[i]
@@ -306,7 +314,13 @@ def _format(name: str, key: str, value: Any, policy: Policy) -> bytes:
     if key in ADDRESS_HEADERS:
         from mimekit.address import address_tokens, coerce_addresses
 
-        return fold_tokens(name, address_tokens(coerce_addresses(value), policy), policy)
+        items = coerce_addresses(value)
+        tokens = address_tokens(items, policy)
+        if policy.max_line_length > _EW_LINE and any("=?" in t for t in tokens):
+            # RFC 2047 §2: a line holding an encoded word is at most 76 characters.
+            policy = attrs.evolve(policy, max_line_length=_EW_LINE)
+            tokens = address_tokens(items, policy)
+        return fold_tokens(name, tokens, policy)
     if key in _ID_HEADERS:
         if not isinstance(value, str):
             raise TypeError(f"{name} takes a message id string")

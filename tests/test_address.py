@@ -399,9 +399,11 @@ def test_fuzz_never_raises_and_never_invents(text: str) -> None:
     defects: list[Defect] = []
     items = parse_address_list(text, defects)
     for box in mailboxes(items):
-        # Every mailbox was written: its parts appear in the input.
-        assert box.local.replace('"', "") in text.replace("\\", "").replace('"', "")
-        assert box.domain in text
+        # Every mailbox was written: its parts appear in the input (obsolete syntax
+        # allows white space around the dots, so compare without white space).
+        flat = "".join(text.replace("\\", "").replace('"', "").split())
+        assert "".join(box.local.replace('"', "").split()) in flat
+        assert box.domain in flat
     try:
         strict = parse_address_list(text, strict=True)
     except AddressError:
