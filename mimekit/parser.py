@@ -30,8 +30,10 @@ __all__ = ["FeedParser", "parse", "parse_file"]
 _FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
 # One header field (RFC 5322 §2.2, §2.2.3): name, optional white space (obsolete syntax),
 # colon, the rest of the line, and every continuation line (starting with SP or HTAB).
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?")
-_FIELDS = re.compile(rb"(([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?)")
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
+_FIELDS = re.compile(rb"(([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z))")
+# A whole block of such fields; each field ends at a line end, so matching is linear.
+_BLOCK = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z))*")
 _FROM_FIELD = re.compile(rb"From[ \t]*:")
 _HEADER_START = re.compile(rb"[!-9;-~]+[ \t]*:")
 _LEADING_WSP_LINES = re.compile(rb"(?:[ \t][^\n]*\n)+")
@@ -58,6 +60,8 @@ def _find_delimiter(data: bytes, needle: bytes, at: int, end: int) -> int:
     delimiter; after a few misses (hyphen-rich text) use the plain needle search.
     """
     find = data.find
+    if end - at <= 16384:
+        return find(needle, at, end)  # small region: one needle search is cheapest
     dash = needle[1:]
     for _ in range(16):
         j = find(b"-", at + 1, end)
@@ -166,7 +170,8 @@ class _Parser:
             nl = data.find(b"\n", start, end)
             start = end if nl < 0 else nl + 1
             self.defect(part, "UnixFromLine", "mbox 'From ' line before the headers", prefix_start)
-        m = _LEADING_WSP_LINES.match(data, start, end)
+        m = _LEADING_WSP_LINES.match(data, start, end) if data[start : start + 1] in (
+            b" ", b"\t") else None
         if m is not None and _HEADER_START.match(data, m.end(), end):
             # Lines starting with white space before the first field continue nothing
             # (RFC 5322 §2.2.3): kept raw ahead of the header block.
@@ -200,22 +205,19 @@ class _Parser:
 
         if not truncated and hend - start <= policy.max_header_line:
             # Fast path: the block is nothing but well-formed fields (the usual case).
-            block = data[start:hend]
-            found = _FIELDS.findall(block)
-            if len(found) <= policy.max_headers and len(b"".join([f[0] for f in found])) == len(
-                block
-            ):
-                fast_items: list[Header] = []
-                fast_keys: list[str] = []
-                fast_offsets: list[int] = []
-                q = start
-                for raw, rawname in found:
-                    name = rawname.decode("ascii")
-                    fast_items.append(Header(name, raw))
-                    fast_keys.append(name.lower())
-                    fast_offsets.append(q)
-                    q += len(raw)
-                if fast_items:
+            if _BLOCK.fullmatch(data, start, hend) is not None:
+                found = _FIELDS.findall(data, start, hend)
+                if 0 < len(found) <= policy.max_headers:
+                    fast_items: list[Header] = []
+                    fast_keys: list[str] = []
+                    fast_offsets: list[int] = []
+                    q = start
+                    for raw, rawname in found:
+                        name = rawname.decode("ascii")
+                        fast_items.append(Header(name, raw))
+                        fast_keys.append(name.lower())
+                        fast_offsets.append(q)
+                        q += len(raw)
                     part._sep = data[hend : hend + sep_len]
                     headers = Headers._from_parsed(fast_items, fast_keys)
                     headers.on_change = part._headers_changed

@@ -398,6 +398,17 @@ def test_hostile_sizes_are_bounded() -> None:
     assert len(msg.children[0].body) == 100_000_000
 
 
+def test_colon_heavy_junk_is_linear() -> None:
+    # A regex over header fields must not backtrack exponentially on junk lines full of
+    # colons (this input hung an earlier version).
+    data = b"A: b\n" + b"x:" * 20_000 + b" \n junk\nno colon here " + b":a" * 5000 + b"\n\nbody"
+    msg = parse(data)
+    assert msg.to_bytes() == data
+    data = b"Subject: " + b"a:" * 50_000 + b"\nfoo\n\nbody"
+    msg = parse(data)
+    assert msg.to_bytes() == data and kinds(msg) == ["MalformedHeader"]
+
+
 def test_moderate_hostile_inputs() -> None:
     data = nested(5000)
     assert parse(data).to_bytes() == data
