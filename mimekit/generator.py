@@ -33,9 +33,7 @@ def _needs_new_delimiters(part: Part, boundary: bytes | None) -> bool:
 
 
 def _boundary(part: Part) -> bytes | None:
-    from mimekit.model import fast_content_type
-
-    return fast_content_type(part._headers.get_header("content-type"))[1]
+    return part._fast()[1]
 
 
 def _ensure_boundary(part: Part) -> bytes:

@@ -34,8 +34,9 @@ _P = TypeVar("_P", bound="Part")
 # A cheap reading of Content-Type for the parser and generator (RFC 2045 §5.1):
 # type "/" subtype, and the boundary parameter (quoted or token).
 _TOKEN = rb"[^\s/;()<>@,:\\\"\[\]?=]+"
-_CT_TYPE = re.compile(rb"\s*(" + _TOKEN + rb")\s*/\s*(" + _TOKEN + rb")")
-_CT_BOUNDARY = re.compile(rb'(?i)(?:^|[;\s])boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
+# Applied to the raw field (name, colon, folded value): \s also spans folding line breaks.
+_CT_RAW = re.compile(rb"[^:]*:\s*(" + _TOKEN + rb")\s*/\s*(" + _TOKEN + rb")")
+_CT_BOUNDARY = re.compile(rb'(?i)[;\s]boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
 _UNESCAPE = re.compile(rb"\\(.)")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 _IDENTITY_CTES = ("7bit", "8bit", "binary", "")
@@ -49,21 +50,19 @@ def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
     """
     if header is None:
         return None, None
-    value = header.raw_value
-    if b"\n" in value:
-        from mimekit.headers import unfold
-
-        value = unfold(value)
-    m = _CT_TYPE.match(value)
+    raw = header.raw
+    m = _CT_RAW.match(raw)
     if m is None:
         return None, None
     mime = (m.group(1) + b"/" + m.group(2)).lower().decode("latin-1")
     boundary: bytes | None = None
     if mime.startswith("multipart/"):
-        b = _CT_BOUNDARY.search(value, m.end())
+        b = _CT_BOUNDARY.search(raw, m.end())
         if b is not None:
-            boundary = _UNESCAPE.sub(rb"\1", b.group(1)) if b.group(1) is not None else b.group(2)
-        elif b"boundary*" in value.lower():
+            boundary = b.group(1) if b.group(1) is not None else b.group(2)
+            if b"\\" in boundary and b.group(1) is not None:
+                boundary = _UNESCAPE.sub(rb"\1", boundary)
+        elif b"boundary*" in raw.lower():
             from mimekit.params import ContentType
 
             found = ContentType.parse(header.unfolded).boundary
@@ -147,29 +146,35 @@ class Part:
     the raw pieces directly.
     """
 
+    # Immutable defaults live on the class (cheap construction on the parse path); an
+    # instance attribute replaces them when set.
+    _prefix: bytes | None = None  # raw bytes before the header block (BOM, "From " line)
+    _sep: bytes | None = None  # header/body separator as parsed; None: policy.linesep
+    _body: bytes = b""
+    _children: _Children | None = None
+    _preamble: bytes | None = None
+    _epilogue: bytes | None = None
+    _delims: list[bytes] | None = None  # raw delimiter lines; None: regenerate
+    _close: bytes | None = None
+    _boundary_used: bytes | None = None
+    _message: Message | None = None
+    _decoded_message: Message | None = None  # from a base64/QP message/rfc822
+    _hdirty: bool = False
+    _hoffsets: list[int] | None = None
+    _ct_cache: list[Any] | None = None
+    _disp_cache: list[Any] | None = None
+    _decoded: bool = False
+    _charset: str | None = None
+    _fast_ct: tuple[str | None, bytes | None] | None = None  # fast_content_type() cached
+
     def __init__(self, headers: Headers | None = None, *, policy: Policy = DEFAULT) -> None:
         self.parent: Part | None = None
         self.policy = policy
-        self._headers = Headers()
-        self._set_headers(headers if headers is not None else Headers())
+        if headers is None:
+            headers = Headers()
+        self._headers = headers
+        headers.on_change = self._headers_changed
         self._defects: list[Defect] = []
-        self._prefix: bytes | None = None
-        self._sep: bytes | None = None  # header/body separator as parsed; None: linesep
-        self._body: bytes = b""
-        self._children: _Children | None = None
-        self._preamble: bytes | None = None
-        self._epilogue: bytes | None = None
-        self._delims: list[bytes] | None = None  # raw delimiter lines; None: regenerate
-        self._close: bytes | None = None
-        self._boundary_used: bytes | None = None
-        self._message: Message | None = None
-        self._decoded_message: Message | None = None  # from a base64/QP message/rfc822
-        self._hdirty = False
-        self._hoffsets: list[int] | None = None
-        self._ct_cache: list[Any] | None = None
-        self._disp_cache: list[Any] | None = None
-        self._decoded = False
-        self._charset: str | None = None
         self._hdr_seen: set[int] = set()
         self._once: set[tuple[int, str]] = set()
 
@@ -226,7 +231,15 @@ class Part:
         self._set_headers(headers)
         self._headers_changed()
 
+    def _fast(self) -> tuple[str | None, bytes | None]:
+        """``fast_content_type`` of this part's Content-Type header, cached."""
+        cached = self._fast_ct
+        if cached is None:
+            cached = self._fast_ct = fast_content_type(self._headers.get_header("content-type"))
+        return cached
+
     def _headers_changed(self) -> None:
+        self._fast_ct = None
         self._hdirty = True
         self._hoffsets = None
         self._ct_cache = None
@@ -384,12 +397,11 @@ class Part:
     @property
     def mime_type(self) -> str:
         """Effective ``type/subtype``, lower case."""
-        header = self._headers.get_header("content-type")
-        if header is None:
-            return self._default_type()
-        mime, _ = fast_content_type(header)
+        mime = self._fast()[0]
         if mime is not None:
             return mime
+        if "content-type" not in self._headers:
+            return self._default_type()
         return self.content_type.mime_type.lower()
 
     @property

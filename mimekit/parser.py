@@ -109,7 +109,7 @@ class _Parser:
         data = self.data
         pos = self.headers(part, start, end, isinstance(part, Message))
         header = part._headers.get_header("content-type")
-        mime, boundary = fast_content_type(header)
+        mime, boundary = part._fast_ct = fast_content_type(header)
         if mime is None:
             if header is not None:
                 self.defect(part, "MalformedContentType", "no type/subtype; text/plain assumed",
