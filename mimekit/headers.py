@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+
 import attrs
 
 from mimekit.errors import Defect, HeaderInjectionError

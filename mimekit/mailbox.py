@@ -36,11 +36,11 @@ __all__ = [
 ]
 
 # RFC 4155 §2: "From " sender SP date (asctime). Readers in the wild also see "From -".
-_ENVELOPE = re.compile(rb"^From [^ \t\r\n]+([^\n]*)$", re.M)
+_ENVELOPE = re.compile(rb"^From [^ \t\r\n]+([^\n]*)$", re.MULTILINE)
 _FIELD_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 _TIME = re.compile(rb"\d\d?:\d\d")
-_QUOTED_FROM = re.compile(rb"^>(>*From )", re.M)
-_NEEDS_QUOTE = re.compile(rb"^(>*From )", re.M)
+_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+_NEEDS_QUOTE = re.compile(rb"^(>*From )", re.MULTILINE)
 _CONTENT_LENGTH = re.compile(rb"(?im)^Content-Length:[ \t]*([0-9]{1,15})[ \t]*\r?$")
 _BLANK = re.compile(rb"\r?\n\r?\n")
 

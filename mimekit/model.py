@@ -15,8 +15,7 @@ Header values, content types and bodies are decoded lazily, only when asked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
 from mimekit.errors import Defect, ParseError
@@ -24,11 +23,11 @@ from mimekit.headers import Header, Headers
 from mimekit.policy import DEFAULT, Policy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mimekit.address import Address, Group
     from mimekit.params import ContentDisposition, ContentType
 
 __all__ = ["Message", "Part", "fast_content_type"]
 
+# typing.Self is 3.11+; a bound TypeVar keeps Message.leaf() typed as Message on 3.10.
 _P = TypeVar("_P", bound="Part")
 
 # A cheap reading of Content-Type for the parser and generator (RFC 2045 §5.1):
@@ -133,7 +132,7 @@ class _Children(list["Part"]):
         super().__delitem__(index)
         self._changed()
 
-    def __iadd__(self, items: Iterable[Part]) -> _Children:  # type: ignore[override,misc]
+    def __iadd__(self, items: Iterable[Part]) -> _Children:  # type: ignore[override,misc]  # noqa: PYI034
         super().__iadd__(items)
         self._changed()
         return self
@@ -181,14 +180,14 @@ class Part:
     # -- constructors -----------------------------------------------------------------
 
     @classmethod
-    def leaf(cls: type[_P], headers: Headers, body: bytes, *, policy: Policy = DEFAULT) -> _P:
+    def leaf(cls: type[_P], headers: Headers, body: bytes, *, policy: Policy = DEFAULT) -> _P:  # noqa: PYI019
         """A leaf whose body is already transfer-encoded (written as given)."""
         part = cls(headers, policy=policy)
         part._body = bytes(body)
         return part
 
     @classmethod
-    def multipart(
+    def multipart(  # noqa: PYI019
         cls: type[_P],
         headers: Headers,
         children: Iterable[Part],
@@ -205,7 +204,7 @@ class Part:
         return part
 
     @classmethod
-    def rfc822(
+    def rfc822(  # noqa: PYI019
         cls: type[_P], headers: Headers, message: Message, *, policy: Policy = DEFAULT
     ) -> _P:
         """A message/rfc822 part holding ``message``."""
@@ -311,17 +310,20 @@ class Part:
         """The embedded message of a message/rfc822 or message/global part."""
         if self._message is not None:
             return self._message
-        if self._decoded_message is None and self._children is None and self._body:
-            header = self._headers.get_header("content-type")
-            if header is not None and fast_content_type(header)[0] in _MESSAGE_TYPES:
-                if self.transfer_encoding in ("base64", "quoted-printable"):
-                    # RFC 2046 §5.2.1 forbids encoding message/rfc822, yet it is sent:
-                    # read the decoded message (a view: edits to it are not written back).
-                    from mimekit.parser import parse
+        if (
+            self._decoded_message is None
+            and self._children is None
+            and self._body
+            and self._fast()[0] in _MESSAGE_TYPES
+            and self.transfer_encoding in ("base64", "quoted-printable")
+        ):
+            # RFC 2046 §5.2.1 forbids encoding message/rfc822, yet it is sent: read the
+            # decoded message (a view: edits to it are not written back).
+            from mimekit.parser import parse
 
-                    decoded = parse(self.get_content(), self.policy)
-                    decoded.parent = self
-                    self._decoded_message = decoded
+            decoded = parse(self.get_content(), self.policy)
+            decoded.parent = self
+            self._decoded_message = decoded
         return self._decoded_message
 
     def walk(self) -> Iterator[Part]:
@@ -362,9 +364,12 @@ class Part:
         # RFC 2046 §5.1.5: in a digest the default is message/rfc822; else RFC 2045 §5.1
         # text/plain.
         parent = self.parent
-        if parent is not None and parent._children is not None:
-            if parent.mime_type == "multipart/digest":
-                return "message/rfc822"
+        if (
+            parent is not None
+            and parent._children is not None
+            and parent.mime_type == "multipart/digest"
+        ):
+            return "message/rfc822"
         return "text/plain"
 
     @property
@@ -670,209 +675,6 @@ def _with_part(defect: Defect, pid: str) -> Defect:
     return Defect(defect.kind, defect.detail, part=pid, header=defect.header, offset=defect.offset)
 
 
-class Message(Part):
-    """The root of a message (or of an embedded message/rfc822), with typed accessors
-    for the RFC 5322 §3.6 fields."""
-
-    # -- addresses, dates, ids ----------------------------------------------------------
-
-    def _addresses(self, name: str) -> list[Address | Group]:
-        from mimekit.address import parse_address_list
-
-        result: list[Address | Group] = []
-        for header in self._headers.get_headers(name):
-            defects: list[Defect] = []
-            try:
-                result.extend(parse_address_list(header.unfolded, defects))
-            except Exception as exc:  # noqa: BLE001 - lenient
-                defects.append(Defect("MalformedAddress", str(exc)))
-            self._record_once(header, "addr", defects)
-        return result
-
-    def _record_once(self, header: Header, what: str, defects: list[Defect]) -> None:
-        done = self._once
-        key = (id(header), what)
-        if key not in done:
-            done.add(key)
-            self._record_all(defects, header)
-
-    @property
-    def subject(self) -> str | None:
-        """The Subject, unfolded and RFC 2047 decoded."""
-        header = self._headers.get_header("subject")
-        if header is None:
-            return None
-        self._ensure_header_defects(header)
-        return header.value
-
-    @property
-    def from_(self) -> list[Address | Group]:
-        """From (RFC 5322 §3.6.2), ``[]`` when absent."""
-        return self._addresses("from")
-
-    @property
-    def sender(self) -> list[Address | Group]:
-        """Sender, ``[]`` when absent."""
-        return self._addresses("sender")
-
-    @property
-    def reply_to(self) -> list[Address | Group]:
-        """Reply-To, ``[]`` when absent."""
-        return self._addresses("reply-to")
-
-    @property
-    def to(self) -> list[Address | Group]:
-        """To (every To field joined), ``[]`` when absent."""
-        return self._addresses("to")
-
-    @property
-    def cc(self) -> list[Address | Group]:
-        """Cc, ``[]`` when absent."""
-        return self._addresses("cc")
-
-    @property
-    def bcc(self) -> list[Address | Group]:
-        """Bcc, ``[]`` when absent."""
-        return self._addresses("bcc")
-
-    @property
-    def date(self) -> datetime | None:
-        """The Date as an aware datetime (RFC 5322 §3.3), None if absent or unparseable."""
-        header = self._headers.get_header("date")
-        if header is None:
-            return None
-        from mimekit.dates import parse_date
-
-        defects: list[Defect] = []
-        try:
-            value = parse_date(header.unfolded, defects)
-        except Exception as exc:  # noqa: BLE001 - lenient
-            defects.append(Defect("InvalidDate", str(exc)))
-            value = None
-        self._record_once(header, "date", defects)
-        return value
-
-    def _msgids(self, name: str) -> list[str]:
-        from mimekit.dates import parse_msgid_list
-
-        result: list[str] = []
-        for header in self._headers.get_headers(name):
-            defects: list[Defect] = []
-            try:
-                result.extend(parse_msgid_list(header.unfolded, defects))
-            except Exception as exc:  # noqa: BLE001 - lenient
-                defects.append(Defect("InvalidMessageID", str(exc)))
-            self._record_once(header, "msgid", defects)
-        return result
-
-    @property
-    def message_id(self) -> str | None:
-        """The Message-ID without angle brackets, or None."""
-        header = self._headers.get_header("message-id")
-        if header is None:
-            return None
-        ids = self._msgids("message-id")
-        return ids[0] if ids else None
-
-    @property
-    def in_reply_to(self) -> list[str]:
-        """In-Reply-To message ids, without angle brackets."""
-        return self._msgids("in-reply-to")
-
-    @property
-    def references(self) -> list[str]:
-        """References message ids, without angle brackets."""
-        return self._msgids("references")
-
-    # -- bodies -------------------------------------------------------------------------
-
-    def _find_body(self, mime: str) -> Part | None:
-        # What a client shows: look through mixed, related and alternative multiparts
-        # (not into attached messages) for the first non-attachment leaf of that type.
-        stack: list[Part] = [self]
-        while stack:
-            part = stack.pop()
-            if part._children is not None:
-                stack.extend(reversed(part._children))
-                continue
-            if part._message is not None and part is not self:
-                continue
-            if part.mime_type == mime and not part.is_attachment:
-                return part
-        return None
-
-    @property
-    def text_part(self) -> Part | None:
-        """The part :attr:`text` comes from."""
-        return self._find_body("text/plain")
-
-    @property
-    def html_part(self) -> Part | None:
-        """The part :attr:`html` comes from."""
-        return self._find_body("text/html")
-
-    @property
-    def text(self) -> str | None:
-        """The plain-text body a mail client would show, or None."""
-        part = self.text_part
-        return part.get_text() if part is not None else None
-
-    @property
-    def html(self) -> str | None:
-        """The HTML body a mail client would show, or None."""
-        part = self.html_part
-        return part.get_text() if part is not None else None
-
-    @property
-    def attachments(self) -> list[Part]:
-        """Every attachment (see :attr:`Part.is_attachment`), in order, not looking
-        inside attached messages."""
-        found: list[Part] = []
-        stack: list[Part] = [self]
-        while stack:
-            part = stack.pop()
-            if part._children is not None:
-                stack.extend(reversed(part._children))
-            elif part.is_attachment:
-                found.append(part)
-        return found
-
-    # -- defects and output ---------------------------------------------------------------
-
-    def _analyze(self) -> None:
-        self._analyze_message()
-        super()._analyze()
-
-    def _analyze_message(self) -> None:
-        _ = self.subject
-        for name in ("from", "sender", "reply-to", "to", "cc", "bcc"):
-            self._addresses(name)
-        _ = self.date
-        for name in ("message-id", "in-reply-to", "references"):
-            self._msgids(name)
-
-    @property
-    def all_defects(self) -> list[Defect]:
-        """Every defect of the whole tree, embedded messages included, in tree order."""
-        result: list[Defect] = []
-        for part, pid in self.walk_ids():
-            result.extend(part.defects_as(pid))
-        return result
-
-    @property
-    def defects(self) -> list[Defect]:
-        """Every defect of the whole tree (see :attr:`all_defects`)."""
-        return self.all_defects
-
-    def to_bytes(self, *, exclude_headers: Sequence[str] = ()) -> bytes:
-        """The message serialized; ``exclude_headers`` names root headers to leave out
-        (e.g. ``("bcc", "resent-bcc")``), everything else byte-identical."""
-        from mimekit import generator
-
-        return generator.to_bytes(self, exclude_headers=exclude_headers)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``inspect --json`` object (see docs: inspect-json contract)."""
-        from mimekit.summary import message_to_dict
-
-        return message_to_dict(self)
+# Message lives in its own module to keep each file small; it is part of this module's
+# API (``from mimekit.model import Message``). Imported last: it subclasses Part.
+from mimekit._message import Message

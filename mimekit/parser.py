@@ -203,27 +203,30 @@ class _Parser:
             hend, sep_len = limit, 0
         truncated = sep_len == 0 and limit < end  # header block longer than allowed
 
-        if not truncated and hend - start <= policy.max_header_line:
-            # Fast path: the block is nothing but well-formed fields (the usual case).
-            if _BLOCK.fullmatch(data, start, hend) is not None:
-                found = _FIELDS.findall(data, start, hend)
-                if 0 < len(found) <= policy.max_headers:
-                    fast_items: list[Header] = []
-                    fast_keys: list[str] = []
-                    fast_offsets: list[int] = []
-                    q = start
-                    for raw, rawname in found:
-                        name = rawname.decode("ascii")
-                        fast_items.append(Header(name, raw))
-                        fast_keys.append(name.lower())
-                        fast_offsets.append(q)
-                        q += len(raw)
-                    part._sep = data[hend : hend + sep_len]
-                    headers = Headers._from_parsed(fast_items, fast_keys)
-                    headers.on_change = part._headers_changed
-                    part._headers = headers
-                    part._hoffsets = fast_offsets
-                    return hend + sep_len
+        # Fast path: the block is nothing but well-formed fields (the usual case).
+        if (
+            not truncated
+            and hend - start <= policy.max_header_line
+            and _BLOCK.fullmatch(data, start, hend) is not None
+        ):
+            found = _FIELDS.findall(data, start, hend)
+            if 0 < len(found) <= policy.max_headers:
+                fast_items: list[Header] = []
+                fast_keys: list[str] = []
+                fast_offsets: list[int] = []
+                q = start
+                for raw, rawname in found:
+                    name = rawname.decode("ascii")
+                    fast_items.append(Header(name, raw))
+                    fast_keys.append(name.lower())
+                    fast_offsets.append(q)
+                    q += len(raw)
+                part._sep = data[hend : hend + sep_len]
+                headers = Headers._from_parsed(fast_items, fast_keys)
+                headers.on_change = part._headers_changed
+                part._headers = headers
+                part._hoffsets = fast_offsets
+                return hend + sep_len
         if truncated:
             # Only whole lines within the limit; the last field may go on beyond it.
             hend = data.rfind(b"\n", start, hend) + 1

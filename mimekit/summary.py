@@ -185,10 +185,11 @@ def _check_mailbox(obj: dict[str, Any], where: str, errors: list[str]) -> None:
 
 
 def _check_defect(obj: Any, where: str, errors: list[str]) -> None:
-    if _check_keys(obj, _DEFECT_KEYS, where, errors):
-        if not (_is(obj["part"], str) and _is(obj["kind"], str) and _is(obj["detail"], str)
-                and _is(obj["header"], str, type(None)) and _is(obj["offset"], int, type(None))):
-            errors.append(f"{where}: bad defect types")
+    if _check_keys(obj, _DEFECT_KEYS, where, errors) and not (
+        _is(obj["part"], str) and _is(obj["kind"], str) and _is(obj["detail"], str)
+        and _is(obj["header"], str, type(None)) and _is(obj["offset"], int, type(None))
+    ):
+        errors.append(f"{where}: bad defect types")
 
 
 def _check_part(root: Any, where: str, errors: list[str]) -> None:
@@ -246,12 +247,13 @@ def schema_errors(obj: Any) -> list[str]:
             errors.append(f"$.{key}: not a list of strings")
     if isinstance(obj["attachments"], list):
         for i, att in enumerate(obj["attachments"]):
-            if _check_keys(att, _ATTACHMENT_KEYS, f"$.attachments[{i}]", errors):
-                if not (_is(att["part"], str) and _is(att["content_type"], str)
-                        and _is(att["size"], int) and _is(att["sha256"], str)
-                        and _is(att["filename"], str, type(None))
-                        and _is(att["disposition"], str, type(None))):
-                    errors.append(f"$.attachments[{i}]: bad types")
+            if _check_keys(att, _ATTACHMENT_KEYS, f"$.attachments[{i}]", errors) and not (
+                _is(att["part"], str) and _is(att["content_type"], str)
+                and _is(att["size"], int) and _is(att["sha256"], str)
+                and _is(att["filename"], str, type(None))
+                and _is(att["disposition"], str, type(None))
+            ):
+                errors.append(f"$.attachments[{i}]: bad types")
     else:
         errors.append("$.attachments: not a list")
     if isinstance(obj["defects"], list):

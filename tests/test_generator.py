@@ -88,7 +88,7 @@ def test_changing_a_child_header_only_touches_that_child() -> None:
 
 def test_replacing_a_part_keeps_siblings_byte_identical() -> None:
     msg = parse(DATA)
-    first, alt, blob = msg.children
+    first, alt, _blob = msg.children
     first_raw, alt_raw = first.to_bytes(), alt.to_bytes()
     new = Part.leaf(Headers([("Content-Type", "text/plain")]), b"replacement\r\n")
     msg.children[2] = new

@@ -75,7 +75,7 @@ MAIL = (
     "\r\n"
     "forwarded body\r\n"
     "--mix--\r\n"
-).encode("utf-8")
+).encode()
 
 
 @pytest.fixture()

@@ -1,0 +1,230 @@
+"""The :class:`Message` class: a root :class:`~mimekit.model.Part` with typed accessors.
+
+Re-exported by :mod:`mimekit.model` (import it from there). The accessors read RFC 5322
+§3.6 fields lazily through :mod:`mimekit.address` and :mod:`mimekit.dates`, recording
+each header's defects once; ``text``/``html``/``attachments`` follow what a mail client
+shows (see :attr:`mimekit.model.Part.is_attachment`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mimekit.errors import Defect
+from mimekit.headers import Header
+from mimekit.model import Part
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mimekit.address import Address, Group
+
+__all__ = ["Message"]
+
+
+class Message(Part):
+    """The root of a message (or of an embedded message/rfc822), with typed accessors
+    for the RFC 5322 §3.6 fields."""
+
+    # -- addresses, dates, ids ----------------------------------------------------------
+
+    def _addresses(self, name: str) -> list[Address | Group]:
+        from mimekit.address import parse_address_list
+
+        result: list[Address | Group] = []
+        for header in self._headers.get_headers(name):
+            defects: list[Defect] = []
+            try:
+                result.extend(parse_address_list(header.unfolded, defects))
+            except Exception as exc:  # noqa: BLE001 - lenient
+                defects.append(Defect("MalformedAddress", str(exc)))
+            self._record_once(header, "addr", defects)
+        return result
+
+    def _record_once(self, header: Header, what: str, defects: list[Defect]) -> None:
+        done = self._once
+        key = (id(header), what)
+        if key not in done:
+            done.add(key)
+            self._record_all(defects, header)
+
+    @property
+    def subject(self) -> str | None:
+        """The Subject, unfolded and RFC 2047 decoded."""
+        header = self._headers.get_header("subject")
+        if header is None:
+            return None
+        self._ensure_header_defects(header)
+        return header.value
+
+    @property
+    def from_(self) -> list[Address | Group]:
+        """From (RFC 5322 §3.6.2), ``[]`` when absent."""
+        return self._addresses("from")
+
+    @property
+    def sender(self) -> list[Address | Group]:
+        """Sender, ``[]`` when absent."""
+        return self._addresses("sender")
+
+    @property
+    def reply_to(self) -> list[Address | Group]:
+        """Reply-To, ``[]`` when absent."""
+        return self._addresses("reply-to")
+
+    @property
+    def to(self) -> list[Address | Group]:
+        """To (every To field joined), ``[]`` when absent."""
+        return self._addresses("to")
+
+    @property
+    def cc(self) -> list[Address | Group]:
+        """Cc, ``[]`` when absent."""
+        return self._addresses("cc")
+
+    @property
+    def bcc(self) -> list[Address | Group]:
+        """Bcc, ``[]`` when absent."""
+        return self._addresses("bcc")
+
+    @property
+    def date(self) -> datetime | None:
+        """The Date as an aware datetime (RFC 5322 §3.3), None if absent or unparseable."""
+        header = self._headers.get_header("date")
+        if header is None:
+            return None
+        from mimekit.dates import parse_date
+
+        defects: list[Defect] = []
+        try:
+            value = parse_date(header.unfolded, defects)
+        except Exception as exc:  # noqa: BLE001 - lenient
+            defects.append(Defect("InvalidDate", str(exc)))
+            value = None
+        self._record_once(header, "date", defects)
+        return value
+
+    def _msgids(self, name: str) -> list[str]:
+        from mimekit.dates import parse_msgid_list
+
+        result: list[str] = []
+        for header in self._headers.get_headers(name):
+            defects: list[Defect] = []
+            try:
+                result.extend(parse_msgid_list(header.unfolded, defects))
+            except Exception as exc:  # noqa: BLE001 - lenient
+                defects.append(Defect("InvalidMessageID", str(exc)))
+            self._record_once(header, "msgid", defects)
+        return result
+
+    @property
+    def message_id(self) -> str | None:
+        """The Message-ID without angle brackets, or None."""
+        header = self._headers.get_header("message-id")
+        if header is None:
+            return None
+        ids = self._msgids("message-id")
+        return ids[0] if ids else None
+
+    @property
+    def in_reply_to(self) -> list[str]:
+        """In-Reply-To message ids, without angle brackets."""
+        return self._msgids("in-reply-to")
+
+    @property
+    def references(self) -> list[str]:
+        """References message ids, without angle brackets."""
+        return self._msgids("references")
+
+    # -- bodies -------------------------------------------------------------------------
+
+    def _find_body(self, mime: str) -> Part | None:
+        # What a client shows: look through mixed, related and alternative multiparts
+        # (not into attached messages) for the first non-attachment leaf of that type.
+        stack: list[Part] = [self]
+        while stack:
+            part = stack.pop()
+            if part._children is not None:
+                stack.extend(reversed(part._children))
+                continue
+            if part._message is not None and part is not self:
+                continue
+            if part.mime_type == mime and not part.is_attachment:
+                return part
+        return None
+
+    @property
+    def text_part(self) -> Part | None:
+        """The part :attr:`text` comes from."""
+        return self._find_body("text/plain")
+
+    @property
+    def html_part(self) -> Part | None:
+        """The part :attr:`html` comes from."""
+        return self._find_body("text/html")
+
+    @property
+    def text(self) -> str | None:
+        """The plain-text body a mail client would show, or None."""
+        part = self.text_part
+        return part.get_text() if part is not None else None
+
+    @property
+    def html(self) -> str | None:
+        """The HTML body a mail client would show, or None."""
+        part = self.html_part
+        return part.get_text() if part is not None else None
+
+    @property
+    def attachments(self) -> list[Part]:
+        """Every attachment (see :attr:`Part.is_attachment`), in order, not looking
+        inside attached messages."""
+        found: list[Part] = []
+        stack: list[Part] = [self]
+        while stack:
+            part = stack.pop()
+            if part._children is not None:
+                stack.extend(reversed(part._children))
+            elif part.is_attachment:
+                found.append(part)
+        return found
+
+    # -- defects and output ---------------------------------------------------------------
+
+    def _analyze(self) -> None:
+        self._analyze_message()
+        super()._analyze()
+
+    def _analyze_message(self) -> None:
+        _ = self.subject
+        for name in ("from", "sender", "reply-to", "to", "cc", "bcc"):
+            self._addresses(name)
+        _ = self.date
+        for name in ("message-id", "in-reply-to", "references"):
+            self._msgids(name)
+
+    @property
+    def all_defects(self) -> list[Defect]:
+        """Every defect of the whole tree, embedded messages included, in tree order."""
+        result: list[Defect] = []
+        for part, pid in self.walk_ids():
+            result.extend(part.defects_as(pid))
+        return result
+
+    @property
+    def defects(self) -> list[Defect]:
+        """Every defect of the whole tree (see :attr:`all_defects`)."""
+        return self.all_defects
+
+    def to_bytes(self, *, exclude_headers: Sequence[str] = ()) -> bytes:
+        """The message serialized; ``exclude_headers`` names root headers to leave out
+        (e.g. ``("bcc", "resent-bcc")``), everything else byte-identical."""
+        from mimekit import generator
+
+        return generator.to_bytes(self, exclude_headers=exclude_headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``inspect --json`` object (see docs: inspect-json contract)."""
+        from mimekit.summary import message_to_dict
+
+        return message_to_dict(self)
