@@ -165,6 +165,7 @@ class Part:
     _decoded: bool = False
     _charset: str | None = None
     _fast_ct: tuple[str | None, bytes | None] | None = None  # fast_content_type() cached
+    _hoff_map: dict[int, int] | None = None  # id(Header) -> input offset
 
     def __init__(self, headers: Headers | None = None, *, policy: Policy = DEFAULT) -> None:
         self.parent: Part | None = None
@@ -239,6 +240,7 @@ class Part:
 
     def _headers_changed(self) -> None:
         self._fast_ct = None
+        self._hoff_map = None
         self._hdirty = True
         self._hoffsets = None
         self._ct_cache = None
@@ -347,12 +349,15 @@ class Part:
         self._defects.append(defect)
 
     def _header_offset(self, header: Header) -> int | None:
-        if self._hoffsets is None:
+        offsets = self._hoffsets
+        if offsets is None:
             return None
-        for h, off in zip(self._headers, self._hoffsets):
-            if h is header:
-                return off
-        return None
+        # One id -> offset map per part, so many header defects stay linear.
+        table = self._hoff_map
+        if table is None or len(table) != len(offsets):
+            table = {id(h): off for h, off in zip(self._headers._items, offsets)}
+            self._hoff_map = table
+        return table.get(id(header))
 
     def _record_all(self, defects: Iterable[Defect], header: Header | None) -> None:
         offset = self._header_offset(header) if header is not None else None

@@ -92,16 +92,22 @@ def part_to_dict(root: Part) -> dict[str, Any]:
     return result
 
 
-def _attachment(part: Part) -> dict[str, Any]:
+def _attachment(part: Part, pid: str) -> dict[str, Any]:
     data = part.get_content()
     return {
-        "part": part.id,
+        "part": pid,
         "filename": part.filename,
         "content_type": part.mime_type,
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "disposition": part.disposition_kind,
     }
+
+
+def _attachments(message: Message) -> list[dict[str, Any]]:
+    # Section ids from one top-down walk (Part.id per part would be quadratic).
+    ids = {id(p): pid for p, pid in message.walk_ids()}
+    return [_attachment(p, ids[id(p)]) for p in message.attachments]
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
@@ -122,7 +128,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "references": message.references,
         "text": message.text,
         "html": message.html,
-        "attachments": [_attachment(p) for p in message.attachments],
+        "attachments": _attachments(message),
         "defects": [],
     }
     result["root"] = part_to_dict(message)

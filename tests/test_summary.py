@@ -117,3 +117,14 @@ def test_deep_tree_has_no_recursion_limit() -> None:
         node = node["parts"][0]
     assert node["text"] == "leaf"
     assert schema_errors(d) == []
+
+
+def test_many_parts_summary() -> None:
+    n = 3000
+    data = (b"Content-Type: multipart/mixed; boundary=m\n\n"
+            + b"".join(b"--m\nContent-Type: application/octet-stream\n"
+                       b"Subject: =?bogus?q?x?=\n\nx\n" for _ in range(n)) + b"--m--\n")
+    d = parse(data).to_dict()
+    assert [a["part"] for a in d["attachments"]] == [str(i) for i in range(1, n + 1)]
+    assert len(d["root"]["parts"]) == n
+    assert schema_errors(d) == []
