@@ -225,8 +225,8 @@ def test_round_trip_through_stdlib(subject: str, sender: tuple[str, str],
     back = mimekit.parse(raw)
     assert back.subject == subject
     assert back.defects == []
-    assert [(a.name or "", a.address) for a in back.to] == [
-        (n, a.split("@")[0] + "@" + a.split("@")[1]) for n, a in rcpts]
+    assert [(a.name or "", f"{a.local}@{a.ascii_domain}") for a in back.to] == [
+        (n, wire(a)) for n, a in rcpts]
     assert [a.get_content() for a in back.attachments] == [d for d, _ in files]
     assert [a.filename for a in back.attachments] == [n for _, n in files]
     assert (back.text or "").replace("\r\n", "\n") == text
