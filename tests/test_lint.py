@@ -33,7 +33,7 @@ def test_findings_on_a_hand_written_message() -> None:
            b"--x--\n")
     found = codes(mimekit.parse(raw))
     assert {"MissingFrom", "MissingDate", "MissingMessageID", "BareLineEnding",
-            "HeaderLineLong", "UnreferencedInlineImage", "MissingCidTarget", "HtmlWithoutText",
+            "HeaderLineTooLong", "UnreferencedInlineImage", "MissingCidTarget", "HtmlWithoutText",
             "NoLegacyFilename", "BodyLineTooLong"} <= found
 
 
