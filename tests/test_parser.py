@@ -307,13 +307,13 @@ def test_header_offsets_recorded() -> None:
 
 
 def nested(depth: int, boundary_prefix: bytes = b"b") -> bytes:
-    head = b""
-    tail = b""
+    head: list[bytes] = []
+    tail: list[bytes] = []
     for i in range(depth):
         b = boundary_prefix + str(i).encode()
-        head += b"Content-Type: multipart/mixed; boundary=" + b + b"\n\n--" + b + b"\n"
-        tail = b"\n--" + b + b"--\n" + tail
-    return head + b"\nleaf" + tail
+        head.append(b"Content-Type: multipart/mixed; boundary=" + b + b"\n\n--" + b + b"\n")
+        tail.append(b"\n--" + b + b"--\n")
+    return b"".join(head) + b"\nleaf" + b"".join(reversed(tail))
 
 
 def test_nesting_limit_records_defect_and_keeps_rest_raw() -> None:
@@ -396,6 +396,16 @@ def test_hostile_sizes_are_bounded() -> None:
     data = b"Content-Type: multipart/mixed; boundary=z\n\n--z\n\n" + b"y" * 100_000_000
     msg = parse(data)
     assert len(msg.children[0].body) == 100_000_000
+    # The same boundary at every level, and 100,000 nested message/rfc822 parts.
+    same = b"Content-Type: multipart/mixed; boundary=s\n\n--s\n" * 100_000 + b"\nx\n--s--\n"
+    msg = parse(same)
+    assert msg.to_bytes() == same
+    assert [d.kind for d in msg._defects] == ["TooManyParts"]
+    rfc = b"Content-Type: message/rfc822\n\n" * 100_000 + b"Subject: deep\n\nx"
+    msg = parse(rfc)
+    assert msg.to_bytes() == rfc
+    assert any(d.kind == "NestingTooDeep" for p in msg.walk() for d in p._defects)
+    msg.to_dict()
 
 
 def test_colon_heavy_junk_is_linear() -> None:
@@ -412,6 +422,11 @@ def test_colon_heavy_junk_is_linear() -> None:
 def test_moderate_hostile_inputs() -> None:
     data = nested(5000)
     assert parse(data).to_bytes() == data
+    rfc = b"Content-Type: message/rfc822\n\n" * 2000 + b"Subject: deep\n\nx"
+    msg = parse(rfc)
+    assert msg.to_bytes() == rfc
+    assert sum(1 for _ in msg.walk()) == DEFAULT.max_depth + 1
+    assert msg.to_dict()["root"]["message"]["id"] == ""
     data = b"X: y\n" * 50_000 + b"\nbody"
     msg = parse(data)
     assert kinds(msg) == ["TooManyHeaders"]
