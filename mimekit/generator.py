@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["iter_body_chunks", "iter_chunks", "to_bytes", "write"]
 
-_Item = Union[bytes, "Part"]
+_Item = Union[bytes, memoryview, "Part"]
 
 
 def _needs_new_delimiters(part: Part, boundary: bytes | None) -> bool:
@@ -55,7 +55,7 @@ def _body_items(part: Part) -> list[_Item]:
         return [part._message]
     children = part._children
     if children is None:
-        return [part._body]
+        return [part._body_piece()]
     boundary = _boundary(part)
     items: list[_Item] = []
     if not _needs_new_delimiters(part, boundary):
@@ -118,15 +118,11 @@ def _part_items(part: Part, exclude: frozenset[str]) -> list[_Item]:
     return items
 
 
-def iter_chunks(part: Part, *, exclude_headers: Iterable[str] = ()) -> Iterator[bytes]:
-    """Serialized bytes of ``part`` in chunks; ``exclude_headers`` applies to its own
-    header block only (the root's, for a message)."""
-    exclude = frozenset(name.lower() for name in exclude_headers)
-    stack: list[_Item] = [part]
+def _pieces(stack: list[_Item], exclude: frozenset[str]) -> Iterator[bytes | memoryview]:
     first = True
     while stack:
         item = stack.pop()
-        if isinstance(item, bytes):
+        if isinstance(item, (bytes, memoryview)):
             if item:
                 yield item
             continue
@@ -136,26 +132,29 @@ def iter_chunks(part: Part, *, exclude_headers: Iterable[str] = ()) -> Iterator[
         stack.extend(items)
 
 
+def iter_chunks(part: Part, *, exclude_headers: Iterable[str] = ()) -> Iterator[bytes]:
+    """Serialized bytes of ``part`` in chunks; ``exclude_headers`` applies to its own
+    header block only (the root's, for a message)."""
+    exclude = frozenset(name.lower() for name in exclude_headers)
+    for piece in _pieces([part], exclude):
+        yield piece if isinstance(piece, bytes) else bytes(piece)
+
+
 def iter_body_chunks(part: Part) -> Iterator[bytes]:
     """Serialized bytes of ``part``'s body only (what follows its separator line)."""
     stack: list[_Item] = list(reversed(_body_items(part)))
-    while stack:
-        item = stack.pop()
-        if isinstance(item, bytes):
-            if item:
-                yield item
-            continue
-        items = _part_items(item, frozenset())
-        items.reverse()
-        stack.extend(items)
+    for piece in _pieces(stack, frozenset()):
+        yield piece if isinstance(piece, bytes) else bytes(piece)
 
 
 def to_bytes(part: Part, *, exclude_headers: Iterable[str] = ()) -> bytes:
-    """The whole part as one bytes object."""
-    return b"".join(iter_chunks(part, exclude_headers=exclude_headers))
+    """The whole part as one bytes object (bodies are copied once, into the result)."""
+    exclude = frozenset(name.lower() for name in exclude_headers)
+    return b"".join(_pieces([part], exclude))
 
 
 def write(part: Part, stream: IO[bytes], *, exclude_headers: Iterable[str] = ()) -> None:
-    """Stream the serialized part into a binary file object."""
-    for chunk in iter_chunks(part, exclude_headers=exclude_headers):
-        stream.write(chunk)
+    """Stream the serialized part into a binary file object (no intermediate copies)."""
+    exclude = frozenset(name.lower() for name in exclude_headers)
+    for piece in _pieces([part], exclude):
+        stream.write(piece)

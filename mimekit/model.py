@@ -149,7 +149,12 @@ class Part:
     # instance attribute replaces them when set.
     _prefix: bytes | None = None  # raw bytes before the header block (BOM, "From " line)
     _sep: bytes | None = None  # header/body separator as parsed; None: policy.linesep
-    _body: bytes = b""
+    _body_bytes: bytes = b""
+    # A parsed leaf's body stays a span of the input until somebody needs it as bytes
+    # (no 20 MB copy at parse time); the input buffer is shared by the whole tree.
+    _src: bytes | None = None
+    _src_start: int = 0
+    _src_end: int = 0
     _children: _Children | None = None
     _preamble: bytes | None = None
     _epilogue: bytes | None = None
@@ -159,7 +164,7 @@ class Part:
     _message: Message | None = None
     _decoded_message: Message | None = None  # from a base64/QP message/rfc822
     _hdirty: bool = False
-    _hoffsets: list[int] | None = None
+    _hbase: int | None = None  # input offset of the first header field (parsed parts)
     _ct_cache: list[Any] | None = None
     _disp_cache: list[Any] | None = None
     _decoded: bool = False
@@ -214,6 +219,40 @@ class Part:
         part._message = message
         return part
 
+    # -- raw body storage -------------------------------------------------------------
+
+    @property
+    def _body(self) -> bytes:
+        """The encoded body bytes (sliced from the input once, on first use)."""
+        src = self._src
+        if src is not None:
+            self._body_bytes = src[self._src_start : self._src_end]
+            self._src = None
+        return self._body_bytes
+
+    @_body.setter
+    def _body(self, value: bytes) -> None:
+        self._body_bytes = value
+        self._src = None
+
+    def _set_source(self, data: bytes, start: int, end: int) -> None:
+        """Parser hook: the body is data[start:end], not copied yet."""
+        self._src = data
+        self._src_start = start
+        self._src_end = end
+
+    def _body_piece(self) -> bytes | memoryview:
+        """The body for serialization without copying it out of the input."""
+        src = self._src
+        if src is not None:
+            return memoryview(src)[self._src_start : self._src_end]
+        return self._body_bytes
+
+    def _has_body(self) -> bool:
+        if self._src is not None:
+            return self._src_end > self._src_start
+        return bool(self._body_bytes)
+
     # -- headers and change tracking --------------------------------------------------
 
     def _set_headers(self, headers: Headers) -> None:
@@ -242,7 +281,7 @@ class Part:
         self._fast_ct = None
         self._hoff_map = None
         self._hdirty = True
-        self._hoffsets = None
+        self._hbase = None
         self._ct_cache = None
         self._disp_cache = None
         self._decoded = False
@@ -315,7 +354,7 @@ class Part:
         if (
             self._decoded_message is None
             and self._children is None
-            and self._body
+            and self._has_body()
             and self._fast()[0] in _MESSAGE_TYPES
             and self.transfer_encoding in ("base64", "quoted-printable")
         ):
@@ -348,13 +387,25 @@ class Part:
             raise ParseError(defect.detail, defect=defect)
         self._defects.append(defect)
 
-    def _header_offset(self, header: Header) -> int | None:
-        offsets = self._hoffsets
-        if offsets is None:
+    def header_offsets(self) -> list[int] | None:
+        """Input byte offset of each header field, while the headers are as parsed
+        (the block is the fields' raw bytes back to back), else None."""
+        if self._hbase is None or self._hdirty:
             return None
+        offsets = []
+        pos = self._hbase
+        for h in self._headers._items:
+            offsets.append(pos)
+            pos += len(h.raw)
+        return offsets
+
+    def _header_offset(self, header: Header) -> int | None:
         # One id -> offset map per part, so many header defects stay linear.
         table = self._hoff_map
-        if table is None or len(table) != len(offsets):
+        if table is None:
+            offsets = self.header_offsets()
+            if offsets is None:
+                return None
             table = {id(h): off for h, off in zip(self._headers._items, offsets)}
             self._hoff_map = table
         return table.get(id(header))

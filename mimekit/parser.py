@@ -113,8 +113,7 @@ class _Parser:
         if mime is None:
             if header is not None:
                 self.defect(part, "MalformedContentType", "no type/subtype; text/plain assumed",
-                            part._hoffsets[part._headers._items.index(header)]
-                            if part._hoffsets else None, "Content-Type")
+                            part._header_offset(header), "Content-Type")
             mime = part._default_type()
         if mime.startswith("multipart/"):
             if boundary is None:
@@ -148,7 +147,7 @@ class _Parser:
                 tasks.append((message, pos, end, depth + 1))
                 return
         # A leaf (message/partial and message/external-body included, RFC 2046 §5.2.2-3).
-        part._body = data[pos:end]
+        part._set_source(data, pos, end)
 
     # -- header block -------------------------------------------------------------------
 
@@ -182,14 +181,12 @@ class _Parser:
             part._prefix = data[prefix_start:start]
         if start >= end:
             part._sep = b""
-            part._hoffsets = []
             return end
         first = data[start]
         if first == 10 or (first == 13 and data.startswith(b"\r\n", start, end)):
             # No header fields at all: the blank line comes first (RFC 2045 defaults).
             sep_len = 1 if first == 10 else 2
             part._sep = data[start : start + sep_len]
-            part._hoffsets = []
             return start + sep_len
 
         limit = min(end, start + policy.max_header_bytes)
@@ -211,21 +208,15 @@ class _Parser:
         ):
             found = _FIELDS.findall(data, start, hend)
             if 0 < len(found) <= policy.max_headers:
-                fast_items: list[Header] = []
-                fast_keys: list[str] = []
-                fast_offsets: list[int] = []
-                q = start
-                for raw, rawname in found:
-                    name = rawname.decode("ascii")
-                    fast_items.append(Header(name, raw))
-                    fast_keys.append(name.lower())
-                    fast_offsets.append(q)
-                    q += len(raw)
-                part._sep = data[hend : hend + sep_len]
-                headers = Headers._from_parsed(fast_items, fast_keys)
+                names = [rawname.decode("ascii") for _, rawname in found]
+                headers = Headers._from_parsed(
+                    [Header(name, raw) for name, (raw, _) in zip(names, found)],
+                    [name.lower() for name in names],
+                )
                 headers.on_change = part._headers_changed
                 part._headers = headers
-                part._hoffsets = fast_offsets
+                part._hbase = start
+                part._sep = data[hend : hend + sep_len]
                 return hend + sep_len
         if truncated:
             # Only whole lines within the limit; the last field may go on beyond it.
@@ -293,7 +284,6 @@ class _Parser:
                 self.defect(part, "MalformedHeader", "first line is not a header field; the "
                             "part has no headers", start)
             part._sep = b""
-            part._hoffsets = []
             return start
         if cut >= 0:
             body_start = cut
@@ -307,7 +297,7 @@ class _Parser:
         headers = Headers._from_parsed(items, keys)
         headers.on_change = part._headers_changed
         part._headers = headers
-        part._hoffsets = offsets
+        part._hbase = start
         return body_start
 
     # -- multipart ----------------------------------------------------------------------
@@ -373,7 +363,7 @@ class _Parser:
             if len(delims) >= budget:
                 self.defect(part, "TooManyParts", f"more than {self.policy.max_parts} parts; "
                             "the rest is kept raw", s)
-                part._body = data[pos:end]
+                part._set_source(data, pos, end)
                 return
             delims.append(data[s:line_end])
             prev_end = line_end

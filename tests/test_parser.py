@@ -300,7 +300,11 @@ def test_empty_input() -> None:
 
 def test_header_offsets_recorded() -> None:
     msg = parse(SIMPLE)
-    assert msg._hoffsets == [0, len(b"From: a@example.com\r\n")]
+    assert msg.header_offsets() == [0, len(b"From: a@example.com\r\n")]
+    msg = parse(b"From x@y Thu Jan  1 00:00:00 2024\nA: 1\nB: 2\n\n")
+    assert msg.header_offsets() == [34, 39]
+    msg.headers.add("C", "3")
+    assert msg.header_offsets() is None
 
 
 # -- limits ----------------------------------------------------------------------------
