@@ -216,12 +216,24 @@ class Message(Part):
         """Every defect of the whole tree (see :attr:`all_defects`)."""
         return self.all_defects
 
-    def to_bytes(self, *, exclude_headers: Sequence[str] = ()) -> bytes:
+    def to_bytes(
+        self, *, exclude_headers: Sequence[str] = (), strip_prefix: bool = False
+    ) -> bytes:
         """The message serialized; ``exclude_headers`` names root headers to leave out
-        (e.g. ``("bcc", "resent-bcc")``), everything else byte-identical."""
+        (e.g. ``("bcc", "resent-bcc")``), everything else byte-identical.
+        ``strip_prefix`` also leaves out an mbox ``From `` line or byte order mark that
+        preceded the headers in the input (see :attr:`prefix`): use it for the wire."""
         from mimekit import generator
 
-        return generator.to_bytes(self, exclude_headers=exclude_headers)
+        return generator.to_bytes(
+            self, exclude_headers=exclude_headers, strip_prefix=strip_prefix
+        )
+
+    @property
+    def prefix(self) -> bytes | None:
+        """Raw bytes the input had before the header block (an mbox ``From `` envelope
+        line, a UTF-8 byte order mark, stray white-space lines), kept for round trips."""
+        return self._prefix
 
     def to_dict(self) -> dict[str, Any]:
         """The ``inspect --json`` object (see docs: inspect-json contract)."""

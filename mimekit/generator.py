@@ -87,12 +87,12 @@ def _body_items(part: Part) -> list[_Item]:
     return items
 
 
-def _part_items(part: Part, exclude: frozenset[str]) -> list[_Item]:
+def _part_items(part: Part, exclude: frozenset[str], strip_prefix: bool = False) -> list[_Item]:
     """Every piece of one part: envelope line, header block, separator, body pieces."""
     if part._children is not None and _needs_new_delimiters(part, _boundary(part)):
         _ensure_boundary(part)  # may add a header: do it before writing the header block
     items: list[_Item] = []
-    if part._prefix:
+    if part._prefix and not strip_prefix:
         items.append(part._prefix)
     headers = part._headers._items
     dirty = part._hdirty
@@ -118,7 +118,9 @@ def _part_items(part: Part, exclude: frozenset[str]) -> list[_Item]:
     return items
 
 
-def _pieces(stack: list[_Item], exclude: frozenset[str]) -> Iterator[bytes | memoryview]:
+def _pieces(
+    stack: list[_Item], exclude: frozenset[str], strip_prefix: bool = False
+) -> Iterator[bytes | memoryview]:
     first = True
     while stack:
         item = stack.pop()
@@ -126,7 +128,8 @@ def _pieces(stack: list[_Item], exclude: frozenset[str]) -> Iterator[bytes | mem
             if item:
                 yield item
             continue
-        items = _part_items(item, exclude if first else frozenset())
+        items = _part_items(item, exclude, strip_prefix) if first else _part_items(
+            item, frozenset())
         first = False
         items.reverse()
         stack.extend(items)
@@ -147,14 +150,26 @@ def iter_body_chunks(part: Part) -> Iterator[bytes]:
         yield piece if isinstance(piece, bytes) else bytes(piece)
 
 
-def to_bytes(part: Part, *, exclude_headers: Iterable[str] = ()) -> bytes:
-    """The whole part as one bytes object (bodies are copied once, into the result)."""
+def to_bytes(
+    part: Part, *, exclude_headers: Iterable[str] = (), strip_prefix: bool = False
+) -> bytes:
+    """The whole part as one bytes object (bodies are copied once, into the result).
+
+    ``strip_prefix`` leaves out what preceded the root's header block in the input (an
+    mbox ``From `` line, a byte order mark): not part of RFC 5322, never for the wire.
+    """
     exclude = frozenset(name.lower() for name in exclude_headers)
-    return b"".join(_pieces([part], exclude))
+    return b"".join(_pieces([part], exclude, strip_prefix))
 
 
-def write(part: Part, stream: IO[bytes], *, exclude_headers: Iterable[str] = ()) -> None:
+def write(
+    part: Part,
+    stream: IO[bytes],
+    *,
+    exclude_headers: Iterable[str] = (),
+    strip_prefix: bool = False,
+) -> None:
     """Stream the serialized part into a binary file object (no intermediate copies)."""
     exclude = frozenset(name.lower() for name in exclude_headers)
-    for piece in _pieces([part], exclude):
+    for piece in _pieces([part], exclude, strip_prefix):
         stream.write(piece)

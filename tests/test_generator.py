@@ -125,6 +125,19 @@ def test_changing_the_boundary_regenerates_delimiters() -> None:
     assert [c.to_bytes() for c in again.children] == bodies
 
 
+def test_strip_prefix_for_the_wire() -> None:
+    data = b"\xef\xbb\xbfFrom a@b Thu Jan  1 00:00:00 2024\nSubject: x\nBcc: c@d\n\nbody\n"
+    msg = parse(data)
+    assert msg.prefix == b"\xef\xbb\xbfFrom a@b Thu Jan  1 00:00:00 2024\n"
+    assert msg.to_bytes() == data
+    assert msg.to_bytes(exclude_headers=("bcc",), strip_prefix=True) == b"Subject: x\n\nbody\n"
+    stream = io.BytesIO()
+    from mimekit import generator
+
+    generator.write(msg, stream, strip_prefix=True)
+    assert stream.getvalue() == b"Subject: x\nBcc: c@d\n\nbody\n"
+
+
 def test_exclude_headers() -> None:
     msg = parse(DATA)
     out = msg.to_bytes(exclude_headers=("bcc", "Resent-Bcc"))
