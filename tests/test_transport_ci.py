@@ -17,7 +17,7 @@ def test_script_is_valid_bash() -> None:
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("no bash")
-    subprocess.run([bash, "-n", str(SCRIPT)], check=True)
+    subprocess.run([bash, "-n", str(SCRIPT)], check=True, timeout=120)
 
 
 def test_script_runs_the_readme_test_line_exactly() -> None:
@@ -46,7 +46,9 @@ def test_pytest_exit_5_is_reported_as_failure(tmp_path: Path) -> None:
     probe.write_text(
         "set -euo pipefail\n" + helpers + 'run_pytest "probe" bash -c "exit 5"\necho unreachable\n'
     )
-    proc = subprocess.run(["bash", str(probe)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["bash", str(probe)], capture_output=True, text=True, check=False, timeout=120
+    )
     assert proc.returncode != 0
     assert "collected no tests (exit 5)" in proc.stderr
     assert "unreachable" not in proc.stdout

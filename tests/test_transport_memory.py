@@ -223,7 +223,7 @@ def test_directory_outbox_across_processes(tmp_path: Path) -> None:
         "t = from_url(sys.argv[1])\n"
         "t.send(b'From: a@example.org\\r\\nTo: z@example.net\\r\\nSubject: from child\\r\\n\\r\\nhi\\r\\n')\n"
     )
-    subprocess.run([sys.executable, "-c", code, f"memory:{box}"], check=True)
+    subprocess.run([sys.executable, "-c", code, f"memory:{box}"], check=True, timeout=120)
     t = from_url(f"memory:{box}")
     assert isinstance(t, MemoryTransport)
     t.outbox.assert_sent(count=1, subject="from child", to="z@example.net")

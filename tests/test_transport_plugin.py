@@ -69,7 +69,9 @@ def test_plugin_works_in_a_separate_pytest_run(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
     if not _entry_point_installed():
         args[3:3] = ["-p", "mimekit.transports.pytest_plugin"]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        args, capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
 
@@ -84,7 +86,9 @@ def test_plugin_import_is_light() -> None:
         "import sys; import mimekit.transports.pytest_plugin\n"
         "print(any(m.startswith('mimekit.transports.memory') for m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "False"
 
 

@@ -178,6 +178,7 @@ def mta() -> Iterator[MTA]:
         text=True,
         stdin=subprocess.DEVNULL,
         check=False,
+        timeout=120,
     )
     if proc.returncode != 0:
         _unavailable(f"postfix-loopback.sh start failed: {proc.stderr.strip()[-500:]}")
@@ -191,6 +192,7 @@ def mta() -> Iterator[MTA]:
             stdin=subprocess.DEVNULL,
             env={**os.environ, "MTA_STATE_DIR": started.get("MTA_STATE_DIR", "/tmp/mimekit-mta")},
             check=False,
+            timeout=120,
         )
 
 
