@@ -155,6 +155,7 @@ class Part:
     _src: bytes | None = None
     _src_start: int = 0
     _src_end: int = 0
+    _body_at: int | None = None  # input offset of a parsed leaf's body (for defects)
     _children: _Children | None = None
     _preamble: bytes | None = None
     _epilogue: bytes | None = None
@@ -234,10 +235,12 @@ class Part:
     def _body(self, value: bytes) -> None:
         self._body_bytes = value
         self._src = None
+        self._body_at = None
 
     def _set_source(self, data: bytes, start: int, end: int) -> None:
         """Parser hook: the body is data[start:end], not copied yet."""
         self._src = data
+        self._body_at = start
         self._src_start = start
         self._src_end = end
 
@@ -278,6 +281,7 @@ class Part:
         return cached
 
     def _headers_changed(self) -> None:
+        self._once.discard((0, "filename"))
         self._fast_ct = None
         self._hoff_map = None
         self._hdirty = True
@@ -410,11 +414,16 @@ class Part:
             self._hoff_map = table
         return table.get(id(header))
 
-    def _record_all(self, defects: Iterable[Defect], header: Header | None) -> None:
-        offset = self._header_offset(header) if header is not None else None
+    def _record_all(
+        self, defects: Iterable[Defect], header: Header | None, offset: int | None = None
+    ) -> None:
+        """Record defects found decoding ``header`` (its input offset) or the body."""
+        if header is not None:
+            offset = self._header_offset(header)
         for d in defects:
             name = d.header if d.header is not None else (header.name if header else None)
-            self._record(Defect(d.kind, d.detail, header=name, offset=d.offset if d.offset is not None else offset))
+            at = d.offset if d.offset is not None else offset
+            self._record(Defect(d.kind, d.detail, header=name, offset=at))
 
     def _default_type(self) -> str:
         # RFC 2046 §5.1.5: in a digest the default is message/rfc822; else RFC 2045 §5.1
@@ -505,7 +514,12 @@ class Part:
 
             defects: list[Defect] = []
             name = decode_header_text(name, defects)
-            self._record_all(defects, None)
+            if (0, "filename") not in self._once:  # record once, however often asked
+                self._once.add((0, "filename"))
+                header = self._headers.get_header("content-disposition") or self._headers.get_header(
+                    "content-type"
+                )
+                self._record_all(defects, header)
         return name
 
     @property
@@ -626,7 +640,7 @@ class Part:
             data = self._body
         if defects is not None:
             self._decoded = True
-            self._record_all(defects, None)
+            self._record_all(defects, None, self._body_at)
         return data
 
     def get_text(self) -> str:
@@ -641,7 +655,7 @@ class Part:
         text, used = decode_bytes(data, declared, defects, fallback=self.policy.fallback_charset)
         if first:
             self._charset = used
-            self._record_all(defects, None)
+            self._record_all(defects, None, self._body_at)
         return text
 
     @property
@@ -682,7 +696,10 @@ class Part:
         """Defects of this part alone, labelled with section id ``pid`` (decodes what it
         must so the list is complete)."""
         self._analyze()
-        return [d if d.part == pid else _with_part(d, pid) for d in self._defects]
+        # The same problem reached through two accessors (a header value and the file
+        # name read from it) is reported once.
+        unique = list(dict.fromkeys(self._defects))
+        return [d if d.part == pid else _with_part(d, pid) for d in unique]
 
     @property
     def own_defects(self) -> list[Defect]:

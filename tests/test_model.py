@@ -245,3 +245,14 @@ def test_encoded_message_rfc822_is_readable_but_kept_raw() -> None:
     assert [p.id for p in msg.walk()] == ["", "1", "1"]
     assert msg.to_dict()["root"]["parts"][0]["message"]["headers"] == [["Subject", "inside"]]
     assert msg.to_bytes() == data
+
+
+def test_body_defects_carry_the_body_offset_and_are_recorded_once() -> None:
+    head = b"Content-Type: text/plain; charset=nonexistent; name==?bogus?q?x?=\n\n"
+    msg = parse(head + b"caf\xc3\xa9\n")
+    for _ in range(3):
+        msg.get_text()
+        _ = msg.filename
+    kinds = [(d.kind, d.offset) for d in msg.defects]
+    assert ("UnknownCharset", len(head)) in kinds
+    assert len(kinds) == len(set(kinds))
