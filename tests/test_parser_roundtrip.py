@@ -98,3 +98,31 @@ def test_feedparser_split_invariance(data: bytes, cuts: list[int]) -> None:
     msg = fp.close()
     assert _shape(msg) == expected
     assert msg.to_bytes() == data
+
+
+@FAST
+@given(trees(), st.integers(min_value=0, max_value=1000), st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=20))
+def test_editing_one_part_leaves_the_others_byte_identical(
+    data: bytes, which: int, value: str
+) -> None:
+    msg = parse(data)
+    parts = [p for p in msg.walk()]
+    before = {id(p): p.to_bytes() for p in parts}
+    target = parts[which % len(parts)]
+    target.headers.set("X-Edited", value)
+    out = msg.to_bytes()
+    again = parse(out)
+    assert again.to_bytes() == out
+    # Every part that is neither the target nor one of its ancestors serializes as before,
+    # and still appears verbatim in the output.
+    ancestors = set()
+    node = target
+    while node is not None:
+        ancestors.add(id(node))
+        node = node.parent
+    for part in parts:
+        if id(part) not in ancestors:
+            assert part.to_bytes() == before[id(part)]
+            assert before[id(part)] in out
+    assert target.headers["x-edited"] == value.strip() or value.strip() == ""
