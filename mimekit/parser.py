@@ -38,7 +38,7 @@ _FROM_FIELD = re.compile(rb"From[ \t]*:")
 _HEADER_START = re.compile(rb"[!-9;-~]+[ \t]*:")
 _LEADING_WSP_LINES = re.compile(rb"(?:[ \t][^\n]*\n)+")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
-_IDENTITY_CTES = (b"", b"7bit", b"8bit", b"binary")
+_IDENTITY_CTES = ("7bit", "8bit", "binary")
 
 
 # What may follow "--" boundary on a delimiter line (RFC 2046 §5.1.1): "--" for the close
@@ -127,12 +127,11 @@ class _Parser:
                 self.multipart(part, boundary, pos, end, depth, tasks)
                 return
         elif mime in _MESSAGE_TYPES:
-            cte_header = part._headers.get_header("content-transfer-encoding")
-            cte = cte_header.unfolded.strip().lower().encode() if cte_header else b""
+            cte = part.transfer_encoding
             if cte not in _IDENTITY_CTES:
                 # RFC 2046 §5.2.1: only 7bit/8bit/binary are allowed; keep it encoded.
                 self.defect(part, "InvalidMessageEncoding",
-                            f"message/rfc822 with transfer encoding {cte.decode()}", pos)
+                            f"message/rfc822 with transfer encoding {cte}", pos)
             elif depth >= self.policy.max_depth:
                 self.defect(part, "NestingTooDeep", f"nesting deeper than {self.policy.max_depth}"
                             "; the rest is kept raw", pos)
