@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from mimekit._children import _Children
 from mimekit.errors import Defect, ParseError
 from mimekit.headers import Header, Headers
 from mimekit.policy import DEFAULT, Policy
@@ -69,73 +70,6 @@ def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
         if boundary == b"":
             boundary = None
     return mime, boundary
-
-
-class _Children(list["Part"]):
-    """The ``children`` list of a multipart: a list that tells its owner when it changes."""
-
-    def __init__(self, owner: Part, items: Iterable[Part] = ()) -> None:
-        super().__init__(items)
-        self._owner = owner
-        for child in self:
-            child.parent = owner
-
-    def _changed(self) -> None:
-        for child in self:
-            child.parent = self._owner
-        self._owner._structure_changed()
-
-    def append(self, item: Part) -> None:
-        super().append(item)
-        self._changed()
-
-    def extend(self, items: Iterable[Part]) -> None:
-        super().extend(items)
-        self._changed()
-
-    def insert(self, index: SupportsIndex, item: Part) -> None:
-        super().insert(index, item)
-        self._changed()
-
-    def remove(self, item: Part) -> None:
-        super().remove(item)
-        self._changed()
-
-    def pop(self, index: SupportsIndex = -1) -> Part:
-        item = super().pop(index)
-        self._changed()
-        return item
-
-    def clear(self) -> None:
-        super().clear()
-        self._changed()
-
-    def reverse(self) -> None:
-        super().reverse()
-        self._changed()
-
-    def sort(self, *args: Any, **kwargs: Any) -> None:
-        super().sort(*args, **kwargs)
-        self._changed()
-
-    @overload
-    def __setitem__(self, index: SupportsIndex, value: Part) -> None: ...
-
-    @overload
-    def __setitem__(self, index: slice, value: Iterable[Part]) -> None: ...
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        super().__setitem__(index, value)
-        self._changed()
-
-    def __delitem__(self, index: SupportsIndex | slice) -> None:
-        super().__delitem__(index)
-        self._changed()
-
-    def __iadd__(self, items: Iterable[Part]) -> _Children:  # type: ignore[override,misc]  # noqa: PYI034
-        super().__iadd__(items)
-        self._changed()
-        return self
 
 
 class Part:

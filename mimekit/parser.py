@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import re
 
+from mimekit._children import _Children
 from mimekit.errors import Defect, ParseError
 from mimekit.headers import Header, Headers
-from mimekit.model import Message, Part, _Children, fast_content_type
+from mimekit.model import Message, Part, fast_content_type
 from mimekit.policy import DEFAULT, Policy
 
 __all__ = ["FeedParser", "parse", "parse_file"]

@@ -117,7 +117,7 @@ def test_editing_one_part_leaves_the_others_byte_identical(
     # Every part that is neither the target nor one of its ancestors serializes as before,
     # and still appears verbatim in the output.
     ancestors = set()
-    node = target
+    node: Part | None = target
     while node is not None:
         ancestors.add(id(node))
         node = node.parent
