@@ -18,6 +18,7 @@ from mimekit.model import Part
 
 if TYPE_CHECKING:  # pragma: no cover
     from mimekit.address import Address, Group
+    from mimekit.lint import LintIssue
 
 __all__ = ["Message"]
 
@@ -240,3 +241,9 @@ class Message(Part):
         from mimekit.summary import message_to_dict
 
         return message_to_dict(self)
+
+    def lint(self) -> list[LintIssue]:
+        """What would break in real mail clients, each with a hint (see :mod:`mimekit.lint`)."""
+        from mimekit.lint import lint
+
+        return lint(self)

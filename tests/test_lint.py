@@ -45,3 +45,9 @@ def test_lint_command_exit_status(tmp_path: Path, capsys: object) -> None:
     bad.write_bytes(b"Subject: x\n\nbody\n")
     assert main(["lint", str(good)]) == 0
     assert main(["lint", str(bad)]) == 1
+
+
+def test_message_lint_method() -> None:
+    msg = mimekit.parse(b"Subject: x\r\n\r\nbody\r\n")
+    assert [i.code for i in msg.lint()] == [i.code for i in lint(msg)]
+    assert "MissingFrom" in {i.code for i in msg.lint()}
