@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("send", help="compose (or read) a message and send it")
     _add_compose_options(s)
-    s.add_argument("--eml", metavar="FILE", help="send this raw message instead of composing")
+    s.add_argument("--eml", action="append", default=[], metavar="FILE",
+                   help="send this raw message instead of composing (repeatable)")
     s.add_argument("raw", nargs="?", metavar="-", help="read a raw message from stdin")
     s.add_argument("--transport", metavar="URL",
                    help=f"where to send (default $MIMEKIT_TRANSPORT or {DEFAULT_TRANSPORT})")
@@ -168,55 +169,93 @@ def _cmd_compose(args: argparse.Namespace) -> int:
 def _cmd_send(args: argparse.Namespace) -> int:
     from . import parse
 
-    raw: bytes | None = None
     if args.eml and args.raw:
         raise UsageError("give --eml FILE or -, not both")
     if args.raw not in (None, "-"):
         raise UsageError(f"unexpected argument {args.raw!r} (use --eml FILE or - for stdin)")
+    sources: list[tuple[str, Message]] = []
     if args.eml:
-        raw = _read_bytes(args.eml)
+        sources = [(path, parse(_read_bytes(path))) for path in args.eml]
     elif args.raw == "-":
-        raw = sys.stdin.buffer.read()
-    message = parse(raw) if raw is not None else _builder(args).build()
+        sources = [("-", parse(sys.stdin.buffer.read()))]
+    else:
+        sources = [("", _builder(args).build())]
 
-    from mimekit.transports import Envelope, from_url
+    from mimekit.transports import from_url
     from mimekit.transports.errors import RecipientsRefused, SMTPResponseError
 
     url = args.transport or os.environ.get("MIMEKIT_TRANSPORT") or DEFAULT_TRANSPORT
     options: dict[str, Any] = {}
-    if args.cafile:
-        options["cafile"] = args.cafile
-    if args.insecure:
-        options["insecure"] = True
-    envelope = None
-    if args.envelope_from is not None or args.envelope_to:
-        default = Envelope.from_message(message)
-        rcpts: list[str] = []
-        for value in args.envelope_to:
-            rcpts.extend(v.strip() for v in value.split(",") if v.strip())
-        envelope = Envelope(
-            args.envelope_from if args.envelope_from is not None else default.mail_from,
-            tuple(rcpts) if rcpts else default.rcpt_to,
-        )
-    try:
-        with from_url(url, **options) as transport:
-            result = transport.send(message, envelope=envelope)
-    except RecipientsRefused as exc:
-        _print_recipients(exc.result.recipients)
-        raise JobFailed(f"every recipient was refused: {exc}") from exc
-    except SMTPResponseError as exc:
-        raise JobFailed(str(exc)) from exc
-    _print_recipients(result.recipients)
-    if result.queue_id:
-        print(f"queued as {result.queue_id}")
-    return 0 if result.accepted else 1
+    if url.lower().startswith("smtp"):
+        if args.cafile:
+            options["cafile"] = args.cafile
+        if args.insecure:
+            options["insecure"] = True
+    elif args.cafile or args.insecure:
+        raise UsageError("--cafile and --insecure only apply to smtp:// transports")
+    failed = 0
+    many = len(sources) > 1
+    progress = many and sys.stderr.isatty()
+    with from_url(url, **options) as transport:
+        for n, (label, message) in enumerate(sources, 1):
+            if progress:
+                _progress(n - 1, len(sources), label)
+            prefix = f"{label}: " if many else ""
+            try:
+                result = transport.send(message, envelope=_envelope(args, message))
+            except RecipientsRefused as exc:
+                _print_recipients(exc.result.recipients, prefix)
+                if not many:
+                    raise JobFailed(f"every recipient was refused: {exc}") from exc
+                failed += 1
+                continue
+            except SMTPResponseError as exc:
+                if not many:
+                    raise JobFailed(str(exc)) from exc
+                print(f"{prefix}failed {exc}")
+                failed += 1
+                continue
+            _print_recipients(result.recipients, prefix)
+            if result.queue_id:
+                print(f"{prefix}queued as {result.queue_id}")
+            failed += not result.accepted
+    if progress:
+        _progress(len(sources), len(sources), "done")
+        sys.stderr.write("\n")
+    if many and failed:
+        print(f"mimekit: {failed} of {len(sources)} messages failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
-def _print_recipients(recipients: Sequence[Any]) -> None:
+def _envelope(args: argparse.Namespace, message: Message) -> Any:
+    """The envelope the flags ask for, or None to take it from the headers."""
+    from mimekit.transports import Envelope
+
+    if args.envelope_from is None and not args.envelope_to:
+        return None
+    default = Envelope.from_message(message)
+    rcpts: list[str] = []
+    for value in args.envelope_to:
+        rcpts.extend(v.strip() for v in value.split(",") if v.strip())
+    return Envelope(
+        args.envelope_from if args.envelope_from is not None else default.mail_from,
+        tuple(rcpts) if rcpts else default.rcpt_to,
+    )
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "-" * (width - filled)
+    sys.stderr.write(f"\r[{bar}] {done}/{total} {os.path.basename(label)[:40]:<40}")
+    sys.stderr.flush()
+
+
+def _print_recipients(recipients: Sequence[Any], prefix: str = "") -> None:
     for r in recipients:
         state = "accepted" if r.accepted else "refused"
         reply = " ".join(str(x) for x in (r.code, r.enhanced, r.text) if x)
-        print(f"{state} {r.address} {reply}".rstrip())
+        print(f"{prefix}{state} {r.address} {reply}".rstrip())
 
 
 # ---------------------------------------------------------------------- inspect

@@ -128,3 +128,21 @@ def test_errors_are_one_sentence_with_exit_codes(tmp_path: Path) -> None:
     r = run("send", "--from", "a@example.org", "--to", "b@example.org", "--text", "x",
             "--transport", "gopher://x", cwd=tmp_path)
     assert r.returncode in (1, 2) and b"gopher" in r.stderr
+
+
+def test_send_many_files_reports_each(tmp_path: Path) -> None:
+    files = []
+    for n in range(3):
+        f = tmp_path / f"m{n}.eml"
+        f.write_bytes(b"From: a@example.org\r\nTo: b%d@example.org\r\nSubject: %d\r\n\r\nx\r\n"
+                      % (n, n))
+        files += ["--eml", str(f)]
+    r = run("send", *files, "--transport", "maildir:./md", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert [line.split(": ", 1)[1].split()[:2] for line in lines if "accepted" in line] == [
+        ["accepted", "b0@example.org"], ["accepted", "b1@example.org"],
+        ["accepted", "b2@example.org"]]
+    assert len(list((tmp_path / "md" / "new").iterdir())) == 3
+    r = run("send", "--eml", files[1], "--transport", "file:./x", "--insecure", cwd=tmp_path)
+    assert r.returncode == 2
