@@ -32,16 +32,28 @@ _PREFIX = re.compile(
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+
+
+def _clean(text: str | None) -> str | None:
+    """Decoded header text can hold CR/LF (an encoded ``=0D=0A``): fold it to a space so
+    it can never become a second header line in the reply (RFC 5322 §2.2)."""
+    return _CONTROL.sub(" ", text) if text is not None else None
+
+
 def normalize_subject(subject: str | None, prefix: str) -> str:
     """``prefix`` followed by the subject without any reply/forward prefixes it had."""
-    base = _PREFIX.sub("", subject or "").strip()
+    base = _PREFIX.sub("", _clean(subject) or "").strip()
     return f"{prefix} {base}".rstrip() if base else prefix.rstrip(":") + ":"
 
 
 def _mailboxes(items: Iterable[Address | Group]) -> list[Address]:
+    import attrs
+
     from .address import mailboxes
 
-    return mailboxes(list(items))
+    return [attrs.evolve(a, name=_clean(a.name)) if a.name else a
+            for a in mailboxes(list(items))]
 
 
 def _key(addr: Address) -> str:

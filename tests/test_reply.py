@@ -73,3 +73,16 @@ def test_forward_inline_reattaches_files() -> None:
     assert back.text is not None and "---------- Forwarded message ----------" in back.text
     assert "Subject: Re: AW: Quarterly report" in back.text
     assert [(a.filename, a.get_content()) for a in back.attachments] == [("r.pdf", b"%PDF-1.4\n")]
+
+
+def test_reply_to_a_hostile_message_never_injects_headers() -> None:
+    raw = (b"From: =?utf-8?q?Eve=0D=0ABcc:_x@evil.example?= <eve@example.org>\r\n"
+           b"To: me@example.com\r\nSubject: =?utf-8?q?hi=0D=0ABcc:_x@evil.example?=\r\n"
+           b"Message-ID: <h@example.org>\r\n\r\nbody\r\n")
+    orig = mimekit.parse(raw)
+    assert "\n" in (orig.subject or "")
+    out = reply(orig, from_="me@example.com").build().to_bytes()
+    assert not any(line.lower().startswith(b"bcc:") for line in out.split(b"\r\n"))
+    back = mimekit.parse(out)
+    assert back.subject == "Re: hi Bcc: x@evil.example"
+    assert [a.address for a in back.to] == ["eve@example.org"]
