@@ -400,3 +400,12 @@ def test_envelope_recipients_are_unique_and_in_first_seen_order(
         if local.lower() not in [e.split("@")[0].lower() for e in expected]:
             expected.append(f"{local}@Example.net")
     assert env.rcpt_to == tuple(expected)
+
+
+def test_prepare_drops_an_mbox_from_line_and_bom() -> None:
+    from mimekit.transports.base import prepare
+
+    for prefix in (b"From ana@example.org Thu Jan  1 00:00:00 2024\n", b"\xef\xbb\xbf"):
+        wire, env, _ = prepare(prefix + b"From: a@example.org\nTo: b@example.org\n\nx\n", None)
+        assert wire == b"From: a@example.org\nTo: b@example.org\n\nx\n"
+        assert env.rcpt_to == ("b@example.org",)

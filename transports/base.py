@@ -357,7 +357,9 @@ def prepare_message(
     elif not isinstance(envelope, Envelope):
         raise TransportError(f"envelope must be an Envelope, not {type(envelope).__name__}")
     envelope.check()
-    wire = parsed.to_bytes(exclude_headers=BCC_HEADERS)
+    # An mbox "From " line or a byte order mark in front of the headers is not part of
+    # the message (RFC 5322 §2.1): it never goes on the wire.
+    wire = parsed.to_bytes(exclude_headers=BCC_HEADERS, strip_prefix=True)
     return parsed, wire, envelope, _message_id(parsed)
 
 
