@@ -125,18 +125,22 @@ def _lint_headers(part: Part, add: object) -> None:
             add("NonAsciiHeader", "warning", part.id,
                 f"{header.name} holds raw 8-bit bytes.",
                 "use RFC 2047 encoded words, or send only over SMTPUTF8 (RFC 6532)")
-    for name in ("Content-Disposition", "Content-Type"):
+    # Older Outlook reads only a plain (or RFC 2047) file name: a non-ASCII name
+    # written only in the RFC 2231 form shows as ATT00001.dat there.
+    plain = False
+    extended = False
+    for name, param in (("Content-Type", "name"), ("Content-Disposition", "filename")):
         h = part.headers.get_header(name)
         if h is None:
             continue
         text = h.unfolded
-        for param in ("filename", "name"):
-            ext = re.search(rf"(?i)(?:^|;)\s*{param}\*(?:0\*?)?\s*=", text)
-            plain = re.search(rf"(?i)(?:^|;)\s*{param}\s*=", text)
-            if ext and not plain:
-                add("NoLegacyFilename", "warning", part.id,
-                    f"{name} has only the RFC 2231 form of {param}=.",
-                    f"also write {param}=\"=?utf-8?...?=\" (older Outlook shows ATT00001.dat)")
+        extended |= bool(re.search(rf"(?i)(?:^|;)\s*{param}\*(?:0\*?)?\s*=", text))
+        plain |= bool(re.search(rf"(?i)(?:^|;)\s*{param}\s*=", text))
+    if extended and not plain:
+        add("NoLegacyFilename", "warning", part.id,
+            "the file name is written only in the RFC 2231 form.",
+            "also write name=\"=?utf-8?...?=\" in Content-Type (older Outlook shows "
+            "ATT00001.dat); the builder does this by default")
 
 
 def _lint_leaf(part: Part, add: object) -> None:

@@ -394,32 +394,31 @@ def param_tokens(name: str, value: str, policy: Policy = DEFAULT) -> list[str]:
     Printable ASCII that fits: ``name=value`` (quoted when needed). Non-ASCII or
     control characters, quotes and backslashes, or values too long for one line:
     RFC 2231 (``name*=utf-8''...`` or ``name*0*=`` continuations, each token at most
-    76 characters). For ``name``/``filename`` with ``policy.legacy_filename`` the
-    RFC 2047 form follows for clients that read only that. With ``policy.smtputf8``
+    76 characters). With ``policy.legacy_filename`` the Content-Type ``name``
+    parameter is written *only* in the legacy RFC 2047 form (``name="=?utf-8?B?...?="``,
+    what older Outlook reads), while ``filename`` keeps the standard RFC 2231 form:
+    each header then carries one form of its parameter, never a duplicate that
+    parsers resolve differently (the layout Thunderbird uses). With ``policy.smtputf8``
     UTF-8 values that fit are written raw in a quoted string (RFC 6532 §3.2).
     Raises :class:`HeaderInjectionError` for CR, LF or NUL.
     """
     _check_value(name, value)
-    legacy = policy.legacy_filename and name.lower() in ("name", "filename")
+    legacy = policy.legacy_filename and name.lower() == "name"
     simple = value.isascii() and not _CTL_RE.search(value) and '"' not in value and "\\" not in value
     if simple:
         tok = f"{name}={_quote(value)}"
         if len(tok) <= _MAX_TOKEN or name.lower() in _NEVER_SPLIT:
             return [tok]
-        tokens = _ascii_continuations(name, value)
         if legacy and len(tok) <= policy.hard_line_limit - 40:
-            tokens[-1] += ";"
-            tokens.append(tok)  # one long quoted value for clients without RFC 2231
-        return tokens
+            return [tok]  # one long quoted value for clients without RFC 2231
+        return _ascii_continuations(name, value)
     if policy.smtputf8 and not _CTL_RE.search(value):
         tok = f"{name}={_quote(value)}"
         if len(tok.encode("utf-8", "surrogatepass")) <= _MAX_TOKEN:
             return [tok]
-    tokens = _rfc2231_tokens(name, value)
     if legacy and value:
-        tokens[-1] += ";"
-        tokens.extend(_legacy_words(name, value))
-    return tokens
+        return _legacy_words(name, value)
+    return _rfc2231_tokens(name, value)
 
 
 def _params_tokens(head: str, params: Params, policy: Policy) -> list[str]:

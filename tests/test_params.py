@@ -236,11 +236,11 @@ def test_header_tokens_simple_and_quoted() -> None:
 def test_rfc2231_and_legacy_forms() -> None:
     cd = ContentDisposition.of("attachment", filename="Grüße.pdf")
     assert cd.header_tokens(NO_LEGACY) == ["attachment;", "filename*=utf-8''Gr%C3%BC%C3%9Fe.pdf"]
-    assert cd.header_tokens(DEFAULT) == [
-        "attachment;",
-        "filename*=utf-8''Gr%C3%BC%C3%9Fe.pdf;",
-        'filename="=?utf-8?B?R3LDvMOfZS5wZGY=?="',
-    ]
+    # filename keeps RFC 2231 only; the legacy RFC 2047 form goes to Content-Type name
+    # only, so no header ever carries two forms of one parameter
+    assert cd.header_tokens(DEFAULT) == ["attachment;", "filename*=utf-8''Gr%C3%BC%C3%9Fe.pdf"]
+    assert param_tokens("name", "Grüße.pdf", DEFAULT) == ['name="=?utf-8?B?R3LDvMOfZS5wZGY=?="']
+    assert param_tokens("name", "Grüße.pdf", NO_LEGACY) == ["name*=utf-8''Gr%C3%BC%C3%9Fe.pdf"]
     # SMTPUTF8: raw UTF-8 in a quoted string
     assert cd.header_tokens(SMTPUTF8) == ["attachment;", 'filename="Grüße.pdf"']
     # other parameters never get the legacy form
@@ -261,8 +261,9 @@ def test_long_values_become_short_continuations() -> None:
     assert len(tokens) > 1 and all(len(t) <= 76 for t in tokens)
     assert tokens[0].startswith("filename*0=")
     assert parse_params("; ".join(t.rstrip(";") for t in tokens)) == [("filename", ascii_name)]
-    # legacy: one long plain value (<= 998 octets per line) for clients without RFC 2231
-    assert param_tokens("filename", ascii_name, DEFAULT)[-1] == f"filename={ascii_name}"
+    # legacy name=: one long plain value (<= 998 octets per line) for clients without RFC 2231
+    assert param_tokens("name", ascii_name, DEFAULT) == [f"name={ascii_name}"]
+    assert param_tokens("filename", ascii_name, DEFAULT) == tokens
 
 
 def test_injection_and_bad_names_raise() -> None:
