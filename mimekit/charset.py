@@ -284,17 +284,22 @@ def _normalise(label: str) -> str:
     return key[: m.start()] if m is not None else key
 
 
+_CHARSET_NAME = re.compile(r"[A-Za-z0-9!#$%&'+\-^_`{}~.:]+")
+
+
 @functools.lru_cache(maxsize=512)
 def _lookup(key: str) -> str | None:
     name = _ALIASES.get(key)
     if name is None:
         name = _ALIASES.get(key.replace("_", "-"))
     if name is None:
-        if not key or len(key) > 40 or not key.isascii():
+        # RFC 2978 §2.3: a charset name is printable ASCII without specials; anything
+        # else (NUL, spaces, controls from a hostile header) is simply unknown.
+        if not key or len(key) > 40 or not _CHARSET_NAME.fullmatch(key):
             return None
         try:
             info = codecs.lookup(key)
-        except LookupError:
+        except (LookupError, ValueError):
             return None
         name = info.name
     try:

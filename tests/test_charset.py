@@ -188,3 +188,23 @@ def test_byte_order_marks() -> None:
     defects: list[Defect] = []
     assert decode_bytes("Hallö".encode("utf-16"), None, defects) == ("Hallö", "utf-16")
     assert [d.kind for d in defects] == ["CharsetGuessed"]
+
+
+def test_hostile_labels_are_unknown_not_errors() -> None:
+    """Regression (fuzz finding): a NUL in a declared charset made codecs.lookup raise
+    ValueError from get_text()."""
+    from mimekit.charset import decode_bytes, lookup
+
+    for label in ("utf\x00-8", "utf-8\x00", "a b", "\x7f", "ut\tf8", "é"):
+        assert lookup(label) is None
+        defects: list[Defect] = []
+        assert decode_bytes(b"caf\xc3\xa9", label, defects) == ("café", "utf-8")
+        assert [d.kind for d in defects] == ["UnknownCharset"]
+
+
+def test_parse_with_a_nul_in_the_charset_gives_text() -> None:
+    import mimekit
+
+    msg = mimekit.parse(b'Content-Type: text/plain; charset="utf\x00-8"\n\ncaf\xc3\xa9\n')
+    assert msg.text == "café\n"
+    assert any(d.kind == "UnknownCharset" for d in msg.defects)
