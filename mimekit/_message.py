@@ -19,6 +19,7 @@ from mimekit.model import Part
 if TYPE_CHECKING:  # pragma: no cover
     from mimekit.address import Address, Group
     from mimekit.lint import LintIssue
+    from mimekit.reports import DeliveryStatus, DispositionNotification
 
 __all__ = ["Message"]
 
@@ -179,16 +180,44 @@ class Message(Part):
     @property
     def attachments(self) -> list[Part]:
         """Every attachment (see :attr:`Part.is_attachment`), in order, not looking
-        inside attached messages."""
+        inside attached messages. Files found inside a part follow that part as
+        :class:`mimekit._derived.DerivedPart` values (``source`` ``"tnef"``: the
+        contents of a ``winmail.dat``; ``"uuencode"``: ``begin 644`` blocks of a
+        text/plain body); the part itself stays as it is."""
+        from mimekit._derived import derived_attachments
+
         found: list[Part] = []
         stack: list[Part] = [self]
         while stack:
             part = stack.pop()
             if part._children is not None:
                 stack.extend(reversed(part._children))
-            elif part.is_attachment:
+                continue
+            if part.is_attachment:
                 found.append(part)
+            if part._message is None:
+                found.extend(derived_attachments(part))
         return found
+
+    def _first_report(self, kind: str) -> Any:
+        for part in self.walk():
+            if part._children is None and part.mime_type.startswith("message/"):
+                value = part.report
+                if value is not None and type(value).__name__ == kind:
+                    return value
+        return None
+
+    @property
+    def delivery_status(self) -> DeliveryStatus | None:
+        """The first message/delivery-status report in the tree (RFC 3464), or None."""
+        value: DeliveryStatus | None = self._first_report("DeliveryStatus")
+        return value
+
+    @property
+    def disposition_notification(self) -> DispositionNotification | None:
+        """The first message/disposition-notification in the tree (RFC 8098), or None."""
+        value: DispositionNotification | None = self._first_report("DispositionNotification")
+        return value
 
     # -- defects and output ---------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from mimekit.policy import DEFAULT, Policy
 
 if TYPE_CHECKING:  # pragma: no cover
     from mimekit.params import ContentDisposition, ContentType
+    from mimekit.reports import Report
+    from mimekit.tnef import Tnef
 
 __all__ = ["Message", "Part", "fast_content_type"]
 
@@ -106,6 +108,7 @@ class Part:
     _charset: str | None = None
     _fast_ct: tuple[str | None, bytes | None] | None = None  # fast_content_type() cached
     _hoff_map: dict[int, int] | None = None  # id(Header) -> input offset
+    _extras: dict[str, Any] | None = None  # report/TNEF/uuencode readings (_derived.py)
 
     def __init__(self, headers: Headers | None = None, *, policy: Policy = DEFAULT) -> None:
         self.parent: Part | None = None
@@ -224,6 +227,7 @@ class Part:
         self._disp_cache = None
         self._decoded = False
         self._charset = None
+        self._extras = None
 
     def _structure_changed(self) -> None:
         self._delims = None
@@ -518,6 +522,7 @@ class Part:
         self._body = bytes(encoded)
         self._decoded = False
         self._charset = None
+        self._extras = None
         self._structure_changed()
         self._hdirty = True
         self._avoid_boundary_collisions(self._body)
@@ -603,6 +608,23 @@ class Part:
             self.get_text()
         return self._charset
 
+    @property
+    def report(self) -> Report | None:
+        """The parsed report of a message/delivery-status, message/disposition-notification
+        or message/feedback-report leaf (RFC 3464, 8098, 5965), else None. Lazy, cached;
+        its defects are this part's (see :mod:`mimekit.reports`)."""
+        from mimekit._derived import part_report
+
+        return part_report(self)
+
+    @property
+    def tnef(self) -> Tnef | None:
+        """The parsed TNEF stream of an application/ms-tnef part (or a ``winmail.dat``
+        octet stream holding one), else None. Lazy, cached (see :mod:`mimekit.tnef`)."""
+        from mimekit._derived import part_tnef
+
+        return part_tnef(self)
+
     # -- defects ----------------------------------------------------------------------
 
     def _analyze(self) -> None:
@@ -616,6 +638,11 @@ class Part:
                 _ = self.charset
             elif not self._decoded:
                 self.get_content()
+            if not self.mime_type.startswith(("text/", "image/")):
+                from mimekit._derived import derived_attachments, part_report
+
+                part_report(self)  # their defects belong to this part
+                derived_attachments(self)
 
     def _ensure_header_defects(self, header: Header) -> None:
         seen = self._hdr_seen

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from mimekit._derived import DerivedPart
+
 if TYPE_CHECKING:  # pragma: no cover
     from mimekit.address import Address, Group
     from mimekit.model import Message, Part
@@ -59,9 +61,13 @@ def _one_part(part: Part, pid: str) -> dict[str, Any]:
         "parts": [],
         "message": None,
         "defects": [],
+        "report": None,
     }
     if part._children is None:
         _leaf_fields(part, out)
+        report = part.report
+        if report is not None:
+            out["report"] = report.to_dict()
     return out
 
 
@@ -94,7 +100,7 @@ def part_to_dict(root: Part) -> dict[str, Any]:
 
 def _attachment(part: Part, pid: str) -> dict[str, Any]:
     data = part.get_content()
-    return {
+    out = {
         "part": pid,
         "filename": part.filename,
         "content_type": part.mime_type,
@@ -102,12 +108,19 @@ def _attachment(part: Part, pid: str) -> dict[str, Any]:
         "sha256": hashlib.sha256(data).hexdigest(),
         "disposition": part.disposition_kind,
     }
+    if isinstance(part, DerivedPart):
+        # Added field: a file found inside part ``pid`` ("tnef", "uuencode").
+        out["from"] = part.source
+    return out
 
 
 def _attachments(message: Message) -> list[dict[str, Any]]:
     # Section ids from one top-down walk (Part.id per part would be quadratic).
     ids = {id(p): pid for p, pid in message.walk_ids()}
-    return [_attachment(p, ids[id(p)]) for p in message.attachments]
+    return [
+        _attachment(p, ids[id(p.origin if isinstance(p, DerivedPart) else p)])
+        for p in message.attachments
+    ]
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
@@ -225,6 +238,8 @@ def _check_part(root: Any, where: str, errors: list[str]) -> None:
                 errors.append(f"{at}.headers[{i}]: not [name, value]")
         for i, defect in enumerate(obj["defects"]):
             _check_defect(defect, f"{at}.defects[{i}]", errors)
+        if not isinstance(obj.get("report"), (dict, type(None))):
+            errors.append(f"{at}.report: not an object or null")
         if obj["message"] is not None:
             stack.append((obj["message"], f"{at}.message"))
         for i, child in enumerate(obj["parts"]):
