@@ -393,6 +393,10 @@ class Part:
                 if parsed is not None and not (parsed.maintype and parsed.subtype):
                     parsed = None
                     defects.append(Defect("MalformedContentType", "no type/subtype"))
+                if any(d.kind == "MalformedContentType" for d in self._defects):
+                    # The parser already reported the missing type/subtype: one problem,
+                    # one defect (params' InvalidContentType says the same).
+                    defects = [d for d in defects if d.kind != "InvalidContentType"]
                 self._ct_cache = [parsed]
                 self._record_all(defects, header)
             else:

@@ -9,6 +9,7 @@ stack), so deep trees cannot hit Python's recursion limit.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from mimekit._derived import DerivedPart
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mimekit.address import Address, Group
     from mimekit.model import Message, Part
 
-__all__ = ["SCHEMA", "address_to_dict", "message_to_dict", "part_to_dict"]
+__all__ = ["SCHEMA", "address_to_dict", "message_to_dict", "part_to_dict", "tree_text"]
 
 SCHEMA = 1
 
@@ -147,6 +148,59 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     result["root"] = part_to_dict(message)
     result["defects"] = [d.to_dict() for d in message.all_defects]
     return result
+
+
+# -- compact text form ----------------------------------------------------------------
+
+
+def _q(text: str | None) -> str:
+    return "-" if text is None else json.dumps(text, ensure_ascii=False)
+
+
+def tree_text(message: Message) -> str:
+    """A compact, stable text summary of the tree (for golden files and eyeballing):
+    one line per part (section id, type, charset, disposition, file name, transfer
+    encoding, decoded size, SHA-256 prefix, defect kinds), reports, then attachments."""
+    lines: list[str] = []
+    stack: list[tuple[Part, str, int, bool]] = [(message, "", 0, False)]
+    while stack:
+        part, pid, depth, embedded = stack.pop()
+        fields = [("  " * depth) + ("message " if embedded else "part ") + (pid or "root"),
+                  part.mime_type]
+        if part._children is None:
+            if part._message is None and part.mime_type.startswith("text/"):
+                fields.append(f"charset={part.charset}")
+            data = part.get_content()
+            fields.append(f"size={len(data)} sha={hashlib.sha256(data).hexdigest()[:12]}")
+        if part.disposition_kind is not None:
+            fields.append(f"disp={part.disposition_kind}")
+        if part.filename is not None:
+            fields.append(f"name={_q(part.filename)}")
+        if part.transfer_encoding != "7bit":
+            fields.append(f"cte={part.transfer_encoding}")
+        if part._children is not None:
+            fields.append(f"parts={len(part._children)}")
+        kinds = sorted({d.kind for d in part.defects_as(pid)})
+        if kinds:
+            fields.append("defects=" + ",".join(kinds))
+        lines.append(" ".join(fields))
+        report = part.report
+        if report is not None:
+            lines.append("  " * depth + f"  report {type(report).__name__}")
+        inner = part.message if part._children is None else None
+        if inner is not None:
+            stack.append((inner, pid, depth + 1, True))
+        elif part._children is not None:
+            prefix = pid + "." if pid else ""
+            for i in range(len(part._children), 0, -1):
+                stack.append((part._children[i - 1], f"{prefix}{i}", depth + 1, False))
+    for att in _attachments(message):
+        lines.append(
+            f"attachment {att['part'] or 'root'} {att.get('from', 'mime')} "
+            f"{_q(att['filename'])} {att['content_type']} size={att['size']} "
+            f"sha={att['sha256'][:12]}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 # -- schema check ---------------------------------------------------------------------
