@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from mimekit.errors import ParseError
+from mimekit.errors import Defect, ParseError
 from mimekit.headers import Headers
 from mimekit.model import Message, Part
 from mimekit.parser import parse
@@ -256,3 +256,45 @@ def test_body_defects_carry_the_body_offset_and_are_recorded_once() -> None:
     kinds = [(d.kind, d.offset) for d in msg.defects]
     assert ("UnknownCharset", len(head)) in kinds
     assert len(kinds) == len(set(kinds))
+
+
+def test_clean_base64_fast_path_agrees_with_lenient_decoder() -> None:
+    # The no-copy decoder (model._clean_base64) either declines (None) or returns
+    # exactly what codecs.b64_decode returns, and only when that records no defect.
+    import base64
+    import random
+
+    from mimekit.codecs import b64_decode
+    from mimekit.model import _clean_base64
+
+    rng = random.Random(4)
+    taken = 0
+    for _ in range(1500):
+        enc = base64.encodebytes(rng.randbytes(rng.randint(0, 200)))
+        if rng.random() < 0.5:
+            enc = enc.replace(b"\n", b"\r\n")
+        if rng.random() < 0.5 and enc:
+            mutated = bytearray(enc)
+            mutated[rng.randrange(len(mutated))] = rng.choice(b" \t!*=\r\nA-_")
+            enc = bytes(mutated)
+        if rng.random() < 0.2:
+            enc = enc.rstrip(b"\r\n")
+        defects: list[Defect] = []
+        expected = b64_decode(enc, defects)
+        got = _clean_base64(b"xx" + enc + b"yy", 2, 2 + len(enc))
+        if got is not None:
+            taken += 1
+            assert got == expected and defects == [], enc
+    assert taken > 500  # clean bodies do take the fast path
+
+
+def test_base64_leaf_decoded_without_copying_the_body() -> None:
+    import base64
+
+    payload = bytes(range(256)) * 400
+    data = (b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(payload).replace(b"\n", b"\r\n"))
+    msg = parse(data)
+    assert msg.get_content() == payload
+    assert msg._src is not None  # still a span of the input, never sliced out
+    assert msg.defects == [] and msg.to_bytes() == data
