@@ -33,6 +33,28 @@ _OTHER_BREAK = re.compile(rb"\r?\n")
 _INJECTION = re.compile(r"[\r\n\x00]")
 
 
+# A line break inside a field that is not a fold (CRLF/LF + WSP), a bare CR, or NUL.
+_BAD_BREAK = re.compile(rb"\r(?!\n)|\n(?![ \t])|\x00")
+
+
+def _check_field(header: Header) -> Header:
+    """Refuse a caller-built :class:`Header` whose raw bytes are not exactly one field.
+
+    RFC 5322 §2.2: a field ends with its one CRLF; any other line break inside it must
+    be a fold (followed by WSP). A raw value with a bare line break (or without its
+    final line ending, which would glue the next field onto it) would put a second
+    header line on the wire, so it raises :class:`HeaderInjectionError`.
+    """
+    raw = header.raw
+    body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+    if not raw.endswith(b"\n") or _BAD_BREAK.search(body):
+        raise HeaderInjectionError(f"raw bytes of {header.name!r} are not exactly one header field")
+    colon = raw.find(b":")
+    if colon < 0 or not _FIELD_NAME.match(raw[:colon].rstrip(b" \t")):
+        raise HeaderInjectionError(f"raw bytes of {header.name!r} do not start with a field name")
+    return header
+
+
 def unfold(raw_value: bytes) -> bytes:
     """Unfold a raw field body (RFC 5322 §2.2.3) and strip the final line ending."""
     if raw_value.endswith(b"\n"):
@@ -43,11 +65,27 @@ def unfold(raw_value: bytes) -> bytes:
 
 
 def _bytes_to_text(data: bytes) -> str:
-    """Header bytes as text: ASCII fast path, UTF-8 (RFC 6532), else Latin-1."""
+    """Header bytes as text: ASCII fast path, then UTF-8 (RFC 6532 §3.3), else
+    windows-1252 (what browsers and mail clients read undeclared 8-bit text as; bytes it
+    leaves undefined fall back to Latin-1).
+
+    A value that is mostly UTF-8 but holds a broken sequence (a mailer cut a long
+    value in the middle of a character) keeps its UTF-8 characters; only the broken
+    bytes become U+FFFD, instead of the whole value turning into mojibake.
+    """
     if data.isascii():
         return data.decode("ascii")
     try:
         return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lenient = data.decode("utf-8", "replace")
+    bad = lenient.count("\ufffd")
+    good = sum(1 for ch in lenient if ord(ch) > 0x7F) - bad
+    if good > bad:
+        return lenient
+    try:
+        return data.decode("cp1252")
     except UnicodeDecodeError:
         return data.decode("latin-1")
 
@@ -162,7 +200,10 @@ class Headers:
         self._keys: list[str] = []
         self.on_change = on_change
         for item in items:
-            header = item if isinstance(item, Header) else Header.create(item[0], item[1], policy)
+            if isinstance(item, Header):
+                header = _check_field(item)
+            else:
+                header = Header.create(item[0], item[1], policy)
             self._items.append(header)
             self._keys.append(header.name.lower())
 
@@ -230,7 +271,9 @@ class Headers:
     # -- mutation ---------------------------------------------------------------------
 
     def append_header(self, header: Header) -> None:
-        """Append an existing :class:`Header` object as is."""
+        """Append an existing :class:`Header` object as is (it must be exactly one
+        field: :class:`HeaderInjectionError` otherwise)."""
+        _check_field(header)
         self._items.append(header)
         self._keys.append(header.name.lower())
         self._changed()
@@ -241,7 +284,10 @@ class Headers:
 
     def set(self, name: str, value: object, policy: Policy = DEFAULT) -> None:
         """Replace the first field called ``name`` in place and drop the others, or append."""
-        header = value if isinstance(value, Header) else Header.create(name, value, policy)
+        if isinstance(value, Header):
+            header = _check_field(value)
+        else:
+            header = Header.create(name, value, policy)
         key = name.lower()
         indexes = [i for i, k in enumerate(self._keys) if k == key]
         if not indexes:
