@@ -5,6 +5,8 @@ Generates its own deterministic corpus (small 1-4 KB messages of several shapes,
 prints a Markdown table: seconds per message for ``mimekit.parser.parse``,
 ``email.message_from_bytes`` with ``policy.default`` and with ``compat32``, and the
 ratios (stdlib time / mimekit time; above 1 means mimekit is faster). Best-of-N timings.
+A second table takes the 20 MB case further: parse + decode of the attachment against
+``binascii.a2b_base64`` alone, and peak memory above the input (tracemalloc).
 Not a test: nothing here asserts a time.
 
     python bench/bench_parse.py [--quick]
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import email
 import email.policy
 import gc
 import random
 import time
+import tracemalloc
 from collections.abc import Callable
 
 from mimekit.parser import parse
@@ -185,6 +189,52 @@ def main() -> None:
     t_ours, t_std = (t / len(smalls) for t in interleaved([ours_read, std_read], 1, repeat))
     print(f"| small: parse + subject/from/text | {t_ours * 1e6:,.1f} µs | {t_std * 1e6:,.1f} µs "
           f"| n/a | {t_std / t_ours:,.1f}x | n/a |")
+
+    big_decode(big_attachment(15 * 1024 * 1024), 3 if args.quick else 5)
+
+
+def big_decode(data: bytes, repeat: int) -> None:
+    """The 20 MB case in depth: parse + decode of the attachment against
+    ``binascii.a2b_base64`` alone on the same body (target: within 1.5x), and the
+    peak memory that parse + decode allocate on top of the input (target: <= 2x the
+    message size), measured with tracemalloc."""
+    body = parse(data).attachments[0].body
+
+    def ours() -> None:
+        parse(data).attachments[0].get_content()
+
+    def stdlib_parse() -> None:
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+        payload = msg.get_payload()
+        assert isinstance(payload, list)
+        payload[1].get_payload(decode=True)
+
+    def raw() -> None:
+        binascii.a2b_base64(body)
+
+    t_ours, t_raw, t_std = interleaved([ours, raw, stdlib_parse], 1, repeat)
+
+    def peak(fn: Callable[[], object]) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            fn()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    p_ours = peak(lambda: parse(data).attachments[0].get_content())
+    p_std = peak(stdlib_parse)
+    mb = len(data) / 1e6
+    print()
+    print(f"| 20 MB base64 attachment ({mb:.1f} MB message) | time | x a2b_base64 "
+          "| peak memory above input | x message size |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| binascii.a2b_base64(body) alone | {t_raw * 1e3:,.1f} ms | 1.00x | n/a | n/a |")
+    print(f"| mimekit parse + get_content() | {t_ours * 1e3:,.1f} ms | {t_ours / t_raw:.2f}x "
+          f"| {p_ours / 1e6:,.1f} MB | {p_ours / len(data):.2f}x |")
+    print(f"| stdlib compat32 parse + get_payload(decode=True) | {t_std * 1e3:,.1f} ms "
+          f"| {t_std / t_raw:.2f}x | {p_std / 1e6:,.1f} MB | {p_std / len(data):.2f}x |")
 
 
 if __name__ == "__main__":
