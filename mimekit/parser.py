@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import IO
 
 from mimekit._children import _Children
 from mimekit.errors import Defect, ParseError
@@ -25,7 +26,7 @@ from mimekit.headers import Header, Headers
 from mimekit.model import Message, Part, fast_content_type
 from mimekit.policy import DEFAULT, Policy
 
-__all__ = ["FeedParser", "parse", "parse_file"]
+__all__ = ["FeedParser", "parse", "parse_file", "parse_stream"]
 
 # RFC 5322 §2.2: field name = 1*(%d33-57 / %d59-126).
 _FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
@@ -403,9 +404,38 @@ def parse(data: bytes, policy: Policy = DEFAULT) -> Message:
 
 
 def parse_file(path: str | os.PathLike[str], policy: Policy = DEFAULT) -> Message:
-    """Parse the message stored in the file at ``path`` (read once, as bytes)."""
-    with open(path, "rb") as fh:
-        data = fh.read()
+    """Parse the message stored in the file at ``path``.
+
+    The file is read once into one bytes object (a single read of the known size, no
+    intermediate buffers); leaf bodies stay spans of it, and base64 bodies decode
+    straight from it, so a large attachment is never copied before it is decoded.
+    """
+    with open(path, "rb", buffering=0) as fh:
+        return parse_stream(fh, policy)
+
+
+def parse_stream(stream: IO[bytes], policy: Policy = DEFAULT) -> Message:
+    """Parse a message from a binary file object, read to its end.
+
+    One ``read()`` into one bytes object where the stream allows it (a file opened
+    with ``buffering=0`` reads its remaining size directly into the result); chunks
+    otherwise, joined once.
+    """
+    data = stream.read() or b""  # None: a non-blocking raw stream with nothing yet
+    if not isinstance(data, bytes):
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        else:
+            raise TypeError(f"parse_stream() wants a binary stream, not {type(stream).__name__}")
+    # A raw (unbuffered) stream may return short reads: read until EOF.
+    chunks: list[bytes] = []
+    while True:
+        more = stream.read()
+        if not more:  # b"" at the end (None: nothing more for now; take what we have)
+            break
+        chunks.append(bytes(more))
+    if chunks:
+        data = b"".join([data, *chunks])
     return parse(data, policy)
 
 

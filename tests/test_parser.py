@@ -7,7 +7,7 @@ import pytest
 
 from mimekit.errors import ParseError
 from mimekit.model import Message, Part
-from mimekit.parser import FeedParser, parse, parse_file
+from mimekit.parser import FeedParser, parse, parse_file, parse_stream
 from mimekit.policy import DEFAULT, Policy
 
 
@@ -467,6 +467,44 @@ def test_parse_file_and_types(tmp_path: object) -> None:
     assert parse(bytearray(SIMPLE)).to_bytes() == SIMPLE  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         parse("text")  # type: ignore[arg-type]
+
+
+def test_parse_stream_binary_files(tmp_path: object) -> None:
+    import io
+    import pathlib
+
+    assert parse_stream(io.BytesIO(MULTI)).to_bytes() == MULTI
+    path = pathlib.Path(str(tmp_path)) / "m.eml"
+    path.write_bytes(MULTI)
+    with open(path, "rb", buffering=0) as raw:
+        assert structure(parse_stream(raw)) == structure(parse(MULTI))
+    with open(path, "rb") as buffered:
+        assert parse_stream(buffered).to_bytes() == MULTI
+    with pytest.raises(TypeError):
+        parse_stream(io.StringIO("text"))  # type: ignore[arg-type]
+
+
+def test_parse_file_copies_a_large_attachment_at_most_once(tmp_path: object) -> None:
+    # One read of the file, the body decoded straight from it: what parse_file plus
+    # get_content allocate stays under 2x the file (1x file + 0.75x decoded content).
+    import base64
+    import pathlib
+    import tracemalloc
+
+    payload = bytes(range(256)) * 8192  # 2 MiB
+    data = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(payload).replace(b"\n", b"\r\n") + b"--b--\r\n")
+    path = pathlib.Path(str(tmp_path)) / "big.eml"
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        msg = parse_file(path)
+        assert msg.attachments[0].get_content() == payload
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.9 * len(data)
 
 
 def test_feedparser_chunkings_give_same_tree() -> None:
