@@ -39,6 +39,8 @@ _BLOCK = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z))*")
 _FROM_FIELD = re.compile(rb"From[ \t]*:")
 _HEADER_START = re.compile(rb"[!-9;-~]+[ \t]*:")
 _LEADING_WSP_LINES = re.compile(rb"(?:[ \t][^\n]*\n)+")
+# A header field starting on a later line of the block (RFC 5322 §2.2 field name, colon).
+_NEXT_FIELD = re.compile(rb"\n[!-9;-~]+[ \t]*:")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 _IDENTITY_CTES = ("7bit", "8bit", "binary")
 
@@ -231,6 +233,7 @@ class _Parser:
         find = data.find
         p = start
         cut = -1
+        next_field = -1  # start of the next field line after p (for a line without colon)
         while p < hend:
             m = field(data, p, hend)
             if m is None:
@@ -248,6 +251,18 @@ class _Parser:
                     keys.pop()
                     break
                 if data[p] not in (32, 9):
+                    if next_field < line_end - 1:  # searched once per field found: linear
+                        nxt = _NEXT_FIELD.search(data, line_end - 1, hend)
+                        next_field = hend if nxt is None else nxt.start()
+                    if next_field >= hend:
+                        # No field follows: the blank line is missing and this line
+                        # starts the body (as mail clients read it; the part keeps its
+                        # headers, e.g. an attachment's base64 right after them).
+                        self.defect(part, "MissingHeaderBodySeparator", "no blank line "
+                                    "after the header block; the body starts at a line "
+                                    "without a colon", p)
+                        cut = p
+                        break
                     self.defect(part, "MalformedHeader", "line without a colon in the header "
                                 "block", p, items[-1].name)
                 items[-1] = Header(items[-1].name, data[offsets[-1] : line_end])

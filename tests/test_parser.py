@@ -420,7 +420,11 @@ def test_colon_heavy_junk_is_linear() -> None:
     assert msg.to_bytes() == data
     data = b"Subject: " + b"a:" * 50_000 + b"\nfoo\n\nbody"
     msg = parse(data)
-    assert msg.to_bytes() == data and kinds(msg) == ["MalformedHeader"]
+    assert msg.to_bytes() == data and kinds(msg) == ["MissingHeaderBodySeparator"]
+    # Many lines without a colon before one last field: still linear.
+    data = b"A: b\n" + b"no colon\n" * 20_000 + b"Z: z\n\nbody"
+    msg = parse(data)
+    assert msg.to_bytes() == data and msg.headers.get("z") == "z"
 
 
 def test_moderate_hostile_inputs() -> None:
@@ -534,3 +538,20 @@ def test_feedparser_chunkings_give_same_tree() -> None:
     fp.close()
     with pytest.raises(ValueError):
         fp.feed(b"x")
+
+
+def test_missing_blank_line_before_body() -> None:
+    # A line without a colon that no header field follows starts the body (issue 1189
+    # of MimeKit: an attachment's base64 right after its headers); one that is followed
+    # by more fields is a broken continuation of the field before it.
+    data = (b"Content-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n"
+            b"UEsDBA==\r\n\r\n")
+    msg = parse(data)
+    assert msg.filename == "a.zip" and msg.get_content() == b"PK\x03\x04"
+    assert [(d.kind, d.offset) for d in msg.defects] == [("MissingHeaderBodySeparator", 78)]
+    assert msg.to_bytes() == data
+    broken = b"Subject: one\r\ntwo\r\nFrom: a@example.com\r\n\r\nbody\r\n"
+    msg = parse(broken)
+    assert msg.subject == "one two" and msg.get_content() == b"body\r\n"
+    assert [d.kind for d in msg.defects] == ["MalformedHeader"]
+    assert msg.to_bytes() == broken
