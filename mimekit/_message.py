@@ -19,6 +19,8 @@ from mimekit.model import Part
 if TYPE_CHECKING:  # pragma: no cover
     from mimekit.address import Address, Group
     from mimekit.lint import LintIssue
+    from mimekit.listheaders import ListHeaders
+    from mimekit.received import Received
     from mimekit.reports import DeliveryStatus, DispositionNotification
 
 __all__ = ["Message"]
@@ -137,6 +139,24 @@ class Message(Part):
     def references(self) -> list[str]:
         """References message ids, without angle brackets."""
         return self._msgids("references")
+
+    # -- trace and list fields (RFC 5321 §4.4, RFC 2369, RFC 2919) -------------------------
+
+    @property
+    def received(self) -> list[Received]:
+        """Every Received field parsed (:func:`mimekit.received.parse_received`), in
+        header order: the first is the most recent hop (RFC 5321 §4.4 prepends)."""
+        from mimekit.received import parse_received
+
+        return [parse_received(h.unfolded) for h in self._headers.get_headers("received")]
+
+    @property
+    def list_headers(self) -> ListHeaders | None:
+        """List-Id and the RFC 2369 List-* URLs (:mod:`mimekit.listheaders`), or None
+        when the message has no list field."""
+        from mimekit.listheaders import list_headers
+
+        return list_headers(self._headers)
 
     # -- bodies -------------------------------------------------------------------------
 
