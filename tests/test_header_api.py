@@ -169,3 +169,20 @@ def test_decoded_values_through_structured_paths_are_refused() -> None:
         Header.create("To", [(value, "ana@example.org")])
     with pytest.raises(HeaderInjectionError):
         Header.create("Content-Type", f"text/plain; name={value}")
+
+
+def test_builder_paths_refuse_a_decoded_crlf() -> None:
+    from mimekit.builder import compose
+
+    value = parse(RAW).headers.get_header("subject")
+    assert value is not None
+    evil = value.value
+    attempts = [
+        lambda: compose().from_("a@example.org").to("b@example.org").subject(evil).build(),
+        lambda: compose().from_("a@example.org").to("b@example.org").header("X-Y", evil).build(),
+        lambda: compose().from_((evil, "a@example.org")).to("b@example.org").build(),
+        lambda: compose().from_("a@example.org").to("b@example.org").in_reply_to(evil).build(),
+    ]
+    for attempt in attempts:
+        with pytest.raises(HeaderInjectionError):
+            attempt()
