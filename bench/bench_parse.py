@@ -18,6 +18,7 @@ import argparse
 import base64
 import binascii
 import email
+import email.message
 import email.policy
 import gc
 import random
@@ -207,7 +208,9 @@ def big_decode(data: bytes, repeat: int) -> None:
         msg = email.message_from_bytes(data, policy=email.policy.compat32)
         payload = msg.get_payload()
         assert isinstance(payload, list)
-        payload[1].get_payload(decode=True)
+        attachment = payload[1]
+        assert isinstance(attachment, email.message.Message)
+        attachment.get_payload(decode=True)
 
     def raw() -> None:
         binascii.a2b_base64(body)
