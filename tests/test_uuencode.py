@@ -85,3 +85,22 @@ def test_corpus_x_uuencode_transfer_encoding() -> None:
     assert not isinstance(att, DerivedPart)  # the part itself, decoded; no second copy
     assert msg.defects == []
     assert msg.to_bytes() == data
+
+
+@pytest.mark.parametrize("cte", [b"x-uuencode", b"X-UUE", b"uuencode"])
+def test_uuencode_transfer_encodings(cte: bytes) -> None:
+    data = (b"Content-Type: application/octet-stream; name=t.bin\r\n"
+            b"Content-Transfer-Encoding: " + cte + b"\r\n\r\n"
+            b"begin 644 t.bin\r\n" + _uu(PAYLOAD).replace(b"\n", b"\r\n") + b"`\r\nend\r\n")
+    msg = parse(data)
+    assert msg.get_content() == PAYLOAD
+    assert [(a.filename, a.get_content()) for a in msg.attachments] == [("t.bin", PAYLOAD)]
+    assert msg.defects == [] and msg.to_bytes() == data
+
+
+def test_uuencode_transfer_encoding_without_begin_line() -> None:
+    data = (b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: x-uuencode\r\n"
+            b"\r\n" + _uu(b"bare lines"))
+    msg = parse(data)
+    assert msg.get_content() == b"bare lines"
+    assert [d.kind for d in msg.defects] == ["InvalidUuencode"]
