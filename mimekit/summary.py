@@ -329,6 +329,8 @@ def schema_errors(obj: Any) -> list[str]:
                 and _is(att["disposition"], str, type(None))
             ):
                 errors.append(f"$.attachments[{i}]: bad types")
+            elif isinstance(att, dict) and not _is(att.get("from"), str, type(None)):
+                errors.append(f"$.attachments[{i}].from: not a string")
     else:
         errors.append("$.attachments: not a list")
     if isinstance(obj["defects"], list):

@@ -128,3 +128,27 @@ def test_many_parts_summary() -> None:
     assert [a["part"] for a in d["attachments"]] == [str(i) for i in range(1, n + 1)]
     assert len(d["root"]["parts"]) == n
     assert schema_errors(d) == []
+
+
+def test_added_fields_report_and_from_are_checked() -> None:
+    import copy
+
+    from mimekit.parser import parse
+
+    data = (b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+            b"--b\r\n\r\nbounced\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+            b"Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@example.com\r\n"
+            b"Action: failed\r\nStatus: 5.1.1\r\n\r\n--b\r\n"
+            b"Content-Type: text/plain\r\n\r\nbegin 644 a.txt\r\n#86)C\r\n`\r\nend\r\n--b--\r\n")
+    doc = parse(data).to_dict()
+    from mimekit.summary import schema_errors
+
+    assert schema_errors(doc) == []
+    assert doc["root"]["parts"][1]["report"]["recipients"][0]["status"] == "5.1.1"
+    assert [(a["part"], a["filename"], a.get("from")) for a in doc["attachments"]] == [
+        ("2", None, None), ("3", "a.txt", "uuencode")]
+    bad = copy.deepcopy(doc)
+    bad["root"]["parts"][1]["report"] = "text"
+    bad["attachments"][1]["from"] = 3
+    assert schema_errors(bad) == ["$.attachments[1].from: not a string",
+                                  "$.root.parts[1].report: not an object or null"]
