@@ -393,8 +393,12 @@ def decode_bytes(
     defects: list[Defect] | None = None,
     *,
     fallback: str = "latin-1",
+    strip_bom: bool = True,
 ) -> tuple[str, str]:
     """Decode text bytes; return ``(text, charset actually used)``. Never raises.
+
+    ``strip_bom`` drops a leading UTF-8 byte order mark from body text (it is not
+    content); values such as parameters keep every character (``strip_bom=False``).
 
     Order: the declared charset (via :func:`lookup`) if it decodes strictly, else
     UTF-8 if the bytes are valid UTF-8, else chardet's confident guess for 8-bit
@@ -421,7 +425,7 @@ def decode_bytes(
                 name = canonical_name(codec)
                 if name == "iso-8859-1" and _C1_RE.search(data):
                     return data.decode(_W1252_NAME), "windows-1252"
-                if name == "utf-8" and text[:1] == "\ufeff":
+                if strip_bom and name == "utf-8" and text[:1] == "\ufeff":
                     text = text[1:]  # a byte order mark is not content
                 return text, name
             _add(
@@ -454,7 +458,7 @@ def decode_bytes(
 
     text = _try(data, "utf-8")
     if text is not None:
-        if text[:1] == "\ufeff":
+        if strip_bom and text[:1] == "\ufeff":
             text = text[1:]  # a byte order mark is not content
         if not reported:
             _add(defects, "CharsetGuessed", "undeclared 8-bit data decoded as UTF-8")

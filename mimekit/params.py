@@ -189,7 +189,7 @@ def _decode_text(data: bytes, charset: str | None, defects: list[Defect] | None,
     from mimekit.charset import decode_bytes
 
     found: list[Defect] = []
-    text, _ = decode_bytes(data, charset or None, found, fallback="latin-1")
+    text, _ = decode_bytes(data, charset or None, found, fallback="latin-1", strip_bom=False)
     if defects is not None:
         defects.extend(attrs.evolve(d, header=header) for d in found)
     return text

@@ -387,3 +387,10 @@ def test_any_parsed_value_formats_and_reparses_the_same(text: str) -> None:
         tokens = parsed.header_tokens(NO_LEGACY)
         again = cls.parse(" ".join(tokens))
         assert again == parsed, tokens
+
+
+def test_a_leading_byte_order_mark_in_a_filename_is_kept() -> None:
+    """Regression (hypothesis): the RFC 2231 value "\\ufeffa" lost its first character."""
+    for policy in (DEFAULT, NO_LEGACY):
+        tokens = ContentDisposition.of("attachment", filename="\ufeffa").header_tokens(policy)
+        assert ContentDisposition.parse(" ".join(tokens)).filename == "\ufeffa"
