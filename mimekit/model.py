@@ -42,6 +42,7 @@ _CT_BOUNDARY = re.compile(rb'(?i)[;\s]boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\
 _UNESCAPE = re.compile(rb"\\(.)")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 _IDENTITY_CTES = ("7bit", "8bit", "binary", "")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
@@ -451,18 +452,24 @@ class Part:
             name = self.content_type.get("name")
         if not name:
             return None
+        defects: list[Defect] = []
         if "=?" in name:
             from mimekit.encoded_words import decode_header_text
 
-            defects: list[Defect] = []
             name = decode_header_text(name, defects)
-            if (0, "filename") not in self._once:  # record once, however often asked
-                self._once.add((0, "filename"))
-                header = self._headers.get_header("content-disposition") or self._headers.get_header(
-                    "content-type"
-                )
-                self._record_all(defects, header)
-        return name
+        if _CONTROL.search(name):
+            # A file name is one line of text: a line break (e.g. inside an encoded word)
+            # would break any header built from it (RFC 5322 §2.2) and file systems.
+            name = _CONTROL.sub(" ", name).strip()
+            defects.append(Defect("InvalidFilename", "control characters in the file name "
+                                  "replaced by spaces"))
+        if defects and (0, "filename") not in self._once:  # record once, however often asked
+            self._once.add((0, "filename"))
+            header = self._headers.get_header("content-disposition") or self._headers.get_header(
+                "content-type"
+            )
+            self._record_all(defects, header)
+        return name or None
 
     @property
     def transfer_encoding(self) -> str:
@@ -577,8 +584,11 @@ class Part:
         defects: list[Defect] | None = None if self._decoded else []
         cte = self.transfer_encoding
         src = self._src
-        fast = _clean_base64(src, self._src_start, self._src_end) if (
-            src is not None and cte == "base64") else None
+        fast = None
+        if src is not None and cte == "base64":
+            from mimekit._b64 import clean_base64
+
+            fast = clean_base64(src, self._src_start, self._src_end)
         if fast is not None:
             data = fast
         else:
@@ -714,50 +724,6 @@ class Part:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id or 'root'} {self.mime_type}>"
-
-
-def _clean_base64(src: bytes, start: int, end: int) -> bytes | None:
-    """``src[start:end]`` base64-decoded without copying it out of the input, when it
-    is clean: RFC 2045 §6.8 alphabet in lines of one width (what encoders write),
-    padding only at the end. None otherwise: the lenient decoder (with its defects)
-    takes over.
-
-    Proof of cleanliness without a Python-level scan: the line ends are checked at
-    their expected positions (strided slices), so ``n`` = the octets before the first
-    ``=`` that are not those line ends; the non-strict decoder skips anything outside
-    the alphabet, so its output is exactly ``3n // 4`` octets only if nothing was skipped.
-    """
-    pad = src.find(b"=", start, end)
-    stop = end if pad < 0 else pad
-    if end - stop > 64 or src[stop:end].translate(None, b"=\r\n\t "):
-        return None
-    nl = src.find(b"\n", start, stop)
-    if nl < 0:
-        eols = 0
-    else:
-        eol = 2 if nl > start and src[nl - 1] == 13 else 1
-        width = nl + 1 - eol - start
-        if width <= 0:
-            return None
-        stride = width + eol
-        k = (stop - start) // stride
-        last = start + k * stride
-        if src[start + stride - 1 : last : stride].count(b"\n") != k:
-            return None
-        if eol == 2 and src[start + width : last : stride].count(b"\r") != k:
-            return None
-        rest = src[last:stop]
-        eols = k * eol + rest.count(b"\n") + rest.count(b"\r")
-    n = stop - start - eols
-    if n % 4 == 1:
-        return None
-    import binascii
-
-    try:
-        out = binascii.a2b_base64(memoryview(src)[start:end])
-    except binascii.Error:
-        return None
-    return out if len(out) == n * 3 // 4 else None
 
 
 def _with_part(defect: Defect, pid: str) -> Defect:

@@ -259,13 +259,13 @@ def test_body_defects_carry_the_body_offset_and_are_recorded_once() -> None:
 
 
 def test_clean_base64_fast_path_agrees_with_lenient_decoder() -> None:
-    # The no-copy decoder (model._clean_base64) either declines (None) or returns
+    # The no-copy decoder (_b64.clean_base64) either declines (None) or returns
     # exactly what codecs.b64_decode returns, and only when that records no defect.
     import base64
     import random
 
+    from mimekit._b64 import clean_base64
     from mimekit.codecs import b64_decode
-    from mimekit.model import _clean_base64
 
     rng = random.Random(4)
     taken = 0
@@ -281,7 +281,7 @@ def test_clean_base64_fast_path_agrees_with_lenient_decoder() -> None:
             enc = enc.rstrip(b"\r\n")
         defects: list[Defect] = []
         expected = b64_decode(enc, defects)
-        got = _clean_base64(b"xx" + enc + b"yy", 2, 2 + len(enc))
+        got = clean_base64(b"xx" + enc + b"yy", 2, 2 + len(enc))
         if got is not None:
             taken += 1
             assert got == expected and defects == [], enc
@@ -298,3 +298,16 @@ def test_base64_leaf_decoded_without_copying_the_body() -> None:
     assert msg.get_content() == payload
     assert msg._src is not None  # still a span of the input, never sliced out
     assert msg.defects == [] and msg.to_bytes() == data
+
+
+def test_filename_control_characters_replaced() -> None:
+    # An encoded word can carry a line break into a file name (php-mime-mail-parser
+    # issue250); a name with CR/LF would break every header built from it.
+    data = (b"Content-Type: image/png\r\nContent-Disposition: attachment; filename=\"=?UTF-8?b?"
+            b"YQpiLnBkZg==?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+    msg = parse(data)
+    assert msg.filename == "a b.pdf"
+    assert msg.filename == "a b.pdf"
+    kinds = [(d.kind, d.header) for d in msg.defects]
+    assert kinds == [("InvalidFilename", "Content-Disposition")]
+    assert msg.to_bytes() == data
