@@ -93,8 +93,9 @@ def _zone_minutes(zone: str | None, defects: list[Defect] | None) -> int:
             digits = digits.rjust(4, "0")
             minutes = int(digits[:2]) * 60 + int(digits[2:])
         if minutes >= 24 * 60:
-            _defect(defects, "InvalidDate", f"time zone {zone!r} out of range; UTC assumed")
-            return 0
+            # RFC 5322 §3.3 allows offsets up to ±9959; datetime cannot hold >= 24 h,
+            # the caller converts the instant to UTC (same moment, zone lost).
+            _defect(defects, "InvalidDate", f"time zone {zone!r} of a day or more; converted to UTC")
         return -minutes if z[0] == "-" else minutes
     low = z.lower()
     if low in _ZONES:
@@ -170,11 +171,14 @@ def parse_date(text: str, defects: list[Defect] | None = None) -> datetime | Non
     if rest:
         _defect(defects, "InvalidDate", f"junk after date: {rest[:40]!r}")
     try:
+        if abs(offset) >= 24 * 60:
+            local = datetime(year, month, int(g["day"]), hour, minute, second, tzinfo=timezone.utc)
+            return local - timedelta(minutes=offset)
         return datetime(
             year, month, int(g["day"]), hour, minute, second,
             tzinfo=timezone(timedelta(minutes=offset)),
         )  # fmt: skip
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         _defect(defects, "InvalidDate", f"date out of range: {exc}")
         return None
 

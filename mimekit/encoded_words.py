@@ -76,7 +76,12 @@ def _decode_q(text: str) -> bytes:
 
     binascii keeps malformed "=" escapes as they are, which is what clients do.
     """
-    return binascii.a2b_qp(text.encode("utf-8", "surrogateescape"), header=True)
+    data = text.encode("utf-8", "surrogateescape")
+    if data.endswith(b"="):
+        # A final "=" is no escape (RFC 2047 §4.2 needs two hex digits); binascii would
+        # read it as a soft line break and drop it, so keep it literally.
+        return binascii.a2b_qp(data[:-1], header=True) + b"="
+    return binascii.a2b_qp(data, header=True)
 
 
 # RFC 1468 ISO-2022-JP designations: ASCII, JIS X 0201 Roman, JIS X 0201 katakana (not

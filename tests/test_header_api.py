@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,7 +179,7 @@ def test_builder_paths_refuse_a_decoded_crlf() -> None:
     value = parse(RAW).headers.get_header("subject")
     assert value is not None
     evil = value.value
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: compose().from_("a@example.org").to("b@example.org").subject(evil).build(),
         lambda: compose().from_("a@example.org").to("b@example.org").header("X-Y", evil).build(),
         lambda: compose().from_((evil, "a@example.org")).to("b@example.org").build(),
@@ -186,3 +188,23 @@ def test_builder_paths_refuse_a_decoded_crlf() -> None:
     for attempt in attempts:
         with pytest.raises(HeaderInjectionError):
             attempt()
+
+
+def test_found_by_probing_against_the_stdlib() -> None:
+    from datetime import datetime, timezone
+
+    from mimekit.dates import parse_date
+
+    # RFC 2047 §4.2: a final "=" is not an escape; it stays (binascii would drop it).
+    assert decode_header_text("=?utf-8?q?=?=") == "="
+    assert decode_header_text("=?utf-8?q?a=?=") == "a="
+    # RFC 2047 §6.2: the space inside the second word stays, the one between goes.
+    assert decode_header_text("=?utf-8?b?QW5h?= =?utf-8?b?IEI=?=") == "Ana B"
+    # RFC 5322 §3.3 allows zones up to ±9959: the same instant, in UTC.
+    assert parse_date("Mon, 1 Jan 2024 10:00:00 +2400") == datetime(
+        2023, 12, 31, 10, 0, tzinfo=timezone.utc
+    )
+    assert parse_date("Mon, 1 Jan 2024 10:00:00 -9959") == datetime(
+        2024, 1, 5, 13, 59, tzinfo=timezone.utc
+    )
+    assert parse_date("Mon, 1 Jan 0001 00:00:00 +9959") is None  # before year 1
