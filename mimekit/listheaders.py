@@ -79,28 +79,36 @@ def parse_list_uris(
     """The URLs of an RFC 2369 field, in order, white space inside brackets removed.
 
     ``NO`` (List-Post, §3.4) and comments yield nothing; a bare ``scheme:...`` word is
-    accepted with a defect; anything else is skipped with a defect.
+    accepted with a defect; anything else is skipped with a defect (one per kind of
+    problem, so hostile input cannot make the defect list grow with its size).
     """
     text = _COMMENT_RE.sub(" ", text)
     out: list[str] = []
+    seen: set[str] = set()
+
+    def note(kind: str, detail: str) -> None:
+        if kind not in seen:
+            seen.add(kind)
+            _add(defects, detail, header)
+
     for m in _ITEM_RE.finditer(text):
         if m.group(1) is not None:
             if not m.group(0).endswith(">"):
-                _add(defects, "URL without closing '>'", header)
+                note("open", "URL without closing '>'")
             url = "".join(m.group(1).split())  # RFC 2369 §2: ignore white space inside
             if url:
                 out.append(url)
             else:
-                _add(defects, "empty '<>'", header)
+                note("empty", "empty '<>'")
             continue
         word = m.group(2)
         if word.upper() == "NO":
             continue
         if _BARE_URI_RE.match(word):
-            _add(defects, f"URL {word[:40]!r} not in angle brackets (RFC 2369 §2)", header)
+            note("bare", f"URL {word[:40]!r} not in angle brackets (RFC 2369 §2)")
             out.append(word)
         else:
-            _add(defects, f"not a URL: {word[:40]!r}", header)
+            note("junk", f"not a URL: {word[:40]!r}")
     return out
 
 

@@ -167,12 +167,14 @@ def _split_date(text: str, defects: list[Defect] | None) -> tuple[str, datetime 
     from mimekit.dates import parse_date
 
     pos = len(text)
-    while True:
+    tries = 0
+    while tries < 8:  # bounded: hostile input may hold thousands of ";"
         pos = text.rfind(";", 0, pos)
         if pos < 0:
             break
         tail = text[pos + 1 :].strip()
         if tail:
+            tries += 1
             date_defects: list[Defect] = []
             value = parse_date(tail, date_defects)
             if value is not None:

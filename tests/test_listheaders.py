@@ -122,3 +122,9 @@ def test_corpus_mailman_list() -> None:
     )
     assert lh.archive == ("/pipermail/",)  # a relative reference, kept as written
     assert lh.post_allowed is None  # no List-Post field
+
+
+def test_hostile_input_gives_bounded_defects() -> None:
+    d: list[Defect] = []
+    assert parse_list_uris("<" * 20000 + " junk " * 5000, d) == []
+    assert len(d) == 2  # one "not closed", one "not a URL": not one per item

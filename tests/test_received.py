@@ -241,3 +241,9 @@ def test_every_corpus_received_field() -> None:
     assert total > 300
     assert dated >= total - 3  # only three corpus fields have no date at all
     assert with_by >= total - 35  # qmail-style and old CMU fields have no "by"
+
+
+def test_hostile_input_gives_bounded_defects() -> None:
+    d: list[Defect] = []
+    r = parse_received("x; " * 20000 + "(" * 1000, d)
+    assert r.date is None and len(d) <= 3
