@@ -337,4 +337,15 @@ def _format(name: str, key: str, value: Any, policy: Policy) -> bytes:
         value = format_date(value)
     if not isinstance(value, str):
         raise TypeError(f"{name} takes a string, not {type(value).__name__}")
+    if (
+        len(name) + 2 + len(value) <= policy.max_line_length
+        and _SIMPLE_UNSTRUCTURED.fullmatch(value)
+        and "=?" not in value
+    ):
+        # Fast path: short printable ASCII with single inner spaces needs neither
+        # encoding nor folding (RFC 5322 §2.2.1 unstructured field body as written).
+        return f"{name}: {value}".encode("ascii") + policy.linesep
     return _unstructured(name, value, policy)
+
+
+_SIMPLE_UNSTRUCTURED = re.compile(r"[!-~]+(?: [!-~]+)*")
