@@ -25,7 +25,9 @@ __all__ = ["ListHeaders", "ListId", "list_headers", "parse_list_id", "parse_list
 _COMMENT_RE = re.compile(r"\((?:[^()\\]|\\.)*\)")
 # RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
 _BARE_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+\Z")
-_ITEM_RE = re.compile(r"<([^<>]*)>?|([^\s,<>]+)")
+# A closed <...> (inner white space is dropped), an unclosed "<" up to white space or
+# a comma (never the rest of the field), or a bare word.
+_ITEM_RE = re.compile(r"<([^<>]*)>|<([^<>\s,]*)|([^\s,<>]+)")
 _URL_FIELDS = ("help", "unsubscribe", "subscribe", "post", "owner", "archive")
 
 
@@ -92,16 +94,17 @@ def parse_list_uris(
             _add(defects, detail, header)
 
     for m in _ITEM_RE.finditer(text):
-        if m.group(1) is not None:
-            if not m.group(0).endswith(">"):
+        inner = m.group(1) if m.group(1) is not None else m.group(2)
+        if inner is not None:
+            if m.group(2) is not None:
                 note("open", "URL without closing '>'")
-            url = "".join(m.group(1).split())  # RFC 2369 §2: ignore white space inside
+            url = "".join(inner.split())  # RFC 2369 §2: ignore white space inside
             if url:
                 out.append(url)
             else:
                 note("empty", "empty '<>'")
             continue
-        word = m.group(2)
+        word = m.group(3)
         if word.upper() == "NO":
             continue
         if _BARE_URI_RE.match(word):

@@ -127,4 +127,9 @@ def test_corpus_mailman_list() -> None:
 def test_hostile_input_gives_bounded_defects() -> None:
     d: list[Defect] = []
     assert parse_list_uris("<" * 20000 + " junk " * 5000, d) == []
-    assert len(d) == 2  # one "not closed", one "not a URL": not one per item
+    # One "not closed", one "empty", one "not a URL": not one per item.
+    assert sorted(x.detail for x in d) == ["URL without closing '>'", "empty '<>'", "not a URL: 'junk'"]
+    # An unclosed "<" ends at white space: it never swallows the rest of the field.
+    assert parse_list_uris("<mailto:a@b.example <https://x.example/u>") == [
+        "mailto:a@b.example", "https://x.example/u"
+    ]
