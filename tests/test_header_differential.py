@@ -11,6 +11,13 @@ is decoded by mimekit and by ``email.message_from_bytes(data, policy=email.polic
 - Message-ID-like headers: :func:`mimekit.dates.parse_msgid_list` against the ids in
   angle brackets of the stdlib's value.
 
+Parts are paired by their path in the tree (``1.2``; ``:msg`` for an embedded message).
+Parts that exist in only one tree are skipped: the stdlib turns message/delivery-status
+bodies and message/external-body into pseudo-parts and leaves base64 message/rfc822
+unparsed, which are structure questions, not header ones (a header missing from a paired
+stdlib part is recorded as ``(no such header)``). Address-like fields are compared as
+parsed mailboxes only: the stdlib's ``str()`` of them is a re-rendering, not a decoding.
+
 Trivially equal forms are normalised first (runs of white space, IDNA A-labels, the
 stdlib's naive datetime for ``-0000``). Every remaining disagreement is recorded, with a
 reviewed verdict and a one-line reason, in ``tests/data/header_differential.json``; the
