@@ -331,7 +331,7 @@ class Builder:
     # -- output ----------------------------------------------------------------
     def build(self) -> Message:
         """The message tree, every header encoded and folded for ``policy``."""
-        from .dates import format_date, make_msgid
+        from .dates import make_msgid
         from .headers import Headers
         from .model import Message
 
@@ -344,8 +344,7 @@ class Builder:
         if date is None:
             date = (_dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc) if self._deterministic
                     else _dt.datetime.now(_dt.timezone.utc))
-        root_headers.add("Date", format_date(date) if isinstance(date, _dt.datetime) else date,
-                         policy)
+        root_headers.add("Date", date, policy)
         for field in ("From", "Sender", "Reply-To", "To", "Cc", "Bcc"):
             if self._addrs.get(field):
                 root_headers.add(field, self._addrs[field], policy)
