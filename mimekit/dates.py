@@ -231,6 +231,18 @@ def make_msgid(domain: str | None = None) -> str:
     return f"<{token}@{domain}>"
 
 
+_QUOTED_RE = re.compile(r'("(?:[^"\\]|\\.)*")')
+
+
+def _drop_fws(ident: str) -> str:
+    """White space left in an id by folding is removed, except inside a quoted string
+    (RFC 5322 §4.5.4 obs-id-left may be a quoted local part: ``<"a b"@host>``)."""
+    if '"' not in ident:
+        return "".join(ident.split())
+    pieces = _QUOTED_RE.split(ident)
+    return "".join(p if i % 2 else "".join(p.split()) for i, p in enumerate(pieces))
+
+
 _MSGID_TOKEN_RE = re.compile(r"<([^<>]*)(>?)|([^\s<>,]+)")
 
 
@@ -259,7 +271,7 @@ def parse_msgid_list(text: str, defects: list[Defect] | None = None) -> list[str
                 defect("message id without angle brackets")
                 out.append(word)
             continue
-        ident = "".join(m.group(1).split())
+        ident = _drop_fws(m.group(1))
         if not m.group(2):
             defect("message id without closing '>'")
         if ident:

@@ -208,3 +208,12 @@ def test_found_by_probing_against_the_stdlib() -> None:
         2024, 1, 5, 13, 59, tzinfo=timezone.utc
     )
     assert parse_date("Mon, 1 Jan 0001 00:00:00 +9959") is None  # before year 1
+
+
+def test_msgid_keeps_white_space_inside_a_quoted_local_part() -> None:
+    from mimekit.dates import parse_msgid_list
+
+    # RFC 5322 §4.5.4 obs-id-left: a quoted string keeps its spaces; folding white
+    # space elsewhere in the id is dropped.
+    assert parse_msgid_list('<"a b"@example.org>') == ['"a b"@example.org']
+    assert parse_msgid_list("<abc\r\n def@example.org>") == ["abcdef@example.org"]
