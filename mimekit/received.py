@@ -74,7 +74,8 @@ class Received:
 
     ``from_`` is the name the client gave (HELO/EHLO) and ``from_info`` the comment
     after it (the server's view: reverse DNS name and IP address); ``from_ip`` is the
-    first IP address found in either. ``by`` is the receiving host, ``with_`` the
+    first IP address found in either. ``by`` is the receiving host and ``by_info`` the
+    comment after it (often the server software, e.g. ``Postfix``), ``with_`` the
     protocol (``ESMTPS``, ``Microsoft SMTP Server``...), ``id`` the server's queue id,
     ``for_`` the recipient (without angle brackets). ``date`` is aware (via
     :func:`mimekit.dates.parse_date`) or None. ``comments`` holds every comment in
@@ -85,6 +86,7 @@ class Received:
     from_info: str | None = None
     from_ip: str | None = None
     by: str | None = None
+    by_info: str | None = None
     via: str | None = None
     with_: str | None = None
     id: str | None = None
@@ -247,6 +249,7 @@ def parse_received(text: str, defects: list[Defect] | None = None) -> Received:
         from_info="; ".join(from_notes) or None,
         from_ip=_first_ip(from_words + from_notes),
         by=first("by"),
+        by_info="; ".join(notes.get("by", [])) or None,
         via=value("via"),
         with_=with_,
         id=first("id"),

@@ -97,6 +97,8 @@ def test_decoded_crlf_cannot_become_a_header_line() -> None:
         Header.create("Subject", header.value)
     with pytest.raises(HeaderInjectionError):
         Headers([("Subject", header.value)])
+    with pytest.raises(HeaderInjectionError):
+        Headers(h.items())  # rebuilding from decoded values refuses, never folds it in
     # Re-serialising untouched keeps the encoded form: still one line.
     assert parse(RAW).to_bytes().count(b"Bcc") == 1
     assert b"\r\nBcc" not in parse(RAW).to_bytes()

@@ -49,6 +49,7 @@ def test_postfix_with_tls_comment() -> None:
         "TLSv1.3", "TLS_AES_256_GCM_SHA384", "256/256",
         "using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
     )
+    assert r.by_info == "Postfix"
     assert r.comments[-1] == "Postfix"  # the date's own comment "(CET)" is not a clause
     assert r.raw.startswith("from mx.example.org (mx.example.org [192.0.2.10]) (using")
 
