@@ -26,7 +26,7 @@ from .headers import Header, Headers
 from .mailbox import read_maildir, read_mbox
 from .model import Message, Part
 from .params import ContentDisposition, ContentType
-from .parser import FeedParser, parse, parse_file
+from .parser import FeedParser, parse, parse_file, parse_stream
 from .policy import DEFAULT, SMTPUTF8, STRICT, Policy
 
 __version__ = "0.1.0"
@@ -58,6 +58,7 @@ __all__ = [
     "parse",
     "parse_address_list",
     "parse_file",
+    "parse_stream",
     "read_maildir",
     "read_mbox",
 ]
