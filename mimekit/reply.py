@@ -190,6 +190,8 @@ def forward(
     if original.html is not None:
         b.html(original.html)
     for part in original.attachments:
+        if getattr(part, "source", ""):
+            continue  # found inside another part (TNEF, uuencode): that part travels itself
         b.attach(part.get_content(), filename=part.filename,
                  content_type=part.content_type.mime_type)
     return b
