@@ -86,3 +86,17 @@ def test_reply_to_a_hostile_message_never_injects_headers() -> None:
     back = mimekit.parse(out)
     assert back.subject == "Re: hi Bcc: x@evil.example"
     assert [a.address for a in back.to] == ["eve@example.org"]
+
+
+def test_forward_inline_does_not_duplicate_files_found_inside_the_text() -> None:
+    import binascii
+
+    block = binascii.b2a_uu(b"hello uu\n").replace(b"\n", b"\r\n")
+    raw = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: uu\r\n\r\ntext before\r\n"
+           b"begin 644 hi.txt\r\n" + block + b"`\r\nend\r\n")
+    orig = mimekit.parse(raw)
+    assert [(a.filename, a.get_content()) for a in orig.attachments] == [("hi.txt", b"hello uu\n")]
+    fwd = forward(orig, from_="c@example.org", to="d@example.org", inline=True).build()
+    back = mimekit.parse(fwd.to_bytes())
+    assert [a.filename for a in back.attachments] == ["hi.txt"]  # once: inside the quoted text
+    assert not back.is_multipart
