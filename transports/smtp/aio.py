@@ -16,18 +16,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from mimekit.transports.base import AsyncTransport, Envelope, SendResult, prepare
+from mimekit.transports.base import AsyncTransport, Envelope, SendResult
 from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError, TransportError
 from mimekit.transports.smtp.common import (
+    SendJob,
     Settings,
-    all_transient,
-    backoff,
+    checked_pool_size,
     default_local_hostname,
-    is_retriable,
+    lost,
     make_settings,
-    to_result,
+    prepare_send,
 )
-from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
     DeliveryStatusUnknown,
     DSNOptions,
@@ -39,6 +38,9 @@ from mimekit.transports.smtp.protocol import (
 )
 
 if TYPE_CHECKING:
+    from mimekit.transports.smtp.common import SMTPOptions
+    from typing_extensions import Unpack
+
     from mimekit.model import Message
 
 log = logging.getLogger("mimekit.smtp")
@@ -172,12 +174,7 @@ class _AConnection:
             gen.close()
 
     def _lost(self, what: str) -> ConnectionLost:
-        if self.proto.data_committed:
-            return DeliveryStatusUnknown(
-                what + " after the message data was sent: it may or may not have been "
-                "delivered (not resent)"
-            )
-        return ConnectionLost(what)
+        return lost(self.proto, what)
 
     async def _start_tls(self) -> None:
         s = self.settings
@@ -259,7 +256,9 @@ async def aconnect(settings: Settings) -> _AConnection:
 
 class AsyncSMTPTransport(AsyncTransport):
     """The asyncio twin of :class:`~mimekit.transports.smtp.SMTPTransport`
-    (same options), with a pool of up to ``pool_size`` connections.
+    (the same keyword options, :class:`~mimekit.transports.smtp.common.SMTPOptions`,
+    except that ``max_messages_per_connection`` defaults to 1000), with a pool
+    of up to ``pool_size`` connections.
 
     Concurrent :meth:`asend` calls use separate connections; a connection is
     replaced after ``max_messages_per_connection`` messages and closed after
@@ -271,56 +270,13 @@ class AsyncSMTPTransport(AsyncTransport):
         host: str = "localhost",
         port: int | None = None,
         *,
-        security: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        oauth_token: Callable[[], str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        cafile: str | None = None,
-        insecure: bool = False,
-        timeout: float = 30.0,
-        data_timeout: float = 600.0,
-        local_hostname: str | None = None,
-        source_address: tuple[str, int] | None = None,
-        allow_plaintext_auth: bool = False,
-        auth_mechanism: str | None = None,
-        retries: int = 2,
-        retry_backoff: float = 0.5,
-        noop_after: float = 30.0,
-        dsn: DSNOptions | None = None,
-        downgrade_8bit: bool = True,
-        max_messages_per_connection: int | None = 1000,
         pool_size: int = 1,
         idle_timeout: float = 60.0,
-        chunking: bool = True,
+        **options: Unpack[SMTPOptions],
     ) -> None:
-        self.settings = make_settings(
-            host,
-            port,
-            security=security,
-            username=username,
-            password=password,
-            oauth_token=oauth_token,
-            ssl_context=ssl_context,
-            cafile=cafile,
-            insecure=insecure,
-            timeout=timeout,
-            data_timeout=data_timeout,
-            local_hostname=local_hostname,
-            source_address=source_address,
-            allow_plaintext_auth=allow_plaintext_auth,
-            auth_mechanism=auth_mechanism,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            noop_after=noop_after,
-            dsn=dsn,
-            downgrade_8bit=downgrade_8bit,
-            max_messages_per_connection=max_messages_per_connection,
-            chunking=chunking,
-        )
-        if pool_size < 1:
-            raise ValueError("pool_size must be >= 1")
-        self.pool_size = pool_size
+        options.setdefault("max_messages_per_connection", 1000)
+        self.settings = make_settings(host, port, **options)
+        self.pool_size = checked_pool_size(pool_size)
         self.idle_timeout = idle_timeout
         self._idle: list[_AConnection] = []
         self._busy: set[_AConnection] = set()
@@ -412,7 +368,7 @@ class AsyncSMTPTransport(AsyncTransport):
         dsn: DSNOptions | None = None,
     ) -> SendResult:
         """Deliver one message (see :meth:`SMTPTransport.send`)."""
-        data, env, message_id = prepare(message, envelope)
+        data, env, message_id = prepare_send(message, envelope)
         return await self.asend_raw(data, env, dsn=dsn, message_id=message_id)
 
     async def asend_raw(
@@ -427,37 +383,24 @@ class AsyncSMTPTransport(AsyncTransport):
         no parsing or Bcc removal (see :meth:`SMTPTransport.send_raw`)."""
         if self._closed:
             raise ConnectionLost("the transport is closed")
-        envelope.check()
-        dsn = dsn if dsn is not None else self.settings.dsn
-        downgrade = to_7bit if self.settings.downgrade_8bit else None
+        job = SendJob(self.settings, data, envelope, dsn, message_id)
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.pool_size)
-        attempt = 0
         async with self._sem:
             while True:
                 conn: _AConnection | None = None
                 try:
                     conn = await self._acquire()
-                    tx: Transaction = await conn.run(
-                        conn.proto.transaction(
-                            data,
-                            envelope.mail_from,
-                            envelope.rcpt_to,
-                            dsn=dsn,
-                            downgrade=downgrade,
-                            chunking=self.settings.chunking,
-                        )
-                    )
+                    tx: Transaction = await conn.run(job.transaction(conn.proto))
                 except (ConnectionLost, SMTPResponseError) as exc:
-                    committed = conn is not None and conn.proto.data_committed
+                    retry = job.retry_after(exc, conn.proto if conn is not None else None)
                     if conn is not None:
-                        if not conn.proto.closed and is_retriable(exc, committed):
+                        if retry and not conn.proto.closed:
                             await conn.close(polite=True)  # a fresh session for the retry
                         await self._release(conn)
-                    if not is_retriable(exc, committed) or attempt >= self.settings.retries:
+                    if not retry:
                         raise
-                    await self._pause(attempt)
-                    attempt += 1
+                    await self._pause(job.next_delay())
                     continue
                 except TransportError:
                     # refused before anything was sent (size, 8BITMIME, SMTPUTF8)
@@ -471,13 +414,12 @@ class AsyncSMTPTransport(AsyncTransport):
                     raise
                 conn.messages += 1
                 await self._release(conn)
-                if all_transient(tx) and attempt < self.settings.retries:
-                    await self._pause(attempt)
-                    attempt += 1
-                    continue
-                return to_result(tx, envelope, message_id)
+                result = job.result(tx)
+                if result is not None:
+                    return result
+                await self._pause(job.next_delay())  # every recipient got 4xx
 
-    async def _pause(self, attempt: int) -> None:
-        result = self._sleep(backoff(self.settings, attempt))
+    async def _pause(self, delay: float) -> None:
+        result = self._sleep(delay)
         if asyncio.iscoroutine(result):
             await result

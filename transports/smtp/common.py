@@ -1,5 +1,7 @@
-"""What the synchronous and asyncio SMTP drivers share: settings, the retry
-rule, and turning a protocol :class:`~.protocol.Transaction` into a
+"""What the synchronous and asyncio SMTP drivers share: the options and
+settings, the whole send flow except the I/O (:class:`SendJob`: envelope and
+DSN handling, retry decisions, back-off, result building) and turning a
+protocol :class:`~.protocol.Transaction` into a
 :class:`~mimekit.transports.base.SendResult`.
 
 No I/O here either; ``ssl`` is imported only to build the default context.
@@ -11,30 +13,45 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict
 
 import attrs
-from mimekit.transports.base import Envelope, RecipientResult, SendResult
+from mimekit.transports.base import Envelope, RecipientResult, SendResult, prepare
 from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
     RecipientsRefused,
     SMTPResponseError,
 )
+from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
     DeliveryStatusUnknown,
     DSNOptions,
+    SMTPClientProtocol,
+    Step,
     Transaction,
     parse_queue_id,
 )
 from mimekit.transports.smtp.sasl import Credentials
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mimekit.model import Message
+
 __all__ = [
     "SECURITY_MODES",
+    "SMTPOptions",
+    "SendJob",
     "Settings",
+    "all_transient",
     "backoff",
+    "checked_pool_size",
     "default_local_hostname",
     "is_retriable",
+    "lost",
     "make_settings",
+    "prepare_send",
     "to_result",
 ]
 
@@ -74,36 +91,52 @@ class Settings:
         return self.host
 
 
-def make_settings(
-    host: str,
-    port: int | None,
-    *,
-    security: str | None,
-    username: str | None,
-    password: str | None,
-    oauth_token: Callable[[], str] | None,
-    ssl_context: ssl.SSLContext | None,
-    cafile: str | None,
-    insecure: bool,
-    timeout: float,
-    data_timeout: float,
-    local_hostname: str | None,
-    source_address: tuple[str, int] | None,
-    allow_plaintext_auth: bool,
-    auth_mechanism: str | None,
-    retries: int,
-    retry_backoff: float,
-    noop_after: float,
-    dsn: DSNOptions | None,
-    downgrade_8bit: bool,
-    max_messages_per_connection: int | None,
-    chunking: bool = True,
-) -> Settings:
+class SMTPOptions(TypedDict, total=False):
+    """The keyword options both drivers accept, besides ``host``, ``port``
+    and their pool options (one list, so the drivers' signatures cannot drift
+    apart). Defaults are applied by :func:`make_settings`; see
+    :class:`~mimekit.transports.smtp.SMTPTransport` for their meaning."""
+
+    security: str | None
+    username: str | None
+    password: str | None
+    oauth_token: Callable[[], str] | None
+    ssl_context: ssl.SSLContext | None
+    cafile: str | None
+    insecure: bool
+    timeout: float
+    data_timeout: float
+    local_hostname: str | None
+    source_address: tuple[str, int] | None
+    allow_plaintext_auth: bool
+    auth_mechanism: str | None
+    retries: int
+    retry_backoff: float
+    noop_after: float
+    dsn: DSNOptions | None
+    downgrade_8bit: bool
+    max_messages_per_connection: int | None
+    chunking: bool
+
+
+def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -> Settings:
     """Validate the options shared by :class:`SMTPTransport` and
     :class:`AsyncSMTPTransport` and fill in defaults: security ``tls`` on port
     465, else ``starttls`` (required); the port from the security mode; a
     verifying TLS context (``insecure=True`` is the only way to turn
-    verification off)."""
+    verification off). An unknown option is a :class:`TypeError`, as a
+    misspelt keyword argument would be."""
+    unknown = sorted(set(options) - set(SMTPOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unknown SMTP transport option(s): {', '.join(unknown)}")
+    o = options
+    security = o.get("security")
+    username, password = o.get("username"), o.get("password")
+    oauth_token = o.get("oauth_token")
+    ssl_context, cafile, insecure = o.get("ssl_context"), o.get("cafile"), o.get("insecure", False)
+    timeout, data_timeout = o.get("timeout", 30.0), o.get("data_timeout", 600.0)
+    allow_plaintext_auth = o.get("allow_plaintext_auth", False)
+    retries = o.get("retries", 2)
     host = host.strip()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # "[::1]" -> "::1"
@@ -151,17 +184,17 @@ def make_settings(
         credentials=credentials,
         timeout=timeout,
         data_timeout=data_timeout,
-        local_hostname=local_hostname,
-        source_address=source_address,
+        local_hostname=o.get("local_hostname"),
+        source_address=o.get("source_address"),
         allow_plaintext_auth=allow_plaintext_auth,
-        auth_mechanism=auth_mechanism,
+        auth_mechanism=o.get("auth_mechanism"),
         retries=retries,
-        retry_backoff=retry_backoff,
-        noop_after=noop_after,
-        dsn=dsn,
-        downgrade_8bit=downgrade_8bit,
-        max_messages_per_connection=max_messages_per_connection,
-        chunking=chunking,
+        retry_backoff=o.get("retry_backoff", 0.5),
+        noop_after=o.get("noop_after", 30.0),
+        dsn=o.get("dsn"),
+        downgrade_8bit=o.get("downgrade_8bit", True),
+        max_messages_per_connection=o.get("max_messages_per_connection"),
+        chunking=o.get("chunking", True),
     )
 
 
@@ -221,3 +254,90 @@ def to_result(tx: Transaction, envelope: Envelope, message_id: str | None) -> Se
 def all_transient(tx: Transaction) -> bool:
     """True when every recipient was refused with a 4xx reply (worth a retry)."""
     return tx.final is None and all(400 <= r.reply.code < 500 for r in tx.recipients)
+
+
+def checked_pool_size(pool_size: int) -> int:
+    """``pool_size`` if it is a usable number of connections (at least one)."""
+    if pool_size < 1:
+        raise ValueError("pool_size must be >= 1")
+    return pool_size
+
+
+def lost(proto: SMTPClientProtocol, what: str) -> ConnectionLost:
+    """The error for a connection that failed: :class:`DeliveryStatusUnknown`
+    once the end of the data was sent (a resend could deliver twice),
+    else a plain (retriable) :class:`ConnectionLost`."""
+    if proto.data_committed:
+        return DeliveryStatusUnknown(
+            what + " after the message data was sent: it may or may not have been "
+            "delivered (not resent)"
+        )
+    return ConnectionLost(what)
+
+
+class SendJob:
+    """One message on its way through a driver's retry loop, without I/O.
+
+    Both drivers run the same loop (take a connection, run
+    :meth:`transaction` on it, release it); this object makes every decision
+    in it, so the drivers differ only in how they wait and do I/O:
+    :meth:`retry_after` (after an error), :meth:`result` (after a completed
+    transaction; ``None`` means "all recipients got 4xx, try again") and
+    :meth:`next_delay` (the back-off before the next attempt).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        data: bytes,
+        envelope: Envelope,
+        dsn: DSNOptions | None,
+        message_id: str | None,
+    ) -> None:
+        envelope.check()  # CR/LF/NUL in an address: refused before connecting
+        self.settings = settings
+        self.data = data
+        self.envelope = envelope
+        self.dsn = dsn if dsn is not None else settings.dsn
+        self.message_id = message_id
+        self.attempt = 0
+
+    def transaction(self, proto: SMTPClientProtocol) -> Step[Transaction]:
+        """The protocol operation that sends this message on ``proto``."""
+        s = self.settings
+        return proto.transaction(
+            self.data,
+            self.envelope.mail_from,
+            self.envelope.rcpt_to,
+            dsn=self.dsn,
+            downgrade=to_7bit if s.downgrade_8bit else None,
+            chunking=s.chunking,
+        )
+
+    def retry_after(self, exc: BaseException, proto: SMTPClientProtocol | None) -> bool:
+        """True if the attempt that raised ``exc`` on ``proto`` (``None``: no
+        connection was made) should be repeated on a fresh session."""
+        committed = proto is not None and proto.data_committed
+        return is_retriable(exc, committed) and self.attempt < self.settings.retries
+
+    def result(self, tx: Transaction) -> SendResult | None:
+        """The result of a completed transaction, or ``None`` when every
+        recipient got a 4xx and nothing was sent (worth another attempt)."""
+        if all_transient(tx) and self.attempt < self.settings.retries:
+            return None
+        return to_result(tx, self.envelope, self.message_id)
+
+    def next_delay(self) -> float:
+        """Seconds to wait before the next attempt (counts the attempt)."""
+        delay = backoff(self.settings, self.attempt)
+        self.attempt += 1
+        return delay
+
+
+def prepare_send(
+    message: Message | bytes, envelope: Envelope | None
+) -> tuple[bytes, Envelope, str | None]:
+    """``(wire bytes, envelope, Message-ID)`` for ``send()``/``asend()``:
+    :func:`~mimekit.transports.base.prepare` (Bcc removed, envelope derived
+    and checked)."""
+    return prepare(message, envelope)

@@ -18,18 +18,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from mimekit.transports.base import Envelope, SendResult, Transport, prepare
+from mimekit.transports.base import Envelope, SendResult, Transport
 from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError, TransportError
 from mimekit.transports.smtp.common import (
+    SendJob,
     Settings,
-    all_transient,
-    backoff,
+    checked_pool_size,
     default_local_hostname,
-    is_retriable,
+    lost,
     make_settings,
-    to_result,
+    prepare_send,
 )
-from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
     DeliveryStatusUnknown,
     DSNOptions,
@@ -41,6 +40,9 @@ from mimekit.transports.smtp.protocol import (
 )
 
 if TYPE_CHECKING:
+    from mimekit.transports.smtp.common import SMTPOptions
+    from typing_extensions import Unpack
+
     from mimekit.model import Message
 
 log = logging.getLogger("mimekit.smtp")
@@ -104,6 +106,9 @@ class _Connection:
         finally:
             gen.close()
 
+    def _lost(self, what: str) -> ConnectionLost:
+        return lost(self.proto, what)
+
     def quiet(self) -> bool:
         """True if the server sent nothing since its last reply. A closed
         connection (EOF) or unsolicited data (typically a 421 before an idle
@@ -131,14 +136,6 @@ class _Connection:
                 log.info("unsolicited data from the server on an idle connection: %r", data[:100])
             return False
         return False
-
-    def _lost(self, what: str) -> ConnectionLost:
-        if self.proto.data_committed:
-            return DeliveryStatusUnknown(
-                what + " after the message data was sent: it may or may not have been "
-                "delivered (not resent)"
-            )
-        return ConnectionLost(what)
 
     def _start_tls(self) -> None:
         s = self.settings
@@ -217,6 +214,16 @@ class SMTPTransport(Transport):
     ``local_hostname`` is the EHLO name (default: the FQDN host name if it has
     one, else our address literal; never a DNS lookup).
 
+    Keyword options (:class:`~mimekit.transports.smtp.common.SMTPOptions`,
+    shared with the asyncio transport) and their defaults: ``security=None``,
+    ``username=None``, ``password=None``, ``oauth_token=None``,
+    ``ssl_context=None``, ``cafile=None``, ``insecure=False``, ``timeout=30.0``,
+    ``data_timeout=600.0``, ``local_hostname=None``, ``source_address=None``,
+    ``allow_plaintext_auth=False``, ``auth_mechanism=None``, ``retries=2``,
+    ``retry_backoff=0.5``, ``noop_after=30.0``, ``dsn=None``,
+    ``downgrade_8bit=True``, ``max_messages_per_connection=None``,
+    ``chunking=True``; an unknown one is a :class:`TypeError`.
+
     Connections are reused across sends: up to ``pool_size`` of them, one per
     concurrently sending thread (thread-safe), each replaced after
     ``max_messages_per_connection`` messages. Use as a context manager or call
@@ -228,55 +235,11 @@ class SMTPTransport(Transport):
         host: str = "localhost",
         port: int | None = None,
         *,
-        security: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        oauth_token: Callable[[], str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        cafile: str | None = None,
-        insecure: bool = False,
-        timeout: float = 30.0,
-        data_timeout: float = 600.0,
-        local_hostname: str | None = None,
-        source_address: tuple[str, int] | None = None,
-        allow_plaintext_auth: bool = False,
-        auth_mechanism: str | None = None,
-        retries: int = 2,
-        retry_backoff: float = 0.5,
-        noop_after: float = 30.0,
-        dsn: DSNOptions | None = None,
-        downgrade_8bit: bool = True,
-        max_messages_per_connection: int | None = None,
         pool_size: int = 1,
-        chunking: bool = True,
+        **options: Unpack[SMTPOptions],
     ) -> None:
-        self.settings = make_settings(
-            host,
-            port,
-            security=security,
-            username=username,
-            password=password,
-            oauth_token=oauth_token,
-            ssl_context=ssl_context,
-            cafile=cafile,
-            insecure=insecure,
-            timeout=timeout,
-            data_timeout=data_timeout,
-            local_hostname=local_hostname,
-            source_address=source_address,
-            allow_plaintext_auth=allow_plaintext_auth,
-            auth_mechanism=auth_mechanism,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            noop_after=noop_after,
-            dsn=dsn,
-            downgrade_8bit=downgrade_8bit,
-            max_messages_per_connection=max_messages_per_connection,
-            chunking=chunking,
-        )
-        if pool_size < 1:
-            raise ValueError("pool_size must be >= 1")
-        self.pool_size = pool_size
+        self.settings = make_settings(host, port, **options)
+        self.pool_size = checked_pool_size(pool_size)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()  # guards _idle
         self._slots = threading.BoundedSemaphore(pool_size)
@@ -304,7 +267,8 @@ class SMTPTransport(Transport):
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
                 conn = connect(s)
-                self.connections_opened += 1
+                with self._lock:
+                    self.connections_opened += 1
                 return conn
             if conn.proto.closed or not conn.quiet():
                 conn.close(polite=False)
@@ -352,7 +316,7 @@ class SMTPTransport(Transport):
         :class:`~mimekit.transports.errors.RecipientsRefused` when every
         recipient was refused.
         """
-        data, env, message_id = prepare(message, envelope)
+        data, env, message_id = prepare_send(message, envelope)
         return self.send_raw(data, env, dsn=dsn, message_id=message_id)
 
     def send_raw(
@@ -366,36 +330,22 @@ class SMTPTransport(Transport):
         """Send ``data`` exactly as given (line endings normalized to CRLF and
         dot-stuffed on the wire) to ``envelope``; no parsing, no Bcc removal.
         For relays and benchmarks; :meth:`send` is the safe default."""
-        envelope.check()
-        dsn = dsn if dsn is not None else self.settings.dsn
-        downgrade = to_7bit if self.settings.downgrade_8bit else None
-        attempt = 0
+        job = SendJob(self.settings, data, envelope, dsn, message_id)
         with self._slots:
             while True:
                 conn: _Connection | None = None
                 try:
                     conn = self._acquire()
-                    tx: Transaction = conn.run(
-                        conn.proto.transaction(
-                            data,
-                            envelope.mail_from,
-                            envelope.rcpt_to,
-                            dsn=dsn,
-                            downgrade=downgrade,
-                            chunking=self.settings.chunking,
-                        )
-                    )
+                    tx: Transaction = conn.run(job.transaction(conn.proto))
                 except (ConnectionLost, SMTPResponseError) as exc:
-                    committed = conn is not None and conn.proto.data_committed
-                    retry = is_retriable(exc, committed) and attempt < self.settings.retries
+                    retry = job.retry_after(exc, conn.proto if conn is not None else None)
                     if conn is not None:
                         if retry and not conn.proto.closed:
                             conn.close(polite=True)  # a fresh session for the retry
                         self._release(conn)
                     if not retry:
                         raise
-                    self._sleep(backoff(self.settings, attempt))
-                    attempt += 1
+                    self._sleep(job.next_delay())
                     continue
                 except TransportError:
                     # refused before anything was sent (size, 8BITMIME, SMTPUTF8):
@@ -409,9 +359,7 @@ class SMTPTransport(Transport):
                     raise
                 conn.messages += 1
                 self._release(conn)
-                if all_transient(tx) and attempt < self.settings.retries:
-                    # every recipient got 4xx and nothing was sent: try again later
-                    self._sleep(backoff(self.settings, attempt))
-                    attempt += 1
-                    continue
-                return to_result(tx, envelope, message_id)
+                result = job.result(tx)
+                if result is not None:
+                    return result
+                self._sleep(job.next_delay())  # every recipient got 4xx: try again later
