@@ -21,7 +21,7 @@ from typing import Any
 
 from mimekit.errors import Defect
 
-__all__ = ["canonical_name", "decode_bytes", "lookup"]
+__all__ = ["canonical_name", "decode_bytes", "decode_iso2022jp_ms", "lookup"]
 
 # --- private codecs ----------------------------------------------------------------
 # WHATWG "x-user-defined": 0x00-0x7F as ASCII, 0x80-0xFF to U+F780..U+F7FF.
@@ -387,6 +387,53 @@ def _detect(data: bytes) -> str | None:
     return lookup(str(enc))
 
 
+# RFC 1468 ISO-2022-JP designations: ASCII, JIS X 0201 Roman, JIS X 0201 katakana (not
+# in RFC 1468, but Microsoft's CP50221 writes it), JIS X 0208-1978 and -1983.
+_ISO2022JP_ESC = re.compile(rb"\x1b(\([BJI]|\$[@B])")
+
+
+def decode_iso2022jp_ms(data: bytes) -> str | None:
+    """ISO-2022-JP as Microsoft writes it (CP50220/CP50221), or None.
+
+    Outlook puts the NEC and IBM extension rows of CP932 (circled digits, "№", roman
+    numerals...) inside JIS X 0208 escapes; Python's ISO-2022-JP codecs refuse them.
+    Each two-byte JIS code is mapped to its Shift_JIS form (the standard arithmetic
+    mapping) and the whole is decoded as CP932, which holds those rows.
+    """
+    pieces = _ISO2022JP_ESC.split(data)
+    out = bytearray()
+    mode = b"(B"
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            mode = piece
+            continue
+        if mode in (b"(B", b"(J"):
+            if not piece.isascii():
+                return None
+            out += piece
+        elif mode == b"(I":  # half-width katakana, GL form
+            if any(not 0x21 <= b <= 0x5F for b in piece):
+                return None
+            out += bytes(b + 0x80 for b in piece)
+        else:
+            if len(piece) % 2:
+                return None
+            for j in range(0, len(piece), 2):
+                j1, j2 = piece[j], piece[j + 1]
+                if not (0x21 <= j1 <= 0x7E and 0x21 <= j2 <= 0x7E):
+                    return None
+                s1 = ((j1 + 1) >> 1) + (0x70 if j1 <= 0x5E else 0xB0)
+                if j1 % 2:
+                    s2 = j2 + 0x1F + (1 if j2 >= 0x60 else 0)
+                else:
+                    s2 = j2 + 0x7E
+                out += bytes((s1, s2))
+    try:
+        return bytes(out).decode("cp932")
+    except UnicodeDecodeError:
+        return None
+
+
 def decode_bytes(
     data: bytes,
     declared: str | None,
@@ -421,6 +468,9 @@ def decode_bytes(
                 text = data.decode(codec)
             except UnicodeDecodeError:
                 text = None
+            if text is None and canonical_name(codec) == "iso-2022-jp":
+                # The same charset as Microsoft writes it (CP50220/CP50221 extensions).
+                text = _try(data, "iso2022_jp_ext") or decode_iso2022jp_ms(data)
             if text is not None:
                 name = canonical_name(codec)
                 if name == "iso-8859-1" and _C1_RE.search(data):

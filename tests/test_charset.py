@@ -208,3 +208,13 @@ def test_parse_with_a_nul_in_the_charset_gives_text() -> None:
     msg = mimekit.parse(b'Content-Type: text/plain; charset="utf\x00-8"\n\ncaf\xc3\xa9\n')
     assert msg.text == "café\n"
     assert any(d.kind == "UnknownCharset" for d in msg.defects)
+
+
+def test_iso_2022_jp_bodies_with_microsoft_extensions_decode() -> None:
+    """Outlook writes NEC row 13 ("№", circled digits) inside JIS X 0208 escapes;
+    Python's ISO-2022-JP codecs refuse them. The header decoder handled it; bodies
+    now do too, as the declared charset (no defect)."""
+    defects: list[Defect] = []
+    data = b"\x1b$B\x2d\x62\x2d\x21\x1b(B abc"  # "№①" then ASCII
+    assert decode_bytes(data, "iso-2022-jp", defects) == ("№① abc", "iso-2022-jp")
+    assert defects == []
