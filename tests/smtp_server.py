@@ -8,6 +8,9 @@
   AUTH capture (c24), 421 mid-session, dropped connections, slow replies,
   per-recipient 4xx/5xx, stripped STARTTLS. It records every byte received.
 - :func:`make_cert`: a self-signed EC certificate (the cert file is its own CA).
+- What the sync and asyncio transport tests share: :data:`MSG`, :data:`ENV`,
+  :func:`plain` / :func:`aplain` (a transport to a fake server, no TLS, no
+  retry pause) and :func:`tls_pair`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from mimekit.transports.base import Envelope
+from mimekit.transports.smtp import AsyncSMTPTransport, SMTPTransport
 
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 
@@ -106,6 +111,36 @@ def server_context(cert: str, key: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     return ctx
+
+
+def tls_pair(directory: Path) -> tuple[ssl.SSLContext, str]:
+    """(server TLS context, CA file for the client) for a fresh certificate."""
+    cert, key = make_cert(directory)
+    return server_context(cert, key), cert
+
+
+# ------------------------------------------------------------------ shared client side
+
+MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nline\r\n.dot line\r\n"
+ENV = Envelope("a@example.test", ("b@example.test",))
+
+
+def _plain_options(kw: dict[str, Any]) -> dict[str, Any]:
+    kw.setdefault("retry_backoff", 0.0)
+    kw.setdefault("timeout", 5.0)
+    kw.setdefault("security", "none")
+    kw.setdefault("local_hostname", "client.test")
+    return kw
+
+
+def plain(srv: FakeSMTPServer, **kw: Any) -> SMTPTransport:
+    """A sync transport to the fake server without TLS and without retry pauses."""
+    return SMTPTransport(srv.host, srv.port, **_plain_options(kw))
+
+
+def aplain(srv: FakeSMTPServer, **kw: Any) -> AsyncSMTPTransport:
+    """The asyncio twin of :func:`plain`."""
+    return AsyncSMTPTransport(srv.host, srv.port, **_plain_options(kw))
 
 
 # ------------------------------------------------------------------ aiosmtpd

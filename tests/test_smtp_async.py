@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mimekit.transports.base import Envelope
 from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -19,6 +17,8 @@ from mimekit.transports.errors import (
 from mimekit.transports.smtp import AsyncSMTPTransport, DeliveryStatusUnknown
 from smtp_server import (
     DROP,
+    ENV,
+    MSG,
     PASSWORD,
     USER,
     Delivery,
@@ -26,19 +26,9 @@ from smtp_server import (
     Session,
     aiosmtpd_server,
     make_cert,
-    server_context,
+    tls_pair,
 )
-
-MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nline\r\n.dot\r\n"
-ENV = Envelope("a@example.test", ("b@example.test",))
-
-
-def plain(srv: FakeSMTPServer, **kw: Any) -> AsyncSMTPTransport:
-    kw.setdefault("retry_backoff", 0.0)
-    kw.setdefault("timeout", 5.0)
-    return AsyncSMTPTransport(
-        "127.0.0.1", srv.port, security="none", local_hostname="client.test", **kw
-    )
+from smtp_server import aplain as plain
 
 
 def test_starttls_auth_exact_bytes(tmp_path: Path) -> None:
@@ -107,12 +97,12 @@ def test_wrong_ca(tmp_path: Path) -> None:
 
 
 def test_c22_async(tmp_path: Path) -> None:
-    cert, key = make_cert(tmp_path)
+    ctx, cert = tls_pair(tmp_path)
 
     async def main() -> None:
         with FakeSMTPServer(
             extensions=("8BITMIME",),
-            tls_context=server_context(cert, key),
+            tls_context=ctx,
             after_starttls_220=b"250-mx\r\n250 AUTH PLAIN\r\n",
         ) as srv:
             async with AsyncSMTPTransport("127.0.0.1", srv.port, cafile=cert, retries=0) as t:
@@ -216,11 +206,11 @@ def test_async_timeout_and_refused() -> None:
 
 
 def test_async_starttls_stripped(tmp_path: Path) -> None:
-    cert, key = make_cert(tmp_path)
+    ctx, cert = tls_pair(tmp_path)
 
     async def main() -> None:
         with FakeSMTPServer(
-            tls_context=server_context(cert, key), strip_starttls=True, auth_mechanisms=("PLAIN",)
+            tls_context=ctx, strip_starttls=True, auth_mechanisms=("PLAIN",)
         ) as srv:
             t = AsyncSMTPTransport(
                 "127.0.0.1", srv.port, cafile=cert, username=USER, password=PASSWORD

@@ -10,7 +10,6 @@ import logging
 import ssl
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mimekit.transports.base import Envelope
@@ -26,6 +25,8 @@ from mimekit.transports.errors import (
 from mimekit.transports.smtp import DeliveryStatusUnknown, SMTPTransport
 from smtp_server import (
     DROP,
+    ENV,
+    MSG,
     PASSWORD,
     USER,
     Delivery,
@@ -33,24 +34,14 @@ from smtp_server import (
     Session,
     aiosmtpd_server,
     make_cert,
-    server_context,
+    plain,
+    tls_pair,
 )
-
-MSG = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nline\r\n.dot line\r\n"
-ENV = Envelope("a@example.test", ("b@example.test",))
 
 
 @pytest.fixture
 def tls(tmp_path: Path) -> tuple[ssl.SSLContext, str]:
-    cert, key = make_cert(tmp_path / "srv")
-    return server_context(cert, key), cert
-
-
-def plain(srv: FakeSMTPServer, **kw: Any) -> SMTPTransport:
-    """A transport to the fake server without TLS and without retry pauses."""
-    kw.setdefault("retry_backoff", 0.0)
-    kw.setdefault("timeout", 5.0)
-    return SMTPTransport("127.0.0.1", srv.port, security="none", local_hostname="client.test", **kw)
+    return tls_pair(tmp_path / "srv")
 
 
 # ------------------------------------------------------------------ aiosmtpd

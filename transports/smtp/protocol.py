@@ -50,6 +50,7 @@ from mimekit.transports.smtp.wire import (
     _needs_utf8,
     check_param,
     dot_stuff,
+    has_8bit_headers,
     normalize_line_endings,
     parse_queue_id,
     xtext,
@@ -70,6 +71,7 @@ __all__ = [
     "Transaction",
     "check_param",
     "dot_stuff",
+    "has_8bit_headers",
     "normalize_line_endings",
     "parse_queue_id",
     "xtext",
@@ -471,6 +473,21 @@ class SMTPClientProtocol:
         body = normalize_line_endings(data)
         can8 = self.has("8BITMIME")
         eight = not body.isascii()
+        # RFC 6531 §3.4: SMTPUTF8 on MAIL FROM when an envelope address is not
+        # ASCII or the headers hold raw UTF-8 (RFC 6532 §3.2); without the
+        # extension such a message must not be sent (§3.2: no downgrade here).
+        utf8_env = any(_needs_utf8(a) for a in (mail_from, *rcpt_to))
+        utf8_headers = eight and has_8bit_headers(body)
+        utf8 = utf8_env or utf8_headers
+        if utf8 and not self.has("SMTPUTF8"):
+            raise SMTPNotSupportedError(
+                "an envelope address is not ASCII and the server does not offer SMTPUTF8 "
+                "(RFC 6531 §3.4); nothing was sent"
+                if utf8_env
+                else "the message has raw UTF-8 (8-bit) header bytes (RFC 6532) and the "
+                "server does not offer SMTPUTF8 (RFC 6531 §3.4); nothing was sent: encode "
+                "the headers with RFC 2047 words or use a server that offers SMTPUTF8"
+            )
         too_long = _has_long_line(body)
         if (eight and not can8) or too_long:
             # RFC 6152 §3: no 8-bit data without 8BITMIME; RFC 5321 §4.5.3.1.6: no line
@@ -500,12 +517,7 @@ class SMTPClientProtocol:
             )
         if self.has("SIZE"):
             params.append(f"SIZE={len(body)}")  # RFC 1870 §3
-        if any(_needs_utf8(a) for a in (mail_from, *rcpt_to)):
-            if not self.has("SMTPUTF8"):
-                raise SMTPNotSupportedError(
-                    "an envelope address is not ASCII and the server does not offer SMTPUTF8 "
-                    "(RFC 6531)"
-                )
+        if utf8:
             params.append("SMTPUTF8")  # RFC 6531 §3.4
         use_dsn = dsn is not None and (dsn.notify or dsn.ret or dsn.envid or dsn.orcpt)
         if use_dsn and not self.has("DSN"):

@@ -31,6 +31,8 @@ __all__ = [
     "Transaction",
     "check_param",
     "dot_stuff",
+    "has_8bit_headers",
+    "header_section",
     "normalize_line_endings",
     "parse_queue_id",
     "xtext",
@@ -246,6 +248,35 @@ def _has_long_line(body: bytes) -> bool:
 
 def _needs_utf8(address: str) -> bool:
     return not address.isascii()
+
+
+# RFC 5322 §3.6.8: a field name is printable ASCII except ":"; then the colon
+_FIELD_START = re.compile(rb"[!-9;-~]+[ \t]*:")
+
+
+def header_section(data: bytes) -> bytes:
+    """The header section of CRLF-normalized message ``data`` (RFC 5322 §2.1):
+    the lines up to the first empty line, or up to the first line that is
+    neither a field nor a folded continuation (as mimekit's parser reads a
+    message without a blank line: that line starts the body)."""
+    pos, n = 0, len(data)
+    while pos < n:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            end = n
+        if end == pos:
+            break  # the empty line
+        first = data[pos]
+        if not ((first == 32 or first == 9) and pos > 0) and not _FIELD_START.match(data, pos):
+            break
+        pos = end + 2
+    return data[: min(pos, n)]
+
+
+def has_8bit_headers(data: bytes) -> bool:
+    """True if the header section of CRLF-normalized ``data`` holds raw
+    8-bit octets (RFC 6532 UTF-8 headers), which need SMTPUTF8 (RFC 6531 §3.4)."""
+    return not data.isascii() and not header_section(data).isascii()
 
 
 # ---------------------------------------------------------------- options, results
