@@ -222,10 +222,11 @@ def aiosmtpd_server(
     auth: bool = True,
     pipelining: bool = False,
     size_limit: int = 1 << 20,
+    smtputf8: bool = True,
 ) -> Iterator[Any]:
     """A running aiosmtpd on 127.0.0.1: STARTTLS required (or implicit TLS),
-    AUTH required when ``auth``. Yields the controller with ``.port``,
-    ``.cafile`` and ``.handler.messages``."""
+    AUTH required when ``auth``, SMTPUTF8 offered when ``smtputf8``. Yields
+    the controller with ``.port``, ``.cafile`` and ``.handler.messages``."""
     cert, key = make_cert(tmpdir)
     handler = StoringHandler(pipelining=pipelining)
     common: dict[str, Any] = {
@@ -235,6 +236,7 @@ def aiosmtpd_server(
         "data_size_limit": size_limit,
         "authenticator": _authenticator,
         "auth_required": auth,
+        "enable_SMTPUTF8": smtputf8,
     }
     if implicit_tls:
         warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
