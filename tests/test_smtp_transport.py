@@ -450,20 +450,6 @@ def test_ipv6_loopback() -> None:
     ].startswith("EHLO ")
 
 
-def test_sync_pool_threads() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    with FakeSMTPServer(reply_delay=0.002) as srv, plain(srv, pool_size=3) as t:
-        with ThreadPoolExecutor(6) as ex:
-            results = list(ex.map(lambda i: t.send_raw(MSG + b"%d\r\n" % i, ENV), range(18)))
-        assert all(r.ok for r in results)
-        assert t.connections_opened <= 3
-    assert 1 <= len(srv.sessions) <= 3
-    assert sorted(d.content for d in srv.deliveries) == sorted(
-        MSG + b"%d\r\n" % i for i in range(18)
-    )
-
-
 def test_max_messages_per_connection() -> None:
     with FakeSMTPServer() as srv, plain(srv, max_messages_per_connection=2) as t:
         for _ in range(5):

@@ -293,9 +293,9 @@ def smtp_kwargs(config: TransportURL) -> dict[str, Any]:
 
 
 def _constructor_kwargs(cls: Any, config: TransportURL) -> dict[str, Any]:
-    """``smtp_kwargs`` limited to what ``cls`` accepts: ``pool_size`` only
-    reaches a transport that has a pool (the asyncio one); the synchronous
-    transport holds a single reused connection."""
+    """``smtp_kwargs`` limited to what ``cls`` accepts (everything when it
+    takes ``**options``). Both SMTP transports have a connection pool, so
+    ``pool_size`` reaches the synchronous one too."""
     kw = smtp_kwargs(config)
     try:
         params = inspect.signature(cls).parameters
