@@ -35,13 +35,25 @@ class Message(Part):
     def _addresses(self, name: str) -> list[Address | Group]:
         from mimekit.address import parse_address_list
 
+        # Parsed lists are cached per Header object (headers are immutable values; an
+        # edit puts a new object in place), so summaries and defect collection that ask
+        # for the same field again pay once.
+        cache: dict[int, tuple[Header, tuple[Address | Group, ...]]] = \
+            self.__dict__.setdefault("_address_cache", {})
         result: list[Address | Group] = []
         for header in self._headers.get_headers(name):
+            hit = cache.get(id(header))
+            if hit is not None and hit[0] is header:
+                result.extend(hit[1])
+                continue
             defects: list[Defect] = []
+            items: list[Address | Group] = []
             try:
-                result.extend(parse_address_list(header.unfolded, defects))
+                items = parse_address_list(header.unfolded, defects)
             except Exception as exc:  # noqa: BLE001 - lenient
                 defects.append(Defect("MalformedAddress", str(exc)))
+            cache[id(header)] = (header, tuple(items))
+            result.extend(items)
             self._record_once(header, "addr", defects)
         return result
 
