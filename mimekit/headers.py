@@ -274,13 +274,20 @@ class Headers:
         """Append an existing :class:`Header` object as is (it must be exactly one
         field: :class:`HeaderInjectionError` otherwise)."""
         _check_field(header)
+        self._append(header)
+
+    def _append(self, header: Header) -> None:
         self._items.append(header)
         self._keys.append(header.name.lower())
         self._changed()
 
     def add(self, name: str, value: object, policy: Policy = DEFAULT) -> None:
         """Append a new field (formatted and validated by :meth:`Header.create`)."""
-        self.append_header(value if isinstance(value, Header) else Header.create(name, value, policy))
+        if isinstance(value, Header):
+            self.append_header(value)
+        else:
+            # format_header already verified its output is exactly one field.
+            self._append(Header.create(name, value, policy))
 
     def set(self, name: str, value: object, policy: Policy = DEFAULT) -> None:
         """Replace the first field called ``name`` in place and drop the others, or append."""
