@@ -75,9 +75,18 @@ def b64_encode(data: bytes, linesep: bytes = b"\r\n", width: int = 76) -> bytes:
         out.append(linesep.join(chain(unpack(b2a(view[i : i + _B64_CHUNK], newline=False)))))
         out.append(linesep)
     if full < n:
-        rest = b2a(view[full:], newline=False)
-        out.append(linesep.join([rest[i : i + _B64_LINE] for i in range(0, len(rest), _B64_LINE)]))
-        out.append(linesep)
+        # The rest: whole 64-line blocks still go through struct, only the last
+        # (at most 64) lines are cut in Python.
+        block = 57 * _B64_LINES_PER_BLOCK
+        mid = full + (n - full) // block * block
+        if mid > full:
+            out.append(linesep.join(chain(unpack(b2a(view[full:mid], newline=False)))))
+            out.append(linesep)
+        if mid < n:
+            rest = b2a(view[mid:], newline=False)
+            out.append(linesep.join([rest[i : i + _B64_LINE]
+                                     for i in range(0, len(rest), _B64_LINE)]))
+            out.append(linesep)
     return b"".join(out)
 
 

@@ -367,3 +367,13 @@ def test_encode_body_qp_mode_is_lossless_for_binary_data() -> None:
     assert decode_body(out, "quoted-printable") == binary
     assert encode_body(b"a\nb", "quoted-printable") == b"a\r\nb"  # UTF-8 text: hard breaks
     assert encode_body(b"a\nb", "quoted-printable", binary=False) == b"a\r\nb"
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 3647, 3648, 3649, 204_800, 233_472, 233_473,
+                                  500_000])
+def test_b64_encode_matches_the_stdlib_at_every_block_edge(size: int) -> None:
+    import base64
+    import random
+
+    data = random.Random(size).randbytes(size)
+    assert b64_encode(data) == base64.encodebytes(data).replace(b"\n", b"\r\n")
