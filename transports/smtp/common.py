@@ -10,6 +10,7 @@ No I/O here either; ``ssl`` is imported only to build the default context.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from mimekit.transports.errors import (
     ConnectionLost,
     RecipientsRefused,
     SMTPResponseError,
+    TransportError,
 )
 from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
@@ -30,6 +32,7 @@ from mimekit.transports.smtp.protocol import (
     SMTPClientProtocol,
     Step,
     Transaction,
+    normalize_line_endings,
     parse_queue_id,
 )
 from mimekit.transports.smtp.sasl import Credentials
@@ -334,10 +337,69 @@ class SendJob:
         return delay
 
 
+# The fast path of prepare_send: a header section that starts with a field
+# (no mbox "From " line, no byte order mark: RFC 5322 §2.1 they are not part
+# of the message), ends at an empty line, has no bare CR (a line end the regexes
+# below would not see), and no Bcc/Resent-Bcc field (RFC 5322 §3.6.3).
+_FIRST_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+_HEADER_END = re.compile(rb"\n\r?\n")
+_BCC = re.compile(rb"^(?:resent-)?bcc[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_MESSAGE_ID = re.compile(
+    rb"^message-id[ \t]*:((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _fast_wire(data: bytes) -> tuple[bool, str | None]:
+    """``(True, Message-ID)`` when ``data`` can go on the wire exactly as
+    given: what :func:`~mimekit.transports.base.prepare` would send is then
+    ``data`` itself (nothing to strip). ``(False, None)`` when in doubt: the
+    caller parses."""
+    end = _HEADER_END.search(data)
+    if end is None or not _FIRST_FIELD.match(data):
+        return False, None
+    head = data[: end.start() + 1]
+    if _BCC.search(head) or (b"\r" in head and head.count(b"\r") != head.count(b"\r\n")):
+        return False, None
+    m = _MESSAGE_ID.search(head)
+    if m is None:
+        return True, None
+    raw = m.group(1)
+    if not raw.isascii() or b"=?" in raw:
+        return False, None  # RFC 2047 / 8-bit: decode it the parser's way
+    value = raw.replace(b"\r", b"").replace(b"\n", b"").decode("ascii").strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return True, value or None
+
+
 def prepare_send(
     message: Message | bytes, envelope: Envelope | None
 ) -> tuple[bytes, Envelope, str | None]:
-    """``(wire bytes, envelope, Message-ID)`` for ``send()``/``asend()``:
-    :func:`~mimekit.transports.base.prepare` (Bcc removed, envelope derived
-    and checked)."""
-    return prepare(message, envelope)
+    """``(wire bytes, envelope, Message-ID)`` for ``send()``/``asend()``, as
+    :func:`~mimekit.transports.base.prepare` gives them (Bcc removed, the
+    envelope derived and checked), with the line ends the wire will have.
+
+    Cheap in the common case: raw bytes with an explicit envelope and no
+    Bcc/Resent-Bcc field, mbox line or byte order mark are not parsed (they
+    already are the wire bytes, and are not copied). Line ends are made CRLF
+    *before* Bcc is looked for: a bare CR or LF inside a field would become a
+    line end on the wire (RFC 5321 §2.3.8) and could turn the rest of the
+    field into a Bcc line the parser never saw."""
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        data = normalize_line_endings(message if isinstance(message, bytes) else bytes(message))
+        if envelope is not None:
+            ok, message_id = _fast_wire(data)
+            if ok:
+                if not isinstance(envelope, Envelope):
+                    raise TransportError(
+                        f"envelope must be an Envelope, not {type(envelope).__name__}"
+                    )
+                # envelope.check() follows in SendJob (send -> send_raw), before any I/O
+                return data, envelope, message_id
+        return prepare(data, envelope)
+    wire, env, message_id = prepare(message, envelope)
+    normalized = normalize_line_endings(wire)
+    if normalized is not wire and not _fast_wire(normalized)[0]:
+        # a bare CR/LF in a field became a line end: strip again on the wire form
+        normalized = prepare(normalized, env)[0]
+    return normalized, env, message_id

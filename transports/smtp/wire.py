@@ -179,13 +179,21 @@ def _strip_enhanced(text: str, enhanced: str) -> str:
 # ---------------------------------------------------------------- data helpers
 
 
+_LINE_END = re.compile(rb"\r\n?|\n")
+
+
 def normalize_line_endings(data: bytes) -> bytes:
     """Every CR, LF or CRLF becomes CRLF, and the data ends with CRLF
     (RFC 5321 §2.3.8: lines end with CRLF only; a bare CR or LF in the stream
-    is how SMTP smuggling works)."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    data = data.replace(b"\n", b"\r\n")
+    is how SMTP smuggling works). Data that already has only CRLF line ends
+    is returned as is (the same object: no copy); otherwise one pass."""
+    crlf = data.count(b"\r\n")
+    if crlf == data.count(b"\n") and crlf == data.count(b"\r"):
+        pass  # CRLF only: nothing to change
+    elif not crlf and b"\r" not in data:
+        data = data.replace(b"\n", b"\r\n")  # LF only (Unix text)
+    else:
+        data = _LINE_END.sub(b"\r\n", data)  # mixed
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data
@@ -193,10 +201,10 @@ def normalize_line_endings(data: bytes) -> bytes:
 
 def dot_stuff(normalized: bytes) -> bytes:
     """DATA payload for CRLF-normalized data: a leading ``.`` doubled on every
-    line (RFC 5321 §4.5.2) and the terminator CRLF.CRLF appended once."""
-    if normalized.startswith(b"."):
-        normalized = b"." + normalized
-    return normalized.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    line (RFC 5321 §4.5.2) and the terminator CRLF.CRLF appended once (one
+    copy of the data, two when a line starts with a dot)."""
+    lead = b"." if normalized.startswith(b".") else b""
+    return b"".join((lead, normalized.replace(b"\r\n.", b"\r\n.."), b".\r\n"))
 
 
 def xtext(value: str) -> str:
