@@ -430,3 +430,18 @@ def test_words_are_never_glued_into_an_address(text: str) -> None:
     defects: list[Defect] = []
     assert parse_address_list(text, defects) == []
     assert defects
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9]{1,8}( [A-Za-z0-9]{1,8}){0,3}",
+                                            fullmatch=True)),
+    local=st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}(\.[A-Za-z0-9_+-]{1,5}){0,2}",
+                        fullmatch=True),
+    domain=st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9-]{0,6}[A-Za-z0-9])?(\.[A-Za-z]{2,6}){1,3}",
+                         fullmatch=True),
+)
+def test_coerce_fast_path_equals_the_full_parser(name: str | None, local: str,
+                                                 domain: str) -> None:
+    text = f"{name} <{local}@{domain}>" if name else f"{local}@{domain}"
+    assert coerce_addresses(text) == parse_address_list(text, strict=True)
