@@ -14,18 +14,25 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from mimekit.transports.base import AsyncTransport, Envelope, SendResult
-from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError, TransportError
+from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
 from mimekit.transports.smtp.common import (
+    Acquire,
+    Flow,
+    Pause,
+    Quit,
+    Release,
     SendJob,
     Settings,
+    Transact,
     checked_pool_size,
     default_local_hostname,
     lost,
     make_settings,
     prepare_send,
+    send_flow,
 )
 from mimekit.transports.smtp.protocol import (
     DeliveryStatusUnknown,
@@ -34,7 +41,6 @@ from mimekit.transports.smtp.protocol import (
     Send,
     SMTPClientProtocol,
     Step,
-    Transaction,
 )
 
 if TYPE_CHECKING:
@@ -383,41 +389,42 @@ class AsyncSMTPTransport(AsyncTransport):
         no parsing or Bcc removal (see :meth:`SMTPTransport.send_raw`)."""
         if self._closed:
             raise ConnectionLost("the transport is closed")
-        job = SendJob(self.settings, data, envelope, dsn, message_id)
+        flow = send_flow(SendJob(self.settings, data, envelope, dsn, message_id))
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.pool_size)
         async with self._sem:
-            while True:
-                conn: _AConnection | None = None
-                try:
-                    conn = await self._acquire()
-                    tx: Transaction = await conn.run(job.transaction(conn.proto))
-                except (ConnectionLost, SMTPResponseError) as exc:
-                    retry = job.retry_after(exc, conn.proto if conn is not None else None)
-                    if conn is not None:
-                        if retry and not conn.proto.closed:
-                            await conn.close(polite=True)  # a fresh session for the retry
+            return await self._pump(flow)
+
+    async def _pump(self, flow: Flow) -> SendResult:
+        """Perform the operations of a :func:`~.common.send_flow` (which makes
+        every decision): the I/O half of the send loop."""
+        value: object = None
+        error: BaseException | None = None
+        while True:
+            try:
+                op = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: SendResult = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(op, Acquire):
+                    value = await self._acquire()
+                elif isinstance(op, Pause):
+                    await self._pause(op.seconds)
+                else:
+                    conn = cast(_AConnection, op.conn)
+                    if isinstance(op, Transact):
+                        value = await conn.run(op.step)
+                    elif isinstance(op, Release):
                         await self._release(conn)
-                    if not retry:
-                        raise
-                    await self._pause(job.next_delay())
-                    continue
-                except TransportError:
-                    # refused before anything was sent (size, 8BITMIME, SMTPUTF8)
-                    if conn is not None:
-                        await self._release(conn)
-                    raise
-                except BaseException:
-                    if conn is not None:
+                    elif isinstance(op, Quit):
+                        await conn.close(polite=True)
+                    else:  # Abort
                         conn.abort()
                         self._busy.discard(conn)
-                    raise
-                conn.messages += 1
-                await self._release(conn)
-                result = job.result(tx)
-                if result is not None:
-                    return result
-                await self._pause(job.next_delay())  # every recipient got 4xx
+            except BaseException as exc:  # noqa: BLE001 - handed to the flow, which decides
+                error = exc
 
     async def _pause(self, delay: float) -> None:
         result = self._sleep(delay)

@@ -13,8 +13,8 @@ import ipaddress
 import re
 import socket
 import ssl
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Protocol, TypedDict, cast
 
 import attrs
 from mimekit.transports.base import Envelope, RecipientResult, SendResult, prepare
@@ -44,9 +44,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SECURITY_MODES",
+    "Abort",
+    "Acquire",
+    "Flow",
+    "Pause",
+    "PoolOp",
+    "PooledConnection",
+    "Quit",
+    "Release",
     "SMTPOptions",
     "SendJob",
     "Settings",
+    "Transact",
     "all_transient",
     "backoff",
     "checked_pool_size",
@@ -55,6 +64,7 @@ __all__ = [
     "lost",
     "make_settings",
     "prepare_send",
+    "send_flow",
     "to_result",
 ]
 
@@ -403,3 +413,103 @@ def prepare_send(
         # a bare CR/LF in a field became a line end: strip again on the wire form
         normalized = prepare(normalized, env)[0]
     return normalized, env, message_id
+
+
+# ---------------------------------------------------------------- the send loop, sans I/O
+
+
+class PooledConnection(Protocol):
+    """What the send loop needs of a driver's connection."""
+
+    proto: SMTPClientProtocol
+    messages: int
+
+
+@attrs.frozen
+class Acquire:
+    """Take a working connection from the pool, or open one; send it back."""
+
+
+@attrs.frozen
+class Transact:
+    """Run ``step`` (the job's transaction) on ``conn``; send back its :class:`Transaction`."""
+
+    conn: PooledConnection
+    step: Step[Transaction] = attrs.field(eq=False)
+
+
+@attrs.frozen
+class Release:
+    """Give ``conn`` back to the pool (the pool closes it if it is spent or broken)."""
+
+    conn: PooledConnection
+
+
+@attrs.frozen
+class Quit:
+    """QUIT and close ``conn`` (a fresh session for the retry)."""
+
+    conn: PooledConnection
+
+
+@attrs.frozen
+class Abort:
+    """Drop ``conn`` without a word (an unexpected error: its state is unknown)."""
+
+    conn: PooledConnection
+
+
+@attrs.frozen
+class Pause:
+    """Wait ``seconds`` before the next attempt (the retry back-off)."""
+
+    seconds: float
+
+
+PoolOp = Acquire | Transact | Release | Quit | Abort | Pause
+Flow = Generator[PoolOp, object, SendResult]
+
+
+def send_flow(job: SendJob) -> Flow:
+    """The send loop of both drivers as a generator of :data:`PoolOp`: the
+    driver performs each operation, sends back its value (the connection for
+    :class:`Acquire`, the :class:`Transaction` for :class:`Transact`, else
+    ``None``) or throws in the exception it raised. Returns the result.
+
+    Rules: a retriable failure (see :func:`is_retriable`) is retried on a
+    fresh session after a back-off, at most ``retries`` times; a refusal
+    before anything was sent (:class:`TransportError`: SIZE, 8BITMIME,
+    SMTPUTF8) keeps the connection for the next message; anything unexpected
+    drops it. A connection is counted (``messages``) after each completed
+    transaction."""
+    while True:
+        conn: PooledConnection | None = None
+        try:
+            conn = cast(PooledConnection, (yield Acquire()))
+            tx = cast(Transaction, (yield Transact(conn, job.transaction(conn.proto))))
+        except (ConnectionLost, SMTPResponseError) as exc:
+            retry = job.retry_after(exc, conn.proto if conn is not None else None)
+            if conn is not None:
+                if retry and not conn.proto.closed:
+                    yield Quit(conn)
+                yield Release(conn)
+            if not retry:
+                raise
+            yield Pause(job.next_delay())
+            continue
+        except TransportError:
+            if conn is not None:
+                yield Release(conn)  # refused before anything was sent: the session is clean
+            raise
+        except GeneratorExit:
+            raise
+        except BaseException:
+            if conn is not None:
+                yield Abort(conn)
+            raise
+        conn.messages += 1
+        yield Release(conn)
+        result = job.result(tx)
+        if result is not None:
+            return result
+        yield Pause(job.next_delay())  # every recipient got 4xx: try again later

@@ -16,18 +16,25 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from mimekit.transports.base import Envelope, SendResult, Transport
-from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError, TransportError
+from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
 from mimekit.transports.smtp.common import (
+    Acquire,
+    Flow,
+    Pause,
+    Quit,
+    Release,
     SendJob,
     Settings,
+    Transact,
     checked_pool_size,
     default_local_hostname,
     lost,
     make_settings,
     prepare_send,
+    send_flow,
 )
 from mimekit.transports.smtp.protocol import (
     DeliveryStatusUnknown,
@@ -36,7 +43,6 @@ from mimekit.transports.smtp.protocol import (
     Send,
     SMTPClientProtocol,
     Step,
-    Transaction,
 )
 
 if TYPE_CHECKING:
@@ -330,36 +336,34 @@ class SMTPTransport(Transport):
         """Send ``data`` exactly as given (line endings normalized to CRLF and
         dot-stuffed on the wire) to ``envelope``; no parsing, no Bcc removal.
         For relays and benchmarks; :meth:`send` is the safe default."""
-        job = SendJob(self.settings, data, envelope, dsn, message_id)
+        flow = send_flow(SendJob(self.settings, data, envelope, dsn, message_id))
         with self._slots:
-            while True:
-                conn: _Connection | None = None
-                try:
-                    conn = self._acquire()
-                    tx: Transaction = conn.run(job.transaction(conn.proto))
-                except (ConnectionLost, SMTPResponseError) as exc:
-                    retry = job.retry_after(exc, conn.proto if conn is not None else None)
-                    if conn is not None:
-                        if retry and not conn.proto.closed:
-                            conn.close(polite=True)  # a fresh session for the retry
+            return self._pump(flow)
+
+    def _pump(self, flow: Flow) -> SendResult:
+        """Perform the operations of a :func:`~.common.send_flow` (which makes
+        every decision): the I/O half of the send loop."""
+        value: object = None
+        error: BaseException | None = None
+        while True:
+            try:
+                op = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: SendResult = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(op, Acquire):
+                    value = self._acquire()
+                elif isinstance(op, Pause):
+                    self._sleep(op.seconds)
+                else:
+                    conn = cast(_Connection, op.conn)
+                    if isinstance(op, Transact):
+                        value = conn.run(op.step)
+                    elif isinstance(op, Release):
                         self._release(conn)
-                    if not retry:
-                        raise
-                    self._sleep(job.next_delay())
-                    continue
-                except TransportError:
-                    # refused before anything was sent (size, 8BITMIME, SMTPUTF8):
-                    # the session is clean and can carry the next message
-                    if conn is not None:
-                        self._release(conn)
-                    raise
-                except BaseException:
-                    if conn is not None:
-                        conn.close(polite=False)
-                    raise
-                conn.messages += 1
-                self._release(conn)
-                result = job.result(tx)
-                if result is not None:
-                    return result
-                self._sleep(job.next_delay())  # every recipient got 4xx: try again later
+                    else:
+                        conn.close(polite=isinstance(op, Quit))  # Quit or Abort
+            except BaseException as exc:  # noqa: BLE001 - handed to the flow, which decides
+                error = exc
