@@ -10,11 +10,13 @@
 - :func:`make_cert`: a self-signed EC certificate (the cert file is its own CA).
 - What the sync and asyncio transport tests share: :data:`MSG`, :data:`ENV`,
   :func:`plain` / :func:`aplain` (a transport to a fake server, no TLS, no
-  retry pause) and :func:`tls_pair`.
+  retry pause), :func:`tls_pair`, and :class:`Driver` / :func:`client`: one
+  blocking API over both drivers for tests parametrized over :data:`DRIVERS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -38,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from mimekit.transports.base import Envelope
+from mimekit.transports.base import Envelope, SendResult
 from mimekit.transports.smtp import AsyncSMTPTransport, SMTPTransport
 
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -141,6 +143,79 @@ def plain(srv: FakeSMTPServer, **kw: Any) -> SMTPTransport:
 def aplain(srv: FakeSMTPServer, **kw: Any) -> AsyncSMTPTransport:
     """The asyncio twin of :func:`plain`."""
     return AsyncSMTPTransport(srv.host, srv.port, **_plain_options(kw))
+
+
+DRIVERS = ("sync", "async")
+
+
+class Driver:
+    """One blocking API over :class:`SMTPTransport` (``kind="sync"``) and
+    :class:`AsyncSMTPTransport` (``"async"``, run on a private event loop),
+    for the behaviour both drivers must share: those tests are written once
+    and parametrized over :data:`DRIVERS`."""
+
+    def __init__(self, kind: str, host: str, port: int, **kw: Any) -> None:
+        self.kind = kind
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.t: SMTPTransport | AsyncSMTPTransport
+        if kind == "sync":
+            self.t = SMTPTransport(host, port, **kw)
+        else:
+            self.loop = asyncio.new_event_loop()
+            self.t = AsyncSMTPTransport(host, port, **kw)
+
+    def _run(self, coro: Any) -> Any:
+        assert self.loop is not None
+        return self.loop.run_until_complete(coro)
+
+    def send_raw(self, data: bytes, envelope: Envelope, **kw: Any) -> SendResult:
+        if isinstance(self.t, SMTPTransport):
+            return self.t.send_raw(data, envelope, **kw)
+        result: SendResult = self._run(self.t.asend_raw(data, envelope, **kw))
+        return result
+
+    def send(self, message: Any, **kw: Any) -> SendResult:
+        if isinstance(self.t, SMTPTransport):
+            return self.t.send(message, **kw)
+        result: SendResult = self._run(self.t.asend(message, **kw))
+        return result
+
+    def pause(self, seconds: float) -> None:
+        """Let time pass (the asyncio driver's loop runs: it sees a server's
+        close or its unsolicited 421 only then)."""
+        if self.loop is None:
+            time.sleep(seconds)
+        else:
+            self._run(asyncio.sleep(seconds))
+
+    @property
+    def settings(self) -> Any:
+        return self.t.settings
+
+    @property
+    def connections_opened(self) -> int:
+        return self.t.connections_opened
+
+    def close(self) -> None:
+        if isinstance(self.t, SMTPTransport):
+            self.t.close()
+            return
+        assert self.loop is not None
+        if not self.loop.is_closed():
+            self._run(self.t.aclose())
+            self._run(asyncio.sleep(0.01))  # let aborted sockets close
+            self.loop.close()
+
+    def __enter__(self) -> Driver:  # noqa: PYI034 - final in practice
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def client(kind: str, srv: FakeSMTPServer, **kw: Any) -> Driver:
+    """:func:`plain` or :func:`aplain` behind a :class:`Driver`."""
+    return Driver(kind, srv.host, srv.port, **_plain_options(kw))
 
 
 # ------------------------------------------------------------------ aiosmtpd

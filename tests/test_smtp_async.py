@@ -1,5 +1,7 @@
 """AsyncSMTPTransport: the asyncio driver and its connection pool, against
-aiosmtpd and the scripted fake server on 127.0.0.1 (asyncio.run, no plugin)."""
+aiosmtpd and the scripted fake server on 127.0.0.1 (asyncio.run, no plugin).
+The fault and retry behaviour both drivers share is tested once, for both,
+in tests/test_smtp_transport.py (parametrized over ``smtp_server.DRIVERS``)."""
 
 from __future__ import annotations
 
@@ -10,20 +12,15 @@ from pathlib import Path
 import pytest
 from mimekit.transports.errors import (
     AuthenticationError,
-    ConnectionLost,
-    RecipientsRefused,
     TLSError,
 )
-from mimekit.transports.smtp import AsyncSMTPTransport, DeliveryStatusUnknown
+from mimekit.transports.smtp import AsyncSMTPTransport
 from smtp_server import (
-    DROP,
     ENV,
     MSG,
     PASSWORD,
     USER,
-    Delivery,
     FakeSMTPServer,
-    Session,
     aiosmtpd_server,
     make_cert,
     tls_pair,
@@ -135,18 +132,6 @@ def test_pool_concurrency_and_reuse() -> None:
     asyncio.run(main())
 
 
-def test_pool_max_messages_per_connection() -> None:
-    async def main() -> None:
-        with FakeSMTPServer() as srv:
-            async with plain(srv, pool_size=1, max_messages_per_connection=2) as t:
-                for _ in range(5):
-                    await t.asend_raw(MSG, ENV)
-            assert len(srv.sessions) == 3 and len(srv.deliveries) == 5
-            assert all(s.commands[-1] == "QUIT" for s in srv.sessions)
-
-    asyncio.run(main())
-
-
 def test_pool_idle_timeout_closes() -> None:
     async def main() -> None:
         with FakeSMTPServer() as srv:
@@ -157,50 +142,6 @@ def test_pool_idle_timeout_closes() -> None:
             await t.asend_raw(MSG, ENV)
             await t.aclose()
             assert len(srv.sessions) == 2 and srv.sessions[0].commands[-1] == "QUIT"
-
-    asyncio.run(main())
-
-
-def test_async_421_retry_and_drop_after_data() -> None:
-    def on_command(session: Session, line: str) -> object:
-        if line.startswith("RCPT") and session.number == 0:
-            return "421 4.3.2 bye"
-        return None
-
-    async def main() -> None:
-        with FakeSMTPServer(on_command=on_command) as srv:
-            async with plain(srv) as t:
-                assert (await t.asend_raw(MSG, ENV)).ok
-            assert len(srv.sessions) == 2 and len(srv.deliveries) == 1
-
-        got: list[Delivery] = []
-
-        def on_data_end(session: Session, d: Delivery) -> object:
-            got.append(d)
-            return DROP
-
-        with FakeSMTPServer(on_data_end=on_data_end) as srv:
-            async with plain(srv, retries=4) as t:
-                with pytest.raises(DeliveryStatusUnknown):
-                    await t.asend_raw(MSG, ENV)
-            assert len(got) == 1 and len(srv.sessions) == 1
-
-    asyncio.run(main())
-
-
-def test_async_timeout_and_refused() -> None:
-    async def main() -> None:
-        with FakeSMTPServer(reply_delay=0.4) as srv:
-            t = plain(srv, timeout=0.1, retries=0)
-            with pytest.raises(ConnectionLost, match="timed out"):
-                await t.asend_raw(MSG, ENV)
-            await t.aclose()
-        with FakeSMTPServer(on_rcpt=lambda s, a: "550 5.1.1 unknown") as srv:
-            async with plain(srv) as t:
-                with pytest.raises(RecipientsRefused) as info:
-                    await t.asend_raw(MSG, ENV)
-                assert info.value.replies == {"b@example.test": (550, "5.1.1", "unknown")}
-            assert srv.deliveries == []
 
     asyncio.run(main())
 
@@ -229,22 +170,6 @@ def test_ssl_default_context_verifies() -> None:
     assert t.settings.ssl_context is not None
     assert t.settings.ssl_context.verify_mode == ssl.CERT_REQUIRED
     assert t.settings.ssl_context.check_hostname
-
-
-def test_async_stale_connection_with_bdat_reconnects() -> None:
-    async def main() -> None:
-        with FakeSMTPServer(extensions=("PIPELINING", "CHUNKING")) as srv:
-            async with plain(srv) as t:
-                await t.asend_raw(MSG, ENV)
-                srv.kill_sessions(b"421 4.4.2 idle timeout\r\n")
-                await asyncio.sleep(0.05)
-                assert (await t.asend_raw(MSG, ENV)).ok
-                srv.kill_sessions()
-                await asyncio.sleep(0.05)
-                assert (await t.asend_raw(MSG, ENV)).ok
-            assert len(srv.deliveries) == 3 and len(srv.sessions) == 3
-
-    asyncio.run(main())
 
 
 def test_aconnect_checks_login_early(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from mimekit.transports.errors import (
 )
 from mimekit.transports.smtp import DeliveryStatusUnknown, SMTPTransport
 from smtp_server import (
+    DRIVERS,
     DROP,
     ENV,
     MSG,
@@ -33,10 +34,16 @@ from smtp_server import (
     FakeSMTPServer,
     Session,
     aiosmtpd_server,
+    client,
     make_cert,
-    plain,
     tls_pair,
 )
+
+
+@pytest.fixture(params=DRIVERS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """The driver a fault test runs on: every such test holds for both."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -182,9 +189,9 @@ def test_send_message_object_drops_bcc(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ c20, c22, c24
 
 
-def test_c20_dot_stuffing_on_the_wire() -> None:
+def test_c20_dot_stuffing_on_the_wire(kind: str) -> None:
     body = b"From: a@example.com\r\nSubject: dots\r\n\r\nConfig follows\n.\n..hidden\n.signature\nend\n"
-    with FakeSMTPServer() as srv, plain(srv) as t:
+    with FakeSMTPServer() as srv, client(kind, srv) as t:
         t.send_raw(body, Envelope("a@example.com", ("b@example.org",)))
     d = srv.deliveries[0]
     lines = d.raw.split(b"\r\n")
@@ -265,8 +272,8 @@ def test_failed_tls_handshake(tmp_path: Path, tls: tuple[ssl.SSLContext, str]) -
 # ------------------------------------------------------------------ delivery faults
 
 
-def test_connection_reused_across_sends() -> None:
-    with FakeSMTPServer() as srv, plain(srv) as t:
+def test_connection_reused_across_sends(kind: str) -> None:
+    with FakeSMTPServer() as srv, client(kind, srv) as t:
         results = [t.send_raw(MSG + b"%d\r\n" % i, ENV) for i in range(5)]
     assert len(srv.sessions) == 1
     assert [r.queue_id for r in results] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
@@ -274,15 +281,15 @@ def test_connection_reused_across_sends() -> None:
     assert srv.sessions[0].commands[-1] == "QUIT"
 
 
-def test_noop_health_check_when_idle() -> None:
-    with FakeSMTPServer() as srv, plain(srv, noop_after=0.0) as t:
+def test_noop_health_check_when_idle(kind: str) -> None:
+    with FakeSMTPServer() as srv, client(kind, srv, noop_after=0.0) as t:
         t.send_raw(MSG, ENV)
         t.send_raw(MSG, ENV)
     verbs = [c.split()[0] for c in srv.sessions[0].commands]
     assert verbs.count("NOOP") == 1 and len(srv.deliveries) == 2
 
 
-def test_421_mid_session_retried_once_delivered_once() -> None:
+def test_421_mid_session_retried_once_delivered_once(kind: str) -> None:
     hits: list[int] = []
 
     def on_command(session: Session, line: str) -> object:
@@ -291,30 +298,30 @@ def test_421_mid_session_retried_once_delivered_once() -> None:
             return "421 4.3.2 Service shutting down"
         return None
 
-    with FakeSMTPServer(on_command=on_command) as srv, plain(srv) as t:
+    with FakeSMTPServer(on_command=on_command) as srv, client(kind, srv) as t:
         result = t.send_raw(MSG, ENV)
     assert result.ok and hits == [1]
     assert len(srv.sessions) == 2 and len(srv.deliveries) == 1
 
 
-def test_dropped_before_data_retried() -> None:
+def test_dropped_before_data_retried(kind: str) -> None:
     def on_data_start(session: Session) -> object:
         return DROP if session.number == 0 else None
 
-    with FakeSMTPServer(on_data_start=on_data_start) as srv, plain(srv) as t:
+    with FakeSMTPServer(on_data_start=on_data_start) as srv, client(kind, srv) as t:
         assert t.send_raw(MSG, ENV).ok
     assert len(srv.sessions) == 2 and len(srv.deliveries) == 1
     assert srv.deliveries[0].content == MSG
 
 
-def test_dropped_after_data_not_resent() -> None:
+def test_dropped_after_data_not_resent(kind: str) -> None:
     got: list[Delivery] = []
 
     def on_data_end(session: Session, d: Delivery) -> object:
         got.append(d)  # the server has the message, then the connection dies
         return DROP
 
-    with FakeSMTPServer(on_data_end=on_data_end) as srv, plain(srv, retries=5) as t:
+    with FakeSMTPServer(on_data_end=on_data_end) as srv, client(kind, srv, retries=5) as t:
         with pytest.raises(DeliveryStatusUnknown):
             t.send_raw(MSG, ENV)
         assert len(got) == 1 and len(srv.sessions) == 1  # never resent
@@ -324,10 +331,10 @@ def test_dropped_after_data_not_resent() -> None:
     assert len(srv.sessions) == 2
 
 
-def test_final_4xx_after_data_not_retried() -> None:
+def test_final_4xx_after_data_not_retried(kind: str) -> None:
     with (
         FakeSMTPServer(on_data_end=lambda s, d: "451 4.3.0 try later") as srv,
-        plain(srv, retries=5) as t,
+        client(kind, srv, retries=5) as t,
         pytest.raises(SMTPResponseError) as info,
     ):
         t.send_raw(MSG, ENV)
@@ -336,16 +343,16 @@ def test_final_4xx_after_data_not_retried() -> None:
     assert [c.split()[0] for c in srv.sessions[0].commands].count("MAIL") == 1
 
 
-def test_slow_server_timeout() -> None:
+def test_slow_server_timeout(kind: str) -> None:
     with FakeSMTPServer(reply_delay=0.5) as srv:
-        t = plain(srv, timeout=0.1, retries=0)
+        t = client(kind, srv, timeout=0.1, retries=0)
         with pytest.raises(ConnectionLost, match="timed out"):
             t.send_raw(MSG, ENV)
         t.close()
     assert srv.deliveries == []
 
 
-def test_data_timeout_is_delivery_unknown() -> None:
+def test_data_timeout_is_delivery_unknown(kind: str) -> None:
     import time
 
     def slow_final(session: Session, d: Delivery) -> object:
@@ -353,19 +360,19 @@ def test_data_timeout_is_delivery_unknown() -> None:
         return None
 
     with FakeSMTPServer(on_data_end=slow_final) as srv:
-        t = plain(srv, data_timeout=0.2, retries=3)
+        t = client(kind, srv, data_timeout=0.2, retries=3)
         with pytest.raises(DeliveryStatusUnknown):
             t.send_raw(MSG, ENV)
         t.close()
         assert len(srv.sessions) == 1
 
 
-def test_one_recipient_4xx_partial_result() -> None:
+def test_one_recipient_4xx_partial_result(kind: str) -> None:
     def on_rcpt(session: Session, addr: str) -> object:
         return "450 4.2.1 mailbox busy" if addr.startswith("busy") else None
 
     env = Envelope("a@x.test", ("ok@x.test", "busy@x.test", "ok2@x.test"))
-    with FakeSMTPServer(on_rcpt=on_rcpt) as srv, plain(srv) as t:
+    with FakeSMTPServer(on_rcpt=on_rcpt) as srv, client(kind, srv) as t:
         result = t.send_raw(MSG, env)
     assert result.accepted == ("ok@x.test", "ok2@x.test")
     assert result.refused == ("busy@x.test",)
@@ -374,12 +381,12 @@ def test_one_recipient_4xx_partial_result() -> None:
     assert len(srv.deliveries) == 1 and srv.deliveries[0].rcpt_to == ["ok@x.test", "ok2@x.test"]
 
 
-def test_all_refused_5xx() -> None:
+def test_all_refused_5xx(kind: str) -> None:
     def on_rcpt(session: Session, addr: str) -> object:
         return f"550 5.1.1 <{addr}>: unknown"
 
     env = Envelope("a@x.test", ("u1@x.test", "u2@x.test"))
-    with FakeSMTPServer(on_rcpt=on_rcpt) as srv, plain(srv, retries=3) as t:
+    with FakeSMTPServer(on_rcpt=on_rcpt) as srv, client(kind, srv, retries=3) as t:
         with pytest.raises(RecipientsRefused) as info:
             t.send_raw(MSG, env)
         assert info.value.replies == {
@@ -393,10 +400,10 @@ def test_all_refused_5xx() -> None:
     assert len(srv.sessions) == 1
 
 
-def test_all_refused_4xx_retried_then_refused() -> None:
+def test_all_refused_4xx_retried_then_refused(kind: str) -> None:
     with (
         FakeSMTPServer(on_rcpt=lambda s, a: "451 4.7.1 greylisted") as srv,
-        plain(srv, retries=2) as t,
+        client(kind, srv, retries=2) as t,
         pytest.raises(RecipientsRefused) as info,
     ):
         t.send_raw(MSG, ENV)
@@ -405,16 +412,16 @@ def test_all_refused_4xx_retried_then_refused() -> None:
     assert len(mails) == 3 and srv.deliveries == []
 
 
-def test_server_closed_idle_connection_reconnects() -> None:
-    with FakeSMTPServer() as srv, plain(srv) as t:
+def test_server_closed_idle_connection_reconnects(kind: str) -> None:
+    with FakeSMTPServer() as srv, client(kind, srv) as t:
         t.send_raw(MSG, ENV)
         srv.kill_sessions()  # the server times the idle connection out
         assert t.send_raw(MSG, ENV).ok
     assert len(srv.deliveries) == 2 and len(srv.sessions) == 2
 
 
-def test_size_limit_refused_before_mail() -> None:
-    with FakeSMTPServer(extensions=("PIPELINING", "SIZE 100")) as srv, plain(srv) as t:
+def test_size_limit_refused_before_mail(kind: str) -> None:
+    with FakeSMTPServer(extensions=("PIPELINING", "SIZE 100")) as srv, client(kind, srv) as t:
         with pytest.raises(MessageTooLarge) as info:
             t.send_raw(MSG + b"x" * 200 + b"\r\n", ENV)
         assert t.send_raw(MSG, ENV).ok  # the same session carries the next message
@@ -432,8 +439,8 @@ def test_size_limit_refused_before_mail() -> None:
         Envelope("a@x.test", ("b\x00@x.test",)),
     ],
 )
-def test_command_injection_nothing_sent(env: Envelope) -> None:
-    with FakeSMTPServer() as srv, plain(srv) as t, pytest.raises(InvalidEnvelope):
+def test_command_injection_nothing_sent(env: Envelope, kind: str) -> None:
+    with FakeSMTPServer() as srv, client(kind, srv) as t, pytest.raises(InvalidEnvelope):
         t.send_raw(MSG, env)
     assert srv.sessions == []  # refused before even connecting
 
@@ -450,8 +457,8 @@ def test_ipv6_loopback() -> None:
     ].startswith("EHLO ")
 
 
-def test_max_messages_per_connection() -> None:
-    with FakeSMTPServer() as srv, plain(srv, max_messages_per_connection=2) as t:
+def test_max_messages_per_connection(kind: str) -> None:
+    with FakeSMTPServer() as srv, client(kind, srv, max_messages_per_connection=2) as t:
         for _ in range(5):
             t.send_raw(MSG, ENV)
     assert len(srv.sessions) == 3 and all(s.commands[-1] == "QUIT" for s in srv.sessions)
@@ -464,8 +471,8 @@ EIGHT = (
 ).encode()
 
 
-def test_8bit_declared_with_8bitmime() -> None:
-    with FakeSMTPServer() as srv, plain(srv) as t:
+def test_8bit_declared_with_8bitmime(kind: str) -> None:
+    with FakeSMTPServer() as srv, client(kind, srv) as t:
         t.send_raw(EIGHT, ENV)
     assert srv.deliveries[0].content == EIGHT
     assert any(
@@ -473,8 +480,8 @@ def test_8bit_declared_with_8bitmime() -> None:
     )
 
 
-def test_8bit_downgraded_without_8bitmime() -> None:
-    with FakeSMTPServer(extensions=("PIPELINING",)) as srv, plain(srv) as t:
+def test_8bit_downgraded_without_8bitmime(kind: str) -> None:
+    with FakeSMTPServer(extensions=("PIPELINING",)) as srv, client(kind, srv) as t:
         t.send_raw(EIGHT, ENV)
     content = srv.deliveries[0].content
     assert content.isascii()
@@ -483,12 +490,12 @@ def test_8bit_downgraded_without_8bitmime() -> None:
     assert not any("BODY=" in c for c in srv.sessions[0].commands)
 
 
-def test_8bit_refused_when_downgrade_off() -> None:
+def test_8bit_refused_when_downgrade_off(kind: str) -> None:
     from mimekit.transports.smtp.protocol import SMTPNotSupportedError
 
     with (
         FakeSMTPServer(extensions=("PIPELINING",)) as srv,
-        plain(srv, downgrade_8bit=False) as t,
+        client(kind, srv, downgrade_8bit=False) as t,
         pytest.raises(SMTPNotSupportedError, match="8BITMIME"),
     ):
         t.send_raw(EIGHT, ENV)
@@ -496,10 +503,10 @@ def test_8bit_refused_when_downgrade_off() -> None:
     assert not any(c.startswith("MAIL") for c in srv.sessions[0].commands)
 
 
-def test_dsn_end_to_end() -> None:
+def test_dsn_end_to_end(kind: str) -> None:
     from mimekit.transports.smtp import DSNOptions
 
-    with FakeSMTPServer(extensions=("PIPELINING", "DSN")) as srv, plain(srv) as t:
+    with FakeSMTPServer(extensions=("PIPELINING", "DSN")) as srv, client(kind, srv) as t:
         t.send_raw(MSG, ENV, dsn=DSNOptions(notify=("FAILURE",), ret="HDRS", envid="e1"))
     cmds = srv.sessions[0].commands
     assert "MAIL FROM:<a@example.test> RET=HDRS ENVID=e1" in cmds
@@ -509,11 +516,11 @@ def test_dsn_end_to_end() -> None:
 # ------------------------------------------------------------------ CHUNKING (RFC 3030)
 
 
-def test_bdat_pipelined_one_write() -> None:
+def test_bdat_pipelined_one_write(kind: str) -> None:
     body = b"Subject: dots\r\n\r\nConfig follows\n.\n..hidden\nend"
     with (
         FakeSMTPServer(extensions=("PIPELINING", "CHUNKING", "8BITMIME", "SIZE 1000")) as srv,
-        plain(srv) as t,
+        client(kind, srv) as t,
     ):
         result = t.send_raw(body, ENV)
         t.send_raw(body, ENV)
@@ -525,13 +532,13 @@ def test_bdat_pipelined_one_write() -> None:
     assert not any(c.startswith("RSET") for c in cmds)
 
 
-def test_bdat_all_refused_and_partial() -> None:
+def test_bdat_all_refused_and_partial(kind: str) -> None:
     def on_rcpt(session: Session, addr: str) -> object:
         return "550 5.1.1 unknown" if addr.startswith("bad") else None
 
     with (
         FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_rcpt=on_rcpt) as srv,
-        plain(srv) as t,
+        client(kind, srv) as t,
     ):
         with pytest.raises(RecipientsRefused):
             t.send_raw(MSG, Envelope("a@x.test", ("bad1@x.test",)))
@@ -541,7 +548,7 @@ def test_bdat_all_refused_and_partial() -> None:
     assert len(srv.sessions) == 1
 
 
-def test_bdat_421_on_mail_is_retried() -> None:
+def test_bdat_421_on_mail_is_retried(kind: str) -> None:
     def on_command(session: Session, line: str) -> object:
         if line.startswith("MAIL") and session.number == 0:
             return "421 4.3.2 bye"
@@ -549,32 +556,32 @@ def test_bdat_421_on_mail_is_retried() -> None:
 
     with (
         FakeSMTPServer(extensions=("PIPELINING", "CHUNKING"), on_command=on_command) as srv,
-        plain(srv) as t,
+        client(kind, srv) as t,
     ):
         assert t.send_raw(MSG, ENV).ok
     assert len(srv.deliveries) == 1 and len(srv.sessions) == 2
 
 
-def test_bdat_drop_after_chunk_not_resent() -> None:
+def test_bdat_drop_after_chunk_not_resent(kind: str) -> None:
     with (
         FakeSMTPServer(extensions=("CHUNKING",), on_data_end=lambda s, d: DROP) as srv,
-        plain(srv, retries=3) as t,
+        client(kind, srv, retries=3) as t,
         pytest.raises(DeliveryStatusUnknown),
     ):
         t.send_raw(MSG, ENV)
     assert len(srv.sessions) == 1
 
 
-def test_chunking_can_be_disabled() -> None:
+def test_chunking_can_be_disabled(kind: str) -> None:
     with (
         FakeSMTPServer(extensions=("PIPELINING", "CHUNKING")) as srv,
-        plain(srv, chunking=False) as t,
+        client(kind, srv, chunking=False) as t,
     ):
         t.send_raw(MSG, ENV)
     assert "DATA" in srv.sessions[0].commands
 
 
-def test_long_line_reencoded() -> None:
+def test_long_line_reencoded(kind: str) -> None:
     long_text = ("é" + "z" * 1500).encode()
     msg = (
         b"From: a@x.test\r\nTo: b@x.test\r\nSubject: long\r\nMIME-Version: 1.0\r\n"
@@ -582,7 +589,7 @@ def test_long_line_reencoded() -> None:
         + long_text
         + b"\r\n"
     )
-    with FakeSMTPServer() as srv, plain(srv) as t:
+    with FakeSMTPServer() as srv, client(kind, srv) as t:
         t.send_raw(msg, ENV)
     content = srv.deliveries[0].content
     assert max(len(line) for line in content.split(b"\r\n")) <= 78
@@ -592,17 +599,17 @@ def test_long_line_reencoded() -> None:
     assert quopri.decodestring(content.split(b"\r\n\r\n", 1)[1]).rstrip(b"\r\n") == long_text
 
 
-def test_stale_connection_with_bdat_reconnects_not_unknown() -> None:
+def test_stale_connection_with_bdat_reconnects_not_unknown(kind: str) -> None:
     """A server that closed the idle connection (or sent an idle-timeout 421)
     must not turn the next pipelined BDAT send into "delivery status unknown"."""
     exts = ("PIPELINING", "CHUNKING")
-    with FakeSMTPServer(extensions=exts) as srv, plain(srv) as t:
+    with FakeSMTPServer(extensions=exts) as srv, client(kind, srv) as t:
         t.send_raw(MSG, ENV)
         srv.kill_sessions()
-        time.sleep(0.05)
+        t.pause(0.05)
         assert t.send_raw(MSG, ENV).ok
         srv.kill_sessions(b"421 4.4.2 idle timeout\r\n")
-        time.sleep(0.05)
+        t.pause(0.05)
         assert t.send_raw(MSG, ENV).ok
     assert len(srv.deliveries) == 3
     assert len(srv.sessions) == 3
@@ -647,10 +654,10 @@ def test_from_url_builds_this_transport() -> None:
     assert len(srv.deliveries) == 1
 
 
-def test_data_refused_after_recipients_accepted() -> None:
+def test_data_refused_after_recipients_accepted(kind: str) -> None:
     with (
         FakeSMTPServer(on_data_start=lambda s: "554 5.7.1 policy: no data today") as srv,
-        plain(srv, retries=3) as t,
+        client(kind, srv, retries=3) as t,
     ):
         with pytest.raises(SMTPResponseError) as info:
             t.send_raw(MSG, ENV)
@@ -661,14 +668,14 @@ def test_data_refused_after_recipients_accepted() -> None:
     assert len(srv.sessions) == 1 and "RSET" in srv.sessions[0].commands
 
 
-def test_garbage_reply_is_protocol_error() -> None:
+def test_garbage_reply_is_protocol_error(kind: str) -> None:
     from mimekit.transports.smtp.protocol import SMTPProtocolError
 
     with (
         FakeSMTPServer(
             on_command=lambda s, line: "hello?" if line.startswith("MAIL") else None
         ) as srv,
-        plain(srv, retries=1) as t,
+        client(kind, srv, retries=1) as t,
         pytest.raises(SMTPProtocolError),
     ):
         t.send_raw(MSG, ENV)
