@@ -1,7 +1,8 @@
-"""The cheap path of ``send()`` (``common.prepare_send``): raw bytes with an
-explicit envelope and nothing to strip go out as given, without a parse;
-anything else (Bcc, Resent-Bcc, an mbox line, a BOM, bare CRs, no envelope)
-takes :func:`~mimekit.transports.base.prepare`. Checked on hand-made cases
+"""The cheap path of ``send()`` (``common.prepare_send``): raw bytes with
+nothing to strip go out as given, without a parse when an envelope is given,
+else with only the header section parsed; anything else (Bcc, Resent-Bcc,
+an mbox line, a BOM, no empty line) takes
+:func:`~mimekit.transports.base.prepare`. Checked on hand-made cases
 and, where the fast path applies, against ``prepare`` on the whole corpus."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from mimekit.transports.base import Envelope, prepare
 from mimekit.transports.errors import InvalidEnvelope, TransportError
 from mimekit.transports.smtp.common import _fast_wire, prepare_send
+from mimekit.transports.smtp.wire import normalize_line_endings
 from smtp_server import ENV, FakeSMTPServer, plain
 
 from mimekit.parser import parse
@@ -67,11 +69,14 @@ def test_fast_path_keeps_the_bytes_and_reads_the_message_id() -> None:
     assert _fast_wire(encoded) == (False, None)  # decoded the parser's way
 
 
-def test_without_envelope_the_message_is_parsed() -> None:
-    data = BASE + b"Cc: c@example.test\r\n" + BODY
-    wire, env, _ = prepare_send(data, None)
+def test_without_envelope_only_the_header_section_is_parsed() -> None:
+    data = BASE + b"Cc: c@example.test\r\nMessage-ID: <q@x>\r\n" + BODY
+    wire, env, mid = prepare_send(data, None)
     assert env == Envelope("a@example.test", ("b@example.test", "c@example.test"))
-    assert wire == data
+    assert wire is data and mid == "q@x"
+    assert prepare(data, None) == (data, env, mid)
+    with pytest.raises(InvalidEnvelope, match="no recipients"):
+        prepare_send(b"From: a@example.test\r\n" + BODY, None)
 
 
 def test_bad_envelopes_still_refused_before_connecting() -> None:
@@ -107,4 +112,12 @@ def test_fast_path_equals_prepare_on_the_corpus() -> None:
         fast += 1
         wire, _, expected_mid = prepare(data, ENV)
         assert (wire, mid) == (data, expected_mid), path
+        crlf = normalize_line_endings(data)  # as prepare_send makes it first
+        try:
+            expected = prepare(crlf, None)
+        except InvalidEnvelope:
+            with pytest.raises(InvalidEnvelope):
+                prepare_send(data, None)
+        else:  # the envelope from the header section alone is the same
+            assert prepare_send(data, None) == expected, path
     assert fast > len(FILES) // 2  # the common case really is the fast one

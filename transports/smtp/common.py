@@ -389,24 +389,28 @@ def prepare_send(
     :func:`~mimekit.transports.base.prepare` gives them (Bcc removed, the
     envelope derived and checked), with the line ends the wire will have.
 
-    Cheap in the common case: raw bytes with an explicit envelope and no
-    Bcc/Resent-Bcc field, mbox line or byte order mark are not parsed (they
-    already are the wire bytes, and are not copied). Line ends are made CRLF
+    Cheap in the common case: raw bytes without a Bcc/Resent-Bcc field, mbox
+    line or byte order mark already are the wire bytes (not copied); with an
+    explicit envelope they are not parsed at all, without one only their
+    header section is (the envelope comes from the fields). Line ends are made CRLF
     *before* Bcc is looked for: a bare CR or LF inside a field would become a
     line end on the wire (RFC 5321 §2.3.8) and could turn the rest of the
     field into a Bcc line the parser never saw."""
     if isinstance(message, (bytes, bytearray, memoryview)):
         data = normalize_line_endings(message if isinstance(message, bytes) else bytes(message))
-        if envelope is not None:
-            ok, message_id = _fast_wire(data)
-            if ok:
-                if not isinstance(envelope, Envelope):
-                    raise TransportError(
-                        f"envelope must be an Envelope, not {type(envelope).__name__}"
-                    )
-                # envelope.check() follows in SendJob (send -> send_raw), before any I/O
-                return data, envelope, message_id
-        return prepare(data, envelope)
+        ok, message_id = _fast_wire(data)
+        if not ok:
+            return prepare(data, envelope)
+        if envelope is None:
+            # the envelope comes from the header fields only: parse just the
+            # header section (with its empty line), never a large body
+            end = _HEADER_END.search(data)
+            assert end is not None
+            _, envelope, message_id = prepare(data[: end.end()], None)
+        elif not isinstance(envelope, Envelope):
+            raise TransportError(f"envelope must be an Envelope, not {type(envelope).__name__}")
+        # an explicit envelope is checked in SendJob (send -> send_raw), before any I/O
+        return data, envelope, message_id
     wire, env, message_id = prepare(message, envelope)
     normalized = normalize_line_endings(wire)
     if normalized is not wire and not _fast_wire(normalized)[0]:
