@@ -121,3 +121,24 @@ def test_fast_path_equals_prepare_on_the_corpus() -> None:
         else:  # the envelope from the header section alone is the same
             assert prepare_send(data, None) == expected, path
     assert fast > len(FILES) // 2  # the common case really is the fast one
+
+
+def test_long_line_check_boundaries() -> None:
+    from mimekit.transports.smtp.wire import has_long_line
+
+    assert not has_long_line(b"x" * 998 + b"\r\n" + b"y" * 998)
+    assert has_long_line(b"x" * 999)
+    assert has_long_line(b"a\r\n" * 400 + b"x" * 999 + b"\r\n")
+    assert not has_long_line((b"q" * 76 + b"\r\n") * 30000)  # 2.3 MB of base64-like lines
+    assert has_long_line((b"q" * 76 + b"\r\n") * 30000 + b"z" * 1000)
+
+
+def test_normalize_and_dot_stuff_copies() -> None:
+    from mimekit.transports.smtp.wire import dot_stuff, normalize_line_endings
+
+    crlf = b"a\r\n.b\r\n"
+    assert normalize_line_endings(crlf) is crlf  # nothing to change: no copy
+    assert normalize_line_endings(b"a\n.b\n") == crlf
+    assert normalize_line_endings(b"a\r.b\r\nc") == b"a\r\n.b\r\nc\r\n"
+    assert normalize_line_endings(b"a\n\rb") == b"a\r\n\r\nb\r\n"
+    assert dot_stuff(b".x\r\n.y\r\nz\r\n") == b"..x\r\n..y\r\nz\r\n.\r\n"

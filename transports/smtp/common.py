@@ -289,14 +289,13 @@ def lost(proto: SMTPClientProtocol, what: str) -> ConnectionLost:
 
 
 class SendJob:
-    """One message on its way through a driver's retry loop, without I/O.
+    """One message on its way through the send loop (:func:`send_flow`), without I/O.
 
-    Both drivers run the same loop (take a connection, run
-    :meth:`transaction` on it, release it); this object makes every decision
-    in it, so the drivers differ only in how they wait and do I/O:
-    :meth:`retry_after` (after an error), :meth:`result` (after a completed
-    transaction; ``None`` means "all recipients got 4xx, try again") and
-    :meth:`next_delay` (the back-off before the next attempt).
+    It holds what the attempts share (data, checked envelope, DSN options)
+    and makes the per-message decisions: :meth:`transaction` (the protocol
+    step for a connection), :meth:`retry_after` (after an error),
+    :meth:`result` (after a completed transaction; ``None`` means "all
+    recipients got 4xx, try again") and :meth:`next_delay` (the back-off).
     """
 
     def __init__(

@@ -13,13 +13,10 @@ re-encoded without changing what the headers say: 8-bit headers without
 
 from __future__ import annotations
 
-import re
-
 from mimekit.transports.smtp.protocol import SMTPNotSupportedError
+from mimekit.transports.smtp.wire import has_long_line
 
 __all__ = ["to_7bit"]
-
-_LONG_LINE = re.compile(rb"[^\r\n]{999}")
 
 
 def to_7bit(data: bytes, allow_8bit: bool = False) -> bytes:
@@ -42,12 +39,12 @@ def to_7bit(data: bytes, allow_8bit: bool = False) -> bytes:
             raise SMTPNotSupportedError(
                 "the server lacks 8BITMIME (and SMTPUTF8) and the message has 8-bit headers"
             )
-        if _LONG_LINE.search(head):
+        if has_long_line(head):
             raise SMTPNotSupportedError("a header line is longer than 998 octets")
         if part.is_multipart or part.message is not None:
             continue
         body = part.body
-        if (allow_8bit or body.isascii()) and not _LONG_LINE.search(body):
+        if (allow_8bit or body.isascii()) and not has_long_line(body):
             continue
         content = part.get_content()
         if part.content_type.maintype == "text":

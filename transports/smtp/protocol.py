@@ -46,11 +46,11 @@ from mimekit.transports.smtp.wire import (
     SMTPNotSupportedError,
     SMTPProtocolError,
     Transaction,
-    _has_long_line,
     _needs_utf8,
     check_param,
     dot_stuff,
     has_8bit_headers,
+    has_long_line,
     normalize_line_endings,
     parse_queue_id,
     xtext,
@@ -488,7 +488,7 @@ class SMTPClientProtocol:
                 "server does not offer SMTPUTF8 (RFC 6531 §3.4); nothing was sent: encode "
                 "the headers with RFC 2047 words or use a server that offers SMTPUTF8"
             )
-        too_long = _has_long_line(body)
+        too_long = has_long_line(body)
         if (eight and not can8) or too_long:
             # RFC 6152 §3: no 8-bit data without 8BITMIME; RFC 5321 §4.5.3.1.6: no line
             # over 998 octets. Re-encode the parts concerned, or refuse.
@@ -500,7 +500,7 @@ class SMTPClientProtocol:
                 )
             body = normalize_line_endings(downgrade(body, can8))
             eight = not body.isascii()
-            if (eight and not can8) or _has_long_line(body):
+            if (eight and not can8) or has_long_line(body):
                 raise SMTPNotSupportedError(
                     "the message could not be re-encoded for this server (8-bit data without "
                     "8BITMIME, or lines longer than 998 octets)"

@@ -1,10 +1,12 @@
 """Synchronous SMTP transport: a thin ``socket`` + ``ssl`` driver for the
-sans-I/O :mod:`~mimekit.transports.smtp.protocol`.
+sans-I/O :mod:`~mimekit.transports.smtp.protocol` and the sans-I/O send loop
+(:func:`~mimekit.transports.smtp.common.send_flow`).
 
-One connection is kept open and reused across sends (a NOOP checks it after
-``noop_after`` idle seconds; a 421 or a dropped connection makes the next
-send reconnect). Retries happen only while a resend cannot duplicate the
-message (see :func:`~mimekit.transports.smtp.common.is_retriable`).
+Connections are pooled (up to ``pool_size``, one per concurrently sending
+thread) and reused across sends (a NOOP checks one after ``noop_after`` idle
+seconds; a 421 or a dropped connection makes the next send reconnect).
+Retries happen only while a resend cannot duplicate the message (see
+:func:`~mimekit.transports.smtp.common.is_retriable`).
 """
 
 from __future__ import annotations

@@ -246,12 +246,12 @@ def parse_queue_id(text: str) -> str | None:
     return None
 
 
-_LONG_LINE = re.compile(rb"[^\r\n]{999}")
-
-
-def _has_long_line(body: bytes) -> bool:
-    """True if a line has more than 998 octets before its CRLF (RFC 5321 §4.5.3.1.6)."""
-    return len(body) > 998 and _LONG_LINE.search(body) is not None
+def has_long_line(body: bytes) -> bool:
+    """True if a line of CRLF-normalized ``body`` has more than 998 octets
+    before its CRLF (RFC 5321 §4.5.3.1.6). Linear: a regex such as
+    ``[^\r\n]{999}`` retries at every offset of every line (quadratic in the
+    line length; 250 ms for 2 MB of base64), a split is a few ms."""
+    return len(body) > 998 and max(map(len, body.split(b"\r\n"))) > 998
 
 
 def _needs_utf8(address: str) -> bool:
