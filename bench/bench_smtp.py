@@ -193,9 +193,7 @@ def bench_sync(port: int, n: int) -> dict[str, tuple[float, float]]:
     res["smtplib sendmail (1 conn)"] = measure(stdlib)
     res["mimekit send_raw (1 conn, PIPELINING+BDAT: 1 round trip)"] = measure(mk_raw)
     res["mimekit send_raw (1 conn, PIPELINING+DATA: 2 round trips)"] = measure(mk_data)
-    res["mimekit send(bytes) (1 conn, parse: envelope from headers, Bcc strip)"] = measure(
-        mk_send
-    )
+    res["mimekit send(bytes) (1 conn, parse: envelope from headers, Bcc strip)"] = measure(mk_send)
     res["mimekit send(bytes, envelope=) (1 conn, no Bcc: no parse)"] = measure(mk_send_env)
     res["mimekit send(Message) (1 conn, serialize without Bcc)"] = measure(mk_send_msg)
     return res
@@ -247,6 +245,62 @@ def bench_async(port: int, n: int, conns: int) -> dict[str, tuple[float, float]]
     return res
 
 
+def large_message(size: int) -> bytes:
+    """A multipart message with a base64 attachment of about ``size`` bytes."""
+    import base64
+    import os
+
+    att = base64.encodebytes(os.urandom(size * 3 // 4)).replace(b"\n", b"\r\n")
+    return (
+        b"From: Sender <sender@example.test>\r\nTo: Rcpt <rcpt@example.test>\r\n"
+        b"Subject: large benchmark message\r\nMessage-ID: <large@example.test>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
+        b"--BB\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n--BB\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + att
+        + b"--BB--\r\n"
+    )
+
+
+def bench_large(port: int, n: int, data: bytes) -> dict[str, tuple[float, float]]:
+    """smtplib vs mimekit for a large message (the per-octet costs: line-end
+    normalization, the 998-octet line check, dot-stuffing, copies)."""
+    from mimekit.transports.base import Envelope
+    from mimekit.transports.smtp import SMTPTransport
+
+    env = Envelope(FROM, tuple(TO))
+    res: dict[str, tuple[float, float]] = {}
+
+    def stdlib() -> None:
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test") as s:
+            for _ in range(n):
+                s.sendmail(FROM, TO, data)
+
+    def mk(call: Callable[[SMTPTransport], object], chunking: bool = True) -> Callable[[], None]:
+        def run() -> None:
+            with SMTPTransport(
+                "127.0.0.1",
+                port,
+                security="none",
+                chunking=chunking,
+                local_hostname="client.test",
+            ) as t:
+                for _ in range(n):
+                    call(t)
+
+        return run
+
+    stdlib()
+    res["smtplib sendmail (1 conn)"] = measure(stdlib)
+    res["mimekit send_raw (BDAT)"] = measure(mk(lambda t: t.send_raw(data, env)))
+    res["mimekit send_raw (DATA, dot-stuffed)"] = measure(
+        mk(lambda t: t.send_raw(data, env), chunking=False)
+    )
+    res["mimekit send(bytes, envelope=)"] = measure(mk(lambda t: t.send(data, envelope=env)))
+    res["mimekit send(bytes)"] = measure(mk(lambda t: t.send(data)))
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=2000)
@@ -257,6 +311,12 @@ def main() -> None:
         type=float,
         default=1.0,
         help="reply latency of the second sink (0 to skip those rows)",
+    )
+    ap.add_argument(
+        "--large-kb",
+        type=int,
+        default=2048,
+        help="size of the large-message rows (0 to skip them)",
     )
     ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -287,6 +347,19 @@ def main() -> None:
             sink.terminate()
             sink.wait()
         report(title, n, sync, aio)
+    if args.large_kb > 0:
+        data = large_message(args.large_kb * 1024)
+        n = max(args.n // 100, 5)
+        sink = subprocess.Popen(
+            [sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert sink.stdout is not None
+            large = bench_large(int(sink.stdout.readline()), n, data)
+        finally:
+            sink.terminate()
+            sink.wait()
+        report("large message", n, large, {}, size=len(data))
     print(
         "\nratios > 1 mean mimekit is faster / uses less CPU than the baseline "
         "(smtplib for sync rows, aiosmtplib for async rows)"
@@ -294,10 +367,14 @@ def main() -> None:
 
 
 def report(
-    title: str, n: int, sync: dict[str, tuple[float, float]], aio: dict[str, tuple[float, float]]
+    title: str,
+    n: int,
+    sync: dict[str, tuple[float, float]],
+    aio: dict[str, tuple[float, float]],
+    size: int = len(MSG),
 ) -> None:
     print(
-        f"\n### {title}: {n} messages of {len(MSG)} bytes, sink in a separate process, "
+        f"\n### {title}: {n} messages of {size} bytes, sink in a separate process, "
         f"Python {sys.version.split()[0]}, best of {REPEATS} runs\n"
     )
     print("| client | wall s | msg/s | client CPU µs/msg | wall vs baseline | CPU vs baseline |")

@@ -15,7 +15,7 @@ from mimekit.transports.base import Envelope, prepare
 from mimekit.transports.errors import InvalidEnvelope, TransportError
 from mimekit.transports.smtp.common import _fast_wire, prepare_send
 from mimekit.transports.smtp.wire import normalize_line_endings
-from smtp_server import ENV, FakeSMTPServer, plain
+from smtp_server import DRIVERS, ENV, FakeSMTPServer, client, plain
 
 from mimekit.parser import parse
 
@@ -142,3 +142,16 @@ def test_normalize_and_dot_stuff_copies() -> None:
     assert normalize_line_endings(b"a\r.b\r\nc") == b"a\r\n.b\r\nc\r\n"
     assert normalize_line_endings(b"a\n\rb") == b"a\r\n\r\nb\r\n"
     assert dot_stuff(b".x\r\n.y\r\nz\r\n") == b"..x\r\n..y\r\nz\r\n.\r\n"
+
+
+@pytest.mark.parametrize("kind", DRIVERS)
+@pytest.mark.parametrize("with_envelope", [True, False])
+def test_send_puts_crlf_and_dot_stuffing_on_the_wire(kind: str, with_envelope: bool) -> None:
+    lf = b"From: a@example.test\nTo: b@example.test\nBcc: h@example.test\n\n.dot\nx\r.y\n"
+    with FakeSMTPServer(extensions=("PIPELINING", "8BITMIME")) as srv, client(kind, srv) as t:
+        t.send(lf, envelope=ENV if with_envelope else None)
+        t.send(lf.replace(b"Bcc: h@example.test\n", b""), envelope=ENV)
+    expected = b"From: a@example.test\r\nTo: b@example.test\r\n\r\n.dot\r\nx\r\n.y\r\n"
+    assert [d.content for d in srv.deliveries] == [expected, expected]
+    assert all(b"\r\n..dot\r\n" in d.raw for d in srv.deliveries)  # dot-stuffed
+    assert all(b"\n" not in d.raw.replace(b"\r\n", b"") for d in srv.deliveries)

@@ -375,7 +375,7 @@ class AsyncSMTPTransport(AsyncTransport):
     ) -> SendResult:
         """Deliver one message (see :meth:`SMTPTransport.send`)."""
         data, env, message_id = prepare_send(message, envelope)
-        return await self.asend_raw(data, env, dsn=dsn, message_id=message_id)
+        return await self._deliver(SendJob(self.settings, data, env, dsn, message_id, crlf=True))
 
     async def asend_raw(
         self,
@@ -389,7 +389,13 @@ class AsyncSMTPTransport(AsyncTransport):
         no parsing or Bcc removal (see :meth:`SMTPTransport.send_raw`)."""
         if self._closed:
             raise ConnectionLost("the transport is closed")
-        flow = send_flow(SendJob(self.settings, data, envelope, dsn, message_id))
+        return await self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
+
+    async def _deliver(self, job: SendJob) -> SendResult:
+        """Run the send loop for ``job`` on a pool slot (final after :meth:`aclose`)."""
+        if self._closed:
+            raise ConnectionLost("the transport is closed")
+        flow = send_flow(job)
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.pool_size)
         async with self._sem:

@@ -305,10 +305,13 @@ class SendJob:
         envelope: Envelope,
         dsn: DSNOptions | None,
         message_id: str | None,
+        *,
+        crlf: bool = False,
     ) -> None:
         envelope.check()  # CR/LF/NUL in an address: refused before connecting
         self.settings = settings
         self.data = data
+        self.crlf = crlf  # data already has CRLF line ends (from prepare_send)
         self.envelope = envelope
         self.dsn = dsn if dsn is not None else settings.dsn
         self.message_id = message_id
@@ -324,6 +327,7 @@ class SendJob:
             dsn=self.dsn,
             downgrade=to_7bit if s.downgrade_8bit else None,
             chunking=s.chunking,
+            crlf=self.crlf,
         )
 
     def retry_after(self, exc: BaseException, proto: SMTPClientProtocol | None) -> bool:

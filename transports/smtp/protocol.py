@@ -348,8 +348,13 @@ class SMTPClientProtocol:
         dsn: DSNOptions | None = None,
         downgrade: Callable[[bytes, bool], bytes] | None = None,
         chunking: bool = True,
+        crlf: bool = False,
     ) -> Step[Transaction]:
         """One mail transaction (RFC 5321 §3.3): MAIL, RCPT..., DATA.
+
+        ``data`` gets CRLF line ends (RFC 5321 §2.3.8) unless ``crlf`` says the
+        caller already made them so (``send()`` does, before it looks for Bcc):
+        that skips a pass over the data, and must never be claimed otherwise.
 
         With PIPELINING (RFC 2920 §3.1) MAIL, every RCPT and DATA go in one
         write. The message is refused before MAIL when it exceeds the
@@ -360,7 +365,8 @@ class SMTPClientProtocol:
         the data is written: from then on a resend could duplicate the message.
         """
         self.data_committed = False
-        params, rcpt_lines, body = self._prepare(data, mail_from, rcpt_to, dsn, downgrade)
+        body = data if crlf else normalize_line_endings(data)
+        params, rcpt_lines, body = self._prepare(body, mail_from, rcpt_to, dsn, downgrade)
         mail_line = f"MAIL FROM:<{mail_from}>" + "".join(" " + p for p in params)
         if chunking and self.has("CHUNKING"):
             return (yield from self._bdat(mail_line, rcpt_lines, rcpt_to, body))
@@ -470,7 +476,7 @@ class SMTPClientProtocol:
                 # RFC 5321 §2.3.8/§4.1.2: would end the path or the command line
                 raise InvalidEnvelope(f"envelope address {addr!r} contains CR, LF, NUL, '<' or '>'")
         params: list[str] = []
-        body = normalize_line_endings(data)
+        body = data  # CRLF-normalized by transaction()
         can8 = self.has("8BITMIME")
         eight = not body.isascii()
         # RFC 6531 §3.4: SMTPUTF8 on MAIL FROM when an envelope address is not

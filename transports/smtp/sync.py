@@ -325,7 +325,7 @@ class SMTPTransport(Transport):
         recipient was refused.
         """
         data, env, message_id = prepare_send(message, envelope)
-        return self.send_raw(data, env, dsn=dsn, message_id=message_id)
+        return self._deliver(SendJob(self.settings, data, env, dsn, message_id, crlf=True))
 
     def send_raw(
         self,
@@ -338,7 +338,11 @@ class SMTPTransport(Transport):
         """Send ``data`` exactly as given (line endings normalized to CRLF and
         dot-stuffed on the wire) to ``envelope``; no parsing, no Bcc removal.
         For relays and benchmarks; :meth:`send` is the safe default."""
-        flow = send_flow(SendJob(self.settings, data, envelope, dsn, message_id))
+        return self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
+
+    def _deliver(self, job: SendJob) -> SendResult:
+        """Run the send loop for ``job`` on a pool slot."""
+        flow = send_flow(job)
         with self._slots:
             return self._pump(flow)
 
