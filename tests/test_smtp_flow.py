@@ -141,3 +141,17 @@ def test_bad_envelope_refused_before_any_operation() -> None:
     settings = make_settings("127.0.0.1", 25, security="none")
     with pytest.raises(InvalidEnvelope):
         SendJob(settings, MSG, Envelope("a@x", ("b@x\r\nRSET",)), None, None)
+
+
+def test_options_are_one_list_for_both_drivers() -> None:
+    from mimekit.transports.smtp import AsyncSMTPTransport, SMTPTransport
+
+    for cls in (SMTPTransport, AsyncSMTPTransport):
+        with pytest.raises(TypeError, match="unknown SMTP transport option.*bogus"):
+            cls("127.0.0.1", 25, security="none", bogus=1)
+        t = cls("127.0.0.1", 25, security="none", retries=0, chunking=False, pool_size=2)
+        assert (t.settings.retries, t.settings.chunking, t.pool_size) == (0, False, 2)
+    assert SMTPTransport("127.0.0.1").settings.max_messages_per_connection is None
+    assert AsyncSMTPTransport("127.0.0.1").settings.max_messages_per_connection == 1000
+    with pytest.raises(ValueError, match="pool_size"):
+        SMTPTransport("127.0.0.1", pool_size=0)
