@@ -307,11 +307,23 @@ class Builder:
         return Attachment(data, name, ctype.lower(), disposition, content_id)
 
     def header(self, name: str, value: str) -> Builder:
-        """Any extra header, added as given (encoded and folded on output)."""
+        """Any extra header, added as given (encoded and folded on output).
+
+        Headers the builder writes itself (From, To, Subject, Date, Message-ID,
+        MIME-Version, Content-*, ...) are refused here: a second From or Content-Type
+        is read differently by different parsers (RFC 5322 §3.6 allows one), so use
+        the dedicated method instead.
+        """
         from .folding import format_header
 
         _check_text("header name", name)
         _check_text(f"header {name}", value)
+        method = _MANAGED_HEADERS.get(name.strip().lower())
+        if method is None and name.strip().lower().startswith("content-"):
+            method = "attach() / text() / html()"
+        if method is not None:
+            raise BuildError(f"{name} is written by the builder: use {method} instead of "
+                             "header()")
         format_header(name, value, self._policy)  # validates the name and value now
         self._extra.append((name, value))
         return self
@@ -330,12 +342,23 @@ class Builder:
 
     # -- output ----------------------------------------------------------------
     def build(self) -> Message:
-        """The message tree, every header encoded and folded for ``policy``."""
+        """The message tree, every header encoded and folded for ``policy``.
+
+        Raises :class:`BuildError` without an author, or with several authors and no
+        Sender (RFC 5322 §3.6.2).
+        """
         from .dates import make_msgid
         from .headers import Headers
         from .model import Message
 
         policy = self._policy
+        from .address import mailboxes
+
+        authors = mailboxes(self._addrs.get("From", []))
+        if not authors:
+            raise BuildError("a message needs an author: call from_() (RFC 5322 §3.6.2)")
+        if len(authors) > 1 and not self._addrs.get("Sender"):
+            raise BuildError("several authors need a Sender: call sender() (RFC 5322 §3.6.2)")
         self._boundary_count = 0
         body = self._body_part()
 
@@ -513,6 +536,15 @@ class Builder:
         if att.content_id is not None:
             extra.append(("Content-ID", f"<{att.content_id}>"))
         return self._encoded_leaf(ctype, att.data, cte, tuple(extra))
+
+
+# Headers build() writes itself, with the method that sets each.
+_MANAGED_HEADERS = {
+    "from": "from_()", "sender": "sender()", "reply-to": "reply_to()", "to": "to()",
+    "cc": "cc()", "bcc": "bcc()", "subject": "subject()", "date": "date()",
+    "message-id": "message_id()", "in-reply-to": "in_reply_to()",
+    "references": "references()", "mime-version": "nothing (it is always 1.0)",
+}
 
 
 def _is_canonical_ascii(data: bytes) -> bool:

@@ -319,3 +319,23 @@ def test_never_a_long_line_even_with_8bit_allowed() -> None:
            .text(text).build().to_bytes())
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
     assert mimekit.parse(raw).text == text
+
+
+@pytest.mark.parametrize("name", ["From", "to", "Content-Type", "content-transfer-encoding",
+                                  "MIME-Version", "Bcc", "Subject", "Message-ID"])
+def test_header_refuses_fields_the_builder_writes(name: str) -> None:
+    """Regression (new-user review): header("From", ...) produced a second From that
+    mimekit and the stdlib read differently."""
+    with pytest.raises(mimekit.BuildError, match="written by the builder"):
+        mimekit.compose().header(name, "x@example.org")
+
+
+def test_build_needs_an_author_and_a_sender_for_several() -> None:
+    with pytest.raises(mimekit.BuildError, match="author"):
+        mimekit.compose().to("b@example.org").text("x").build()
+    with pytest.raises(mimekit.BuildError, match="Sender"):
+        mimekit.compose().from_("a@example.org", "c@example.org").to("b@example.org").build()
+    msg = (mimekit.compose().from_("a@example.org", "c@example.org").sender("a@example.org")
+           .to("b@example.org").text("x").build())
+    assert [a.address for a in msg.from_] == ["a@example.org", "c@example.org"]
+    assert [a.address for a in msg.sender] == ["a@example.org"]
