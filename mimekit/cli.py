@@ -99,10 +99,19 @@ def _read_text_arg(text: str | None, path: str | None, what: str) -> str | None:
     if path is None:
         return text
     if path == "-":
-        return sys.stdin.read()
+        data = sys.stdin.buffer.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JobFailed(f"standard input is not UTF-8 text (byte {exc.start})") from exc
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
+    except UnicodeDecodeError as exc:
+        raise JobFailed(f"{path} is not UTF-8 text (byte {exc.start}): convert it first, "
+                        "or attach it with --attach") from exc
+    except IsADirectoryError as exc:
+        raise JobFailed(f"cannot read {path}: it is a folder") from exc
     except OSError as exc:
         raise JobFailed(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -150,6 +159,8 @@ def _builder(args: argparse.Namespace) -> Builder:
 
 
 def _need_file(path: str) -> None:
+    if os.path.isdir(path):
+        raise JobFailed(f"cannot attach {path}: it is a folder")
     if not os.path.isfile(path):
         raise JobFailed(f"cannot read {path}: no such file")
 
@@ -405,7 +416,14 @@ def safe_filename(name: str | None, fallback: str) -> str:
     name = name.strip().lstrip(".").strip()
     if name in ("", ".", ".."):
         name = fallback
-    return name[:200]
+    # File systems limit names in bytes (255 on most): keep the extension, cut the stem.
+    if len(name.encode("utf-8")) > 200:
+        stem, ext = os.path.splitext(name)
+        ext = ext if len(ext.encode("utf-8")) <= 20 else ""
+        budget = 200 - len(ext.encode("utf-8"))
+        stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
+        name = stem + ext
+    return name
 
 
 def _unique_path(directory: str, name: str) -> str:
@@ -473,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         _fail(_sentence(exc), 1)
+    except UnicodeError as exc:
+        # An argument that is not valid UTF-8 (the shell passed raw bytes).
+        if args.debug:
+            raise
+        _fail(f"an argument or file is not valid UTF-8 text ({exc.reason})", 1)
 
 
 def _sentence(exc: BaseException) -> str:

@@ -146,3 +146,28 @@ def test_send_many_files_reports_each(tmp_path: Path) -> None:
     assert len(list((tmp_path / "md" / "new").iterdir())) == 3
     r = run("send", "--eml", files[1], "--transport", "file:./x", "--insecure", cwd=tmp_path)
     assert r.returncode == 2
+
+
+def test_non_utf8_input_is_one_sentence_not_a_traceback(tmp_path: Path) -> None:
+    """Regression (new-user review): these printed a UnicodeDecodeError traceback."""
+    latin = tmp_path / "l.txt"
+    latin.write_bytes(b"caf\xe9\n")
+    r = run("compose", "--from", "a@example.org", "--to", "b@example.org", "--text-file",
+            str(latin), cwd=tmp_path)
+    assert r.returncode == 1 and b"Traceback" not in r.stderr and b"not UTF-8" in r.stderr
+    r = run("compose", "--from", "a@example.org", "--to", "b@example.org", "--text-file", "-",
+            cwd=tmp_path, stdin=b"caf\xe9\n")
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "mimekit", "compose", "--from", "a@example.org",
+                        "--to", "b@example.org", "--text", b"caf\xe9"], cwd=tmp_path,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
+    r = run("compose", "--from", "a@example.org", "--to", "b@example.org", "--text", "x",
+            "--attach", str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 1 and b"folder" in r.stderr
+
+
+def test_safe_filename_fits_the_file_system_in_bytes() -> None:
+    name = safe_filename("é" * 200 + ".txt", "x")
+    assert name.endswith(".txt") and len(name.encode("utf-8")) <= 200
+    assert name.startswith("é" * 98)
