@@ -198,10 +198,16 @@ def append_mbox(path: str | os.PathLike[str], data: bytes, envelope_from: str | 
                 lead = b"" if tail.endswith(b"\n\n") else (b"\n" if tail.endswith(b"\n") else b"\n\n")
             payload = lead + line + body + b"\n"
             view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except BaseException:
+                # A full disk or an interrupt mid-write: cut the file back, so the mbox
+                # never holds half a message (readers would see a broken last one).
+                os.ftruncate(fd, size)
+                raise
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -130,3 +130,29 @@ def test_corpus_mboxes_read() -> None:
         assert msgs, path
         for m in msgs:
             m.to_dict()
+
+
+def test_append_mbox_leaves_no_half_message_when_a_write_fails(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Regression (new-user review): a full disk left a truncated message in the mbox."""
+    import os as _os
+
+    from mimekit import mailbox as mb
+
+    path = tmp_path / "box.mbox"
+    mb.append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    before = path.read_bytes()
+    real_write = _os.write
+    calls = {"n": 0}
+
+    def flaky_write(fd: int, data: object) -> int:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, bytes(data)[:10])  # type: ignore[call-overload]
+
+    monkeypatch.setattr(mb.os, "write", flaky_write)
+    with pytest.raises(OSError):
+        mb.append_mbox(path, b"Subject: two\n\n" + b"x" * 5000 + b"\n", "a@example.org")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [m.subject for m in mb.read_mbox(path)] == ["one"]
