@@ -58,6 +58,14 @@ def lint(message: Message) -> list[LintIssue]:
         if name not in headers:
             sev = "error" if name in ("From", "Date") else "warning"
             add(f"Missing{name.replace('-', '')}", sev, "", f"no {name} header.", hint)
+    # RFC 5322 §3.6: these fields occur at most once; parsers disagree on which copy wins.
+    for name in ("From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date",
+                 "Message-ID", "In-Reply-To", "References", "MIME-Version", "Content-Type",
+                 "Content-Transfer-Encoding", "Content-Disposition"):
+        count = len(headers.get_headers(name))
+        if count > 1:
+            add("DuplicateHeader", "error", "", f"{count} {name} headers (at most one allowed).",
+                f"keep one {name} (RFC 5322 §3.6); clients and filters read different copies")
     if "MIME-Version" not in headers and (message.is_multipart or
                                           message.transfer_encoding != "7bit"):
         add("MissingMimeVersion", "warning", "", "MIME content without MIME-Version: 1.0.",

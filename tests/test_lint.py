@@ -51,3 +51,13 @@ def test_message_lint_method() -> None:
     msg = mimekit.parse(b"Subject: x\r\n\r\nbody\r\n")
     assert [i.code for i in msg.lint()] == [i.code for i in lint(msg)]
     assert "MissingFrom" in {i.code for i in msg.lint()}
+
+
+def test_duplicate_single_use_headers_are_errors() -> None:
+    raw = (b"From: a@example.org\r\nFrom: ceo@example.org\r\nTo: b@example.org\r\n"
+           b"Date: Fri, 01 Mar 2024 01:47:09 +0000\r\nMessage-ID: <x@example.org>\r\n"
+           b"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nx\r\n")
+    found = [i for i in lint(mimekit.parse(raw)) if i.code == "DuplicateHeader"]
+    assert [i.detail for i in found] == ["2 From headers (at most one allowed).",
+                                         "2 Content-Type headers (at most one allowed)."]
+    assert all(i.severity == "error" for i in found)
