@@ -400,6 +400,10 @@ def _mailbox(toks: list[_Tok], ctx: _Ctx) -> Address | None:
     return Address(name or None, spec[0], spec[1])
 
 
+#: Longest address-list text parsed (about 6,000 typical addresses).
+MAX_ADDRESS_LIST_CHARS = 256 * 1024
+
+
 def parse_address_list(
     text: str, defects: list[Defect] | None = None, *, strict: bool = False
 ) -> list[Address | Group]:
@@ -410,6 +414,13 @@ def parse_address_list(
     :class:`~mimekit.errors.AddressError` at the first problem.
     """
     ctx = _Ctx(defects, strict)
+    if len(text) > MAX_ADDRESS_LIST_CHARS:
+        # Bounded work on hostile input: thousands of recipients fit well within the
+        # limit; past it the list is cut at an address boundary and a defect says so.
+        cut = text.rfind(",", 0, MAX_ADDRESS_LIST_CHARS)
+        ctx.add("TooManyAddresses", f"address list of {len(text):,} characters: only the "
+                f"first {MAX_ADDRESS_LIST_CHARS:,} are read")
+        text = text[: cut if cut > 0 else MAX_ADDRESS_LIST_CHARS]
     toks = _tokenize(text, ctx)
     out: list[Address | Group] = []
     group_name: str | None = None

@@ -445,3 +445,18 @@ def test_coerce_fast_path_equals_the_full_parser(name: str | None, local: str,
                                                  domain: str) -> None:
     text = f"{name} <{local}@{domain}>" if name else f"{local}@{domain}"
     assert coerce_addresses(text) == parse_address_list(text, strict=True)
+
+
+def test_a_huge_address_list_is_cut_with_a_defect() -> None:
+    """Regression (new-user review): a 1 MiB To header took seconds to read."""
+    from mimekit.address import MAX_ADDRESS_LIST_CHARS
+
+    text = ", ".join(f"user{i}@example.org" for i in range(45_000))
+    assert len(text) > MAX_ADDRESS_LIST_CHARS
+    defects: list[Defect] = []
+    items = parse_address_list(text, defects)
+    assert [d.kind for d in defects] == ["TooManyAddresses"]
+    assert items[0] == Address(None, "user0", "example.org")
+    assert len(items) == text[:MAX_ADDRESS_LIST_CHARS].count(",")  # cut between addresses
+    with pytest.raises(AddressError):
+        parse_address_list(text, strict=True)
