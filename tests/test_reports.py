@@ -6,11 +6,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
+from corpus import corpus_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,12 +31,6 @@ from mimekit.reports import (
 # Corpus
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MIMEKIT_CORPUS")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-    if not path.is_dir():
-        pytest.skip(f"shared corpus not found at {path} (set MIMEKIT_CORPUS)")
-    return path
 
 
 def report_body(name: str, mime_type: str) -> bytes:

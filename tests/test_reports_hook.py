@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-import pytest
+from corpus import corpus_bytes
 
 from mimekit.parser import parse
 from mimekit.reports import DeliveryStatus, DispositionNotification, FeedbackReport
@@ -15,11 +15,7 @@ _REPO = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = pathlib.Path(os.environ.get("MIMEKIT_CORPUS", _REPO.parent / "shared" / "corpus"))
 
 
-def _corpus(name: str) -> bytes:
-    path = CORPUS / name
-    if not path.is_file():
-        pytest.skip(f"corpus file {name} not found under {CORPUS} (set MIMEKIT_CORPUS)")
-    return path.read_bytes()
+_corpus = corpus_bytes
 
 
 DSN = (

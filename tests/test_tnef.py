@@ -8,13 +8,12 @@ import email
 import email.policy
 import hashlib
 import json
-import os
 import struct
 import zlib
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
+from corpus import corpus_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,12 +29,6 @@ from mimekit.tnef import (
 # Corpus
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MIMEKIT_CORPUS")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-    if not path.is_dir():
-        pytest.skip(f"shared corpus not found at {path} (set MIMEKIT_CORPUS)")
-    return path
 
 
 def tnef_part(name: str) -> bytes:

@@ -10,7 +10,7 @@ import os
 import pathlib
 import struct
 
-import pytest
+from corpus import corpus_bytes
 
 from mimekit._derived import DerivedPart
 from mimekit.parser import parse
@@ -19,11 +19,7 @@ _REPO = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = pathlib.Path(os.environ.get("MIMEKIT_CORPUS", _REPO.parent / "shared" / "corpus"))
 
 
-def _corpus(name: str) -> bytes:
-    path = CORPUS / name
-    if not path.is_file():
-        pytest.skip(f"corpus file {name} not found under {CORPUS} (set MIMEKIT_CORPUS)")
-    return path.read_bytes()
+_corpus = corpus_bytes
 
 
 # A minimal TNEF stream (MS-OXTNEF §2.1.3): signature, key, version, one attachment.
