@@ -29,13 +29,12 @@ from mimekit.transports.smtp.common import (
     Transact,
     checked_pool_size,
     default_local_hostname,
-    lost,
+    io_failure,
     make_settings,
     prepare_send,
     send_flow,
 )
 from mimekit.transports.smtp.protocol import (
-    DeliveryStatusUnknown,
     DSNOptions,
     Receive,
     Send,
@@ -166,21 +165,14 @@ class _AConnection:
             self.last_used = time.monotonic()
             result: T = stop.value
             return result
-        except asyncio.TimeoutError as exc:
-            self.proto.closed = True
-            raise self._lost(f"timed out talking to {s.host}:{s.port}") from exc
-        except OSError as exc:
-            self.proto.closed = True
-            raise self._lost(f"connection to {s.host}:{s.port} failed: {exc}") from exc
-        except ConnectionLost as exc:
-            if self.proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
-                raise self._lost(str(exc)) from exc
-            raise
+        except (asyncio.TimeoutError, OSError, ConnectionLost) as exc:
+            timed_out = isinstance(exc, asyncio.TimeoutError)
+            error = io_failure(self.proto, s, exc, timed_out=timed_out)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             gen.close()
-
-    def _lost(self, what: str) -> ConnectionLost:
-        return lost(self.proto, what)
 
     async def _start_tls(self) -> None:
         s = self.settings

@@ -60,6 +60,7 @@ __all__ = [
     "backoff",
     "checked_pool_size",
     "default_local_hostname",
+    "io_failure",
     "is_retriable",
     "lost",
     "make_settings",
@@ -286,6 +287,29 @@ def lost(proto: SMTPClientProtocol, what: str) -> ConnectionLost:
             "delivered (not resent)"
         )
     return ConnectionLost(what)
+
+
+def io_failure(
+    proto: SMTPClientProtocol, settings: Settings, exc: BaseException, *, timed_out: bool
+) -> ConnectionLost:
+    """What a driver raises when running a protocol step failed with ``exc``.
+
+    An I/O error (``timed_out``, a TLS error, any ``OSError``) marks the
+    connection closed and becomes :class:`ConnectionLost`; a
+    :class:`ConnectionLost` from the protocol is kept. Either is
+    :class:`DeliveryStatusUnknown` once the end of the data was sent (see
+    :func:`lost`). May return ``exc`` itself (re-raise it then, without ``from``)."""
+    if isinstance(exc, ConnectionLost):
+        if proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
+            return lost(proto, str(exc))
+        return exc
+    proto.closed = True
+    where = f"{settings.host}:{settings.port}"
+    if timed_out:
+        return lost(proto, f"timed out talking to {where}")
+    if isinstance(exc, ssl.SSLError):
+        return lost(proto, f"TLS error talking to {where}: {exc}")
+    return lost(proto, f"connection to {where} failed: {exc}")
 
 
 class SendJob:

@@ -33,13 +33,12 @@ from mimekit.transports.smtp.common import (
     Transact,
     checked_pool_size,
     default_local_hostname,
-    lost,
+    io_failure,
     make_settings,
     prepare_send,
     send_flow,
 )
 from mimekit.transports.smtp.protocol import (
-    DeliveryStatusUnknown,
     DSNOptions,
     Receive,
     Send,
@@ -98,24 +97,13 @@ class _Connection:
             self.last_used = time.monotonic()
             result: T = stop.value
             return result
-        except TimeoutError as exc:
-            self.proto.closed = True
-            raise self._lost(f"timed out talking to {s.host}:{s.port}") from exc
-        except ssl.SSLError as exc:
-            self.proto.closed = True
-            raise self._lost(f"TLS error talking to {s.host}:{s.port}: {exc}") from exc
-        except OSError as exc:
-            self.proto.closed = True
-            raise self._lost(f"connection to {s.host}:{s.port} failed: {exc}") from exc
-        except ConnectionLost as exc:
-            if self.proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
-                raise self._lost(str(exc)) from exc
-            raise
+        except (OSError, ConnectionLost) as exc:  # TimeoutError, ssl.SSLError are OSErrors
+            error = io_failure(self.proto, s, exc, timed_out=isinstance(exc, TimeoutError))
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             gen.close()
-
-    def _lost(self, what: str) -> ConnectionLost:
-        return lost(self.proto, what)
 
     def quiet(self) -> bool:
         """True if the server sent nothing since its last reply. A closed
