@@ -30,6 +30,7 @@ from .errors import BuildError, HeaderInjectionError
 from .policy import DEFAULT, Policy
 
 if TYPE_CHECKING:
+    from .address import Address, Group
     from .model import Message, Part
     from .params import ContentType
 
@@ -107,7 +108,7 @@ class Builder:
         self._calendar: tuple[bytes, str, str] | None = None
         self._messages: list[tuple[Message, str | None]] = []
         self._threading: dict[str, list[str]] = {}
-        self._addrs: dict[str, list[object]] = {}
+        self._addrs: dict[str, list[Address | Group]] = {}
         self._subject: str | None = None
         self._text: str | None = None
         self._html: str | None = None
@@ -351,9 +352,9 @@ class Builder:
         from .headers import Headers
         from .model import Message
 
-        policy = self._policy
         from .address import mailboxes
 
+        policy = self._policy
         authors = mailboxes(self._addrs.get("From", []))
         if not authors:
             raise BuildError("a message needs an author: call from_() (RFC 5322 §3.6.2)")

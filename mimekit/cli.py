@@ -495,7 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # An argument that is not valid UTF-8 (the shell passed raw bytes).
         if args.debug:
             raise
-        _fail(f"an argument or file is not valid UTF-8 text ({exc.reason})", 1)
+        reason = getattr(exc, "reason", str(exc))
+        _fail(f"an argument or file is not valid UTF-8 text ({reason})", 1)
 
 
 def _sentence(exc: BaseException) -> str:
