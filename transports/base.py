@@ -140,10 +140,10 @@ class Envelope:
         else:
             senders = []
             rcpt_names = ("to", "cc", "bcc")
-            rcpt_source = _headers_of(message)
+            rcpt_source = _headers_of(message, _RECIPIENTS)
         if not senders:
-            all_headers = _headers_of(message)
-            senders = _mailboxes(all_headers, "sender") or _mailboxes(all_headers, "from")
+            originators = _headers_of(message, _ORIGINATOR)
+            senders = _mailboxes(originators, "sender") or _mailboxes(originators, "from")
         mail_from = _envelope_address(senders[0]) if senders else ""
         seen: set[str] = set()
         rcpts: list[str] = []
@@ -182,12 +182,19 @@ class Envelope:
         return {"mail_from": self.mail_from, "rcpt_to": list(self.rcpt_to)}
 
 
-def _headers_of(message: Message) -> list[tuple[str, str]]:
-    """(lower-case name, raw unfolded value) for every header, in order."""
+def _headers_of(message: Message, names: frozenset[str]) -> list[tuple[str, str]]:
+    """(lower-case name, raw unfolded value) of the headers named, in order; the
+    others (Received, DKIM-Signature, ...) are never unfolded."""
     out: list[tuple[str, str]] = []
     for header in message.headers:
-        out.append((header.name.lower(), header.unfolded))
+        name = header.name.lower()
+        if name in names:
+            out.append((name, header.unfolded))
     return out
+
+
+_ORIGINATOR = frozenset({"sender", "from"})
+_RECIPIENTS = frozenset({"to", "cc", "bcc"})
 
 
 _TRACE = frozenset({"received", "return-path"})
@@ -203,13 +210,14 @@ def _first_resent_block(message: Message) -> list[tuple[str, str]]:
     block: list[tuple[str, str]] = []
     started = False
     names: set[str] = set()
-    for name, value in _headers_of(message):
+    for header in message.headers:
+        name = header.name.lower()
         if name.startswith("resent-"):
             if name in names:
                 break
             started = True
             names.add(name)
-            block.append((name, value))
+            block.append((name, header.unfolded))
         elif started and name not in _TRACE:
             break
     if not any(n in ("resent-to", "resent-cc", "resent-bcc") for n, _ in block):
