@@ -8,7 +8,6 @@ prepends four headers, which are stripped).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import subprocess
 import sys
@@ -195,11 +194,7 @@ def test_message_over_size_refused_before_data(mta: Any, SMTP: type, tag: str) -
 def chunking_kw(smtp_class: type, chunking: bool) -> dict[str, bool]:
     """``chunking=`` for the transport (False forces DATA with dot-stuffing, the path
     SMTP smuggling attacks; Postfix offers CHUNKING, so BDAT is the default)."""
-    if "chunking" in inspect.signature(smtp_class).parameters:
-        return {"chunking": chunking}
-    if not chunking:
-        pytest.skip("this SMTPTransport has no chunking= option")
-    return {}
+    return {"chunking": chunking}
 
 
 @pytest.mark.parametrize("chunking", [False, True], ids=["DATA", "BDAT"])
