@@ -8,9 +8,9 @@ shows (see :attr:`mimekit.model.Part.is_attachment`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mimekit.errors import Defect
 from mimekit.headers import Header
@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Message"]
 
+T = TypeVar("T")
+
 
 class Message(Part):
     """The root of a message (or of an embedded message/rfc822), with typed accessors
@@ -32,29 +34,39 @@ class Message(Part):
 
     # -- addresses, dates, ids ----------------------------------------------------------
 
+    def _parsed(self, header: Header, what: str, compute: Callable[[list[Defect]], T]) -> T:
+        """``compute`` applied to one header, once per Header object.
+
+        Headers are immutable values (an edit puts a new object in place), so the
+        summary and the defect collection that ask for the same field again pay once;
+        the cache holds the Header itself, so an id is never reused while cached.
+        """
+        cache: dict[tuple[int, str], tuple[Header, Any]] = \
+            self.__dict__.setdefault("_value_cache", {})
+        hit = cache.get((id(header), what))
+        if hit is not None and hit[0] is header:
+            return cast(T, hit[1])
+        defects: list[Defect] = []
+        value = compute(defects)
+        cache[(id(header), what)] = (header, value)
+        self._record_once(header, what, defects)
+        return value
+
     def _addresses(self, name: str) -> list[Address | Group]:
         from mimekit.address import parse_address_list
 
-        # Parsed lists are cached per Header object (headers are immutable values; an
-        # edit puts a new object in place), so summaries and defect collection that ask
-        # for the same field again pay once.
-        cache: dict[int, tuple[Header, tuple[Address | Group, ...]]] = \
-            self.__dict__.setdefault("_address_cache", {})
+        def compute(header: Header) -> Callable[[list[Defect]], tuple[Address | Group, ...]]:
+            def run(defects: list[Defect]) -> tuple[Address | Group, ...]:
+                try:
+                    return tuple(parse_address_list(header.unfolded, defects))
+                except Exception as exc:  # noqa: BLE001 - lenient
+                    defects.append(Defect("MalformedAddress", str(exc)))
+                    return ()
+            return run
+
         result: list[Address | Group] = []
         for header in self._headers.get_headers(name):
-            hit = cache.get(id(header))
-            if hit is not None and hit[0] is header:
-                result.extend(hit[1])
-                continue
-            defects: list[Defect] = []
-            items: list[Address | Group] = []
-            try:
-                items = parse_address_list(header.unfolded, defects)
-            except Exception as exc:  # noqa: BLE001 - lenient
-                defects.append(Defect("MalformedAddress", str(exc)))
-            cache[id(header)] = (header, tuple(items))
-            result.extend(items)
-            self._record_once(header, "addr", defects)
+            result.extend(self._parsed(header, "addr", compute(header)))
         return result
 
     def _record_once(self, header: Header, what: str, defects: list[Defect]) -> None:
@@ -111,26 +123,30 @@ class Message(Part):
             return None
         from mimekit.dates import parse_date
 
-        defects: list[Defect] = []
-        try:
-            value = parse_date(header.unfolded, defects)
-        except Exception as exc:  # noqa: BLE001 - lenient
-            defects.append(Defect("InvalidDate", str(exc)))
-            value = None
-        self._record_once(header, "date", defects)
-        return value
+        def run(defects: list[Defect]) -> datetime | None:
+            try:
+                return parse_date(header.unfolded, defects)
+            except Exception as exc:  # noqa: BLE001 - lenient
+                defects.append(Defect("InvalidDate", str(exc)))
+                return None
+
+        return self._parsed(header, "date", run)
 
     def _msgids(self, name: str) -> list[str]:
         from mimekit.dates import parse_msgid_list
 
+        def compute(header: Header) -> Callable[[list[Defect]], tuple[str, ...]]:
+            def run(defects: list[Defect]) -> tuple[str, ...]:
+                try:
+                    return tuple(parse_msgid_list(header.unfolded, defects))
+                except Exception as exc:  # noqa: BLE001 - lenient
+                    defects.append(Defect("InvalidMessageID", str(exc)))
+                    return ()
+            return run
+
         result: list[str] = []
         for header in self._headers.get_headers(name):
-            defects: list[Defect] = []
-            try:
-                result.extend(parse_msgid_list(header.unfolded, defects))
-            except Exception as exc:  # noqa: BLE001 - lenient
-                defects.append(Defect("InvalidMessageID", str(exc)))
-            self._record_once(header, "msgid", defects)
+            result.extend(self._parsed(header, "msgid", compute(header)))
         return result
 
     @property
