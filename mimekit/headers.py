@@ -103,6 +103,7 @@ class Header:
     raw: bytes
     # (decoded value, defects) once decoded; set through object.__setattr__ (frozen).
     _cache: tuple[str, tuple[Defect, ...]] | None = attrs.field(default=None, init=False, repr=False)
+    _unfolded: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Header):
@@ -149,8 +150,12 @@ class Header:
     @property
     def unfolded(self) -> str:
         """The field body unfolded, stripped of surrounding white space, not RFC 2047
-        decoded (what structured parsers such as addresses and parameters want)."""
-        return _bytes_to_text(unfold(self.raw_value)).strip(" \t")
+        decoded (what structured parsers such as addresses and parameters want); cached."""
+        text = self._unfolded
+        if text is None:
+            text = _bytes_to_text(unfold(self.raw_value)).strip(" \t")
+            object.__setattr__(self, "_unfolded", text)
+        return text
 
     @property
     def value(self) -> str:
