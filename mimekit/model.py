@@ -606,9 +606,12 @@ class Part:
     def get_text(self) -> str:
         """The content as text, decoded with the declared charset (falling back with a
         defect when it is unknown or wrong; see :func:`mimekit.charset.decode_bytes`)."""
+        return self._text_of(self.get_content())
+
+    def _text_of(self, data: bytes) -> str:
+        """:meth:`get_text` for content already decoded (the summary has it at hand)."""
         from mimekit.charset import decode_bytes
 
-        data = self.get_content()
         first = self._charset is None
         defects: list[Defect] = []
         declared = self.content_type.charset if self._children is None else None

@@ -38,7 +38,7 @@ def _leaf_fields(part: Part, out: dict[str, Any]) -> None:
     out["size"] = len(data)
     out["sha256"] = hashlib.sha256(data).hexdigest()
     if part._message is None and part.mime_type.startswith("text/"):
-        out["text"] = part.get_text()
+        out["text"] = part._text_of(data)
         out["charset"] = part.charset
 
 
