@@ -75,6 +75,10 @@ def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
     return mime, boundary
 
 
+#: Decoded content up to this size is kept after the first get_content().
+_CONTENT_CACHE_MAX = 64 * 1024
+
+
 class Part:
     """One MIME entity: headers plus a leaf body, a list of children, or a message.
 
@@ -227,6 +231,7 @@ class Part:
         self._ct_cache = None
         self._disp_cache = None
         self._decoded = False
+        self.__dict__.pop("_content", None)
         self._charset = None
         self._extras = None
 
@@ -532,6 +537,7 @@ class Part:
         self._decoded_message = None
         self._body = bytes(encoded)
         self._decoded = False
+        self.__dict__.pop("_content", None)
         self._charset = None
         self._extras = None
         self._structure_changed()
@@ -581,6 +587,9 @@ class Part:
             return self._message.to_bytes()
         from mimekit.codecs import decode_body
 
+        cached: bytes | None = self.__dict__.get("_content")
+        if cached is not None and self._decoded:
+            return cached  # small leaves: decoded once (bytes are immutable)
         defects: list[Defect] | None = None if self._decoded else []
         cte = self.transfer_encoding
         src = self._src
@@ -601,6 +610,8 @@ class Part:
         if defects is not None:
             self._decoded = True
             self._record_all(defects, None, self._body_at)
+        if len(data) <= _CONTENT_CACHE_MAX:
+            self.__dict__["_content"] = data
         return data
 
     def get_text(self) -> str:
