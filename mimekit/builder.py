@@ -348,11 +348,10 @@ class Builder:
         Raises :class:`BuildError` without an author, or with several authors and no
         Sender (RFC 5322 §3.6.2).
         """
+        from .address import mailboxes
         from .dates import make_msgid
         from .headers import Headers
         from .model import Message
-
-        from .address import mailboxes
 
         policy = self._policy
         authors = mailboxes(self._addrs.get("From", []))
@@ -404,12 +403,13 @@ class Builder:
 
     # -- tree ------------------------------------------------------------------
     def _body_part(self) -> Part:
-        inline = [f for f in self._files if f.disposition == "inline" and f.content_id]
-        attached = [f for f in self._files if f not in inline]
-        if self._html is None:
-            # Nothing references inline images without html: show them as attachments.
-            attached = list(self._files)
-            inline = []
+        # Inline images live beside the html that references them; without html nothing
+        # can reference them, so they are shown as attachments.
+        inline: list[Attachment] = []
+        attached: list[Attachment] = []
+        for f in self._files:
+            is_inline = f.disposition == "inline" and f.content_id and self._html is not None
+            (inline if is_inline else attached).append(f)
 
         text_body = self._text
         if text_body is None and self._html is not None and self._generate_text:
