@@ -298,7 +298,7 @@ class Builder:
         if name is not None:
             _check_text("attachment filename", name)
         if content_type is not None:
-            _check_text("content type", content_type)
+            _check_content_type(content_type)
         if content_id is not None:
             content_id = _check_text("content id", content_id).strip().strip("<>")
         disposition = _check_text("disposition", disposition).strip().lower()
@@ -546,6 +546,23 @@ _MANAGED_HEADERS = {
     "message-id": "message_id()", "in-reply-to": "in_reply_to()",
     "references": "references()", "mime-version": "nothing (it is always 1.0)",
 }
+
+
+def _check_content_type(value: str) -> None:
+    """A caller-given attachment type must be a plain ``type/subtype`` leaf type:
+    multipart needs children and a boundary, message/rfc822 a message (RFC 2046 §5)."""
+    from .errors import Defect
+    from .params import ContentType
+
+    _check_text("content type", value)
+    defects: list[Defect] = []
+    parsed = ContentType.parse(value, defects)
+    if defects or not value.strip().lower().startswith(parsed.mime_type):
+        raise BuildError(f"not a media type: {value!r} (want type/subtype)")
+    if parsed.maintype == "multipart":
+        raise BuildError(f"{parsed.mime_type} cannot be an attachment's type: it needs parts")
+    if parsed.mime_type in ("message/rfc822", "message/global"):
+        raise BuildError(f"attach a message with attach_message(), not as {parsed.mime_type}")
 
 
 def _is_canonical_ascii(data: bytes) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import re
 from pathlib import Path
 
@@ -244,7 +245,10 @@ def test_round_trip_through_stdlib(subject: str, sender: tuple[str, str],
         assert hbody is not None and hbody.get_content().replace("\r\n", "\n") == html
     atts = list(std.iter_attachments())
     assert [a.get_payload(decode=True) for a in atts] == [d for d, _ in files]
-    assert [a.get_filename() for a in atts] == [n for _, n in files]
+    # The stdlib's get_filename() strips one pair of surrounding quotes even from a
+    # decoded RFC 2231 value (email.utils.unquote), so '""' reads as ''; mimekit's own
+    # parser is checked exactly below.
+    assert [a.get_filename() for a in atts] == [email.utils.unquote(n) for _, n in files]
 
     back = mimekit.parse(raw)
     assert back.subject == subject
@@ -339,3 +343,15 @@ def test_build_needs_an_author_and_a_sender_for_several() -> None:
            .to("b@example.org").text("x").build())
     assert [a.address for a in msg.from_] == ["a@example.org", "c@example.org"]
     assert [a.address for a in msg.sender] == ["a@example.org"]
+
+
+@pytest.mark.parametrize("ctype", ["not a type", "multipart/mixed", "message/rfc822", "text/"])
+def test_attachment_types_that_cannot_be_leaves_are_refused(ctype: str) -> None:
+    """Regression (new-user review): these were replaced silently or built a defective
+    part (a multipart without a boundary, random bytes as a message)."""
+    with pytest.raises(mimekit.BuildError):
+        mimekit.compose().attach(b"data", filename="x.bin", content_type=ctype)
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+           .attach(b"a,b\r\n", filename="x.csv", content_type="Text/CSV; charset=us-ascii")
+           .build())
+    assert msg.attachments[0].content_type.mime_type == "text/csv"
