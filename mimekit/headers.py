@@ -52,6 +52,12 @@ def _check_field(header: Header) -> Header:
     colon = raw.find(b":")
     if colon < 0 or not _FIELD_NAME.match(raw[:colon].rstrip(b" \t")):
         raise HeaderInjectionError(f"raw bytes of {header.name!r} do not start with a field name")
+    # The name filters work on (exclude_headers drops Bcc by name) must be the name on
+    # the wire: Header("X-Note", b"Bcc: ...") would otherwise slip a Bcc through.
+    if raw[:colon].rstrip(b" \t").decode("latin-1").lower() != header.name.lower():
+        raise HeaderInjectionError(
+            f"raw bytes name another field than {header.name!r}: "
+            f"{raw[:colon].decode('latin-1')!r}")
     return header
 
 

@@ -219,3 +219,16 @@ def test_msgid_keeps_white_space_inside_a_quoted_local_part() -> None:
     # space elsewhere in the id is dropped.
     assert parse_msgid_list('<"a b"@example.org>') == ['"a b"@example.org']
     assert parse_msgid_list("<abc\r\n def@example.org>") == ["abcdef@example.org"]
+
+
+def test_a_header_whose_raw_names_another_field_is_refused() -> None:
+    """Regression (review): Header("X-Note", b"Bcc: ...") passed the check, and
+    exclude_headers=("bcc",) filters by name, so the Bcc went out."""
+    import mimekit
+    from mimekit.errors import HeaderInjectionError
+    from mimekit.headers import Header
+
+    msg = mimekit.parse(b"From: a@example.org\r\nTo: b@example.org\r\n\r\nx\r\n")
+    with pytest.raises(HeaderInjectionError):
+        msg.headers.append_header(Header("X-Note", b"Bcc: secret@example.org\r\n"))
+    assert b"secret" not in msg.to_bytes(exclude_headers=("bcc",))
