@@ -184,6 +184,12 @@ def qp_encode(data: bytes, linesep: bytes = b"\r\n", *, binary: bool = False) ->
     if not binary and b"\r" in data:
         data = _CRLF_OR_CR.sub(b"\n", data)
     out = binascii.b2a_qp(data, quotetabs=False, istext=not binary, header=False)
+    if binary and b"\r\n" in out:
+        # binascii copies the data's first line ending for its soft breaks ("=\r\n"
+        # when the data starts with CRLF); every real CR is already escaped as =0D, so
+        # any CRLF here is a soft break: make it LF before linesep goes in, or the
+        # result holds "=\r\r\n" (a bare CR, RFC 5322 §2.3).
+        out = out.replace(b"\r\n", b"\n")
     # Cheap substring tests first: the fix-up regex only runs when it can match
     # (binascii only exceeds 76 characters when it escapes white space before a
     # line end, which always leaves "=20" or "=09" right before the LF).

@@ -377,3 +377,13 @@ def test_b64_encode_matches_the_stdlib_at_every_block_edge(size: int) -> None:
 
     data = random.Random(size).randbytes(size)
     assert b64_encode(data) == base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def test_qp_binary_soft_breaks_never_hold_a_bare_cr() -> None:
+    """Regression (review): data starting with CRLF made binascii write "=\\r\\n" soft
+    breaks, which the linesep step turned into "=\\r\\r\\n"."""
+    data = b"\r\n" + b"\xff" * 40 + b"\r\nend"
+    out = qp_encode(data, binary=True)
+    assert out.count(b"\r") == out.count(b"\r\n") and out.count(b"\n") == out.count(b"\r\n")
+    assert qp_decode(out) == data
+    assert max(len(line) for line in out.split(b"\r\n")) <= 76
