@@ -232,6 +232,7 @@ class Part:
         self._disp_cache = None
         self._decoded = False
         self.__dict__.pop("_content", None)
+        self._decoded_message = None  # a base64 message/rfc822 view follows the headers
         self._charset = None
         self._extras = None
 
@@ -457,11 +458,10 @@ class Part:
             name = self.content_type.get("name")
         if not name:
             return None
+        # No RFC 2047 decoding here: params already decodes encoded words in plain
+        # values, and an RFC 2231 value must never be decoded again (RFC 2231 §4 text is
+        # the file name as is: "=?..?=" spelled out would otherwise become another name).
         defects: list[Defect] = []
-        if "=?" in name:
-            from mimekit.encoded_words import decode_header_text
-
-            name = decode_header_text(name, defects)
         if _CONTROL.search(name):
             # A file name is one line of text: a line break (e.g. inside an encoded word)
             # would break any header built from it (RFC 5322 §2.2) and file systems.

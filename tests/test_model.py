@@ -311,3 +311,16 @@ def test_filename_control_characters_replaced() -> None:
     kinds = [(d.kind, d.header) for d in msg.defects]
     assert kinds == [("InvalidFilename", "Content-Disposition")]
     assert msg.to_bytes() == data
+
+
+def test_rfc2231_filename_is_not_rfc2047_decoded_again() -> None:
+    """Regression (review): an RFC 2231 value spelling out "=?utf-8?B?...?=" became
+    'evil.exe' (a spoofed name); plain values keep the legacy decoding."""
+    from mimekit.parser import parse
+
+    spelled = parse(b"Content-Type: application/pdf\nContent-Disposition: attachment; "
+                    b"filename*=utf-8''%3D%3Futf-8%3FB%3FZXZpbC5leGU%3D%3F%3D\n\nx")
+    assert spelled.filename == "=?utf-8?B?ZXZpbC5leGU=?="
+    legacy = parse(b'Content-Type: application/pdf; name="=?utf-8?B?w5xiZXJzaWNodC5wZGY=?="'
+                   b"\n\nx")
+    assert legacy.filename == "Übersicht.pdf"
