@@ -25,9 +25,15 @@ class _Children(list["Part"]):
             child.parent = owner
 
     def _changed(self) -> None:
-        for child in self:
-            child.parent = self._owner
-        self._owner._structure_changed()
+        owner = self._owner
+        added = [child for child in self if child.parent is not owner]
+        for child in added:
+            child.parent = owner
+        for child in added:
+            # RFC 2046 §5.1.1: a new part must not hold a delimiter line of any enclosing
+            # multipart, or a re-parse would split it into more parts.
+            child._avoid_boundary_collisions(child.to_bytes())
+        owner._structure_changed()
 
     def append(self, item: Part) -> None:
         super().append(item)

@@ -452,9 +452,16 @@ class Builder:
         from .model import Part
         from .params import ContentType
 
+        content = [child.to_bytes() for child in children]
+        while True:
+            # RFC 2046 §5.1.1: the boundary must not occur in the parts (only possible
+            # with the numbered boundaries of deterministic mode, but checked always).
+            boundary = self._boundary()
+            dash = b"--" + boundary.encode("ascii")
+            if not any(c.startswith(dash) or b"\n" + dash in c for c in content):
+                break
         headers = Headers()
-        headers.add("Content-Type",
-                    ContentType.of(f"multipart/{subtype}", boundary=self._boundary()),
+        headers.add("Content-Type", ContentType.of(f"multipart/{subtype}", boundary=boundary),
                     self._policy)
         return Part.multipart(headers, children)
 

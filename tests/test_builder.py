@@ -355,3 +355,21 @@ def test_attachment_types_that_cannot_be_leaves_are_refused(ctype: str) -> None:
            .attach(b"a,b\r\n", filename="x.csv", content_type="Text/CSV; charset=us-ascii")
            .build())
     assert msg.attachments[0].content_type.mime_type == "text/csv"
+
+
+def test_boundaries_never_occur_in_the_parts() -> None:
+    """Regression (review): deterministic boundaries could occur in a text body, and a
+    leaf appended to a parsed multipart could hold its delimiter line."""
+    text = "before\r\n--=_mimekit_001\r\nContent-Type: text/html\r\n\r\nsmuggled\r\n"
+    msg = (mimekit.compose(deterministic=True).from_("a@example.org").to("b@example.org")
+           .text(text).attach(b"x", filename="x.bin").build())
+    back = mimekit.parse(msg.to_bytes())
+    assert len(back.children) == 2 and back.text == text.replace("\r\n", "\r\n")
+    parsed = mimekit.parse(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n"
+                           b"--b--\r\n")
+    extra = mimekit.Headers()
+    extra.add("Content-Type", "text/plain")
+    parsed.children.append(mimekit.Part.leaf(extra, b"two\r\n--b\r\n\r\nthree\r\n"))
+    again = mimekit.parse(parsed.to_bytes())
+    assert len(again.children) == 2
+    assert again.children[1].get_content() == b"two\r\n--b\r\n\r\nthree\r\n"
