@@ -670,3 +670,16 @@ def test_oauth_field_injection_refused() -> None:
     cred = sasl.Credentials("me@x\x01auth=Bearer stolen", None, lambda: "tok")
     with pytest.raises(AuthenticationError, match="control character"):
         sasl.choose(["XOAUTH2"], cred, encrypted=True)
+
+
+def test_refused_bdat_is_followed_by_rset() -> None:
+    """Regression (review): after an error reply to BDAT LAST the state is indeterminate
+    (RFC 3030 §2); the client went straight on with the next MAIL."""
+    proto = ready("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+    s = Script(b"250 ok\r\n250 ok\r\n", b"554 5.6.0 content rejected\r\n", b"250 reset\r\n")
+    with pytest.raises(Exception) as err:
+        s.run(proto.transaction(b"x\r\n", "a@x", ["b@x"], chunking=True))
+    assert "554" in str(err.value)
+    assert any(b"BDAT" in chunk for chunk in s.sent)
+    assert s.sent[-1] == b"RSET\r\n"
+    assert not proto.closed

@@ -457,6 +457,12 @@ class SMTPClientProtocol:
             return Transaction(rcpts, None)
         assert final is not None
         if not final.ok:
+            # RFC 3030 §2: after an error reply to BDAT the transaction state is
+            # indeterminate, so RSET before any other command, or give the connection up.
+            try:
+                yield from self.rset()
+            except Exception:  # noqa: BLE001 - the refusal below is what the caller needs
+                self.closed = True
             raise final.error()
         return Transaction(rcpts, final)
 
