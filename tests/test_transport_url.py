@@ -354,3 +354,15 @@ def test_parse_url_never_raises_anything_but_invalid_url(text: str) -> None:
     assert u.kind in ("smtp", "file", "maildir", "mbox", "memory")
     if u.kind == "smtp":
         assert u.host and 0 < (u.port or 0) < 65536
+
+
+@pytest.mark.parametrize("url", ["smtp://user:secret", "smtp://user:se/cret@host",
+                                 "smtp://user:se?cret@host", "smtp://user:s[ecret@host",
+                                 "smtps://u:secret@host:notaport"])
+def test_invalid_url_errors_never_quote_the_password(url: str) -> None:
+    """Regression (review): the error text quoted pieces of the password."""
+    from mimekit.transports.url import parse_url
+
+    with pytest.raises(Exception) as err:
+        parse_url(url)
+    assert "ecret" not in str(err.value) and "cret" not in repr(err.value)

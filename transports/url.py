@@ -129,7 +129,9 @@ def _smtp_options(query: str) -> dict[str, Any]:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
-        raise InvalidURL(f"malformed query string {query!r}") from exc
+        # the query may hold pieces of a password with an unescaped "?": never echo it
+        raise InvalidURL("malformed query string in the transport URL (percent-encode "
+                         "'?', '/', '@' and ':' in a password)") from exc
     for name, value in pairs:
         if name not in SMTP_OPTIONS:
             raise InvalidURL(
@@ -167,11 +169,12 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unclosed or bad [literal]
-        raise InvalidURL(f"invalid transport URL (IPv6 host?): {exc}") from None
+        raise InvalidURL("invalid transport URL (an IPv6 host must be a [literal]; "
+                         "percent-encode special characters in a password)") from None
     if parts.fragment:
         raise InvalidURL("a transport URL has no #fragment")
     if parts.path not in ("", "/"):
-        raise InvalidURL(f"an SMTP URL has no path (got {parts.path!r})")
+        raise InvalidURL("an SMTP URL has no path (percent-encode '/' in a password)")
     netloc = parts.netloc
     if not netloc:
         raise InvalidURL(f"no host in {scheme}:// URL")
@@ -181,7 +184,8 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidURL(f"invalid port in {scheme}:// URL: {exc}") from None
+        raise InvalidURL(f"invalid port in {scheme}:// URL (missing '@host', or a ':' in "
+                         "the password that is not percent-encoded)") from None
     host = parts.hostname
     if hostport.startswith("["):
         end = hostport.find("]")
