@@ -349,3 +349,21 @@ def test_mboxrd_escape() -> None:
     assert mbox_escape(b"From a\n>From b\nxFrom c\n>>From d") == (
         b">From a\n>>From b\nxFrom c\n>>>From d"
     )
+
+
+def test_stored_bytes_are_the_wire_form_and_a_cr_hidden_bcc_is_stripped(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Regression (review): file and memory transports kept a bare CR, behind which a
+    Bcc line hid ("Subject: hi\\rBcc: ..."), and bare LF line ends, unlike SMTP."""
+    from mimekit.transports import FileTransport, MemoryTransport
+
+    raw = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\rBcc: secret@example.org"
+           b"\r\n\r\nline one\nline two\r\n")
+    with FileTransport(tmp_path / "out") as ft:
+        ft.send(raw)
+    (eml,) = (tmp_path / "out").glob("*.eml")
+    memory = MemoryTransport()
+    memory.send(raw)
+    for data in (eml.read_bytes(), memory.outbox.last.data):
+        assert b"secret" not in data
+        assert data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
+        assert data.endswith(b"line one\r\nline two\r\n")

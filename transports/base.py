@@ -371,6 +371,24 @@ def prepare_message(
     return parsed, wire, envelope, _message_id(parsed)
 
 
+def prepare_wire(
+    message: Message | bytes | bytearray | memoryview, envelope: Envelope | None
+) -> tuple[Message, bytes, Envelope, str | None]:
+    """:func:`prepare_message`, with the bytes in the form SMTP puts on the wire:
+    CRLF line ends only, ending in CRLF (RFC 5321 §2.3.8). Line ends are fixed
+    *before* the last look for Bcc: a bare CR or LF inside a field becomes a line end
+    on the wire and could start a Bcc line the parser never saw. Every transport that
+    keeps or hands on the bytes (file, Maildir, mbox, memory) uses this, so what it
+    stores is what SMTP would send."""
+    from mimekit.transports.smtp.wire import normalize_line_endings  # pure bytes code
+
+    parsed, wire, env, message_id = prepare_message(message, envelope)
+    normalized = normalize_line_endings(wire)
+    if normalized is not wire:
+        _, normalized, _, _ = prepare_message(normalized, env)
+    return parsed, normalized, env, message_id
+
+
 def accepted_result(
     envelope: Envelope,
     message_id: str | None,

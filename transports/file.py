@@ -29,8 +29,7 @@ from mimekit.transports.base import (
     SendResult,
     Transport,
     accepted_result,
-    prepare,
-    prepare_message,
+    prepare_wire,
 )
 from mimekit.transports.errors import TransportError
 
@@ -158,7 +157,7 @@ class FileTransport(Transport):
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Write the message (see the class docstring)."""
-        parsed, wire, env, message_id = prepare_message(message, envelope)
+        parsed, wire, env, message_id = prepare_wire(message, envelope)
         self._ensure_dir()
         subject = _subject(parsed)
         name = self._unique_name(subject)
@@ -200,7 +199,7 @@ class MaildirTransport(Transport):
         """Deliver the message to ``new/`` (see the class docstring)."""
         from mimekit.mailbox import maildir_deliver
 
-        wire, env, message_id = prepare(message, envelope)
+        _, wire, env, message_id = prepare_wire(message, envelope)
         try:
             final = maildir_deliver(self.directory, _to_lf(wire))
         except OSError as exc:
@@ -232,7 +231,7 @@ class MboxTransport(Transport):
         """Append the message (see the class docstring)."""
         from mimekit.mailbox import append_mbox
 
-        wire, env, message_id = prepare(message, envelope)
+        _, wire, env, message_id = prepare_wire(message, envelope)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             append_mbox(self.path, _to_lf(wire), env.mail_from or None)

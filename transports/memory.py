@@ -32,7 +32,7 @@ from mimekit.transports.base import (
     RecipientResult,
     SendResult,
     Transport,
-    prepare,
+    prepare_wire,
 )
 from mimekit.transports.errors import MessageTooLarge, RecipientsRefused
 from mimekit.transports.file import atomic_write
@@ -345,7 +345,7 @@ class MemoryTransport(Transport, AsyncTransport):
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Prepare like a real transport, apply simulated refusals, store, return the result."""
-        wire, env, message_id = prepare(message, envelope)
+        _, wire, env, message_id = prepare_wire(message, envelope)
         if self.fail is not None:
             raise self.fail
         if self.max_size is not None and len(wire) > self.max_size:
