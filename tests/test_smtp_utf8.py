@@ -152,3 +152,18 @@ def test_async_refused_without_smtputf8() -> None:
             assert sum(c.startswith("MAIL") for c in srv.sessions[0].commands) == 1
 
     asyncio.run(main())
+
+
+def test_downgrade_of_a_non_mime_message_makes_it_mime() -> None:
+    """Regression (review): re-encoding a message without MIME headers added only a
+    Content-Transfer-Encoding, which means nothing without MIME-Version (RFC 2045 §4)."""
+    import mimekit
+    from mimekit.transports.smtp.downgrade import to_7bit
+
+    raw = "From: a@example.org\r\nTo: b@example.org\r\nSubject: s\r\n\r\nGrüße\r\n".encode()
+    out = to_7bit(raw)
+    assert out.isascii()
+    msg = mimekit.parse(out)
+    assert msg.headers.get("MIME-Version") == "1.0"
+    assert msg.content_type.charset == "utf-8"
+    assert msg.text == "Grüße\r\n"

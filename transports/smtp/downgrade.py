@@ -51,9 +51,25 @@ def to_7bit(data: bytes, allow_8bit: bool = False) -> bytes:
             encoded, cte = qp_encode(content), "quoted-printable"
         else:
             encoded, cte = b64_encode(content), "base64"
+        if part.headers.get_header("content-type") is None:
+            # The implied text/plain; charset=us-ascii (RFC 2045 §5.2) would be wrong
+            # for the 8-bit text: say what it is before encoding it.
+            charset = "utf-8" if _is_utf8(content) else "unknown-8bit"
+            part.headers.set("Content-Type", f"{part.content_type.mime_type}; charset={charset}")
         part.headers.set("Content-Transfer-Encoding", cte)
         part.set_body(encoded)
         changed = True
     if not changed:
         raise SMTPNotSupportedError("the message could not be re-encoded for this server")
+    if message.headers.get_header("mime-version") is None:
+        # RFC 2045 §4: a Content-Transfer-Encoding means nothing without MIME-Version.
+        message.headers.set("MIME-Version", "1.0")
     return message.to_bytes()
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
