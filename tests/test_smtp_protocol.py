@@ -683,3 +683,13 @@ def test_refused_bdat_is_followed_by_rset() -> None:
     assert any(b"BDAT" in chunk for chunk in s.sent)
     assert s.sent[-1] == b"RSET\r\n"
     assert not proto.closed
+
+
+def test_plain_refuses_nul_in_credentials() -> None:
+    """Regression (review): NUL is PLAIN's field separator (RFC 4616 §2)."""
+    from mimekit.transports.smtp.sasl import Plain, SASLError
+
+    for args in (("us\0er", "pw"), ("user", "p\0w"), ("user", "pw", "a\0z")):
+        with pytest.raises(SASLError):
+            Plain(*args)
+    assert Plain("user", "pw").initial_response() == b"\0user\0pw"

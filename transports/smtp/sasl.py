@@ -116,6 +116,10 @@ class Plain(Mechanism):
     name = "PLAIN"
 
     def __init__(self, username: str, password: str, authzid: str = "") -> None:
+        if any("\0" in s for s in (authzid, username, password)):
+            # NUL separates the three fields (RFC 4616 §2): one inside a value would
+            # shift them (a password could become the user name).
+            raise SASLError("PLAIN: the user name, password and authzid cannot contain NUL")
         self._msg = b"\0".join(s.encode("utf-8") for s in (authzid, username, password))
 
     def initial_response(self) -> bytes:
