@@ -61,7 +61,17 @@ def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
     boundary: bytes | None = None
     if mime.startswith("multipart/"):
         b = _CT_BOUNDARY.search(raw, m.end())
-        if b is not None:
+        if b is not None and (b'"' in raw[m.end() : b.start()]
+                              or _CT_BOUNDARY.search(raw, b.end()) is not None):
+            # A quote before it (the match may sit inside another parameter's quoted
+            # value) or a second "boundary=": let the full parameter parser decide, so
+            # the tree is split on the boundary that Part.content_type reports.
+            from mimekit.params import ContentType
+
+            found = ContentType.parse(header.unfolded).boundary
+            b = None
+            boundary = found.encode("utf-8") if found else None
+        elif b is not None:
             boundary = b.group(1) if b.group(1) is not None else b.group(2)
             if b"\\" in boundary and b.group(1) is not None:
                 boundary = _UNESCAPE.sub(rb"\1", boundary)

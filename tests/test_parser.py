@@ -555,3 +555,16 @@ def test_missing_blank_line_before_body() -> None:
     assert msg.subject == "one two" and msg.get_content() == b"body\r\n"
     assert [d.kind for d in msg.defects] == ["MalformedHeader"]
     assert msg.to_bytes() == broken
+
+
+def test_tree_is_split_on_the_boundary_content_type_reports() -> None:
+    """Regression (review): "boundary=" inside another parameter's quoted value was
+    taken by the fast path, so the tree and Part.content_type disagreed."""
+    from mimekit.parser import parse
+
+    raw = (b'Content-Type: multipart/mixed; foo="a boundary=evil"; boundary="real"\r\n\r\n'
+           b"--evil\r\n\r\nnot a part\r\n--real\r\n\r\none\r\n--real\r\n\r\ntwo\r\n--real--\r\n")
+    msg = parse(raw)
+    assert msg.content_type.boundary == "real"
+    assert [c.get_content() for c in msg.children] == [b"one", b"two"]
+    assert msg.to_bytes() == raw
