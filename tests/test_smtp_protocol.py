@@ -693,3 +693,12 @@ def test_plain_refuses_nul_in_credentials() -> None:
         with pytest.raises(SASLError):
             Plain(*args)
     assert Plain("user", "pw").initial_response() == b"\0user\0pw"
+
+
+def test_normalize_never_changes_the_callers_buffer() -> None:
+    """Regression (review): `data += b"\\r\\n"` extended a caller's bytearray in place,
+    and a memoryview raised AttributeError."""
+    buf = bytearray(b"Subject: x\r\n\r\nbody")
+    assert normalize_line_endings(buf) == b"Subject: x\r\n\r\nbody\r\n"
+    assert buf == bytearray(b"Subject: x\r\n\r\nbody")
+    assert normalize_line_endings(memoryview(b"a\nb")) == b"a\r\nb\r\n"

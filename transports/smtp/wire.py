@@ -186,7 +186,10 @@ def normalize_line_endings(data: bytes) -> bytes:
     """Every CR, LF or CRLF becomes CRLF, and the data ends with CRLF
     (RFC 5321 §2.3.8: lines end with CRLF only; a bare CR or LF in the stream
     is how SMTP smuggling works). Data that already has only CRLF line ends
-    is returned as is (the same object: no copy); otherwise one pass."""
+    is returned as is (the same object: no copy); otherwise one pass. A bytearray
+    or memoryview is copied first: the caller's buffer is never changed."""
+    if not isinstance(data, bytes):
+        data = bytes(data)
     crlf = data.count(b"\r\n")
     if crlf == data.count(b"\n") and crlf == data.count(b"\r"):
         pass  # CRLF only: nothing to change
