@@ -111,8 +111,12 @@ class _Connection:
         disconnect) means the connection must not carry the next transaction:
         with PIPELINING+BDAT the whole message would be written before the
         failure shows, and could then only be reported as "status unknown"."""
+        # poll(), not select(): select() refuses descriptors >= 1024, which would drop
+        # every pooled connection in a process with many open files.
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            poller = select.poll()
+            poller.register(self.sock, select.POLLIN)
+            readable = poller.poll(0)
         except (OSError, ValueError):
             return False
         if not readable:
