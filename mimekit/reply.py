@@ -70,9 +70,17 @@ def _coerce(value: object) -> list[Address | Group]:
     return coerce_addresses(value) if value is not None else []
 
 
+_GOOD_ID = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")  # printable ASCII, no "<", ">" or space
+
+
 def _thread(builder: Builder, original: Message) -> None:
+    # Ids a lenient parse let through but no header can carry (8-bit, controls, no
+    # "@") are left out rather than failing the whole reply (RFC 5322 §3.6.4 msg-id).
     parent = original.message_id
-    refs = list(original.references) or list(original.in_reply_to)[:1]
+    if parent is not None and not _GOOD_ID.fullmatch(parent):
+        parent = None
+    refs = [r for r in (list(original.references) or list(original.in_reply_to)[:1])
+            if _GOOD_ID.fullmatch(r)]
     if parent:
         builder.in_reply_to(f"<{parent}>")
         refs.append(parent)

@@ -100,3 +100,13 @@ def test_forward_inline_does_not_duplicate_files_found_inside_the_text() -> None
     back = mimekit.parse(fwd.to_bytes())
     assert [a.filename for a in back.attachments] == ["hi.txt"]  # once: inside the quoted text
     assert not back.is_multipart
+
+
+def test_reply_skips_ids_no_header_can_carry() -> None:
+    """Regression (review): an 8-bit or NUL-holding Message-ID made reply() raise."""
+    raw = ("From: a@example.org\r\nTo: me@example.com\r\nSubject: x\r\n"
+           "Message-ID: <grüße@example.org>\r\nReferences: <ok@example.org> <b\x00d@x.org>\r\n"
+           "\r\nbody\r\n").encode()
+    out = reply(mimekit.parse(raw), from_="me@example.com").build()
+    assert out.in_reply_to == []
+    assert out.references == ["ok@example.org"]
