@@ -37,9 +37,8 @@ _FAST_CODECS = {
     "utf8": "utf-8",
     "us-ascii": "ascii",
     "ascii": "ascii",
-    "iso-8859-1": "latin-1",
-    "latin1": "latin-1",
-    "latin-1": "latin-1",
+    # iso-8859-1 goes through charset.decode_bytes: C1 bytes (0x80-0x9F) are read as
+    # windows-1252 there, as in bodies (curly quotes, not control characters).
     "iso-8859-15": "iso-8859-15",
     "iso-8859-2": "iso-8859-2",
     "windows-1252": "cp1252",

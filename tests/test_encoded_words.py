@@ -197,3 +197,8 @@ def test_decode_never_raises(text: str) -> None:
     assert isinstance(out, str)
     if "=?" not in text:
         assert out == text
+
+
+def test_iso_8859_1_words_read_c1_bytes_as_windows_1252_like_bodies() -> None:
+    """Regression (review): words took a latin-1 fast path and gave C1 controls."""
+    assert decode_header_text("=?iso-8859-1?Q?=93hi=94_caf=E9?=") == "\u201chi\u201d café"
