@@ -400,6 +400,8 @@ def _mailbox(toks: list[_Tok], ctx: _Ctx) -> Address | None:
     return Address(name or None, spec[0], spec[1])
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
 #: Longest address-list text parsed (about 6,000 typical addresses).
 MAX_ADDRESS_LIST_CHARS = 256 * 1024
 
@@ -414,6 +416,10 @@ def parse_address_list(
     :class:`~mimekit.errors.AddressError` at the first problem.
     """
     ctx = _Ctx(defects, strict)
+    if _CONTROLS.search(text):
+        # RFC 5322 §3.2.3-4: atoms and quoted strings hold no control characters; the
+        # lenient reading keeps going, but the value cannot be written back as is.
+        ctx.add("ControlCharacter", "control characters in an address list")
     if len(text) > MAX_ADDRESS_LIST_CHARS:
         # Bounded work on hostile input: thousands of recipients fit well within the
         # limit; past it the list is cut at an address boundary and a defect says so.

@@ -460,3 +460,15 @@ def test_a_huge_address_list_is_cut_with_a_defect() -> None:
     assert len(items) == text[:MAX_ADDRESS_LIST_CHARS].count(",")  # cut between addresses
     with pytest.raises(AddressError):
         parse_address_list(text, strict=True)
+
+
+def test_control_characters_are_reported() -> None:
+    """Regression (review): NUL and C0 controls in atoms parsed with no defect."""
+    defects: list[Defect] = []
+    parse_address_list('a\x00b@c.d, "x\x01" <e@f.g>', defects)
+    assert "ControlCharacter" in [d.kind for d in defects]
+    with pytest.raises(AddressError):
+        parse_address_list("a\x00b@c.d", strict=True)
+    clean: list[Defect] = []
+    parse_address_list("Ana\t<a@b.c>", clean)
+    assert clean == []
