@@ -154,8 +154,10 @@ def _lint_headers(part: Part, add: object) -> None:
 def _lint_leaf(part: Part, add: object) -> None:
     assert callable(add)
     cte = part.transfer_encoding
-    body = part.body
-    if cte in ("7bit", "8bit", "binary") and body:
+    # Only identity-encoded bodies can carry long lines or stray 8-bit bytes; reading
+    # a base64 body here would copy it out of the parsed input for nothing.
+    body = part.body if cte in ("7bit", "8bit", "binary") else b""
+    if body:
         longest = max(len(line) for line in _lines(body))
         if longest > 998 and cte != "binary":
             add("BodyLineTooLong", "error", part.id,
