@@ -85,6 +85,8 @@ def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
     return mime, boundary
 
 
+_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+
 #: Decoded content up to this size is kept after the first get_content().
 _CONTENT_CACHE_MAX = 64 * 1024
 
@@ -492,7 +494,8 @@ class Part:
         header = self._headers.get_header("content-transfer-encoding")
         if header is None:
             return "7bit"
-        value = header.unfolded.split("(", 1)[0].strip().lower()
+        # RFC 2045 §6.1 with RFC 822 CFWS: comments may stand before or after the token.
+        value = _COMMENT.sub(" ", header.unfolded).strip().strip('"').strip().lower()
         return value or "7bit"
 
     @property

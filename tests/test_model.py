@@ -324,3 +324,12 @@ def test_rfc2231_filename_is_not_rfc2047_decoded_again() -> None:
     legacy = parse(b'Content-Type: application/pdf; name="=?utf-8?B?w5xiZXJzaWNodC5wZGY=?="'
                    b"\n\nx")
     assert legacy.filename == "Übersicht.pdf"
+
+
+def test_transfer_encoding_ignores_comments_before_or_after() -> None:
+    """Regression (review): "(c) base64" was read as 7bit and the body left encoded."""
+    from mimekit.parser import parse
+
+    for cte in (b"(c) base64", b"base64 (c)", b'"base64"', b"BASE64"):
+        msg = parse(b"Content-Transfer-Encoding: " + cte + b"\n\naGk=\n")
+        assert (msg.transfer_encoding, msg.get_content()) == ("base64", b"hi")
