@@ -72,8 +72,9 @@ def _one_part(part: Part, pid: str) -> dict[str, Any]:
     return out
 
 
-def part_to_dict(root: Part) -> dict[str, Any]:
-    """The part object of the contract for ``root`` and everything below it."""
+def part_to_dict(root: Part, collect: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The part object of the contract for ``root`` and everything below it
+    (``collect``, when given, gathers each part's dict by ``id(part)``)."""
     result = _one_part(root, root.id)
     # (part, its dict) pairs whose children/message still need filling.
     stack: list[tuple[Part, dict[str, Any]]] = [(root, result)]
@@ -81,6 +82,8 @@ def part_to_dict(root: Part) -> dict[str, Any]:
     while stack:
         part, out = stack.pop()
         filled.append((part, out))
+        if collect is not None:
+            collect[id(part)] = out
         pid = out["id"]
         embedded = part.message if part._children is None else None
         if embedded is not None:
@@ -99,14 +102,18 @@ def part_to_dict(root: Part) -> dict[str, Any]:
     return result
 
 
-def _attachment(part: Part, pid: str) -> dict[str, Any]:
-    data = part.get_content()
+def _attachment(part: Part, pid: str, known: dict[str, Any] | None) -> dict[str, Any]:
+    if known is not None and known["sha256"] is not None:
+        size, digest = known["size"], known["sha256"]  # decoded once, for the tree
+    else:
+        data = part.get_content()
+        size, digest = len(data), hashlib.sha256(data).hexdigest()
     out = {
         "part": pid,
         "filename": part.filename,
         "content_type": part.mime_type,
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": size,
+        "sha256": digest,
         "disposition": part.disposition_kind,
     }
     if isinstance(part, DerivedPart):
@@ -115,11 +122,14 @@ def _attachment(part: Part, pid: str) -> dict[str, Any]:
     return out
 
 
-def _attachments(message: Message) -> list[dict[str, Any]]:
+def _attachments(
+    message: Message, index: dict[int, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     # Section ids from one top-down walk (Part.id per part would be quadratic).
     ids = {id(p): pid for p, pid in message.walk_ids()}
     return [
-        _attachment(p, ids[id(p.origin if isinstance(p, DerivedPart) else p)])
+        _attachment(p, ids[id(p.origin if isinstance(p, DerivedPart) else p)],
+                    None if isinstance(p, DerivedPart) or index is None else index.get(id(p)))
         for p in message.attachments
     ]
 
@@ -142,10 +152,12 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "references": message.references,
         "text": message.text,
         "html": message.html,
-        "attachments": _attachments(message),
+        "attachments": [],
         "defects": [],
     }
-    result["root"] = part_to_dict(message)
+    index: dict[int, dict[str, Any]] = {}
+    result["root"] = part_to_dict(message, index)
+    result["attachments"] = _attachments(message, index)
     result["defects"] = [d.to_dict() for d in message.all_defects]
     return result
 
