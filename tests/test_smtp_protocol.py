@@ -702,3 +702,13 @@ def test_normalize_never_changes_the_callers_buffer() -> None:
     assert normalize_line_endings(buf) == b"Subject: x\r\n\r\nbody\r\n"
     assert buf == bytearray(b"Subject: x\r\n\r\nbody")
     assert normalize_line_endings(memoryview(b"a\nb")) == b"a\r\nb\r\n"
+
+
+@pytest.mark.parametrize("line", [b"099 odd\r\n", b"600 odd\r\n", b"199 odd\r\n"])
+def test_reply_codes_outside_2_to_5_are_protocol_errors(line: bytes) -> None:
+    """RFC 5321 §4.2: the first digit of a reply code is 2, 3, 4 or 5."""
+    from mimekit.transports.smtp.wire import SMTPProtocolError
+
+    proto = SMTPClientProtocol("client.example", tls_active=True)
+    with pytest.raises(SMTPProtocolError):
+        Script(line).run(proto.open_session(security="none"))

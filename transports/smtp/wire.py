@@ -139,7 +139,8 @@ class ReplyParser:
                 line = bytes(buf[start:end])
                 start = nl + 1
                 code = line[:3]
-                if len(code) != 3 or not code.isdigit():
+                # RFC 5321 §4.2: three digits, the first 2 to 5 (1yz is not used by SMTP)
+                if len(code) != 3 or not code.isdigit() or code[:1] not in b"2345":
                     raise SMTPProtocolError(f"malformed reply line from the server: {line[:80]!r}")
                 sep = line[3:4]
                 # RFC 5321 §4.2: "ddd-text" continues, "ddd text" or "ddd" ends
