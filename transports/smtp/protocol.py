@@ -262,12 +262,17 @@ class SMTPClientProtocol:
                 except TLSError:
                     if security == "starttls":
                         raise
-                    log.info("STARTTLS refused; continuing without TLS (opportunistic)")
+                    log.warning("STARTTLS refused; mail goes out in plain text "
+                                "(opportunistic; smtp+starttls:// requires TLS)")
             elif security == "starttls":
                 raise TLSError(
                     "the server does not offer STARTTLS and security='starttls' requires it "
                     "(nothing was sent; use security='starttls-opportunistic' to allow plain text)"
                 )
+            else:
+                # An on-path attacker can strip STARTTLS from EHLO: say so where it shows.
+                log.warning("the server does not offer STARTTLS; mail goes out in plain text "
+                            "(opportunistic; smtp+starttls:// requires TLS)")
         if credentials is not None:
             yield from self.authenticate(
                 credentials, allow_plaintext=allow_plaintext_auth, mechanism=auth_mechanism
