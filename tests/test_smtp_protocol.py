@@ -712,3 +712,12 @@ def test_reply_codes_outside_2_to_5_are_protocol_errors(line: bytes) -> None:
     proto = SMTPClientProtocol("client.example", tls_active=True)
     with pytest.raises(SMTPProtocolError):
         Script(line).run(proto.open_session(security="none"))
+
+
+def test_plain_text_fallback_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    proto = SMTPClientProtocol("client.example", tls_active=False)
+    with caplog.at_level("WARNING", logger="mimekit.smtp"):
+        Script(b"220 mx ESMTP\r\n", b"250 mx\r\n").run(
+            proto.open_session(security="starttls-opportunistic"))
+    assert any("plain text" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)
