@@ -85,6 +85,18 @@ def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
     return mime, boundary
 
 
+class _Defaults(dict[str, "ContentType"]):
+    """The two RFC default types as shared immutable values, made on first use."""
+
+    def __missing__(self, key: str) -> ContentType:
+        from mimekit.params import ContentType
+
+        value = self[key] = ContentType.of(key)
+        return value
+
+
+_DEFAULT_TYPES = _Defaults()
+
 _COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
 
 #: Decoded content up to this size is kept after the first get_content().
@@ -423,7 +435,7 @@ class Part:
         parsed = self._ct_cache[0]
         if parsed is not None:
             return parsed
-        return ContentType.of(self._default_type())
+        return _DEFAULT_TYPES[self._default_type()]
 
     @property
     def mime_type(self) -> str:

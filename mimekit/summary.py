@@ -158,7 +158,14 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     index: dict[int, dict[str, Any]] = {}
     result["root"] = part_to_dict(message, index)
     result["attachments"] = _attachments(message, index)
-    result["defects"] = [d.to_dict() for d in message.all_defects]
+    # Every defect of the tree in tree order: the per-part lists the tree just made
+    # (Message.all_defects would analyse every part a second time).
+    defects: list[dict[str, Any]] = []
+    for part, _pid in message.walk_ids():
+        node = index.get(id(part))
+        defects.extend(node["defects"] if node is not None else
+                       (d.to_dict() for d in part.defects_as(_pid)))
+    result["defects"] = defects
     return result
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from mimekit.parser import parse
 from mimekit.summary import schema_errors
 
@@ -152,3 +154,25 @@ def test_added_fields_report_and_from_are_checked() -> None:
     bad["attachments"][1]["from"] = 3
     assert schema_errors(bad) == ["$.attachments[1].from: not a string",
                                   "$.root.parts[1].report: not an object or null"]
+
+
+def test_to_dict_defects_equal_all_defects_on_the_corpus() -> None:
+    """to_dict gathers the tree's defects from the part dicts it made; that must be
+    exactly Message.all_defects (same kinds, parts, offsets, order)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from corpus import corpus_files
+
+    from mimekit.parser import parse
+
+    files = corpus_files()
+    if not files:
+        pytest.skip("shared corpus not found (set MIMEKIT_CORPUS)")
+    for path in files:
+        data = path.read_bytes()
+        doc = parse(data).to_dict()
+        fresh = parse(data)
+        fresh.to_dict()
+        assert doc["defects"] == [d.to_dict() for d in fresh.all_defects], path
