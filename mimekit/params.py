@@ -398,7 +398,7 @@ def param_tokens(name: str, value: str, policy: Policy = DEFAULT) -> list[str]:
     parameter is written *only* in the legacy RFC 2047 form (``name="=?utf-8?B?...?="``,
     what older Outlook reads), while ``filename`` keeps the standard RFC 2231 form:
     each header then carries one form of its parameter, never a duplicate that
-    parsers resolve differently (the layout Thunderbird uses). With ``policy.smtputf8``
+    parsers resolve differently. With ``policy.smtputf8``
     UTF-8 values that fit are written raw in a quoted string (RFC 6532 §3.2).
     Raises :class:`HeaderInjectionError` for CR, LF or NUL.
     """
