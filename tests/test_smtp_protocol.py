@@ -721,3 +721,10 @@ def test_plain_text_fallback_is_a_warning(caplog: pytest.LogCaptureFixture) -> N
             proto.open_session(security="starttls-opportunistic"))
     assert any("plain text" in r.getMessage() and r.levelname == "WARNING"
                for r in caplog.records)
+
+
+def test_null_reverse_path_is_sent_as_empty_brackets() -> None:
+    proto = ready("250-mx\r\n250 SIZE\r\n")
+    s = Script(b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n", b"250 ok\r\n")
+    s.run(proto.transaction(b"bounce\r\n", "", ["b@x"]))
+    assert s.sent[0].startswith(b"MAIL FROM:<>")

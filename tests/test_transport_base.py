@@ -409,3 +409,23 @@ def test_prepare_drops_an_mbox_from_line_and_bom() -> None:
         wire, env, _ = prepare(prefix + b"From: a@example.org\nTo: b@example.org\n\nx\n", None)
         assert wire == b"From: a@example.org\nTo: b@example.org\n\nx\n"
         assert env.rcpt_to == ("b@example.org",)
+
+
+def test_null_reverse_path_only_when_asked_for() -> None:
+    """RFC 5321 §4.5.5: bounces go out with MAIL FROM:<>; an envelope derived from
+    headers without a sender is still refused."""
+    from mimekit.transports import MemoryTransport
+    from mimekit.transports.base import Envelope
+    from mimekit.transports.errors import InvalidEnvelope
+
+    env = Envelope.null_sender_for(["bo@example.org"])
+    assert env.check() is env and env.mail_from == ""
+    with pytest.raises(InvalidEnvelope):
+        Envelope("", ("bo@example.org",)).check()
+    with pytest.raises(InvalidEnvelope):
+        Envelope("x@example.org", ("bo@example.org",), null_sender=True).check()
+    raw = b"To: bo@example.org\r\nSubject: Undelivered\r\n\r\nbounce\r\n"
+    with pytest.raises(InvalidEnvelope):
+        MemoryTransport().send(raw)
+    result = MemoryTransport().send(raw, envelope=env)
+    assert result.accepted == ("bo@example.org",)

@@ -120,6 +120,16 @@ class Envelope:
 
     mail_from: str
     rcpt_to: tuple[str, ...] = attrs.field(converter=_to_tuple)
+    #: An empty ``mail_from`` on purpose: the null reverse-path ``MAIL FROM:<>`` of
+    #: bounces and other notifications (RFC 5321 §4.5.5, §6.1). Only
+    #: :meth:`null_sender_for` sets it; an envelope derived from headers never has it.
+    null_sender: bool = attrs.field(default=False, kw_only=True)
+
+    @classmethod
+    def null_sender_for(cls, rcpt_to: Iterable[str]) -> Envelope:
+        """An envelope with the null reverse-path, for bounces and DSNs that must not
+        themselves be answered (RFC 5321 §4.5.5)."""
+        return cls("", rcpt_to, null_sender=True)
 
     @classmethod
     def from_message(cls, message: Message) -> Envelope:
@@ -162,7 +172,9 @@ class Envelope:
         A sender and at least one recipient are required; each address must be
         safe in an SMTP command (see :func:`check_address`).
         """
-        if not self.mail_from:
+        if self.null_sender and self.mail_from:
+            raise InvalidEnvelope("a null-sender envelope has an empty mail_from")
+        if not self.mail_from and not self.null_sender:
             raise InvalidEnvelope(
                 "the envelope has no sender: the message has no Sender or From header "
                 "and no envelope was given"
@@ -172,7 +184,8 @@ class Envelope:
                 "the envelope has no recipients: the message has no To, Cc or Bcc "
                 "header and no envelope was given"
             )
-        check_address(self.mail_from, what="sender")
+        if self.mail_from:
+            check_address(self.mail_from, what="sender")
         for rcpt in self.rcpt_to:
             check_address(rcpt, what="recipient")
         return self
