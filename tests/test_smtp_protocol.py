@@ -728,3 +728,12 @@ def test_null_reverse_path_is_sent_as_empty_brackets() -> None:
     s = Script(b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n", b"250 ok\r\n")
     s.run(proto.transaction(b"bounce\r\n", "", ["b@x"]))
     assert s.sent[0].startswith(b"MAIL FROM:<>")
+
+
+def test_ehlo_name_must_be_ascii() -> None:
+    """RFC 5321 §4.1.1.1: EHLO takes a domain (A-labels) or an address literal."""
+    from mimekit.transports.errors import InvalidEnvelope
+
+    with pytest.raises(InvalidEnvelope):
+        SMTPClientProtocol("bücher.example")
+    assert SMTPClientProtocol("xn--bcher-kva.example").local_hostname == "xn--bcher-kva.example"

@@ -122,6 +122,11 @@ class SMTPClientProtocol:
 
     def __init__(self, local_hostname: str, *, tls_active: bool = False) -> None:
         check_param(local_hostname, "local host name")
+        if not local_hostname.isascii() or " " in local_hostname:
+            # RFC 5321 §4.1.1.1 / RFC 6531 §3.2: EHLO carries a domain in A-labels or an
+            # address literal, never raw UTF-8.
+            raise InvalidEnvelope(f"local host name {local_hostname!r} must be ASCII "
+                                  "(an IDNA A-label or an address literal)")
         self.local_hostname = local_hostname
         self.tls_active = tls_active
         self.parser = ReplyParser()
