@@ -737,3 +737,18 @@ def test_ehlo_name_must_be_ascii() -> None:
     with pytest.raises(InvalidEnvelope):
         SMTPClientProtocol("bücher.example")
     assert SMTPClientProtocol("xn--bcher-kva.example").local_hostname == "xn--bcher-kva.example"
+
+
+def test_dsn_limits_and_utf8_orcpt() -> None:
+    """RFC 3461 §4.4 (ENVID <= 100), RFC 6533 §3 (utf-8 ORCPT for UTF-8 addresses)."""
+    from mimekit.transports.errors import InvalidEnvelope
+
+    proto = ready("250-mx\r\n250-SMTPUTF8\r\n250 DSN\r\n")
+    with pytest.raises(InvalidEnvelope):
+        Script().run(proto.transaction(b"x\r\n", "a@x", ["b@x"],
+                                       dsn=DSNOptions(envid="e" * 101)))
+    proto = ready("250-mx\r\n250-SMTPUTF8\r\n250 DSN\r\n")
+    s = Script(b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n", b"250 ok\r\n")
+    s.run(proto.transaction(b"x\r\n", "a@x", ["jörg@x"], dsn=DSNOptions(orcpt=True)))
+    rcpt = next(c for c in s.sent if c.startswith(b"RCPT"))
+    assert rcpt == "RCPT TO:<jörg@x> ORCPT=utf-8;j\\x{F6}rg@x\r\n".encode()

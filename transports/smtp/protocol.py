@@ -549,15 +549,23 @@ class SMTPClientProtocol:
             if dsn.ret:
                 params.append(f"RET={dsn.ret}")  # RFC 3461 §4.3
             if dsn.envid:
-                params.append("ENVID=" + check_param(xtext(dsn.envid), "ENVID"))  # §4.4
+                envid = check_param(xtext(dsn.envid), "ENVID")
+                if len(envid) > 100:  # RFC 3461 §4.4: at most 100 characters, encoded
+                    raise InvalidEnvelope("the DSN ENVID is longer than 100 characters")
+                params.append("ENVID=" + envid)
         rcpt_lines = []
         for addr in rcpt_to:
             line = f"RCPT TO:<{addr}>"
             if use_dsn and dsn is not None:
                 if dsn.notify:
                     line += " NOTIFY=" + ",".join(dsn.notify)  # RFC 3461 §4.1
-                if dsn.orcpt and addr.isascii():
-                    line += " ORCPT=rfc822;" + xtext(addr)  # RFC 3461 §4.2
+                if dsn.orcpt:
+                    # RFC 3461 §4.2 (rfc822; xtext), RFC 6533 §3 (utf-8; for UTF-8
+                    # addresses); at most 500 characters
+                    orcpt = ("rfc822;" + xtext(addr) if addr.isascii()
+                             else "utf-8;" + _utf8_addr_xtext(addr))
+                    if len(orcpt) <= 500:
+                        line += " ORCPT=" + orcpt
             rcpt_lines.append(line)
         for p in params:
             check_param(p, "MAIL parameter")
@@ -613,3 +621,15 @@ def _maybe_b64(text: str) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _utf8_addr_xtext(addr: str) -> str:
+    """RFC 6533 §3 utf-8-addr-xtext: ASCII printables except "+", "=" and controls as
+    they are, everything else as ``\\x{HEX}`` (the code point in upper-case hex)."""
+    out = []
+    for ch in addr:
+        if "!" <= ch <= "~" and ch not in "+=\\":
+            out.append(ch)
+        else:
+            out.append(f"\\x{{{ord(ch):X}}}")
+    return "".join(out)
