@@ -167,3 +167,16 @@ def test_downgrade_of_a_non_mime_message_makes_it_mime() -> None:
     assert msg.headers.get("MIME-Version") == "1.0"
     assert msg.content_type.charset == "utf-8"
     assert msg.text == "Grüße\r\n"
+
+
+def test_nul_in_a_body_is_reencoded_never_sent_raw() -> None:
+    """Review: NUL is not allowed in 7bit or 8bit data (RFC 2045 §2.7-2.8); without
+    BINARYMIME the part is re-encoded."""
+    import mimekit
+    from mimekit.transports.smtp.downgrade import to_7bit
+
+    raw = (b"From: a@example.org\r\nTo: b@example.org\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: text/plain; charset=us-ascii\r\n\r\nnul\x00here\r\n")
+    out = to_7bit(raw, True)
+    assert b"\x00" not in out
+    assert mimekit.parse(out).get_content() == b"nul\x00here\r\n"

@@ -44,7 +44,7 @@ def to_7bit(data: bytes, allow_8bit: bool = False) -> bytes:
         if part.is_multipart or part.message is not None:
             continue
         body = part.body
-        if (allow_8bit or body.isascii()) and not has_long_line(body):
+        if (allow_8bit or body.isascii()) and not has_long_line(body) and b"\0" not in body:
             continue
         content = part.get_content()
         if part.content_type.maintype == "text":

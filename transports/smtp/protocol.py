@@ -510,7 +510,9 @@ class SMTPClientProtocol:
                 "server does not offer SMTPUTF8 (RFC 6531 §3.4); nothing was sent: encode "
                 "the headers with RFC 2047 words or use a server that offers SMTPUTF8"
             )
-        too_long = has_long_line(body)
+        # RFC 2045 §2.7-2.8 / RFC 6152: neither 7bit nor 8bit data may hold NUL; without
+        # BINARYMIME such parts are re-encoded like 8-bit data without 8BITMIME.
+        too_long = has_long_line(body) or b"\0" in body
         if (eight and not can8) or too_long:
             # RFC 6152 §3: no 8-bit data without 8BITMIME; RFC 5321 §4.5.3.1.6: no line
             # over 998 octets. Re-encode the parts concerned, or refuse.
@@ -522,7 +524,7 @@ class SMTPClientProtocol:
                 )
             body = normalize_line_endings(downgrade(body, can8))
             eight = not body.isascii()
-            if (eight and not can8) or has_long_line(body):
+            if (eight and not can8) or has_long_line(body) or b"\0" in body:
                 raise SMTPNotSupportedError(
                     "the message could not be re-encoded for this server (8-bit data without "
                     "8BITMIME, or lines longer than 998 octets)"
