@@ -228,15 +228,19 @@ def default_local_hostname(local_address: str) -> str:
 
 
 def is_retriable(exc: BaseException, committed: bool) -> bool:
-    """Retry only what cannot have delivered the message: connection failures
-    and 4xx replies before the end of the data was sent (never after: the
-    server may have accepted it, and a resend would duplicate it)."""
-    if committed or isinstance(exc, DeliveryStatusUnknown):
+    """Retry only what cannot have delivered the message: 4xx replies, which say
+    the action did not occur (RFC 5321 §4.2.1; a 4xx to the end of the data
+    included), and connection failures before the end of the data was sent (after
+    it, without a reply, the server may have accepted the message and a resend
+    would duplicate it)."""
+    if isinstance(exc, DeliveryStatusUnknown):
         return False
     if isinstance(exc, AuthenticationError):
         return False  # retrying a failed login locks accounts; never automatic
     if isinstance(exc, SMTPResponseError):
-        return exc.is_transient
+        return exc.is_transient  # a reply was read: the outcome is known
+    if committed:
+        return False
     return isinstance(exc, ConnectionLost)
 
 
