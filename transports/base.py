@@ -142,28 +142,29 @@ class Envelope:
         flattened, duplicates dropped case-insensitively in order. Either part
         may come out empty; :func:`prepare` refuses that.
         """
+        from mimekit.address import mailboxes
+
         resent = _first_resent_block(message)
+        found: list[Address]
         if resent:
             senders = _mailboxes(resent, "resent-sender") or _mailboxes(resent, "resent-from")
-            rcpt_names = ("resent-to", "resent-cc", "resent-bcc")
-            rcpt_source = resent
+            found = [box for name in ("resent-to", "resent-cc", "resent-bcc")
+                     for box in _mailboxes(resent, name)]
         else:
             senders = []
-            rcpt_names = ("to", "cc", "bcc")
-            rcpt_source = _headers_of(message, _RECIPIENTS)
+            # The message's own accessors: parsed once per header and cached there.
+            found = mailboxes([*message.to, *message.cc, *message.bcc])
         if not senders:
-            originators = _headers_of(message, _ORIGINATOR)
-            senders = _mailboxes(originators, "sender") or _mailboxes(originators, "from")
+            senders = mailboxes(message.sender) or mailboxes(message.from_)
         mail_from = _envelope_address(senders[0]) if senders else ""
         seen: set[str] = set()
         rcpts: list[str] = []
-        for name in rcpt_names:
-            for mailbox in _mailboxes(rcpt_source, name):
-                addr = _envelope_address(mailbox)
-                key = addr.lower()
-                if key not in seen:
-                    seen.add(key)
-                    rcpts.append(addr)
+        for mailbox in found:
+            addr = _envelope_address(mailbox)
+            key = addr.lower()
+            if key not in seen:
+                seen.add(key)
+                rcpts.append(addr)
         return cls(mail_from, tuple(rcpts))
 
     def check(self) -> Envelope:
@@ -193,21 +194,6 @@ class Envelope:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (used by the file transport's ``.envelope.json``)."""
         return {"mail_from": self.mail_from, "rcpt_to": list(self.rcpt_to)}
-
-
-def _headers_of(message: Message, names: frozenset[str]) -> list[tuple[str, str]]:
-    """(lower-case name, raw unfolded value) of the headers named, in order; the
-    others (Received, DKIM-Signature, ...) are never unfolded."""
-    out: list[tuple[str, str]] = []
-    for header in message.headers:
-        name = header.name.lower()
-        if name in names:
-            out.append((name, header.unfolded))
-    return out
-
-
-_ORIGINATOR = frozenset({"sender", "from"})
-_RECIPIENTS = frozenset({"to", "cc", "bcc"})
 
 
 _TRACE = frozenset({"received", "return-path"})
