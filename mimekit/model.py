@@ -41,7 +41,6 @@ _CT_RAW = re.compile(rb"[^:]*:\s*(" + _TOKEN + rb")\s*/\s*(" + _TOKEN + rb")")
 _CT_BOUNDARY = re.compile(rb'(?i)[;\s]boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
 _UNESCAPE = re.compile(rb"\\(.)")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
-_IDENTITY_CTES = ("7bit", "8bit", "binary", "")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 

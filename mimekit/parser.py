@@ -28,14 +28,14 @@ from mimekit.policy import DEFAULT, Policy
 
 __all__ = ["FeedParser", "parse", "parse_file", "parse_stream"]
 
-# RFC 5322 §2.2: field name = 1*(%d33-57 / %d59-126).
-_FIELD_NAME = re.compile(rb"[!-9;-~]+\Z")
-# One header field (RFC 5322 §2.2, §2.2.3): name, optional white space (obsolete syntax),
-# colon, the rest of the line, and every continuation line (starting with SP or HTAB).
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
-_FIELDS = re.compile(rb"(([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z))")
+# One header field (RFC 5322 §2.2, §2.2.3): a name (1*(%d33-57 / %d59-126)), optional
+# white space (obsolete syntax), colon, the rest of the line, and every continuation
+# line (starting with SP or HTAB). The name is the one group.
+_FIELD_SRC = rb"([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)"
+_FIELD = re.compile(_FIELD_SRC)
+_FIELDS = re.compile(rb"(" + _FIELD_SRC + rb")")  # findall: (field, name) pairs
 # A whole block of such fields; each field ends at a line end, so matching is linear.
-_BLOCK = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z))*")
+_BLOCK = re.compile(rb"(?:" + _FIELD_SRC.replace(rb"([!-9;-~]+)", rb"[!-9;-~]+") + rb")*")
 _FROM_FIELD = re.compile(rb"From[ \t]*:")
 _HEADER_START = re.compile(rb"[!-9;-~]+[ \t]*:")
 _LEADING_WSP_LINES = re.compile(rb"(?:[ \t][^\n]*\n)+")
