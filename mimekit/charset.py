@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from mimekit.errors import Defect
+from mimekit.errors import add_defect as _add
 
 __all__ = ["canonical_name", "decode_bytes", "decode_iso2022jp_ms", "lookup"]
 
@@ -357,10 +358,6 @@ _C1_RE = re.compile(rb"[\x80-\x9f]")
 _CHARDET_BYTES = 65536
 _CHARDET_MIN_CONFIDENCE = 0.3
 
-
-def _add(defects: list[Defect] | None, kind: str, detail: str) -> None:
-    if defects is not None:
-        defects.append(Defect(kind, detail))
 
 
 def _try(data: bytes, codec: str) -> str | None:

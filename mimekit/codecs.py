@@ -14,6 +14,7 @@ import re
 import struct
 
 from mimekit.errors import Defect, EncodingError
+from mimekit.errors import add_defect as _add
 
 __all__ = [
     "b64_decode",
@@ -28,10 +29,6 @@ __all__ = [
     "uu_decode",
 ]
 
-
-def _add(defects: list[Defect] | None, kind: str, detail: str) -> None:
-    if defects is not None:
-        defects.append(Defect(kind, detail))
 
 
 # --- base64 (RFC 2045 §6.8) ---------------------------------------------------------

@@ -21,6 +21,7 @@ import re
 import unicodedata
 
 from mimekit.errors import Defect, EncodingError
+from mimekit.errors import add_defect as _add
 
 __all__ = ["decode_header_text", "encode_words", "needs_encoding"]
 
@@ -45,10 +46,6 @@ _FAST_CODECS = {
     "cp1252": "cp1252",
 }
 
-
-def _add(defects: list[Defect] | None, kind: str, detail: str) -> None:
-    if defects is not None:
-        defects.append(Defect(kind, detail))
 
 
 def _decode_b(text: str, defects: list[Defect] | None) -> bytes | None:

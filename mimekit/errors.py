@@ -18,6 +18,7 @@ __all__ = [
     "HeaderInjectionError",
     "MimekitError",
     "ParseError",
+    "add_defect",
 ]
 
 
@@ -85,3 +86,12 @@ class Defect:
             "header": self.header,
             "offset": self.offset,
         }
+
+
+def add_defect(
+    defects: list[Defect] | None, kind: str, detail: str, header: str | None = None
+) -> None:
+    """Append a defect to ``defects`` when the caller collects them (the lenient value
+    parsers all take an optional list)."""
+    if defects is not None:
+        defects.append(Defect(kind, detail, header=header))

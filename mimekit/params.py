@@ -27,6 +27,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 import attrs
 
 from mimekit.errors import BuildError, Defect, HeaderInjectionError
+from mimekit.errors import add_defect as _add
 from mimekit.policy import DEFAULT, Policy
 
 __all__ = [
@@ -69,10 +70,6 @@ _NEVER_SPLIT = frozenset(
      "report-type", "method", "format", "delsp", "access-type", "id"}
 )
 
-
-def _add(defects: list[Defect] | None, kind: str, detail: str, header: str | None) -> None:
-    if defects is not None:
-        defects.append(Defect(kind, detail, header=header))
 
 
 # --- parsing ----------------------------------------------------------------------------
