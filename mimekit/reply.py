@@ -108,8 +108,7 @@ def _who(original: Message) -> str:
     people = _mailboxes(original.from_)
     if not people:
         return "someone"
-    a = people[0]
-    return f"{a.name} <{a.address}>" if a.name else a.address
+    return str(people[0])
 
 
 def reply(
@@ -206,11 +205,11 @@ def forward(
 
 
 def _format(items: Sequence[Address | Group]) -> str:
-    out = []
-    for a in _mailboxes(items):
-        out.append(f"{a.name} <{a.address}>" if a.name else a.address)
-    return ", ".join(out)
+    # Address.__str__ quotes a display name with specials ("Doe, John" <x@y>).
+    return ", ".join(str(a) for a in _mailboxes(items))
 
 
 def _date(original: Message) -> str:
-    return original.date.strftime("%a, %d %b %Y %H:%M:%S %z") if original.date else ""
+    from .dates import format_date
+
+    return format_date(original.date) if original.date else ""
