@@ -247,3 +247,94 @@ def test_builder_message_is_sent_as_built() -> None:
     assert item.data == m.to_bytes(exclude_headers=("bcc", "resent-bcc"))
     assert item.message.subject == "Grüße"
     assert item.envelope.rcpt_to == ("bo@example.net", "hidden@example.net")
+
+
+# ------------------------------------------------ directory outbox: read once (review)
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    import mimekit.transports.memory as memory
+
+    parsed: list[bytes] = []
+    real = memory._parse
+
+    def counting(data: bytes) -> object:
+        parsed.append(data)
+        return real(data)
+
+    monkeypatch.setattr(memory, "_parse", counting)
+    return parsed
+
+
+def test_directory_outbox_parses_each_stored_message_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (review): every read of a path-mode outbox re-read and re-parsed every
+    stored message (``outbox[i]`` in a loop was quadratic)."""
+    box = tmp_path / "box"
+    writer = MemoryTransport(path=box)
+    for n in range(5):
+        writer.send(msg(f"s{n}", to=f"r{n}@example.net"))
+    parsed = _count_parses(monkeypatch)
+    reader = MemoryTransport(path=box)
+    assert len(reader.outbox) == 5
+    reader.outbox.assert_sent(count=1, to="r3@example.net")  # envelope only: no parse
+    assert parsed == []
+    assert [reader.outbox[i].subject for i in range(5)] == [f"s{n}" for n in range(5)]
+    assert len(parsed) == 5
+    first = reader.outbox[0].message
+    for _ in range(3):
+        assert [m.subject for m in reader.outbox.messages] == [f"s{n}" for n in range(5)]
+        reader.outbox.assert_sent(count=1, subject="s2")
+    assert len(parsed) == 5  # still one parse per stored message
+    assert reader.outbox[0].message is first
+    # the sending side keeps what it sent: no re-read of its own files either
+    assert [i.subject for i in writer.outbox] == [f"s{n}" for n in range(5)]
+    assert len(parsed) == 10
+
+
+def test_directory_outbox_cache_sees_new_replaced_and_removed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = tmp_path / "box"
+    reader = MemoryTransport(path=box)
+    code = (
+        "import sys; from mimekit.transports import from_url\n"
+        "from_url(sys.argv[1]).send(b'From: a@example.org\\r\\nTo: z@example.net\\r\\n"
+        "Subject: ' + sys.argv[2].encode() + b'\\r\\n\\r\\nhi\\r\\n')\n"
+    )
+    subprocess.run([sys.executable, "-c", code, f"memory:{box}", "one"], check=True, timeout=120)
+    assert [i.subject for i in reader.outbox] == ["one"]
+    subprocess.run([sys.executable, "-c", code, f"memory:{box}", "two"], check=True, timeout=120)
+    assert [i.subject for i in reader.outbox] == ["one", "two"]  # another process's new one
+    parsed = _count_parses(monkeypatch)
+    # a file replaced under the same name is read again (mtime/size/inode changed)
+    eml = sorted(box.glob("*.eml"))[0]
+    eml.write_bytes(eml.read_bytes().replace(b"Subject: one", b"Subject: uno, again"))
+    assert [i.subject for i in reader.outbox] == ["uno, again", "two"]
+    assert len(parsed) == 1
+    eml.unlink()
+    assert [i.subject for i in reader.outbox] == ["two"]
+    MemoryTransport(path=box).clear()
+    assert len(reader.outbox) == 0
+
+
+def test_in_memory_outbox_parses_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = _count_parses(monkeypatch)
+    t = MemoryTransport()
+    t.send(msg("lazy"))
+    t.assert_sent(count=1, to="bo@example.net")
+    assert parsed == []
+    item = t.outbox[0]
+    assert item.message is item.message and item.subject == "lazy"
+    assert len(parsed) == 1
+
+
+def test_null_sender_envelope_survives_the_directory_outbox(tmp_path: Path) -> None:
+    """Regression (review): reading a stored MAIL FROM:<> envelope back lost ``null_sender``,
+    so it no longer equalled the envelope used."""
+    env = Envelope.null_sender_for(["bo@example.net"])
+    t = MemoryTransport(path=tmp_path / "box")
+    t.send(msg(), envelope=env)
+    reader = MemoryTransport(path=tmp_path / "box")
+    assert reader.outbox[0].envelope == env
+    assert reader.outbox[0].envelope.null_sender is True
+    assert reader.outbox[0].result.envelope == env

@@ -10,7 +10,11 @@ recipient, producing the same partial :class:`SendResult` or
 With ``path=DIR`` the outbox lives in a directory instead (one ``.eml`` plus
 one ``.json`` per message, written atomically), so a message sent by another
 process (a CLI run with ``MIMEKIT_TRANSPORT=memory:DIR``, a worker) can be
-asserted on by the test process.
+asserted on by the test process. Every read lists the directory again (so new
+messages from other processes show up at once) but reads and parses each
+stored file only once: entries are cached by file name and
+``(mtime, size, inode)``, and a :class:`SentMessage` parses its bytes only
+when ``.message`` is first used.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ def _parse(data: bytes) -> Message:
     return parse(data)
 
 
+# Serializes the lazy parse in SentMessage.message, so two threads reading the same
+# item get the same Message object (and the bytes are parsed once).
+_PARSE_LOCK = threading.Lock()
+
+
 @attrs.frozen
 class SentMessage:
     """One message in an :class:`Outbox`.
@@ -58,12 +67,29 @@ class SentMessage:
     ``data`` is the exact wire bytes (no Bcc), ``message`` those bytes parsed
     (what a recipient would see), ``envelope`` the envelope used and
     ``result`` the :class:`SendResult` the sender got back.
+
+    ``message`` may be given as None: the bytes are then parsed on first use
+    of ``.message`` and kept, so filters on the envelope or the result (and
+    ``len(outbox)``) never parse anything. Equality ignores the parsed form
+    (it is a function of ``data``).
     """
 
-    message: Message
+    _message: Message | None = attrs.field(eq=False, repr=False)
     data: bytes
     envelope: Envelope
     result: SendResult
+
+    @property
+    def message(self) -> Message:
+        """``data`` parsed (once; later reads return the same object)."""
+        parsed = self._message
+        if parsed is None:
+            with _PARSE_LOCK:
+                parsed = self._message
+                if parsed is None:
+                    parsed = _parse(self.data)
+                    object.__setattr__(self, "_message", parsed)  # a cache, not a change
+        return parsed
 
     @property
     def subject(self) -> str | None:
@@ -169,6 +195,10 @@ class Outbox(Sequence[SentMessage]):
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._items: list[SentMessage] = []
         self._lock = threading.Lock()
+        # Directory mode: file name -> ((mtime_ns, size, inode) of the .eml, its item).
+        # Files are written once under unique names, so an entry stays valid until
+        # its file is removed or replaced (which changes the key).
+        self._cache: dict[str, tuple[tuple[int, int, int], SentMessage]] = {}
         self.path = Path(path) if path is not None else None
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -186,23 +216,47 @@ class Outbox(Sequence[SentMessage]):
         }
         # The .json first: an .eml is only listed once its metadata exists.
         atomic_write(self.path / f"{stem}.json", json.dumps(meta).encode("utf-8"), durable=False)
-        atomic_write(self.path / f"{stem}.eml", item.data, durable=False)
+        eml = self.path / f"{stem}.eml"
+        atomic_write(eml, item.data, durable=False)
+        try:
+            key = _stat_key(eml)
+        except OSError:
+            return  # cleared by another process already
+        with self._lock:
+            self._cache[eml.name] = (key, item)  # the sender never re-reads its own message
 
     def _snapshot(self) -> list[SentMessage]:
         if self.path is None:
             with self._lock:
                 return list(self._items)
+        # Listed afresh every time (other processes add and clear files); a file
+        # already read, unchanged since, is not read or parsed again.
+        with os.scandir(self.path) as it:
+            entries = sorted(
+                (e for e in it if e.name.endswith(".eml") and not e.name.startswith(".")),
+                key=lambda e: e.name,
+            )
+        with self._lock:
+            cache = self._cache
+        fresh: dict[str, tuple[tuple[int, int, int], SentMessage]] = {}
         items: list[SentMessage] = []
-        for eml in sorted(self.path.glob("*.eml")):
-            meta_path = eml.with_suffix(".json")
+        for entry in entries:
             try:
-                data = eml.read_bytes()
-                meta = json.loads(meta_path.read_text("utf-8"))
+                st = entry.stat()
+                key = (st.st_mtime_ns, st.st_size, st.st_ino)
+                cached = cache.get(entry.name)
+                if cached is not None and cached[0] == key:
+                    item = cached[1]
+                else:
+                    # Keyed by the stat taken before reading: a file replaced meanwhile
+                    # mismatches next time and is read again, never kept stale.
+                    item = _load(Path(entry.path))
             except (OSError, ValueError):
                 continue  # removed by clear() meanwhile
-            envelope = _envelope_from_dict(meta["envelope"])
-            result = _result_from_dict(meta["result"], envelope)
-            items.append(SentMessage(_parse(data), data, envelope, result))
+            fresh[entry.name] = (key, item)
+            items.append(item)
+        with self._lock:
+            self._cache = fresh  # entries of removed files are dropped
         return items
 
     def clear(self) -> None:
@@ -211,6 +265,8 @@ class Outbox(Sequence[SentMessage]):
             with self._lock:
                 self._items.clear()
             return
+        with self._lock:
+            self._cache.clear()
         for child in self.path.iterdir():
             if child.suffix in (".eml", ".json"):
                 try:
@@ -277,11 +333,30 @@ class Outbox(Sequence[SentMessage]):
         self.assert_sent(count=0, **filters)
 
 
+def _stat_key(path: Path) -> tuple[int, int, int]:
+    """What identifies one version of a stored file: mtime (ns), size and inode."""
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _load(eml: Path) -> SentMessage:
+    """One stored message: its bytes and its ``.json`` (parsed lazily, see SentMessage)."""
+    data = eml.read_bytes()
+    meta = json.loads(eml.with_suffix(".json").read_text("utf-8"))
+    envelope = _envelope_from_dict(meta["envelope"])
+    result = _result_from_dict(meta["result"], envelope)
+    return SentMessage(None, data, envelope, result)
+
+
 def _envelope_from_dict(data: Mapping[str, object]) -> Envelope:
     rcpt = data.get("rcpt_to", [])
+    mail_from = str(data.get("mail_from", ""))
     return Envelope(
-        str(data.get("mail_from", "")),
+        mail_from,
         tuple(str(r) for r in rcpt) if isinstance(rcpt, list) else (),
+        # Only a null-sender envelope (MAIL FROM:<>, RFC 5321 §4.5.5) is stored with
+        # an empty sender: Envelope.check refuses it otherwise.
+        null_sender=not mail_from,
     )
 
 
@@ -376,7 +451,7 @@ class MemoryTransport(Transport, AsyncTransport):
             queue_id=queue_id,
             response=f"250 2.0.0 queued as {queue_id}",
         )
-        self.outbox._add(SentMessage(_parse(wire), wire, env, result))
+        self.outbox._add(SentMessage(None, wire, env, result))  # parsed when first read
         return result
 
     async def asend(
