@@ -171,3 +171,18 @@ def test_safe_filename_fits_the_file_system_in_bytes() -> None:
     name = safe_filename("é" * 200 + ".txt", "x")
     assert name.endswith(".txt") and len(name.encode("utf-8")) <= 200
     assert name.startswith("é" * 98)
+
+
+def test_send_to_a_remote_file_url_is_refused_naming_the_host(tmp_path: Path) -> None:
+    """Regression (review): ``file://server/out`` wrote to the relative folder server/out.
+    RFC 8089: ``file:///abs`` and ``file://localhost/abs`` are local, other hosts are not."""
+    args = ("send", "--from", "a@example.org", "--to", "b@example.org", "--text", "x")
+    r = run(*args, "--transport", "file://server/out", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    err = r.stderr.decode()
+    assert "'server'" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.eml"))
+    target = tmp_path / "abs"
+    r = run(*args, "--transport", f"file://localhost{target}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(list(target.glob("*.eml"))) == 1

@@ -172,8 +172,11 @@ def test_control_characters_anywhere_in_smtp_url_refused() -> None:
         ("file:outbox", "outbox"),
         ("file:/var/mail/out", "/var/mail/out"),
         ("file:///var/mail/out", "/var/mail/out"),
-        ("file://./outbox", "./outbox"),
         ("file://localhost/var/out", "/var/out"),
+        ("file://LOCALHOST/var/out", "/var/out"),
+        ("maildir:///home/u/Maildir", "/home/u/Maildir"),
+        ("mbox://localhost/var/mail/sent", "/var/mail/sent"),
+        ("memory:///tmp/box", "/tmp/box"),
         ("file:./my%20box", "./my box"),
         ("maildir:/home/u/Maildir", "/home/u/Maildir"),
         ("mbox:./sent.mbox", "./sent.mbox"),
@@ -366,3 +369,83 @@ def test_invalid_url_errors_never_quote_the_password(url: str) -> None:
     with pytest.raises(Exception) as err:
         parse_url(url)
     assert "ecret" not in str(err.value) and "cret" not in repr(err.value)
+
+
+# ------------------------------------------------------------------ RFC 8089 hosts (review)
+@pytest.mark.parametrize(
+    "url,host",
+    [
+        ("file://host/path", "host"),
+        ("file://mail.example.org/var/out", "mail.example.org"),
+        ("file://./outbox", "."),  # was read as the relative path ./outbox
+        ("maildir://server/Maildir", "server"),
+        ("mbox://localhost:8/x.mbox", "localhost:8"),
+        ("file://h%6Fst/x", "host"),
+    ],
+)
+def test_file_url_with_a_remote_host_is_an_error_naming_it(url: str, host: str) -> None:
+    """Regression (review): ``file://host/path`` became the relative path ``host/path``.
+    RFC 8089: only an empty host or ``localhost`` is this machine."""
+    with pytest.raises(InvalidURL) as info:
+        parse_url(url)
+    assert f"host {host!r}" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_file_url_empty_host_and_localhost_are_absolute() -> None:
+    assert parse_url("file:///var/out").path == "/var/out"
+    assert parse_url("file://localhost/var/out").path == "/var/out"
+    assert parse_url("file:/var/out").path == "/var/out"
+    assert parse_url("file:var/out").path == "var/out"
+    with pytest.raises(InvalidURL, match="needs a path"):
+        parse_url("file://localhost")
+
+
+def test_from_url_file_triple_slash_writes_to_the_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    target = tmp_path / "abs-out"
+    with from_url(f"file://{target}") as t:  # file:// + "/tmp/..." = file:///tmp/...
+        assert isinstance(t, FileTransport) and t.directory == target
+        t.send(b"From: a@example.org\r\nTo: b@example.net\r\nSubject: x\r\n\r\nhi\r\n")
+    assert len(list(target.glob("*.eml"))) == 1
+    assert not list(elsewhere.rglob("*.eml"))
+
+
+@pytest.mark.parametrize(
+    "url,what",
+    [
+        ("file:%ff", "path"),
+        ("file://%ff/x", "host"),
+        ("smtp://u%ff:pw@h.example", "user name"),
+        ("smtp://u:secr%ffet@h.example", "password"),
+        ("smtp://h%ff.example", "host"),
+        ("smtp://h.example?cafile=%ff", "query string"),
+    ],
+)
+def test_bad_percent_encoding_is_an_invalid_url(url: str, what: str) -> None:
+    """Regression (review): a UnicodeDecodeError escaped (its repr held the password's
+    bytes), or the host silently became U+FFFD."""
+    with pytest.raises(InvalidURL) as info:
+        parse_url(url)
+    assert what in str(info.value)
+    assert "secr" not in repr(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_query_error_chains_nothing_that_quotes_the_password() -> None:
+    """Regression (review): ``from exc`` chained parse_qsl's "bad query field: 'cret@host'",
+    so a traceback (``--debug``, logging.exception) showed part of the password."""
+    with pytest.raises(InvalidURL, match="malformed query") as info:
+        parse_url("smtp://us?er:secret@host")  # the query is "er:secret@host"
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_pool_size_takes_only_ascii_digits() -> None:
+    """Regression (review): ``pool_size=²`` passed isdigit() and int() raised a bare ValueError."""
+    with pytest.raises(InvalidURL, match="pool_size"):
+        parse_url("smtp://h.example?pool_size=%C2%B2")
+    assert parse_url("smtp://h.example?pool_size=4").pool_size == 4

@@ -5,10 +5,16 @@ Accepted forms (``docs/cli.md``)::
     smtp://[user[:pass]@]host[:port]            STARTTLS if offered (opportunistic), port 25
     smtp+starttls://[user[:pass]@]host[:port]   STARTTLS required, port 587
     smtps://[user[:pass]@]host[:port]           implicit TLS, port 465
-    file:DIR  file://DIR  file:///abs/DIR       one .eml per message (FileTransport)
+    file:DIR                                     one .eml per message (FileTransport)
     maildir:DIR                                  MaildirTransport
     mbox:FILE                                    MboxTransport
     memory:  memory:DIR                          MemoryTransport (DIR: shared between processes)
+
+DIR may be relative (``file:./outbox``) or absolute (``file:/var/out``). The RFC
+8089 forms ``file:///var/out`` and ``file://localhost/var/out`` are the absolute
+path ``/var/out`` (for every path scheme); any other host (``file://server/x``,
+``file://./x``) is an :class:`InvalidURL` naming the host, since these transports
+only write local files.
 
 SMTP query options: ``timeout`` (seconds), ``pool_size``, ``insecure`` (``1``/``0``,
 ``true``/``false``, ``yes``/``no``), ``cafile``, ``local_hostname``. Credentials and
@@ -106,6 +112,17 @@ class TransportURL:
         return f"{self.scheme}://{auth}{host}:{self.port}"
 
 
+def _unquote(text: str, what: str) -> str:
+    """Percent-decode ``text`` as UTF-8; bytes that are not UTF-8 are an
+    :class:`InvalidURL` naming ``what`` (never the text: it may be a password,
+    and a UnicodeDecodeError would carry it in its repr)."""
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        pass  # raised outside the handler, so the error keeps no __context__ either
+    raise InvalidURL(f"the {what} in the transport URL is not percent-encoded UTF-8")
+
+
 def _parse_bool(name: str, value: str) -> bool:
     low = value.strip().lower()
     if low in _TRUE:
@@ -126,12 +143,19 @@ def _clean_text(name: str, value: str) -> str:
 
 def _smtp_options(query: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    problem = None
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError as exc:
-        # the query may hold pieces of a password with an unescaped "?": never echo it
-        raise InvalidURL("malformed query string in the transport URL (percent-encode "
-                         "'?', '/', '@' and ':' in a password)") from exc
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query),
+                          errors="strict")
+    except UnicodeDecodeError:
+        problem = "the query string in the transport URL is not percent-encoded UTF-8"
+    except ValueError:
+        problem = ("malformed query string in the transport URL (percent-encode "
+                   "'?', '/', '@' and ':' in a password)")
+    if problem is not None:
+        # Raised outside the handler: the parser's error quotes the query, which may
+        # hold pieces of a password with an unescaped "?"; no __cause__/__context__.
+        raise InvalidURL(problem)
     for name, value in pairs:
         if name not in SMTP_OPTIONS:
             raise InvalidURL(
@@ -148,7 +172,8 @@ def _smtp_options(query: str) -> dict[str, Any]:
                 raise InvalidURL(f"option timeout={value!r} must be a positive number")
             out[name] = seconds
         elif name == "pool_size":
-            if not value.isdigit() or int(value) < 1:
+            # ASCII digits only: str.isdigit() is also true for "²", which int() refuses.
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
                 raise InvalidURL(f"option pool_size={value!r} must be a positive integer")
             out[name] = int(value)
         elif name == "insecure":
@@ -199,7 +224,7 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
         except ValueError:
             raise InvalidURL(f"invalid IPv6 address {host!r}") from None
     elif host is not None:
-        host = unquote(host)
+        host = _unquote(host, "host")
     if not host or not _HOSTNAME.match(host) and not hostport.startswith("["):
         raise InvalidURL(f"invalid host in transport URL: {hostport!r}")
     if port is not None and port == 0:
@@ -208,7 +233,7 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
     password: str | None = None
     if at:
         user_raw, colon, pass_raw = userinfo.partition(":")
-        username = unquote(user_raw, errors="strict")
+        username = _unquote(user_raw, "user name")
         if not username:
             raise InvalidURL("empty user name in transport URL")
         if not colon:
@@ -216,7 +241,7 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
                 "a user name without a password; write user:password@ (percent-encode "
                 "special characters such as @ : / as %40 %3A %2F)"
             )
-        password = unquote(pass_raw, errors="strict")
+        password = _unquote(pass_raw, "password")
         for label, value in (("user name", username), ("password", password)):
             if "\x00" in value or "\r" in value or "\n" in value:
                 raise InvalidURL(f"the {label} contains CR, LF or NUL")
@@ -241,10 +266,19 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
     if qmark:
         raise InvalidURL(f"{scheme}: URLs take no options (got ?{query})")
     if rest.startswith("//"):
-        rest = rest[2:]
-        if rest.startswith("localhost/"):
-            rest = rest[len("localhost") :]
-    path = unquote(rest, errors="strict")
+        # RFC 8089 §2: "//" starts an authority; the path after it is absolute.
+        # An empty host or "localhost" (§3) is this machine; any other host is a
+        # remote file that a local transport cannot write, never a relative path.
+        host, slash, tail = rest[2:].partition("/")
+        host_name = _unquote(host, "host")
+        if host_name and host_name.lower() != "localhost":
+            raise InvalidURL(
+                f"the host {host_name!r} in a {scheme}:// URL is not this machine (only "
+                f"{scheme}:///path and {scheme}://localhost/path name a local file); "
+                f"write {scheme}:DIR for a relative path, e.g. {scheme}:./outbox"
+            )
+        rest = slash + tail
+    path = _unquote(rest, "path")
     if "\x00" in path:
         raise InvalidURL("the path contains NUL")
     if not path:
