@@ -72,13 +72,59 @@ def test_file_name_is_utc_stamp_random_and_safe_slug(tmp_path: Path) -> None:
     assert "/" not in name and ".." not in name
 
 
-def test_slug_folds_accents_and_drops_the_rest(tmp_path: Path) -> None:
+def test_slug_keeps_letters_of_every_script(tmp_path: Path) -> None:
+    """Regression (review): the ASCII-only slug dropped "ß" ("Grüße" -> "grue") and whole
+    scripts ("日本語" -> "message"). Letters stay, lower-cased, NFKC."""
     t = FileTransport(tmp_path)
     subject = "=?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln_=E2=9C=93?="
     name = t.send(raw("From: a@example.org", "To: b@example.net", f"Subject: {subject}")).queue_id
-    assert name is not None and name.endswith("-grue-aus-koln.eml")
-    name = t.send(raw("From: a@example.org", "To: b@example.net", "Subject: 日本語")).queue_id
-    assert name is not None and name.endswith("-message.eml")
+    assert name is not None and name.endswith("-grüße-aus-köln.eml")
+    assert (tmp_path / name).is_file()
+    for subj, slug in [("日本語", "日本語"), ("Привет, мир!", "привет-мир"),
+                       ("ﬁle Ａ", "file-a"), ("Straße", "straße")]:
+        name = t.send(raw("From: a@example.org", "To: b@example.net",
+                          f"Subject: {subj}")).queue_id
+        assert name is not None and name.endswith(f"-{slug}.eml"), name
+        assert (tmp_path / name).read_bytes().startswith(b"From: ")
+
+
+def test_slug_is_ascii_with_transliteration_without_a_utf8_file_system(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mimekit.transports.file as file_mod
+
+    monkeypatch.setattr(file_mod, "_unicode_names", lambda: False)
+    assert file_mod._slug("Grüße aus Köln") == "grusse-aus-koln"
+    assert file_mod._slug("Æble, Øl, Þing, Łódź") == "aeble-ol-thing-lodz"
+    assert file_mod._slug("日本語") == "message"
+
+
+@pytest.mark.parametrize(
+    "subject,slug",
+    [
+        ("../../etc/passwd", "etc-passwd"),
+        ("a/b\\c", "a-b-c"),
+        (".hidden", "hidden"),
+        ("evil\u202etxt.exe", "evil-txt-exe"),  # a bidi override cannot spoof the extension
+        ("tab\there\x00nul\x7f", "tab-here-nul"),
+        ("\u0301accent first", "accent-first"),  # no leading combining mark
+        ("  -- a - b --  ", "a-b"),
+    ],
+)
+def test_slug_is_safe(subject: str, slug: str) -> None:
+    from mimekit.transports.file import _slug
+
+    assert _slug(subject) == slug
+
+
+def test_slug_is_bounded_in_characters_and_bytes() -> None:
+    from mimekit.transports.file import SLUG_BYTES, SLUG_CHARS, _slug
+
+    assert _slug("x" * 100) == "x" * SLUG_CHARS
+    cjk = _slug("日" * 100)
+    assert len(cjk.encode("utf-8")) <= SLUG_BYTES and cjk == "日" * (SLUG_BYTES // 3)
+    cut = _slug("a" * 39 + " bcd")  # never ends in the "-" of a cut word
+    assert cut == "a" * 39
 
 
 def test_slug_falls_back_for_empty_or_symbolic_subjects(tmp_path: Path) -> None:

@@ -251,7 +251,7 @@ def test_builder_message_is_sent_as_built() -> None:
 
 # ------------------------------------------------ directory outbox: read once (review)
 def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    import mimekit.transports.memory as memory
+    from mimekit.transports import memory
 
     parsed: list[bytes] = []
     real = memory._parse
@@ -307,7 +307,7 @@ def test_directory_outbox_cache_sees_new_replaced_and_removed_files(
     assert [i.subject for i in reader.outbox] == ["one", "two"]  # another process's new one
     parsed = _count_parses(monkeypatch)
     # a file replaced under the same name is read again (mtime/size/inode changed)
-    eml = sorted(box.glob("*.eml"))[0]
+    eml = min(box.glob("*.eml"))
     eml.write_bytes(eml.read_bytes().replace(b"Subject: one", b"Subject: uno, again"))
     assert [i.subject for i in reader.outbox] == ["uno, again", "two"]
     assert len(parsed) == 1

@@ -15,11 +15,13 @@ and every local delivery agent do); the writing itself is
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
-import re
 import secrets
+import sys
 import tempfile
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,20 +89,66 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
         raise
 
 
-_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+# Letters that NFKD does not decompose into ASCII, spelled as their languages do
+# (German, Danish/Norwegian, Icelandic, Old English, Polish, Croatian, Turkish, Maltese).
+_ASCII_LETTERS = str.maketrans({
+    "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+    "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L",
+    "ı": "i", "ħ": "h", "Ħ": "H", "ŋ": "ng", "Ŋ": "NG", "ĸ": "k", "ŧ": "t", "Ŧ": "T",
+})
+SLUG_CHARS = 40  # characters kept from the subject
+SLUG_BYTES = 80  # and at most this many UTF-8 bytes (names stay far below NAME_MAX 255)
 
 
-def _slug(text: str | None, limit: int = 40) -> str:
-    """A file-name-safe slug: ASCII letters, digits and dashes only (no separators,
-    no dots, so no traversal and no hidden files)."""
+def _unicode_names() -> bool:
+    """Whether file names may hold any Unicode letter: the file-system encoding is
+    UTF-8 (Linux and macOS in practice; Windows since Python 3.6, PEP 529)."""
+    return codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"
+
+
+def _slug(text: str | None, limit: int = SLUG_CHARS) -> str:
+    """A readable, file-name-safe slug of a subject.
+
+    Letters and digits of every script are kept (lower-cased, NFKC so look-alike
+    compatibility forms such as "ﬁ" or full-width "Ａ" become plain letters), with
+    their combining marks; every run of anything else (spaces, punctuation,
+    symbols, dots, separators, control and bidi format characters) becomes one
+    "-". So "Grüße aus Köln" gives "grüße-aus-köln" and "日本語" stays "日本語":
+    dropping letters (as an ASCII-only slug must for ß, CJK, Cyrillic, Greek)
+    makes the outbox unreadable for most languages, and every current file
+    system and Python (whose file names are Unicode) stores these names. Where
+    the file-system encoding is not UTF-8 the slug is ASCII instead: NFKD
+    folding plus the spellings in ``_ASCII_LETTERS`` (ß -> ss, ø -> o, ...).
+
+    Safe by construction: no "/", "\\", ".", control or format characters, so no
+    traversal, no hidden file and no spoofed extension; at most ``limit``
+    characters and ``SLUG_BYTES`` bytes; "message" when nothing is left.
+    """
     if not text:
         return "message"
-    import unicodedata
-
-    # "Grüße aus Köln" -> "grue-aus-koln": accents folded (NFKD), the rest dropped.
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = _SLUG_DROP.sub("-", folded.lower()).strip("-")[:limit].strip("-")
-    return slug or "message"
+    if _unicode_names():
+        folded = unicodedata.normalize("NFKC", text).lower()
+    else:
+        ascii_text = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
+        folded = ascii_text.encode("ascii", "ignore").decode("ascii").lower()
+    pieces: list[str] = []
+    chars = size = 0
+    dash = False  # a run of dropped characters since the last kept one
+    for ch in folded:
+        kind = unicodedata.category(ch)[0]
+        # Marks only right after a kept letter (no mark starts a word or follows "-").
+        if not (kind in "LN" or (kind == "M" and pieces and not dash)):
+            dash = bool(pieces)
+            continue
+        piece = "-" + ch if dash else ch
+        width = len(piece.encode("utf-8"))
+        if chars + len(piece) > limit or size + width > SLUG_BYTES:
+            break
+        pieces.append(piece)
+        chars += len(piece)
+        size += width
+        dash = False
+    return "".join(pieces) or "message"
 
 
 def _subject(message: Message) -> str | None:

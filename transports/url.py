@@ -193,7 +193,7 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
         raise InvalidURL("transport URL contains control characters (CR, LF, NUL, ...)")
     try:
         parts = urlsplit(url)
-    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unclosed or bad [literal]
+    except ValueError:  # e.g. "Invalid IPv6 URL" for an unclosed or bad [literal]
         raise InvalidURL("invalid transport URL (an IPv6 host must be a [literal]; "
                          "percent-encode special characters in a password)") from None
     if parts.fragment:
@@ -208,7 +208,7 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
         raise InvalidURL("empty user name before '@'")
     try:
         port = parts.port
-    except ValueError as exc:
+    except ValueError:
         raise InvalidURL(f"invalid port in {scheme}:// URL (missing '@host', or a ':' in "
                          "the password that is not percent-encoded)") from None
     host = parts.hostname
