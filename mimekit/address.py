@@ -674,6 +674,24 @@ def _mailbox_tokens(addr: Address, policy: Policy) -> list[str]:
     return toks
 
 
+def _plain_mailbox(addr: Address, room: int) -> str | None:
+    """The one-token form of an everyday mailbox, or None when the general path is
+    needed: an atom-only display name (RFC 5322 §3.2.3) or none, a dot-atom local part
+    and an ASCII dot-atom domain (§3.4.1) are written as they are, which is exactly what
+    :func:`_mailbox_tokens` gives for them. The patterns exclude CR, LF and NUL, so the
+    injection check is implied; under any policy an ASCII mailbox is written the same."""
+    name = addr.name
+    if not (_DOT_ATOM_ASCII.match(addr.local) and _DOT_ATOM_ASCII.match(addr.domain)):
+        return None
+    if name is None or name == "":
+        token = f"{addr.local}@{addr.domain}"
+    elif "=?" not in name and _PHRASE_ASCII.match(name):
+        token = f"{name} <{addr.local}@{addr.domain}>"
+    else:
+        return None
+    return token if len(token) <= room else None
+
+
 def address_tokens(items: Iterable[Address | Group], policy: Policy) -> list[str]:
     """Foldable tokens for an address-list header value (RFC 5322 §3.4).
 
@@ -684,7 +702,13 @@ def address_tokens(items: Iterable[Address | Group], policy: Policy) -> list[str
     """
     out: list[str] = []
     items = list(items)
+    room = policy.max_line_length - 2
     for idx, item in enumerate(items):
+        if type(item) is Address:
+            token = _plain_mailbox(item, room)
+            if token is not None:
+                out.append(token + "," if idx < len(items) - 1 else token)
+                continue
         _check_address(item)
         if isinstance(item, Group):
             if not item.name:

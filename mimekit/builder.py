@@ -22,17 +22,19 @@ import datetime as _dt
 import hashlib
 import os
 import re
-from typing import IO, TYPE_CHECKING, Union
+from typing import IO, Union
 
 import attrs
 
+from .address import Address, Group, coerce_addresses, mailboxes
+from .codecs import choose_cte, encode_body
+from .dates import format_date, make_msgid
 from .errors import BuildError, HeaderInjectionError
+from .folding import address_field, format_header
+from .headers import Header, Headers
+from .model import Message, Part
+from .params import ContentDisposition, ContentType, make_boundary
 from .policy import DEFAULT, Policy
-
-if TYPE_CHECKING:
-    from .address import Address, Group
-    from .model import Message, Part
-    from .params import ContentType
 
 __all__ = ["Attachment", "Builder", "compose"]
 
@@ -119,8 +121,6 @@ class Builder:
 
     # -- addresses -------------------------------------------------------
     def _add_addresses(self, field: str, values: tuple[object, ...]) -> Builder:
-        from .address import coerce_addresses
-
         items = self._addrs.setdefault(field, [])
         for value in values:
             items.extend(coerce_addresses(value))  # raises HeaderInjectionError / AddressError
@@ -175,12 +175,11 @@ class Builder:
 
     def attach_message(self, message: Message | bytes, *, filename: str | None = None) -> Builder:
         """Attach a whole message as ``message/rfc822`` (RFC 2046 §5.2.1), e.g. to forward it."""
-        from .model import Message as _Message
         from .parser import parse
 
         if isinstance(message, (bytes, bytearray, memoryview)):
             message = parse(bytes(message))
-        if not isinstance(message, _Message):
+        if not isinstance(message, Message):
             raise BuildError("attach_message() takes a Message or its raw bytes")
         if filename is not None:
             _check_text("attachment filename", filename)
@@ -315,7 +314,6 @@ class Builder:
         is read differently by different parsers (RFC 5322 §3.6 allows one), so use
         the dedicated method instead.
         """
-        from .folding import format_header
 
         _check_text("header name", name)
         _check_text(f"header {name}", value)
@@ -348,11 +346,6 @@ class Builder:
         Raises :class:`BuildError` without an author, or with several authors and no
         Sender (RFC 5322 §3.6.2).
         """
-        from .address import mailboxes
-        from .dates import make_msgid
-        from .headers import Headers
-        from .model import Message
-
         policy = self._policy
         authors = mailboxes(self._addrs.get("From", []))
         if not authors:
@@ -362,32 +355,40 @@ class Builder:
         self._boundary_count = 0
         body = self._body_part()
 
-        root_headers = Headers()
+        fields: list[Header] = []
         date = self._date
         if date is None:
             date = (_dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc) if self._deterministic
                     else _dt.datetime.now(_dt.timezone.utc))
-        root_headers.add("Date", date, policy)
+        if isinstance(date, _dt.datetime):
+            fields.append(_own_header("Date", format_date(date), policy))
+        else:
+            fields.append(Header.create("Date", date, policy))
         for field in ("From", "Sender", "Reply-To", "To", "Cc", "Bcc"):
-            if self._addrs.get(field):
-                root_headers.add(field, self._addrs[field], policy)
+            items = self._addrs.get(field)
+            if items:
+                # Values coerce_addresses() made (and checked) when they were set.
+                fields.append(Header(field, address_field(field, items, policy)))
         if self._subject is not None:
-            root_headers.add("Subject", self._subject, policy)
+            fields.append(Header.create("Subject", self._subject, policy))
         msgid = self._message_id
         if msgid is None:
             msgid = (self._stable_msgid(body) if self._deterministic
                      else make_msgid(policy.message_id_domain))
-        root_headers.add("Message-ID", msgid, policy)
+        if _SIMPLE_ID.fullmatch(msgid):
+            fields.append(_own_header("Message-ID", msgid, policy))
+        else:
+            fields.append(Header.create("Message-ID", msgid, policy))
         for name in ("In-Reply-To", "References"):
             if self._threading.get(name):
-                root_headers.add(name, " ".join(self._threading[name]), policy)
-        for name, value in self._extra:
-            root_headers.add(name, value, policy)
-        root_headers.add("MIME-Version", "1.0", policy)
-
-        # The root is the body's top part with the message headers in front.
-        for header in body.headers:
-            root_headers.append_header(header)
+                fields.append(Header.create(name, " ".join(self._threading[name]), policy))
+        fields.extend(Header.create(name, value, policy) for name, value in self._extra)
+        fields.append(_own_header("MIME-Version", "1.0", policy))
+        # The root is the body's top part with the message headers in front. Every
+        # field was made here (valid by construction), so the header block is built
+        # in one go instead of field by field.
+        fields.extend(body.headers._items)
+        root_headers = Headers._from_parsed(fields, [h.name.lower() for h in fields])
         if body.is_multipart:
             return Message.multipart(root_headers, list(body.children))
         return Message.leaf(root_headers, body.body)
@@ -440,18 +441,12 @@ class Builder:
         return body
 
     def _boundary(self) -> str:
-        from .params import make_boundary
-
         if self._deterministic:
             self._boundary_count += 1
             return f"=_mimekit_{self._boundary_count:03d}"
         return make_boundary()
 
     def _multipart(self, subtype: str, children: list[Part]) -> Part:
-        from .headers import Headers
-        from .model import Part
-        from .params import ContentType
-
         content = [child.to_bytes() for child in children]
         while True:
             # RFC 2046 §5.1.1: the boundary must not occur in the parts (only possible
@@ -465,31 +460,24 @@ class Builder:
                     self._policy)
         return Part.multipart(headers, children)
 
-    def _encoded_leaf(self, ctype: ContentType, data: bytes, cte: str,
+    def _encoded_leaf(self, ctype: ContentType | Header, data: bytes, cte: str,
                       extra: tuple[tuple[str, object], ...] = ()) -> Part:
-        from .codecs import encode_body
-        from .headers import Headers
-        from .model import Part
-
         headers = Headers()
-        headers.add("Content-Type", ctype, self._policy)
+        if isinstance(ctype, Header):
+            headers._append(ctype)
+        else:
+            headers.add("Content-Type", ctype, self._policy)
         for name, value in extra:
             headers.add(name, value, self._policy)
-        headers.add("Content-Transfer-Encoding", cte, self._policy)
+        headers._append(_own_header("Content-Transfer-Encoding", cte, self._policy))
         return Part.leaf(headers, encode_body(data, cte, self._policy.linesep))
 
     def _text_leaf(self, text: str, subtype: str) -> Part:
-        from .codecs import choose_cte
-        from .params import ContentType
-
         data = _normalize_newlines(text).encode("utf-8")
         cte = choose_cte(data, text=True, allow_8bit=self._policy.allow_8bit)
-        return self._encoded_leaf(ContentType.of(f"text/{subtype}", charset="utf-8"), data, cte)
+        return self._encoded_leaf(_text_type_header(subtype, self._policy), data, cte)
 
     def _calendar_leaf(self, data: bytes, method: str) -> Part:
-        from .codecs import choose_cte
-        from .params import ContentType
-
         # RFC 5545 §3.1: content lines end in CRLF.
         data = _normalize_newlines(data.decode("utf-8", "replace")).encode("utf-8")
         cte = choose_cte(data, text=True, allow_8bit=self._policy.allow_8bit)
@@ -497,10 +485,6 @@ class Builder:
         return self._encoded_leaf(ctype, data, cte)
 
     def _message_part(self, message: Message, filename: str | None) -> Part:
-        from .headers import Headers
-        from .model import Part
-        from .params import ContentDisposition, ContentType
-
         headers = Headers()
         headers.add("Content-Type", ContentType.of("message/rfc822"), self._policy)
         name = filename
@@ -512,9 +496,6 @@ class Builder:
         return Part.rfc822(headers, message)
 
     def _file_leaf(self, att: Attachment) -> Part:
-        from .codecs import choose_cte
-        from .params import ContentDisposition, ContentType
-
         maintype = att.content_type.partition("/")[0]
         params: dict[str, str] = {}
         if att.filename is not None:
@@ -546,6 +527,35 @@ class Builder:
         return self._encoded_leaf(ctype, att.data, cte, tuple(extra))
 
 
+# A message id the builder can write as it is: angle brackets around printable ASCII
+# without white space or brackets (what make_msgid and _stable_msgid give).
+_SIMPLE_ID = re.compile(r"<[!-;=?-~]+>")
+
+# Content-Type fields of the text leaves, formatted once per (subtype, policy).
+_TEXT_TYPES: dict[tuple[str, Policy], bytes] = {}
+
+
+def _own_header(name: str, value: str, policy: Policy) -> Header:
+    """A field whose value the builder produced itself (a formatted date, a generated
+    id, a transfer-encoding token): printable ASCII, no CR/LF (RFC 5322 §2.2), so it
+    needs neither encoding nor validation; folded by the general path only when it is
+    too long for one line."""
+    if len(name) + 2 + len(value) > policy.max_line_length:
+        return Header.create(name, value, policy)
+    return Header(name, f"{name}: {value}".encode("ascii") + policy.linesep)
+
+
+def _text_type_header(subtype: str, policy: Policy) -> Header:
+    """``Content-Type: text/<subtype>; charset=utf-8`` for a body leaf (cached bytes)."""
+    raw = _TEXT_TYPES.get((subtype, policy))
+    if raw is None:
+        ctype = ContentType.of(f"text/{subtype}", charset="utf-8")
+        raw = Header.create("Content-Type", ctype, policy).raw
+        if len(_TEXT_TYPES) < 64:
+            _TEXT_TYPES[(subtype, policy)] = raw
+    return Header("Content-Type", raw)
+
+
 # Headers build() writes itself, with the method that sets each.
 _MANAGED_HEADERS = {
     "from": "from_()", "sender": "sender()", "reply-to": "reply_to()", "to": "to()",
@@ -559,7 +569,6 @@ def _check_content_type(value: str) -> None:
     """A caller-given attachment type must be a plain ``type/subtype`` leaf type:
     multipart needs children and a boundary, message/rfc822 a message (RFC 2046 §5)."""
     from .errors import Defect
-    from .params import ContentType
 
     _check_text("content type", value)
     defects: list[Defect] = []

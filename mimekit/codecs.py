@@ -138,7 +138,6 @@ _QP_MAX = 76  # RFC 2045 §6.7 rule 5: encoded lines no more than 76 characters
 _QP_FIX = re.compile(rb"^(?:\.|From |[^\n]{77})[^\n]*", re.MULTILINE)
 _QP_SOFT_WS = re.compile(rb"=[ \t]+(?=\r?\n|$)")
 _QP_BAD = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|$)")
-_CRLF_OR_CR = re.compile(rb"\r\n?")
 
 
 def _qp_split(line: bytes) -> list[bytes]:
@@ -179,7 +178,9 @@ def qp_encode(data: bytes, linesep: bytes = b"\r\n", *, binary: bool = False) ->
     if not data:
         return b""
     if not binary and b"\r" in data:
-        data = _CRLF_OR_CR.sub(b"\n", data)
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            data = data.replace(b"\r", b"\n")  # lone CR: a line break too
     out = binascii.b2a_qp(data, quotetabs=False, istext=not binary, header=False)
     if binary and b"\r\n" in out:
         # binascii copies the data's first line ending for its soft breaks ("=\r\n"

@@ -19,10 +19,14 @@ from typing import Any
 
 import attrs
 
+from mimekit.address import Address, Group, address_tokens, coerce_addresses
+from mimekit.dates import format_date, parse_date, parse_msgid_list
+from mimekit.encoded_words import encode_words, needs_encoding
 from mimekit.errors import BuildError, EncodingError, HeaderInjectionError
+from mimekit.params import ContentDisposition, ContentType
 from mimekit.policy import Policy
 
-__all__ = ["ADDRESS_HEADERS", "fold_tokens", "format_header"]
+__all__ = ["ADDRESS_HEADERS", "address_field", "fold_tokens", "format_header"]
 
 # RFC 5322 §2.2: field-name = 1*ftext; ftext = %d33-57 / %d59-126 (printable, no colon).
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
@@ -144,8 +148,16 @@ def fold_tokens(name: str, tokens: list[str], policy: Policy) -> bytes:
     line), ending with ``policy.linesep``. Raises BuildError when a token cannot fit in
     the hard line limit."""
     _check_name(name)
-    for tok in tokens:
-        _check_text(name, tok)
+    joined = " ".join(tokens)
+    if _INJECTION.search(joined):
+        for tok in tokens:
+            _check_text(name, tok)  # raises, naming the offending token
+    if tokens and joined.isascii() and len(name) + 2 + len(joined) <= min(
+        policy.max_line_length, policy.hard_line_limit
+    ):
+        # Fast path: the whole field fits on one line, so there is nothing to fold and
+        # the result is what the folder would build (tokens joined by single spaces).
+        return f"{name}: {joined}".encode("ascii") + policy.linesep
     folder = _Folder(name, policy)
     for tok in tokens:
         folder.add(tok)
@@ -157,8 +169,6 @@ def fold_tokens(name: str, tokens: list[str], policy: Policy) -> bytes:
 
 
 def _unstructured(name: str, value: str, policy: Policy) -> bytes:
-    from mimekit.encoded_words import encode_words, needs_encoding
-
     folder = _Folder(name, policy, fold_first=False)
     word_max = min(75, max(policy.max_line_length - 1, 24))  # RFC 2047 §2: <= 75
     # A word longer than this cannot be placed even on a line of its own.
@@ -249,8 +259,6 @@ def _norm_id(name: str, value: str, policy: Policy) -> str:
 
 def _id_list(name: str, value: Any, policy: Policy) -> list[str]:
     if isinstance(value, str):
-        from mimekit.dates import parse_msgid_list
-
         ids = parse_msgid_list(value)
         if not ids and value.strip():
             raise BuildError(f"no message id found in {name}: {value[:60]!r}")
@@ -266,8 +274,6 @@ def _id_list(name: str, value: Any, policy: Policy) -> list[str]:
 
 
 def _date_value(name: str, value: Any) -> str:
-    from mimekit.dates import format_date, parse_date
-
     if isinstance(value, datetime):
         return format_date(value)
     if isinstance(value, str):
@@ -280,8 +286,6 @@ def _date_value(name: str, value: Any) -> str:
 
 def _param_tokens(name: str, value: Any, policy: Policy) -> list[str]:
     if isinstance(value, str):
-        from mimekit.params import ContentDisposition, ContentType
-
         cls: Any = ContentType if name == "content-type" else ContentDisposition
         value = cls.parse(value, [])
     tokens = value.header_tokens(policy)
@@ -310,17 +314,24 @@ def format_header(name: str, value: Any, policy: Policy) -> bytes:
         raise EncodingError(f"the value of {name} cannot be encoded: {exc}") from None
 
 
+def address_field(name: str, items: list[Address | Group], policy: Policy) -> bytes:
+    """An address-list field (RFC 5322 §3.4) from address values, folded between
+    addresses; ``name`` must already be a valid field name."""
+    tokens = address_tokens(items, policy)
+    if policy.max_line_length > _EW_LINE and any("=?" in t for t in tokens):
+        # RFC 2047 §2: a line holding an encoded word is at most 76 characters.
+        policy = attrs.evolve(policy, max_line_length=_EW_LINE)
+        tokens = address_tokens(items, policy)
+    return fold_tokens(name, tokens, policy)
+
+
 def _format(name: str, key: str, value: Any, policy: Policy) -> bytes:
     if key in ADDRESS_HEADERS:
-        from mimekit.address import address_tokens, coerce_addresses
-
-        items = coerce_addresses(value)
-        tokens = address_tokens(items, policy)
-        if policy.max_line_length > _EW_LINE and any("=?" in t for t in tokens):
-            # RFC 2047 §2: a line holding an encoded word is at most 76 characters.
-            policy = attrs.evolve(policy, max_line_length=_EW_LINE)
-            tokens = address_tokens(items, policy)
-        return fold_tokens(name, tokens, policy)
+        if isinstance(value, list) and all(type(v) is Address for v in value):
+            items = value  # already values (the builder's lists): address_tokens checks them
+        else:
+            items = coerce_addresses(value)
+        return address_field(name, items, policy)
     if key in _ID_HEADERS:
         if not isinstance(value, str):
             raise TypeError(f"{name} takes a message id string")
@@ -332,8 +343,6 @@ def _format(name: str, key: str, value: Any, policy: Policy) -> bytes:
     if key in _PARAM_HEADERS:
         return fold_tokens(name, _param_tokens(key, value, policy), policy)
     if isinstance(value, datetime):
-        from mimekit.dates import format_date
-
         value = format_date(value)
     if not isinstance(value, str):
         raise TypeError(f"{name} takes a string, not {type(value).__name__}")

@@ -472,3 +472,50 @@ def test_control_characters_are_reported() -> None:
     clean: list[Defect] = []
     parse_address_list("Ana\t<a@b.c>", clean)
     assert clean == []
+
+
+# --- the one-token fast path for everyday mailboxes ---------------------------------
+
+_ATOM_CHARS = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(
+        st.none(),
+        st.just(""),
+        st.lists(st.text(_ATOM_CHARS, min_size=1, max_size=12), min_size=1, max_size=6).map(" ".join),
+        st.text(max_size=30),
+    ),
+    local=st.lists(st.text(_ATOM_CHARS, min_size=1, max_size=20), min_size=1, max_size=3).map(".".join),
+    domain=st.sampled_from(["example.org", "EXAMPLE.net", "a-b.c-d.test", "xn--bcher-kva.example",
+                            "bücher.example", "[192.0.2.1]", "localhost"]),
+    policy=st.sampled_from([DEFAULT, SMTPUTF8, attrs.evolve(DEFAULT, max_line_length=40)]),
+)
+def test_plain_mailbox_fast_path_matches_general_path(
+    name: str | None, local: str, domain: str, policy: object
+) -> None:
+    """The fast path of address_tokens gives exactly the general path's tokens."""
+    from mimekit.address import _mailbox_tokens, _plain_mailbox
+
+    if name is not None and any(ch in name for ch in "\r\n\0"):
+        return
+    addr = Address(name, local, domain)
+    assert isinstance(policy, type(DEFAULT))
+    fast = _plain_mailbox(addr, policy.max_line_length - 2)
+    if fast is not None:
+        assert [fast] == _mailbox_tokens(addr, policy)
+        assert address_tokens([addr, addr], policy) == [fast + ",", fast]
+
+
+def test_plain_mailbox_fast_path_declines_what_needs_work() -> None:
+    from mimekit.address import _plain_mailbox
+
+    assert _plain_mailbox(Address("Ana Lima", "ana", "example.org"), 76) == "Ana Lima <ana@example.org>"
+    assert _plain_mailbox(Address(None, "ana", "example.org"), 76) == "ana@example.org"
+    assert _plain_mailbox(Address("Lima, Ana", "ana", "example.org"), 76) is None  # quoted
+    assert _plain_mailbox(Address("Zoë", "ana", "example.org"), 76) is None  # RFC 2047
+    assert _plain_mailbox(Address("=?x?=", "ana", "example.org"), 76) is None
+    assert _plain_mailbox(Address(None, "a b", "example.org"), 76) is None  # quoted local
+    assert _plain_mailbox(Address(None, "ana", "bücher.example"), 76) is None  # IDNA
+    assert _plain_mailbox(Address("A" * 80, "ana", "example.org"), 76) is None  # folds

@@ -342,3 +342,23 @@ def test_address_lines_with_encoded_words_within_76() -> None:
     std = _stdlib(raw)["Cc"]
     assert [a.display_name for a in std.addresses] == [n for n, _ in names]
     assert not std.defects
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=st.lists(st.text(st.characters(blacklist_characters="\r\n\0"), max_size=30), max_size=6),
+    width=st.sampled_from([78, 40, 998]),
+)
+def test_fold_tokens_one_line_fast_path_equals_the_folder(tokens: list[str], width: int) -> None:
+    """The one-line shortcut of fold_tokens gives what the folder itself builds."""
+    from mimekit.folding import _Folder, _verify
+
+    policy = attrs.evolve(DEFAULT, max_line_length=width)
+    try:
+        fast = fold_tokens("X-Test", tokens, policy)
+    except BuildError:
+        return
+    folder = _Folder("X-Test", policy)
+    for tok in tokens:
+        folder.add(tok)
+    assert fast == _verify("X-Test", folder.result(), policy)
