@@ -180,6 +180,12 @@ class Driver:
         result: SendResult = self._run(self.t.asend(message, **kw))
         return result
 
+    def send_many(self, messages: list[Any]) -> list[SendResult]:
+        if isinstance(self.t, SMTPTransport):
+            return self.t.send_many(messages)
+        results: list[SendResult] = self._run(self.t.asend_many(messages))
+        return results
+
     def pause(self, seconds: float) -> None:
         """Let time pass (the asyncio driver's loop runs: it sees a server's
         close or its unsolicited 421 only then)."""

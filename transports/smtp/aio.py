@@ -13,15 +13,15 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from mimekit.transports.base import AsyncTransport, Envelope, SendResult
 from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
 from mimekit.transports.smtp.common import (
     Acquire,
-    Flow,
     Pause,
+    PoolOp,
     Quit,
     Release,
     SendJob,
@@ -30,9 +30,11 @@ from mimekit.transports.smtp.common import (
     checked_pool_size,
     default_local_hostname,
     io_failure,
+    make_jobs,
     make_settings,
     prepare_send,
     send_flow,
+    send_many_flow,
 )
 from mimekit.transports.smtp.protocol import (
     DSNOptions,
@@ -383,17 +385,30 @@ class AsyncSMTPTransport(AsyncTransport):
             raise ConnectionLost("the transport is closed")
         return await self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
 
+    async def asend_many(self, messages: Iterable[Message | bytes]) -> list[SendResult]:
+        """Deliver several messages in order over one connection, pipelined
+        across messages (see :meth:`SMTPTransport.send_many`)."""
+        if self._closed:
+            raise ConnectionLost("the transport is closed")
+        jobs, error = make_jobs(self.settings, messages)
+        results = await self._run_flow(send_many_flow(jobs)) if jobs else []
+        if error is not None:
+            raise error
+        return results
+
     async def _deliver(self, job: SendJob) -> SendResult:
         """Run the send loop for ``job`` on a pool slot (final after :meth:`aclose`)."""
         if self._closed:
             raise ConnectionLost("the transport is closed")
-        flow = send_flow(job)
+        return await self._run_flow(send_flow(job))
+
+    async def _run_flow(self, flow: Generator[PoolOp, object, T]) -> T:
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.pool_size)
         async with self._sem:
             return await self._pump(flow)
 
-    async def _pump(self, flow: Flow) -> SendResult:
+    async def _pump(self, flow: Generator[PoolOp, object, T]) -> T:
         """Perform the operations of a :func:`~.common.send_flow` (which makes
         every decision): the I/O half of the send loop."""
         value: object = None
@@ -402,7 +417,7 @@ class AsyncSMTPTransport(AsyncTransport):
             try:
                 op = flow.send(value) if error is None else flow.throw(error)
             except StopIteration as stop:
-                result: SendResult = stop.value
+                result: T = stop.value
                 return result
             value, error = None, None
             try:

@@ -13,7 +13,7 @@ import ipaddress
 import re
 import socket
 import ssl
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypedDict, cast
 
 import attrs
@@ -27,11 +27,13 @@ from mimekit.transports.errors import (
 )
 from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
+    Batch,
     DeliveryStatusUnknown,
     DSNOptions,
     SMTPClientProtocol,
     Step,
     Transaction,
+    TxRequest,
     normalize_line_endings,
     parse_queue_id,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "Abort",
     "Acquire",
     "Flow",
+    "ManyFlow",
     "Pause",
     "PoolOp",
     "PooledConnection",
@@ -63,9 +66,11 @@ __all__ = [
     "io_failure",
     "is_retriable",
     "lost",
+    "make_jobs",
     "make_settings",
     "prepare_send",
     "send_flow",
+    "send_many_flow",
     "to_result",
 ]
 
@@ -347,15 +352,28 @@ class SendJob:
 
     def transaction(self, proto: SMTPClientProtocol) -> Step[Transaction]:
         """The protocol operation that sends this message on ``proto``."""
-        s = self.settings
+        r = self.request()
         return proto.transaction(
+            r.data,
+            r.mail_from,
+            r.rcpt_to,
+            dsn=r.dsn,
+            downgrade=r.downgrade,
+            chunking=r.chunking,
+            crlf=r.crlf,
+        )
+
+    def request(self) -> TxRequest:
+        """This message as one item of :meth:`SMTPClientProtocol.transactions`."""
+        s = self.settings
+        return TxRequest(
             self.data,
             self.envelope.mail_from,
-            self.envelope.rcpt_to,
-            dsn=self.dsn,
-            downgrade=to_7bit if s.downgrade_8bit else None,
-            chunking=s.chunking,
-            crlf=self.crlf,
+            tuple(self.envelope.rcpt_to),
+            self.dsn,
+            to_7bit if s.downgrade_8bit else None,
+            s.chunking,
+            self.crlf,
         )
 
     def retry_after(self, exc: BaseException, proto: SMTPClientProtocol | None) -> bool:
@@ -470,7 +488,7 @@ class Transact:
     """Run ``step`` (the job's transaction) on ``conn``; send back its :class:`Transaction`."""
 
     conn: PooledConnection
-    step: Step[Transaction] = attrs.field(eq=False)
+    step: Step[object] = attrs.field(eq=False)
 
 
 @attrs.frozen
@@ -503,6 +521,7 @@ class Pause:
 
 PoolOp = Acquire | Transact | Release | Quit | Abort | Pause
 Flow = Generator[PoolOp, object, SendResult]
+ManyFlow = Generator[PoolOp, object, list[SendResult]]
 
 
 def send_flow(job: SendJob) -> Flow:
@@ -548,3 +567,114 @@ def send_flow(job: SendJob) -> Flow:
         if result is not None:
             return result
         yield Pause(job.next_delay())  # every recipient got 4xx: try again later
+
+
+def make_jobs(
+    settings: Settings, messages: Iterable[Message | bytes]
+) -> tuple[list[SendJob], TransportError | None]:
+    """The :class:`SendJob` of each message for ``send_many``, in order, up to
+    the first one that cannot be sent at all (no envelope, a bad address):
+    ``(jobs before it, its error)``. Like ``[send(m) for m in messages]``, the
+    messages before it are sent, then its error is raised."""
+    jobs: list[SendJob] = []
+    for message in messages:
+        try:
+            data, env, message_id = prepare_send(message, None)
+            jobs.append(SendJob(settings, data, env, None, message_id, crlf=True))
+        except TransportError as exc:
+            return jobs, exc
+    return jobs, None
+
+
+def send_many_flow(jobs: Sequence[SendJob]) -> ManyFlow:
+    """The loop of ``send_many`` (both drivers), as a generator of
+    :data:`PoolOp` like :func:`send_flow`: every message in order, pipelined
+    across messages on one connection when the server offers PIPELINING
+    (:meth:`SMTPClientProtocol.transactions`). Returns the results in order.
+
+    The contract of :meth:`Transport.send_many` holds: it stops at the first
+    message that fails (its error is raised; the messages before it were
+    sent, none after it was). Each message is retried under the rules of
+    :func:`send_flow` (its own attempts and back-off), so the messages are
+    delivered in order: a failure is attributed to the message whose reply
+    it is (:class:`Batch`); a connection lost while a message's end of data
+    waits for its reply makes *that* message :class:`DeliveryStatusUnknown`
+    (never resent), and the next one, whose data was not sent, is not
+    delivered either. A connection lost before a message's data went out is
+    retried on a fresh connection from that message on. At most
+    ``max_messages_per_connection`` messages go over one connection."""
+    results: list[SendResult] = []
+    while len(results) < len(jobs):
+        first = len(results)
+        conn: PooledConnection | None = None
+        batch = Batch()
+        error: BaseException | None = None
+        try:
+            conn = cast(PooledConnection, (yield Acquire()))
+            limit = jobs[first].settings.max_messages_per_connection
+            room = len(jobs) - first if limit is None else max(1, limit - conn.messages)
+            requests = [job.request() for job in jobs[first : first + room]]
+            yield Transact(conn, conn.proto.transactions(requests, batch))
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - attributed below
+            error = exc
+        if conn is not None:
+            conn.messages += len(batch.done)
+        stop: TransportError | None = None
+        again = False  # every recipient of a message got a 4xx: that one again
+        for tx in batch.done:
+            job = jobs[len(results)]
+            try:
+                result = job.result(tx)
+            except TransportError as exc:  # RecipientsRefused
+                stop = exc
+                break
+            if result is None:
+                again = True
+                break
+            results.append(result)
+        if stop is None and not again and batch.failure is None and error is None:
+            if conn is not None:
+                yield Release(conn)  # this connection's share is done (or it is spent)
+            continue
+        job = jobs[len(results)]
+        known = stop is not None or again or batch.failure is not None
+        if known and error is not None and error is not batch.failure:
+            # The message's outcome was read; what failed after it is the clean-up
+            # of the message after it: that costs the connection, not the verdict.
+            if not isinstance(error, TransportError):
+                if conn is not None:
+                    yield Abort(conn)
+                raise error
+            if conn is not None:
+                conn.proto.closed = True
+        if stop is not None:
+            if conn is not None:
+                yield Release(conn)
+            raise stop
+        if again:
+            if conn is not None:
+                yield Release(conn)
+            yield Pause(job.next_delay())
+            continue
+        failure = batch.failure if batch.failure is not None else error
+        assert failure is not None
+        if isinstance(failure, (ConnectionLost, SMTPResponseError)):
+            retry = job.retry_after(failure, conn.proto if conn is not None else None)
+            if conn is not None:
+                if retry and not conn.proto.closed:
+                    yield Quit(conn)
+                yield Release(conn)
+            if not retry:
+                raise failure
+            yield Pause(job.next_delay())
+            continue
+        if isinstance(failure, TransportError):
+            if conn is not None:
+                yield Release(conn)  # refused before anything of it was sent
+            raise failure
+        if conn is not None:
+            yield Abort(conn)
+        raise failure
+    return results

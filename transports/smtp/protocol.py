@@ -34,6 +34,7 @@ from mimekit.transports.errors import (
     MessageTooLarge,
     SMTPResponseError,
     TLSError,
+    TransportError,
 )
 from mimekit.transports.smtp import sasl
 from mimekit.transports.smtp.wire import (
@@ -57,6 +58,8 @@ from mimekit.transports.smtp.wire import (
 )
 
 __all__ = [
+    "BDAT_PIPELINE_LIMIT",
+    "Batch",
     "DSNOptions",
     "DeliveryStatusUnknown",
     "RcptReply",
@@ -69,6 +72,7 @@ __all__ = [
     "Send",
     "StartTLS",
     "Transaction",
+    "TxRequest",
     "check_param",
     "dot_stuff",
     "has_8bit_headers",
@@ -109,6 +113,63 @@ class StartTLS:
 Action = Send | Receive | StartTLS
 Step = Generator[Action, bytes, T]
 
+#: With PIPELINING, a ``BDAT ... LAST`` chunk up to this size goes in the same
+#: write as MAIL and RCPT (RFC 3030 §4.2 allows it: one round trip). A larger
+#: body waits for the MAIL/RCPT replies first, so it is never uploaded only to
+#: be refused because every recipient was: one extra round trip, which is small
+#: next to the time such a body takes to transfer (64 KiB is already more than
+#: a fresh TCP connection's initial window, RFC 6928: 10 segments).
+BDAT_PIPELINE_LIMIT = 64 * 1024
+
+
+@attrs.frozen
+class TxRequest:
+    """One message for :meth:`SMTPClientProtocol.transactions`: the arguments
+    of :meth:`SMTPClientProtocol.transaction`."""
+
+    data: bytes
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    dsn: DSNOptions | None = None
+    downgrade: Callable[[bytes, bool], bytes] | None = attrs.field(default=None, eq=False)
+    chunking: bool = True
+    crlf: bool = False
+
+
+@attrs.define
+class Batch:
+    """The progress of :meth:`SMTPClientProtocol.transactions`, kept outside the
+    generator so the caller still has it when the operation failed.
+
+    ``done``: one :class:`Transaction` per message whose outcome is known, in
+    order (a refused one, ``final is None``, is the last). ``failure``: the
+    error of message number ``len(done)``, set as soon as its reply is read,
+    *before* any clean-up of the next message: if the clean-up then fails,
+    the error the caller sees is still attributed to the right message.
+    """
+
+    done: list[Transaction] = attrs.Factory(list)
+    failure: TransportError | None = None
+
+
+@attrs.frozen
+class _Prepared:
+    """A message ready for the wire: its commands and its data."""
+
+    rcpt_to: tuple[str, ...]
+    mail_line: str
+    rcpt_lines: tuple[str, ...]
+    chunking: bool
+    body: bytes  # dot-stuffed with the terminator (DATA), or as is (BDAT)
+
+    @property
+    def head(self) -> tuple[str, ...]:
+        """The commands before the data; with DATA, DATA itself is the last of
+        the group (RFC 2920 §3.1: the client waits for 354 before the data)."""
+        if self.chunking:
+            return (self.mail_line, *self.rcpt_lines)
+        return (self.mail_line, *self.rcpt_lines, "DATA")
+
 
 # ---------------------------------------------------------------- the state machine
 
@@ -135,6 +196,9 @@ class SMTPClientProtocol:
         self.authenticated = False
         self.closed = False
         self.data_committed = False
+        #: true while an AUTH exchange is under way: a connection failure then
+        #: must not be retried (a retry would send the credentials again)
+        self.authenticating = False
         self.greeting: Reply | None = None
 
     # -- low level ---------------------------------------------------------
@@ -313,6 +377,7 @@ class SMTPClientProtocol:
             host=credentials.host,
         )
         initial = mech.initial_response()
+        self.authenticating = True  # reset only when the exchange is over (see io_failure)
         line = f"AUTH {mech.name}"
         if initial is not None:
             # RFC 4954 §4: a zero-length initial response is sent as "="
@@ -337,6 +402,7 @@ class SMTPClientProtocol:
             reply = yield from self.command(
                 base64.b64encode(answer).decode("ascii"), shown="[redacted SASL response]"
             )
+        self.authenticating = False
         if reply.code != 235:
             raise AuthenticationError(reply.code, reply.enhanced, reply.text)
         try:
@@ -428,11 +494,15 @@ class SMTPClientProtocol:
         length-delimited, so no dot-stuffing. With PIPELINING the whole
         transaction is one write (RFC 3030 §4.2 allows pipelining BDAT): one
         round trip per message. The server reads the chunk even when it
-        refused the sender or every recipient, and then refuses the BDAT."""
+        refused the sender or every recipient, and then refuses the BDAT.
+        A body larger than :data:`BDAT_PIPELINE_LIMIT` waits for the MAIL and
+        RCPT replies (sent in one write with PIPELINING) and is sent only if
+        a recipient was accepted."""
         bdat = f"BDAT {len(body)} LAST"
         shown = f"{bdat}\n   [{len(body)} octets of message data]"
         replies: list[Reply] = []
-        if self.has("PIPELINING"):
+        pipelining = self.has("PIPELINING")
+        if pipelining and len(body) <= BDAT_PIPELINE_LIMIT:
             head = b"".join(self._encode(x) for x in (mail_line, *rcpt_lines, bdat))
             self.data_committed = True
             yield self._send(head + body, "\n   ".join((mail_line, *rcpt_lines, shown)))
@@ -447,15 +517,22 @@ class SMTPClientProtocol:
                 raise
             final: Reply | None = yield from self._read(data_phase=True)
         else:
-            mail_reply = yield from self.command(mail_line)
+            if pipelining:  # RFC 2920 §3.1: MAIL and every RCPT in one group
+                batch = [mail_line, *rcpt_lines]
+                yield self._send(b"".join(map(self._encode, batch)), "\n   ".join(batch))
+                mail_reply = yield from self._read()
+                for _ in rcpt_lines:
+                    replies.append((yield from self._read()))
+            else:
+                mail_reply = yield from self.command(mail_line)
+                if mail_reply.ok:
+                    for line in rcpt_lines:
+                        replies.append((yield from self.command(line)))
             final = None
-            if mail_reply.ok:
-                for line in rcpt_lines:
-                    replies.append((yield from self.command(line)))
-                if any(r.ok for r in replies):
-                    self.data_committed = True
-                    yield self._send(self._encode(bdat) + body, shown)
-                    final = yield from self._read(data_phase=True)
+            if mail_reply.ok and any(r.ok for r in replies):
+                self.data_committed = True
+                yield self._send(self._encode(bdat) + body, shown)
+                final = yield from self._read(data_phase=True)
         rcpts = tuple(RcptReply(a, r) for a, r in zip(rcpt_to, replies))
         if not mail_reply.ok:
             self.data_committed = False  # refused: the chunk was read and discarded
@@ -475,6 +552,175 @@ class SMTPClientProtocol:
                 self.closed = True
             raise final.error()
         return Transaction(rcpts, final)
+
+    # -- several messages, pipelined across messages ------------------------------------
+
+    def transactions(self, requests: Sequence[TxRequest], batch: Batch) -> Step[None]:
+        """Several mail transactions in order on this connection, recording
+        each outcome in ``batch`` (see :class:`Batch`); stops after the first
+        message that is not accepted (its error is raised, or, when every
+        recipient was refused, its :class:`Transaction` with ``final=None`` is
+        the last of ``batch.done``).
+
+        With PIPELINING the next message's commands go in the same write as
+        this message's data: RFC 2920 §3.1 allows the message content as the
+        first "command" of a group, so the group is ``<data of N> MAIL RCPT...
+        DATA`` (or ``BDAT <N> LAST + data, MAIL, RCPT...`` with CHUNKING,
+        RFC 3030 §4.2): one round trip per message with DATA or BDAT. Replies
+        are read in order, so each belongs to exactly one message:
+
+        - the reply to the end of N's data is N's (a 4xx/5xx fails N only);
+        - a message's data is sent only after its MAIL and RCPT replies (and
+          the 354 to DATA) were read, so a refused sender or recipients never
+          get its data, and at most one message is ever "sent, reply pending":
+          :attr:`data_committed` is true exactly while that is so;
+        - a message refused before anything is sent (SIZE, SMTPUTF8,
+          8BITMIME: :class:`TransportError`) is found before its commands are
+          written; the message before it still completes.
+
+        When N fails while N+1's commands are already on the wire, N+1 is
+        abandoned: RSET (after the lone "." of RFC 2920 §3.1 when its DATA got
+        354 with no recipient accepted). If its DATA got 354 *with* accepted
+        recipients, ending the data would deliver an empty message, so the
+        connection is marked closed instead (the driver drops it; without the
+        end-of-data indication, RFC 5321 §4.1.1.4, there is no message).
+        Without PIPELINING the messages go one :meth:`transaction` at a time.
+        """
+        self.data_committed = False
+        if not self.has("PIPELINING"):
+            for req in requests:
+                tx = yield from self.transaction(
+                    req.data,
+                    req.mail_from,
+                    req.rcpt_to,
+                    dsn=req.dsn,
+                    downgrade=req.downgrade,
+                    chunking=req.chunking,
+                    crlf=req.crlf,
+                )
+                batch.done.append(tx)
+                if tx.final is None:
+                    return
+            return
+        if not requests:
+            return
+        nxt: _Prepared | None = self._prepared(requests[0])  # raises before any I/O
+        pending: _Prepared | None = None  # accepted; its data leads the next write
+        pending_rcpts: tuple[RcptReply, ...] = ()
+        refused_early: TransportError | None = None  # the message after it, not sendable
+        index = 0
+        assert nxt is not None
+        out, shown = self._encode_head(nxt)
+        while True:
+            if pending is not None:
+                self.data_committed = True  # the end of pending's data goes out now
+            yield self._send(out, shown)
+            if pending is not None:
+                final = yield from self._read(data_phase=True)
+                self.data_committed = False  # its outcome is known
+                if not final.ok:
+                    error = final.error()
+                    batch.failure = error  # pending's, whatever the clean-up below does
+                    if nxt is not None:
+                        yield from self._abandon(nxt)
+                    elif pending.chunking:
+                        # RFC 3030 §2: after an error reply to BDAT the state is
+                        # indeterminate: RSET before anything else
+                        yield from self.rset()
+                    raise error
+                batch.done.append(Transaction(pending_rcpts, final))
+                pending = None
+            if nxt is None:
+                if refused_early is not None:
+                    batch.failure = refused_early
+                    raise refused_early
+                return
+            mail_reply, replies, data_reply = yield from self._read_head(nxt)
+            rcpts = _zip_rcpts(nxt, replies)
+            if (
+                not mail_reply.ok
+                or not any(r.reply.ok for r in rcpts)
+                or (data_reply is not None and data_reply.code != 354)
+            ):
+                refusal: SMTPResponseError | None = None
+                if not mail_reply.ok:
+                    refusal = mail_reply.error()
+                elif any(r.reply.ok for r in rcpts) and data_reply is not None:
+                    refusal = data_reply.error()
+                if refusal is not None:
+                    batch.failure = refusal
+                else:
+                    batch.done.append(Transaction(rcpts, None))  # every recipient refused
+                yield from self._end_refused(data_reply)
+                if refusal is not None:
+                    raise refusal
+                return
+            # nxt is accepted: its data leads the next write, behind it the
+            # commands of the message after it (if that one can be sent at all)
+            pending, pending_rcpts = nxt, rcpts
+            nxt = None
+            index += 1
+            if index < len(requests):
+                try:
+                    nxt = self._prepared(requests[index])
+                except TransportError as exc:
+                    refused_early = exc
+            data_shown = f"[{len(pending.body)} octets of message data]" + (
+                "" if pending.chunking else "\n   ."
+            )
+            if nxt is None:
+                out, shown = pending.body, data_shown
+            else:
+                head, head_shown = self._encode_head(nxt)
+                out, shown = pending.body + head, data_shown + "\n   " + head_shown
+
+    def _prepared(self, req: TxRequest) -> _Prepared:
+        """``req`` checked and encoded for this server (raises what
+        :meth:`_prepare` raises, before anything is sent)."""
+        body = req.data if req.crlf else normalize_line_endings(req.data)
+        params, rcpt_lines, body = self._prepare(
+            body, req.mail_from, req.rcpt_to, req.dsn, req.downgrade
+        )
+        mail_line = f"MAIL FROM:<{req.mail_from}>" + "".join(" " + p for p in params)
+        if req.chunking and self.has("CHUNKING"):
+            # RFC 3030 §2: length-delimited, no dot-stuffing
+            wire = self._encode(f"BDAT {len(body)} LAST") + body
+            return _Prepared(tuple(req.rcpt_to), mail_line, tuple(rcpt_lines), True, wire)
+        # RFC 5321 §4.5.2 transparency + §4.1.1.4 terminator
+        return _Prepared(tuple(req.rcpt_to), mail_line, tuple(rcpt_lines), False, dot_stuff(body))
+
+    def _encode_head(self, p: _Prepared) -> tuple[bytes, str]:
+        return b"".join(map(self._encode, p.head)), "\n   ".join(p.head)
+
+    def _read_head(self, p: _Prepared) -> Step[tuple[Reply, list[Reply], Reply | None]]:
+        """The replies to ``p``'s MAIL, each RCPT and (with DATA) DATA, in order."""
+        mail_reply = yield from self._read()
+        replies = []
+        for _ in p.rcpt_lines:
+            replies.append((yield from self._read()))
+        data_reply = None if p.chunking else (yield from self._read())
+        return mail_reply, replies, data_reply
+
+    def _end_refused(self, data_reply: Reply | None) -> Step[None]:
+        """Leave a refused transaction: the lone "." when DATA was accepted
+        anyway (RFC 2920 §3.1; only called when no recipient was accepted or
+        the sender was refused), then RSET (RFC 5321 §4.1.1.5)."""
+        if data_reply is not None and data_reply.code == 354:
+            yield self._send(b".\r\n")
+            yield from self._read(data_phase=True)
+        yield from self.rset()
+
+    def _abandon(self, p: _Prepared) -> Step[None]:
+        """Read the replies to ``p``'s commands, already sent, and cancel its
+        transaction without sending its data (see :meth:`transactions`)."""
+        mail_reply, replies, data_reply = yield from self._read_head(p)
+        accepted = mail_reply.ok and any(r.ok for r in replies)
+        if data_reply is not None and data_reply.code == 354 and accepted:
+            # the only ways out of the data phase are the end of data (which
+            # would deliver an empty message) or closing the connection
+            self.closed = True
+            return
+        yield from self._end_refused(data_reply)
 
     def _prepare(
         self,
@@ -593,6 +839,10 @@ class SMTPClientProtocol:
         """QUIT (RFC 5321 §4.1.1.10)."""
         self.closed = True
         return (yield from self.command("QUIT"))
+
+
+def _zip_rcpts(p: _Prepared, replies: Sequence[Reply]) -> tuple[RcptReply, ...]:
+    return tuple(RcptReply(a, r) for a, r in zip(p.rcpt_to, replies))
 
 
 def _parse_ehlo(reply: Reply) -> dict[str, str]:

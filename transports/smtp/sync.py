@@ -17,15 +17,15 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from mimekit.transports.base import Envelope, SendResult, Transport
 from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
 from mimekit.transports.smtp.common import (
     Acquire,
-    Flow,
     Pause,
+    PoolOp,
     Quit,
     Release,
     SendJob,
@@ -34,9 +34,11 @@ from mimekit.transports.smtp.common import (
     checked_pool_size,
     default_local_hostname,
     io_failure,
+    make_jobs,
     make_settings,
     prepare_send,
     send_flow,
+    send_many_flow,
 )
 from mimekit.transports.smtp.protocol import (
     DSNOptions,
@@ -332,13 +334,28 @@ class SMTPTransport(Transport):
         For relays and benchmarks; :meth:`send` is the safe default."""
         return self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
 
+    def send_many(self, messages: Iterable[Message | bytes]) -> list[SendResult]:
+        """Deliver several messages in order over one connection (see
+        :meth:`~mimekit.transports.base.Transport.send_many`: stops at the
+        first failure, which is raised; the messages before it were sent, none
+        after it). With PIPELINING the next message's commands travel with the
+        previous message's data (RFC 2920 §3.1): one round trip per message
+        (:func:`~.common.send_many_flow` has the failure rules)."""
+        jobs, error = make_jobs(self.settings, messages)
+        results = self._run_flow(send_many_flow(jobs)) if jobs else []
+        if error is not None:
+            raise error
+        return results
+
     def _deliver(self, job: SendJob) -> SendResult:
         """Run the send loop for ``job`` on a pool slot."""
-        flow = send_flow(job)
+        return self._run_flow(send_flow(job))
+
+    def _run_flow(self, flow: Generator[PoolOp, object, T]) -> T:
         with self._slots:
             return self._pump(flow)
 
-    def _pump(self, flow: Flow) -> SendResult:
+    def _pump(self, flow: Generator[PoolOp, object, T]) -> T:
         """Perform the operations of a :func:`~.common.send_flow` (which makes
         every decision): the I/O half of the send loop."""
         value: object = None
@@ -347,7 +364,7 @@ class SMTPTransport(Transport):
             try:
                 op = flow.send(value) if error is None else flow.throw(error)
             except StopIteration as stop:
-                result: SendResult = stop.value
+                result: T = stop.value
                 return result
             value, error = None, None
             try:
