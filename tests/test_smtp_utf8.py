@@ -166,7 +166,8 @@ def test_downgrade_of_a_non_mime_message_makes_it_mime() -> None:
     msg = mimekit.parse(out)
     assert msg.headers.get("MIME-Version") == "1.0"
     assert msg.content_type.charset == "utf-8"
-    assert msg.text == "Grüße\r\n"
+    assert msg.text is not None
+    assert msg.text.replace("\r\n", "\n") == "Grüße\n"  # with or without CRLF -> LF in .text
 
 
 def test_nul_in_a_body_is_reencoded_never_sent_raw() -> None:
