@@ -309,6 +309,8 @@ def _looks_like_mbox(data: bytes) -> bool:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .summary import inspect_text
+
     out = sys.stdout
     first = True
     for path in args.files:
@@ -318,77 +320,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             else:
                 if not first:
                     out.write("\n")
-                out.write(_tree(label, msg))
+                out.write(inspect_text(msg, label))
             first = False
     out.flush()
     return 0
-
-
-def _tree(label: str, msg: Message) -> str:
-    d = msg.to_dict()
-    lines = [f"{label}"]
-    if d["subject"] is not None:
-        lines.append(f"  Subject: {d['subject']}")
-    for field, title in (("from", "From"), ("to", "To"), ("cc", "Cc")):
-        if d[field]:
-            lines.append(f"  {title}: {_addresses(d[field])}")
-    if d["date"]:
-        lines.append(f"  Date: {d['date']}")
-    lines.append("")
-    _tree_part(d["root"], 0, lines)
-    if d["defects"]:
-        lines.append("")
-        lines.append(f"defects ({len(d['defects'])}):")
-        for defect in d["defects"]:
-            where = f"part {defect['part'] or 'root'}"
-            if defect["header"]:
-                where += f", {defect['header']}"
-            if defect["offset"] is not None:
-                where += f", byte {defect['offset']}"
-            lines.append(f"  {defect['kind']} ({where}): {defect['detail']}")
-    return "\n".join(lines) + "\n"
-
-
-def _addresses(items: list[dict[str, Any]]) -> str:
-    out = []
-    for item in items:
-        if "group" in item:
-            out.append(f"{item['group']}: {_addresses(item['members'])};")
-        elif item["name"]:
-            out.append(f"{item['name']} <{item['address']}>")
-        else:
-            out.append(item["address"])
-    return ", ".join(out)
-
-
-def _tree_part(part: dict[str, Any], depth: int, lines: list[str]) -> None:
-    indent = "  " * depth
-    bits = [part["id"] or "root", part["content_type"]]
-    if part["charset"]:
-        bits.append(f"charset={part['charset']}")
-    if part["disposition"]:
-        bits.append(part["disposition"])
-    if part["filename"]:
-        bits.append(json.dumps(part["filename"], ensure_ascii=False))
-    if part["size"] is not None:
-        bits.append(_size(part["size"]))
-    if part["transfer_encoding"] not in ("7bit", ""):
-        bits.append(part["transfer_encoding"])
-    if part["defects"]:
-        bits.append(f"[{len(part['defects'])} defect{'s' if len(part['defects']) > 1 else ''}]")
-    lines.append(indent + "  ".join(bits))
-    for child in part["parts"]:
-        _tree_part(child, depth + 1, lines)
-    if part["message"] is not None:
-        _tree_part(part["message"], depth + 1, lines)
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / (1024 * 1024):.1f} MiB"
 
 
 # ------------------------------------------------------------------------- lint

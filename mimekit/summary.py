@@ -4,13 +4,17 @@
 what the CLI prints: plain dicts, lists, strings, ints and None, JSON-serializable as
 is. Every field of the contract is always present. Built without recursion (an explicit
 stack), so deep trees cannot hit Python's recursion limit.
+
+The two text views are renderings of that same dict: ``inspect_text`` (the readable tree
+``mimekit inspect`` prints) and ``tree_text`` (the compact form of the golden files).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mimekit._derived import DerivedPart
 
@@ -18,7 +22,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from mimekit.address import Address, Group
     from mimekit.model import Message, Part
 
-__all__ = ["SCHEMA", "address_to_dict", "message_to_dict", "part_to_dict", "tree_text"]
+__all__ = [
+    "SCHEMA",
+    "address_to_dict",
+    "inspect_text",
+    "message_to_dict",
+    "part_to_dict",
+    "tree_text",
+]
 
 SCHEMA = 1
 
@@ -169,7 +180,42 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     return result
 
 
-# -- compact text form ----------------------------------------------------------------
+# -- text forms -------------------------------------------------------------------------
+#
+# Two renderings of one walk: ``tree_text`` (compact and stable, for golden files) and
+# ``inspect_text`` (what ``mimekit inspect`` prints for people). Both read the dict
+# ``message_to_dict`` builds, so each leaf is decoded and hashed once and the text views
+# always agree with ``inspect --json``.
+
+
+class _TreeNode(NamedTuple):
+    """One part met by ``_tree_nodes``: the part, its ``inspect --json`` part object
+    (``info``), its depth below the root, and whether it is the root of an embedded
+    message (the content of a message/rfc822 part, which shares that part's id)."""
+
+    part: Part
+    info: dict[str, Any]
+    depth: int
+    embedded: bool
+
+
+def _tree_nodes(message: Message, doc: dict[str, Any]) -> Iterator[_TreeNode]:
+    """Every part of ``message`` in tree order (pre-order, into embedded messages),
+    paired with its part object from ``doc`` (``message_to_dict(message)``).
+    Iterative, so deep trees cannot hit the recursion limit."""
+    stack = [_TreeNode(message, doc["root"], 0, False)]
+    while stack:
+        node = stack.pop()
+        yield node
+        part, info, depth = node.part, node.info, node.depth + 1
+        if info["message"] is not None:
+            inner = part.message  # cached by the part: the very object the dict came from
+            assert inner is not None
+            stack.append(_TreeNode(inner, info["message"], depth, True))
+        elif part._children is not None:
+            pairs = list(zip(part._children, info["parts"]))
+            stack.extend(_TreeNode(child, child_info, depth, False)
+                         for child, child_info in reversed(pairs))
 
 
 def _q(text: str | None) -> str:
@@ -180,45 +226,103 @@ def tree_text(message: Message) -> str:
     """A compact, stable text summary of the tree (for golden files and eyeballing):
     one line per part (section id, type, charset, disposition, file name, transfer
     encoding, decoded size, SHA-256 prefix, defect kinds), reports, then attachments."""
+    doc = message_to_dict(message)
     lines: list[str] = []
-    stack: list[tuple[Part, str, int, bool]] = [(message, "", 0, False)]
-    while stack:
-        part, pid, depth, embedded = stack.pop()
-        fields = [("  " * depth) + ("message " if embedded else "part ") + (pid or "root"),
-                  part.mime_type]
-        if part._children is None:
-            if part._message is None and part.mime_type.startswith("text/"):
-                fields.append(f"charset={part.charset}")
-            data = part.get_content()
-            fields.append(f"size={len(data)} sha={hashlib.sha256(data).hexdigest()[:12]}")
-        if part.disposition_kind is not None:
-            fields.append(f"disp={part.disposition_kind}")
-        if part.filename is not None:
-            fields.append(f"name={_q(part.filename)}")
-        if part.transfer_encoding != "7bit":
-            fields.append(f"cte={part.transfer_encoding}")
-        if part._children is not None:
-            fields.append(f"parts={len(part._children)}")
-        kinds = sorted({d.kind for d in part.defects_as(pid)})
+    for node in _tree_nodes(message, doc):
+        info, indent = node.info, "  " * node.depth
+        pid = info["id"]
+        fields = [indent + ("message " if node.embedded else "part ") + (pid or "root"),
+                  info["content_type"]]
+        if info["size"] is not None:  # a leaf: its content was decoded
+            if info["text"] is not None:  # a text leaf (not an embedded message)
+                fields.append(f"charset={info['charset']}")
+            fields.append(f"size={info['size']} sha={info['sha256'][:12]}")
+        if info["disposition"] is not None:
+            fields.append(f"disp={info['disposition']}")
+        if info["filename"] is not None:
+            fields.append(f"name={_q(info['filename'])}")
+        if info["transfer_encoding"] != "7bit":
+            fields.append(f"cte={info['transfer_encoding']}")
+        if info["size"] is None:  # a multipart
+            fields.append(f"parts={len(info['parts'])}")
+        kinds = sorted({d["kind"] for d in info["defects"]})
         if kinds:
             fields.append("defects=" + ",".join(kinds))
         lines.append(" ".join(fields))
-        report = part.report
-        if report is not None:
-            lines.append("  " * depth + f"  report {type(report).__name__}")
-        inner = part.message if part._children is None else None
-        if inner is not None:
-            stack.append((inner, pid, depth + 1, True))
-        elif part._children is not None:
-            prefix = pid + "." if pid else ""
-            for i in range(len(part._children), 0, -1):
-                stack.append((part._children[i - 1], f"{prefix}{i}", depth + 1, False))
-    for att in _attachments(message):
+        if info["report"] is not None:
+            lines.append(indent + f"  report {type(node.part.report).__name__}")
+    for att in doc["attachments"]:
         lines.append(
             f"attachment {att['part'] or 'root'} {att.get('from', 'mime')} "
             f"{_q(att['filename'])} {att['content_type']} size={att['size']} "
             f"sha={att['sha256'][:12]}"
         )
+    return "\n".join(lines) + "\n"
+
+
+def _addresses_text(items: list[dict[str, Any]]) -> str:
+    """Address objects of the JSON as a header would show them (groups as ``name: ...;``)."""
+    out = []
+    for item in items:
+        if "group" in item:
+            out.append(f"{item['group']}: {_addresses_text(item['members'])};")
+        elif item["name"]:
+            out.append(f"{item['name']} <{item['address']}>")
+        else:
+            out.append(item["address"])
+    return ", ".join(out)
+
+
+def _human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def inspect_text(message: Message, label: str) -> str:
+    """What ``mimekit inspect FILE`` prints for one message (docs/cli.md): ``label``,
+    the Subject, From, To, Cc and Date, one indented line per part (section id, type,
+    charset, disposition, file name, size, transfer encoding, defect count), then every
+    defect with where it was found."""
+    doc = message_to_dict(message)
+    lines = [label]
+    if doc["subject"] is not None:
+        lines.append(f"  Subject: {doc['subject']}")
+    for field, title in (("from", "From"), ("to", "To"), ("cc", "Cc")):
+        if doc[field]:
+            lines.append(f"  {title}: {_addresses_text(doc[field])}")
+    if doc["date"]:
+        lines.append(f"  Date: {doc['date']}")
+    lines.append("")
+    for node in _tree_nodes(message, doc):
+        info = node.info
+        bits = [info["id"] or "root", info["content_type"]]
+        if info["charset"]:
+            bits.append(f"charset={info['charset']}")
+        if info["disposition"]:
+            bits.append(info["disposition"])
+        if info["filename"]:
+            bits.append(json.dumps(info["filename"], ensure_ascii=False))
+        if info["size"] is not None:
+            bits.append(_human_size(info["size"]))
+        if info["transfer_encoding"] not in ("7bit", ""):
+            bits.append(info["transfer_encoding"])
+        count = len(info["defects"])
+        if count:
+            bits.append(f"[{count} defect{'s' if count > 1 else ''}]")
+        lines.append("  " * node.depth + "  ".join(bits))
+    if doc["defects"]:
+        lines.append("")
+        lines.append(f"defects ({len(doc['defects'])}):")
+        for defect in doc["defects"]:
+            where = f"part {defect['part'] or 'root'}"
+            if defect["header"]:
+                where += f", {defect['header']}"
+            if defect["offset"] is not None:
+                where += f", byte {defect['offset']}"
+            lines.append(f"  {defect['kind']} ({where}): {defect['detail']}")
     return "\n".join(lines) + "\n"
 
 

@@ -176,3 +176,77 @@ def test_to_dict_defects_equal_all_defects_on_the_corpus() -> None:
         fresh = parse(data)
         fresh.to_dict()
         assert doc["defects"] == [d.to_dict() for d in fresh.all_defects], path
+
+
+# -- the two text views: one walk (review: the CLI had its own copy of the tree) ------------
+INSPECT_TEXT = """m.eml
+  Subject: café
+  From: Ana <ana@example.com>, undisclosed: ;
+  To: Bö <bo@münchen.de>
+  Date: 2024-03-01T01:47:09+00:00
+
+root  multipart/mixed
+  1  text/plain  charset=utf-8  8 B
+  2  application/octet-stream  attachment  "data.bin"  4 B  base64
+  3  message/rfc822  28 B
+    3  text/plain  charset=us-ascii  10 B
+"""
+
+TREE_TEXT = """part root multipart/mixed parts=3
+  part 1 text/plain charset=utf-8 size=8 sha=5f7f4a2a937a
+  part 2 application/octet-stream size=4 sha=054edec1d021 disp=attachment name="data.bin" cte=base64
+  part 3 message/rfc822 size=28 sha=b4a8ab7fa215
+    message 3 text/plain charset=us-ascii size=10 sha=9fdc8bc44d1c
+attachment 2 mime "data.bin" application/octet-stream size=4 sha=054edec1d021
+attachment 3 mime - message/rfc822 size=28 sha=b4a8ab7fa215
+"""
+
+
+def test_inspect_text_and_tree_text_exact() -> None:
+    from mimekit.summary import inspect_text, tree_text
+
+    assert inspect_text(parse(DATA), "m.eml") == INSPECT_TEXT
+    assert tree_text(parse(DATA)) == TREE_TEXT
+
+
+def test_cli_inspect_prints_inspect_text(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from mimekit.cli import main
+
+    path = Path(str(tmp_path)) / "m.eml"
+    path.write_bytes(DATA)
+    assert main(["inspect", str(path), str(path)]) == 0
+    one = INSPECT_TEXT.replace("m.eml", str(path), 1)
+    assert capsys.readouterr().out == one + "\n" + one
+
+
+def test_inspect_text_lists_defects_with_their_place() -> None:
+    from mimekit.summary import inspect_text
+
+    data = (b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            b"aGVsbG8=!!\r\n")
+    msg = parse(data)
+    text = inspect_text(msg, "x")
+    kinds = [d["kind"] for d in msg.to_dict()["defects"]]
+    assert kinds and f"defects ({len(kinds)}):" in text
+    body = text.split("defects (")[1].splitlines()[1:]
+    assert [line.split()[0] for line in body] == kinds
+    assert all(line.startswith("  ") and "(part " in line for line in body)
+    tree_line = next(line for line in text.splitlines() if line.lstrip().startswith("1  "))
+    assert tree_line.endswith(("defect]", "defects]"))
+
+
+def test_inspect_text_deep_tree_has_no_recursion_limit() -> None:
+    from mimekit.summary import inspect_text, tree_text
+
+    depth = 60
+    head = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
+                    for i in range(depth))
+    lines = inspect_text(parse(head + b"\nleaf"), "deep").splitlines()
+    leaf = "  " * depth + "1" + ".1" * (depth - 1) + "  text/plain  charset=us-ascii  4 B"
+    assert leaf in lines
+    assert tree_text(parse(head + b"\nleaf")).splitlines()[depth].startswith("  " * depth + "part 1")
