@@ -10,7 +10,9 @@ at STARTTLS, every byte received before the handshake is provably dropped
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -37,6 +39,7 @@ from mimekit.transports.smtp.common import (
     send_many_flow,
 )
 from mimekit.transports.smtp.protocol import (
+    ConnectionRefused,
     DSNOptions,
     Receive,
     Send,
@@ -235,6 +238,8 @@ async def aconnect(settings: Settings) -> _AConnection:
     except (ssl.SSLError, ssl.CertificateError) as exc:
         raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
     except (OSError, asyncio.TimeoutError) as exc:
+        if _refused(exc):
+            raise ConnectionRefused(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
         raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc!r}") from exc
     sockname = transport.get_extra_info("sockname")
     local = s.local_hostname or default_local_hostname(sockname[0] if sockname else "")
@@ -252,6 +257,20 @@ async def aconnect(settings: Settings) -> _AConnection:
         conn.abort()
         raise
     return conn
+
+
+def _refused(exc: BaseException) -> bool:
+    """True if every address of the host refused the connection. asyncio raises
+    the one ``ConnectionRefusedError``, or for several addresses (``localhost``:
+    ::1 and 127.0.0.1) one ``OSError("Multiple exceptions: ...")`` that keeps
+    only the messages."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    text = str(exc)
+    if not isinstance(exc, OSError) or not text.startswith("Multiple exceptions:"):
+        return False
+    codes = re.findall(r"\[Errno (\d+)\]", text)
+    return bool(codes) and all(int(c) == errno.ECONNREFUSED for c in codes)
 
 
 class AsyncSMTPTransport(AsyncTransport):

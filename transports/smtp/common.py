@@ -28,6 +28,7 @@ from mimekit.transports.errors import (
 from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
     Batch,
+    ConnectionRefused,
     DeliveryStatusUnknown,
     DSNOptions,
     SMTPClientProtocol,
@@ -238,8 +239,8 @@ def is_retriable(exc: BaseException, committed: bool) -> bool:
     included), and connection failures before the end of the data was sent (after
     it, without a reply, the server may have accepted the message and a resend
     would duplicate it)."""
-    if isinstance(exc, DeliveryStatusUnknown):
-        return False
+    if isinstance(exc, (DeliveryStatusUnknown, ConnectionRefused)):
+        return False  # may have delivered / nothing listens there: fail fast
     if isinstance(exc, AuthenticationError):
         return False  # retrying a failed login locks accounts; never automatic
     if isinstance(exc, SMTPResponseError):
@@ -300,20 +301,33 @@ def lost(proto: SMTPClientProtocol, what: str) -> ConnectionLost:
 
 def io_failure(
     proto: SMTPClientProtocol, settings: Settings, exc: BaseException, *, timed_out: bool
-) -> ConnectionLost:
+) -> TransportError:
     """What a driver raises when running a protocol step failed with ``exc``.
 
     An I/O error (``timed_out``, a TLS error, any ``OSError``) marks the
     connection closed and becomes :class:`ConnectionLost`; a
     :class:`ConnectionLost` from the protocol is kept. Either is
     :class:`DeliveryStatusUnknown` once the end of the data was sent (see
-    :func:`lost`). May return ``exc`` itself (re-raise it then, without ``from``)."""
+    :func:`lost`). During an AUTH exchange it is an :class:`AuthenticationError`
+    (``code`` 0), which is never retried: the credentials were sent, and a
+    retry would send them again (a server that delays or drops a failed login
+    on purpose would count every retry as another failure). May return
+    ``exc`` itself (re-raise it then, without ``from``)."""
+    where = f"{settings.host}:{settings.port}"
+    if proto.authenticating:
+        proto.closed = True
+        why = "timed out" if timed_out else str(exc) or type(exc).__name__
+        return AuthenticationError(
+            0,
+            None,
+            f"no reply to AUTH from {where} ({why}); not retried, as a retry would "
+            "send the credentials again",
+        )
     if isinstance(exc, ConnectionLost):
         if proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
             return lost(proto, str(exc))
         return exc
     proto.closed = True
-    where = f"{settings.host}:{settings.port}"
     if timed_out:
         return lost(proto, f"timed out talking to {where}")
     if isinstance(exc, ssl.SSLError):

@@ -39,6 +39,7 @@ from mimekit.transports.errors import (
 from mimekit.transports.smtp import sasl
 from mimekit.transports.smtp.wire import (
     _UNSAFE,
+    ConnectionRefused,
     DeliveryStatusUnknown,
     DSNOptions,
     RcptReply,
@@ -60,6 +61,7 @@ from mimekit.transports.smtp.wire import (
 __all__ = [
     "BDAT_PIPELINE_LIMIT",
     "Batch",
+    "ConnectionRefused",
     "DSNOptions",
     "DeliveryStatusUnknown",
     "RcptReply",

@@ -41,6 +41,7 @@ from mimekit.transports.smtp.common import (
     send_many_flow,
 )
 from mimekit.transports.smtp.protocol import (
+    ConnectionRefused,
     DSNOptions,
     Receive,
     Send,
@@ -170,6 +171,8 @@ def connect(settings: Settings) -> _Connection:
         sock = socket.create_connection(
             (s.host, s.port), timeout=s.timeout, source_address=s.source_address
         )
+    except ConnectionRefusedError as exc:
+        raise ConnectionRefused(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
     except OSError as exc:
         raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
     try:

@@ -21,6 +21,7 @@ from mimekit.transports.errors import (
 )
 
 __all__ = [
+    "ConnectionRefused",
     "DSNOptions",
     "DeliveryStatusUnknown",
     "RcptReply",
@@ -50,6 +51,12 @@ class SMTPNotSupportedError(TransportError):
     """The message needs a service extension the server does not offer
     (SMTPUTF8 for a non-ASCII address, 8BITMIME when 8-bit data cannot be
     re-encoded). Nothing was sent for this message."""
+
+
+class ConnectionRefused(ConnectionLost):
+    """The server's host refused the TCP connection (ECONNREFUSED: nothing
+    listens on that port). Not retried: a wrong host or port does not fix
+    itself within the retry back-off, and the caller should know at once."""
 
 
 class DeliveryStatusUnknown(ConnectionLost):
