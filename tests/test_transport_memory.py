@@ -338,3 +338,33 @@ def test_null_sender_envelope_survives_the_directory_outbox(tmp_path: Path) -> N
     assert reader.outbox[0].envelope == env
     assert reader.outbox[0].envelope.null_sender is True
     assert reader.outbox[0].result.envelope == env
+
+
+def test_queue_ids_count_only_stored_messages() -> None:
+    """Regression (review): an all-refused send used up a queue id (mem-1 was skipped)."""
+    t = MemoryTransport(refuse={"bo@example.net": (550, "5.1.1", "no such user")})
+    with pytest.raises(RecipientsRefused):
+        t.send(msg())
+    assert t.send(msg(to="cy@example.net")).queue_id == "mem-1"
+
+
+def test_directory_outbox_queue_ids_are_unique_across_processes(tmp_path: Path) -> None:
+    """Regression (review): every process sharing a directory outbox answered "mem-1"."""
+    box = tmp_path / "shared"
+    code = (
+        "import sys; from mimekit.transports import from_url\n"
+        "r = from_url(sys.argv[1]).send(b'From: a@example.org\\r\\nTo: z@example.net\\r\\n"
+        "Subject: s\\r\\n\\r\\nhi\\r\\n')\n"
+        "print(r.queue_id)\n"
+    )
+    ids = [
+        subprocess.run([sys.executable, "-c", code, f"memory:{box}"], check=True, timeout=120,
+                       capture_output=True, text=True).stdout.strip()
+        for _ in range(2)
+    ]
+    ids.append(MemoryTransport(path=box).send(msg()).queue_id or "")
+    assert len(set(ids)) == 3
+    stems = sorted(p.stem for p in box.glob("*.eml"))
+    assert sorted(ids) == [f"mem-{stem}" for stem in stems]
+    reader = MemoryTransport(path=box)
+    assert [item.result.queue_id for item in reader.outbox] == [f"mem-{s}" for s in stems]

@@ -97,3 +97,26 @@ def test_plugin_import_is_light() -> None:
 )
 def test_entry_point_is_installed() -> None:
     assert _entry_point_installed()
+
+
+def test_shared_outbox_url_survives_special_characters_in_the_temp_path(tmp_path: Path) -> None:
+    """Regression (review): ``MIMEKIT_TRANSPORT=memory:<dir>`` was not percent-encoded, so a
+    base temp directory holding "#" (a URL fragment) or "%41" (an escape) broke it."""
+    (tmp_path / "test_user.py").write_text(
+        "import os\n"
+        "from mimekit.transports import from_url\n"
+        "def test_shared(shared_outbox):\n"
+        "    from_url(os.environ['MIMEKIT_TRANSPORT']).send(\n"
+        "        b'From: a@example.org\\r\\nTo: z@example.net\\r\\nSubject: s\\r\\n\\r\\nb\\r\\n')\n"
+        "    shared_outbox.assert_sent(count=1, to='z@example.net')\n"
+    )
+    base = tmp_path / "base #1 %41"
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            f"--basetemp={base}", str(tmp_path / "test_user.py")]
+    if not _entry_point_installed():
+        args[3:3] = ["-p", "mimekit.transports.pytest_plugin"]
+    proc = subprocess.run(
+        args, capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout

@@ -204,12 +204,17 @@ class Outbox(Sequence[SentMessage]):
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- storage ---------------------------------------------------------
-    def _add(self, item: SentMessage) -> None:
+    def _new_name(self) -> str:
+        """The file stem for the next message in directory mode: ordered by time, unique
+        across processes (pid and random bits), so it also serves as the queue id."""
+        return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+
+    def _add(self, item: SentMessage, stem: str | None = None) -> None:
         if self.path is None:
             with self._lock:
                 self._items.append(item)
             return
-        stem = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        stem = stem or self._new_name()
         meta = {
             "envelope": item.envelope.to_dict(),
             "result": item.result.to_dict(),
@@ -395,7 +400,9 @@ class MemoryTransport(Transport, AsyncTransport):
     nothing is stored, as with SMTP. ``fail`` (an exception) is raised by every
     send until set back to None, to simulate an outage. ``max_size`` simulates
     a server's SIZE limit (:class:`MessageTooLarge`, nothing stored). ``path``
-    keeps the outbox in a directory shared between processes.
+    keeps the outbox in a directory shared between processes. The result's
+    ``queue_id`` is ``mem-1``, ``mem-2``, ... per transport in memory, and
+    ``mem-<file stem>`` in a directory (unique across the processes sharing it).
     """
 
     def __init__(
@@ -438,12 +445,19 @@ class MemoryTransport(Transport, AsyncTransport):
             else:
                 code, enhanced, text = refusal
                 recipients.append(RecipientResult(rcpt, False, code, enhanced, text))
-        with self._lock:
-            self._counter += 1
-            queue_id = f"mem-{self._counter}"
         if not any(r.accepted for r in recipients):
             # RFC 5321 §3.3: with no accepted RCPT the transaction has no DATA.
             raise RecipientsRefused(SendResult(message_id, env, tuple(recipients)))
+        stem: str | None = None
+        if self.outbox.path is not None:
+            # A directory outbox is shared by processes: a per-instance counter would
+            # hand every process "mem-1". The file name is unique, so it is the id.
+            stem = self.outbox._new_name()
+            queue_id = f"mem-{stem}"
+        else:
+            with self._lock:
+                self._counter += 1  # only stored messages get an id: mem-1, mem-2, ...
+                queue_id = f"mem-{self._counter}"
         result = SendResult(
             message_id,
             env,
@@ -451,7 +465,7 @@ class MemoryTransport(Transport, AsyncTransport):
             queue_id=queue_id,
             response=f"250 2.0.0 queued as {queue_id}",
         )
-        self.outbox._add(SentMessage(None, wire, env, result))  # parsed when first read
+        self.outbox._add(SentMessage(None, wire, env, result), stem)  # parsed when first read
         return result
 
     async def asend(

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pytest
 
@@ -50,7 +51,9 @@ def shared_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[M
 
     directory = tmp_path / "mimekit-outbox"
     transport = MemoryTransport(path=directory)
-    monkeypatch.setenv("MIMEKIT_TRANSPORT", f"memory:{directory}")
+    # Percent-encoded: a base temp directory holding "#", "?" or "%" must not be
+    # read as a URL fragment, a query or an escape by the process that parses it.
+    monkeypatch.setenv("MIMEKIT_TRANSPORT", f"memory:{quote(str(directory))}")
     try:
         yield transport
     finally:
