@@ -151,7 +151,12 @@ def test_options_are_one_list_for_both_drivers() -> None:
             cls("127.0.0.1", 25, security="none", bogus=1)
         t = cls("127.0.0.1", 25, security="none", retries=0, chunking=False, pool_size=2)
         assert (t.settings.retries, t.settings.chunking, t.pool_size) == (0, False, 2)
-    assert SMTPTransport("127.0.0.1").settings.max_messages_per_connection is None
-    assert AsyncSMTPTransport("127.0.0.1").settings.max_messages_per_connection == 1000
+    # one pool behaviour (common.PoolRules): the same defaults for both drivers
+    for cls in (SMTPTransport, AsyncSMTPTransport):
+        t = cls("127.0.0.1")
+        assert t.settings.max_messages_per_connection == 1000 and t.idle_timeout == 60.0
+        assert cls("127.0.0.1", max_messages_per_connection=None).settings.max_messages_per_connection is None
+        with pytest.raises(ValueError, match="idle_timeout"):
+            cls("127.0.0.1", idle_timeout=0)
     with pytest.raises(ValueError, match="pool_size"):
         SMTPTransport("127.0.0.1", pool_size=0)

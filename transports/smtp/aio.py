@@ -24,6 +24,7 @@ from mimekit.transports.smtp.common import (
     Acquire,
     Pause,
     PoolOp,
+    PoolRules,
     Quit,
     Release,
     SendJob,
@@ -276,12 +277,13 @@ def _refused(exc: BaseException) -> bool:
 class AsyncSMTPTransport(AsyncTransport):
     """The asyncio twin of :class:`~mimekit.transports.smtp.SMTPTransport`
     (the same keyword options, :class:`~mimekit.transports.smtp.common.SMTPOptions`,
-    except that ``max_messages_per_connection`` defaults to 1000), with a pool
-    of up to ``pool_size`` connections.
+    and the same pool rules, :class:`~mimekit.transports.smtp.common.PoolRules`),
+    with a pool of up to ``pool_size`` connections.
 
     Concurrent :meth:`asend` calls use separate connections; a connection is
-    replaced after ``max_messages_per_connection`` messages and closed after
-    ``idle_timeout`` idle seconds. Use ``async with`` or :meth:`aclose`.
+    replaced after ``max_messages_per_connection`` (default 1000) messages and
+    closed after ``idle_timeout`` (default 60) idle seconds, by a timer. Use
+    ``async with`` or :meth:`aclose`.
     """
 
     def __init__(
@@ -293,10 +295,10 @@ class AsyncSMTPTransport(AsyncTransport):
         idle_timeout: float = 60.0,
         **options: Unpack[SMTPOptions],
     ) -> None:
-        options.setdefault("max_messages_per_connection", 1000)
         self.settings = make_settings(host, port, **options)
         self.pool_size = checked_pool_size(pool_size)
         self.idle_timeout = idle_timeout
+        self._rules = PoolRules(self.settings, idle_timeout)
         self._idle: list[_AConnection] = []
         self._busy: set[_AConnection] = set()
         self._closing: set[asyncio.Task[None]] = set()  # QUITs of reaped connections
@@ -316,25 +318,27 @@ class AsyncSMTPTransport(AsyncTransport):
     # -- pool ------------------------------------------------------------------------
 
     async def _acquire(self) -> _AConnection:
-        now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
-            if conn.wire.eof or conn.wire.buffer:
-                # closed by the server, or unsolicited data (a 421 before an idle
-                # disconnect): never start a pipelined transaction on it
-                conn.abort()
-                continue
-            if conn.proto.closed or now - conn.last_used > self.idle_timeout:
-                await conn.close(polite=not conn.proto.closed)
-                continue
-            if now - conn.last_used > self.settings.noop_after:
+            closed = conn.proto.closed
+            verdict = self._rules.on_take(
+                closed=closed,
+                # EOF or unsolicited data (a 421 before an idle disconnect)
+                quiet=not closed and not conn.wire.eof and not conn.wire.buffer,
+                idle_for=time.monotonic() - conn.last_used,
+            )
+            if verdict == "noop":
                 try:
                     await conn.run(conn.proto.noop())  # RFC 5321 §4.1.1.9 health check
                 except (ConnectionLost, SMTPResponseError):
-                    conn.abort()
-                    continue
-            self._busy.add(conn)
-            return conn
+                    verdict = "drop"
+            if verdict == "drop":
+                conn.abort()
+            elif verdict == "quit":
+                await conn.close(polite=True)
+            else:
+                self._busy.add(conn)
+                return conn
         conn = await aconnect(self.settings)
         self.connections_opened += 1
         self._busy.add(conn)
@@ -342,12 +346,15 @@ class AsyncSMTPTransport(AsyncTransport):
 
     async def _release(self, conn: _AConnection) -> None:
         self._busy.discard(conn)
-        limit = self.settings.max_messages_per_connection
-        if conn.proto.closed:
+        verdict = self._rules.on_release(
+            closed=conn.proto.closed, messages=conn.messages, shutting_down=self._closed
+        )
+        if verdict == "drop":
             conn.abort()
-        elif self._closed or (limit is not None and conn.messages >= limit):
+        elif verdict == "quit":
             await conn.close(polite=True)
         else:
+            conn.last_used = time.monotonic()
             self._idle.append(conn)
             asyncio.get_running_loop().call_later(self.idle_timeout + 0.01, self._reap)
 
@@ -355,7 +362,7 @@ class AsyncSMTPTransport(AsyncTransport):
         now = time.monotonic()
         keep = []
         for conn in self._idle:
-            if now - conn.last_used > self.idle_timeout:
+            if self._rules.expired(now - conn.last_used):
                 task = asyncio.ensure_future(conn.close(polite=True))
                 self._closing.add(task)  # keep a reference until it is done
                 task.add_done_callback(self._closing.discard)

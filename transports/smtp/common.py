@@ -53,6 +53,7 @@ __all__ = [
     "ManyFlow",
     "Pause",
     "PoolOp",
+    "PoolRules",
     "PooledConnection",
     "Quit",
     "Release",
@@ -213,7 +214,7 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
         noop_after=o.get("noop_after", 30.0),
         dsn=o.get("dsn"),
         downgrade_8bit=o.get("downgrade_8bit", True),
-        max_messages_per_connection=o.get("max_messages_per_connection"),
+        max_messages_per_connection=o.get("max_messages_per_connection", 1000),
         chunking=o.get("chunking", True),
     )
 
@@ -285,6 +286,59 @@ def checked_pool_size(pool_size: int) -> int:
     if pool_size < 1:
         raise ValueError("pool_size must be >= 1")
     return pool_size
+
+
+@attrs.frozen
+class PoolRules:
+    """When a pooled connection may carry the next message: the one set of
+    rules both drivers' pools follow (no I/O; each driver performs the verdict).
+
+    Defaults shared by both drivers: ``idle_timeout=60.0`` seconds,
+    ``max_messages_per_connection=1000`` (:func:`make_settings`),
+    ``noop_after=30.0`` seconds.
+    """
+
+    settings: Settings
+    idle_timeout: float = attrs.field(default=60.0)
+
+    @idle_timeout.validator
+    def _check(self, attribute: object, value: float) -> None:
+        if not value > 0:
+            raise ValueError("idle_timeout must be positive")
+
+    def on_take(self, *, closed: bool, quiet: bool, idle_for: float) -> str:
+        """The verdict on an idle connection about to be reused:
+
+        - ``"drop"``: closed, or the server sent something unasked (an EOF, or a
+          421 before an idle disconnect, RFC 5321 §3.8): never start a
+          (pipelined) transaction on it; close it without a word;
+        - ``"quit"``: idle longer than ``idle_timeout``: QUIT and close it
+          (servers drop idle clients after a few minutes, RFC 5321 §4.5.3.2.7);
+        - ``"noop"``: idle longer than ``noop_after``: check it with NOOP
+          (RFC 5321 §4.1.1.9) first;
+        - ``"use"``."""
+        if closed or not quiet:
+            return "drop"
+        if idle_for > self.idle_timeout:
+            return "quit"
+        if idle_for > self.settings.noop_after:
+            return "noop"
+        return "use"
+
+    def on_release(self, *, closed: bool, messages: int, shutting_down: bool) -> str:
+        """The verdict on a connection given back: ``"drop"`` (broken),
+        ``"quit"`` (the transport is closing, or it carried
+        ``max_messages_per_connection`` messages) or ``"keep"`` (idle in the pool)."""
+        if closed:
+            return "drop"
+        limit = self.settings.max_messages_per_connection
+        if shutting_down or (limit is not None and messages >= limit):
+            return "quit"
+        return "keep"
+
+    def expired(self, idle_for: float) -> bool:
+        """True if an idle connection should be closed (QUIT) now."""
+        return idle_for > self.idle_timeout
 
 
 def lost(proto: SMTPClientProtocol, what: str) -> ConnectionLost:

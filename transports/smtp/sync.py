@@ -26,6 +26,7 @@ from mimekit.transports.smtp.common import (
     Acquire,
     Pause,
     PoolOp,
+    PoolRules,
     Quit,
     Release,
     SendJob,
@@ -226,13 +227,16 @@ class SMTPTransport(Transport):
     ``data_timeout=600.0``, ``local_hostname=None``, ``source_address=None``,
     ``allow_plaintext_auth=False``, ``auth_mechanism=None``, ``retries=2``,
     ``retry_backoff=0.5``, ``noop_after=30.0``, ``dsn=None``,
-    ``downgrade_8bit=True``, ``max_messages_per_connection=None``,
+    ``downgrade_8bit=True``, ``max_messages_per_connection=1000``,
     ``chunking=True``; an unknown one is a :class:`TypeError`.
 
     Connections are reused across sends: up to ``pool_size`` of them, one per
     concurrently sending thread (thread-safe), each replaced after
-    ``max_messages_per_connection`` messages. Use as a context manager or call
-    :meth:`close`.
+    ``max_messages_per_connection`` messages and closed (QUIT) once idle for
+    more than ``idle_timeout`` seconds (:class:`~.common.PoolRules`, the same
+    rules as the asyncio pool; without a background thread, an idle
+    connection is closed when the pool is next used). Use as a context
+    manager or call :meth:`close`.
     """
 
     def __init__(
@@ -241,10 +245,13 @@ class SMTPTransport(Transport):
         port: int | None = None,
         *,
         pool_size: int = 1,
+        idle_timeout: float = 60.0,
         **options: Unpack[SMTPOptions],
     ) -> None:
         self.settings = make_settings(host, port, **options)
         self.pool_size = checked_pool_size(pool_size)
+        self.idle_timeout = idle_timeout
+        self._rules = PoolRules(self.settings, idle_timeout)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()  # guards _idle
         self._slots = threading.BoundedSemaphore(pool_size)
@@ -266,35 +273,55 @@ class SMTPTransport(Transport):
 
     def _acquire(self) -> _Connection:
         """An idle connection that still works, or a new one (caller holds a slot)."""
-        s = self.settings
+        self._reap()
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
-                conn = connect(s)
+                conn = connect(self.settings)
                 with self._lock:
                     self.connections_opened += 1
                 return conn
-            if conn.proto.closed or not conn.quiet():
-                conn.close(polite=False)
-                continue
-            if time.monotonic() - conn.last_used > s.noop_after:
+            closed = conn.proto.closed
+            verdict = self._rules.on_take(
+                closed=closed,
+                quiet=not closed and conn.quiet(),
+                idle_for=time.monotonic() - conn.last_used,
+            )
+            if verdict == "noop":
                 try:
                     conn.run(conn.proto.noop())  # RFC 5321 §4.1.1.9: is it still there?
                 except (ConnectionLost, SMTPResponseError):
-                    conn.close(polite=False)
-                    continue
-            return conn
+                    verdict = "drop"
+            if verdict == "drop":
+                conn.close(polite=False)
+            elif verdict == "quit":
+                conn.close(polite=True)
+            else:
+                return conn
 
     def _release(self, conn: _Connection) -> None:
-        limit = self.settings.max_messages_per_connection
-        if conn.proto.closed:
+        verdict = self._rules.on_release(
+            closed=conn.proto.closed, messages=conn.messages, shutting_down=self._closed
+        )
+        if verdict == "drop":
             conn.close(polite=False)
-        elif self._closed or (limit is not None and conn.messages >= limit):
+        elif verdict == "quit":
             conn.close(polite=True)
         else:
+            conn.last_used = time.monotonic()
             with self._lock:
                 self._idle.append(conn)
+
+    def _reap(self) -> None:
+        """QUIT and close the idle connections past ``idle_timeout`` (what the
+        asyncio pool's timer does; here whenever a sender takes a connection)."""
+        now = time.monotonic()
+        with self._lock:
+            expired = [c for c in self._idle if self._rules.expired(now - c.last_used)]
+            self._idle = [c for c in self._idle if c not in expired]
+        for conn in expired:
+            conn.close(polite=not conn.proto.closed)
 
     def close(self) -> None:
         """QUIT and close the idle connections (idempotent); connections in use
