@@ -368,3 +368,20 @@ def test_directory_outbox_queue_ids_are_unique_across_processes(tmp_path: Path) 
     assert sorted(ids) == [f"mem-{stem}" for stem in stems]
     reader = MemoryTransport(path=box)
     assert [item.result.queue_id for item in reader.outbox] == [f"mem-{s}" for s in stems]
+
+
+def test_unwritable_directory_outbox_is_a_transport_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (review): a directory outbox that cannot be written (full disk, no
+    permission) raised a bare OSError, not the TransportError every transport failure is."""
+    from mimekit.transports import TransportError, memory
+
+    def full_disk(path: Path, data: bytes, **kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    t = MemoryTransport(path=tmp_path / "box")
+    monkeypatch.setattr(memory, "atomic_write", full_disk)
+    with pytest.raises(TransportError, match="cannot store.*No space left"):
+        t.send(msg())
+    assert len(t.outbox) == 0

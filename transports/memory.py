@@ -38,7 +38,7 @@ from mimekit.transports.base import (
     Transport,
     prepare_wire,
 )
-from mimekit.transports.errors import MessageTooLarge, RecipientsRefused
+from mimekit.transports.errors import MessageTooLarge, RecipientsRefused, TransportError
 from mimekit.transports.file import atomic_write
 
 if TYPE_CHECKING:
@@ -465,7 +465,12 @@ class MemoryTransport(Transport, AsyncTransport):
             queue_id=queue_id,
             response=f"250 2.0.0 queued as {queue_id}",
         )
-        self.outbox._add(SentMessage(None, wire, env, result), stem)  # parsed when first read
+        try:
+            self.outbox._add(SentMessage(None, wire, env, result), stem)  # parsed when read
+        except OSError as exc:  # a directory outbox that cannot be written
+            raise TransportError(
+                f"cannot store the message in {str(self.outbox.path)!r}: {exc}"
+            ) from exc
         return result
 
     async def asend(
