@@ -1,30 +1,49 @@
 """Benchmark: mimekit's SMTP transports vs smtplib and aiosmtplib.
 
-    /work/venv/bin/python bench/bench_smtp.py [-n 2000]
+    /work/venv/bin/python bench/bench_smtp.py [-n 2000] [--repeats 5]
+    /work/venv/bin/python bench/bench_smtp.py --instructions   # + valgrind counts
 
-A fast sink SMTP server (asyncio, PIPELINING + 8BITMIME + SIZE, accepts
-everything) runs in a *separate process* on 127.0.0.1, so the client CPU time
+A fast sink SMTP server (asyncio; advertises what Postfix 3.x does:
+PIPELINING, 8BITMIME, CHUNKING, SIZE; accepts everything) runs in a
+*separate process* on 127.0.0.1, so the client CPU time
 (``time.process_time()`` of this process) is the client's own. Every client
 sends the same small messages over reused connections in the same run:
 
-The sink advertises what Postfix 3.x does: PIPELINING, 8BITMIME, CHUNKING, SIZE.
-
-- sync, one connection: mimekit ``SMTPTransport.send_raw`` (pipelining, with
-  BDAT and with DATA) and ``send`` of raw bytes (parsed to derive the
-  envelope and strip Bcc), of raw bytes with an explicit envelope (no Bcc
-  header: not parsed) and of a parsed ``Message``, vs ``smtplib.SMTP.sendmail``;
+- sync, one connection: smtplib ``SMTP.sendmail`` (the baseline);
+  mimekit ``SMTPTransport.send_many`` of ``(bytes, envelope)`` pairs
+  (pipelined across messages, RFC 2920 §3.1: one round trip per message with
+  BDAT and with DATA) and of bytes alone (the envelope parsed from the headers),
+  ``send_raw`` one message at a time (BDAT: one round trip; DATA: two),
+  ``send`` of raw bytes (parsed for the envelope and Bcc), of raw bytes with
+  an explicit envelope (not parsed) and of a parsed ``Message``;
 - asyncio, 8 connections: ``AsyncSMTPTransport(pool_size=8)`` vs 8
   ``aiosmtplib.SMTP`` clients (skipped if aiosmtplib is not installed).
 
-Prints a Markdown table with wall time, messages/s, client CPU per message
-and the ratios against the stdlib/aiosmtplib baselines.
+Trustworthy numbers on a shared machine: every row runs ``--repeats`` times,
+*interleaved* with its baseline (all rows once per repeat, the order reversed
+every other repeat, so a slow phase of the machine hits baseline and mimekit
+alike), after one warm-up pass; the table gives the best and the median of
+the repeats, and the load average before and after.
+
+Client CPU per message of a ping-pong workload is mostly the kernel's
+wake-up path, not Python: it depends on whether the sink and the client run on
+the same core (a direct hand-off) or on two (every reply wakes an idle vCPU)
+and on what else runs. ``--pin`` puts both on one CPU for comparable CPU
+numbers; ``--instructions`` counts the client's user-space instructions per
+message under valgrind, which no scheduling can change (see the anomaly
+notes at the end of the output).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import platform
+import re
+import shutil
 import smtplib
+import statistics
 import subprocess
 import sys
 import time
@@ -39,6 +58,7 @@ MSG = (
     + b".a line starting with a dot\r\nbye\r\n"
 )
 FROM, TO = "sender@example.test", ["rcpt@example.test"]
+EXTENSIONS = "PIPELINING 8BITMIME CHUNKING SIZE"
 
 
 # ------------------------------------------------------------------ sink (child process)
@@ -127,84 +147,98 @@ def run_sink(delay: float = 0.0) -> None:
     asyncio.run(main())
 
 
+class Sink:
+    """The sink in its own process (optionally pinned to a CPU)."""
+
+    def __init__(self, delay: float = 0.0, cpu: int | None = None) -> None:
+        cmd = [sys.executable, __file__, "--sink", "--delay", str(delay)]
+        if cpu is not None:
+            cmd += ["--sink-cpu", str(cpu)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
 # ------------------------------------------------------------------ clients
 
-
-REPEATS = 3
-
-
-def measure(fn: Callable[[], None]) -> tuple[float, float]:
-    """(wall seconds, client CPU seconds): the best of ``REPEATS`` runs each
-    (the machine may be shared; the minimum is the least disturbed run)."""
-    walls, cpus = [], []
-    for _ in range(REPEATS):
-        c0, w0 = time.process_time(), time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    return min(walls), min(cpus)
+# A row: (name, baseline name or None for a baseline, the client: runs n messages)
+Row = tuple[str, "str | None", Callable[[], None]]
+SMTPLIB = "smtplib sendmail (1 conn)"
 
 
-def bench_sync(port: int, n: int) -> dict[str, tuple[float, float]]:
+def sync_rows(port: int, n: int, data: bytes = MSG, *, large: bool = False) -> list[Row]:
     from mimekit.transports.base import Envelope
     from mimekit.transports.smtp import SMTPTransport
 
     from mimekit.parser import parse
 
     env = Envelope(FROM, tuple(TO))
-    res: dict[str, tuple[float, float]] = {}
+
+    def transport(chunking: bool = True) -> SMTPTransport:
+        # one connection for all n messages (the default rotates every 1000)
+        return SMTPTransport(
+            "127.0.0.1",
+            port,
+            security="none",
+            chunking=chunking,
+            local_hostname="client.test",
+            max_messages_per_connection=None,
+        )
 
     def stdlib() -> None:
         with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test") as s:
             for _ in range(n):
-                s.sendmail(FROM, TO, MSG)
+                s.sendmail(FROM, TO, data)
 
-    def mk_raw() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none", local_hostname="client.test") as t:
-            for _ in range(n):
-                t.send_raw(MSG, env)
+    def many(chunking: bool, pairs: bool = True) -> Callable[[], None]:
+        batch: list[object] = [(data, env) if pairs else data] * n
 
-    def mk_data() -> None:
-        with SMTPTransport(
-            "127.0.0.1", port, security="none", chunking=False, local_hostname="client.test"
-        ) as t:
-            for _ in range(n):
-                t.send_raw(MSG, env)
+        def run() -> None:
+            with transport(chunking) as t:
+                t.send_many(batch)  # type: ignore[arg-type]
 
-    def mk_send() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none", local_hostname="client.test") as t:
-            for _ in range(n):
-                t.send(MSG)
+        return run
 
-    def mk_send_env() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none", local_hostname="client.test") as t:
-            for _ in range(n):
-                t.send(MSG, envelope=env)
+    def each(call: Callable[[SMTPTransport], object], chunking: bool = True) -> Callable[[], None]:
+        def run() -> None:
+            with transport(chunking) as t:
+                for _ in range(n):
+                    call(t)
 
-    message = parse(MSG)
+        return run
 
-    def mk_send_msg() -> None:
-        with SMTPTransport("127.0.0.1", port, security="none", local_hostname="client.test") as t:
-            for _ in range(n):
-                t.send(message)
+    rows: list[Row] = [
+        (SMTPLIB, None, stdlib),
+        ("mimekit send_many (PIPELINING+BDAT: 1 round trip/msg)", SMTPLIB, many(True)),
+        ("mimekit send_many (PIPELINING+DATA: 1 round trip/msg)", SMTPLIB, many(False)),
+        ("mimekit send_many(bytes) (BDAT; envelope parsed from headers)", SMTPLIB,
+         many(True, pairs=False)),
+        ("mimekit send_raw (PIPELINING+BDAT: 1 round trip)", SMTPLIB,
+         each(lambda t: t.send_raw(data, env))),
+        ("mimekit send_raw (PIPELINING+DATA: 2 round trips)", SMTPLIB,
+         each(lambda t: t.send_raw(data, env), chunking=False)),
+        ("mimekit send(bytes, envelope=) (no Bcc: no parse)", SMTPLIB,
+         each(lambda t: t.send(data, envelope=env))),
+        ("mimekit send(bytes) (parse: envelope from headers, Bcc strip)", SMTPLIB,
+         each(lambda t: t.send(data))),
+    ]
+    if not large:
+        message = parse(data)
+        rows.append(("mimekit send(Message) (serialize without Bcc)", SMTPLIB,
+                     each(lambda t: t.send(message))))
+    return rows
 
-    stdlib()  # warm up (imports, caches)
-    mk_raw()
-    res["smtplib sendmail (1 conn)"] = measure(stdlib)
-    res["mimekit send_raw (1 conn, PIPELINING+BDAT: 1 round trip)"] = measure(mk_raw)
-    res["mimekit send_raw (1 conn, PIPELINING+DATA: 2 round trips)"] = measure(mk_data)
-    res["mimekit send(bytes) (1 conn, parse: envelope from headers, Bcc strip)"] = measure(mk_send)
-    res["mimekit send(bytes, envelope=) (1 conn, no Bcc: no parse)"] = measure(mk_send_env)
-    res["mimekit send(Message) (1 conn, serialize without Bcc)"] = measure(mk_send_msg)
-    return res
 
-
-def bench_async(port: int, n: int, conns: int) -> dict[str, tuple[float, float]]:
+def async_rows(port: int, n: int, conns: int) -> list[Row]:
     from mimekit.transports.base import Envelope
     from mimekit.transports.smtp import AsyncSMTPTransport
 
     env = Envelope(FROM, tuple(TO))
-    res: dict[str, tuple[float, float]] = {}
+    base = f"aiosmtplib ({conns} conns)"
 
     async def mk() -> None:
         async with AsyncSMTPTransport(
@@ -217,11 +251,11 @@ def bench_async(port: int, n: int, conns: int) -> dict[str, tuple[float, float]]
         ) as t:
             await asyncio.gather(*(t.asend_raw(MSG, env) for _ in range(n)))
 
-    res[f"mimekit AsyncSMTPTransport (pool {conns})"] = measure(lambda: asyncio.run(mk()))
+    rows: list[Row] = []
     try:
         import aiosmtplib
     except ImportError:
-        return res
+        return [(f"mimekit AsyncSMTPTransport (pool {conns})", None, lambda: asyncio.run(mk()))]
 
     async def aio() -> None:
         async def worker(count: int) -> None:
@@ -240,9 +274,195 @@ def bench_async(port: int, n: int, conns: int) -> dict[str, tuple[float, float]]
         share = [n // conns + (1 if i < n % conns else 0) for i in range(conns)]
         await asyncio.gather(*(worker(k) for k in share))
 
-    asyncio.run(aio())  # warm up
-    res[f"aiosmtplib ({conns} conns)"] = measure(lambda: asyncio.run(aio()))
-    return res
+    rows.append((base, None, lambda: asyncio.run(aio())))
+    rows.append((f"mimekit AsyncSMTPTransport (pool {conns})", base, lambda: asyncio.run(mk())))
+    return rows
+
+
+# ------------------------------------------------------------------ measuring
+
+Samples = dict[str, list[tuple[float, float]]]  # row -> [(wall s, CPU s)] per repeat
+
+
+def measure(rows: list[Row], repeats: int) -> Samples:
+    """Every row ``repeats`` times after one warm-up pass, interleaved: one
+    pass over all rows per repeat, in reverse order every other repeat."""
+    for _, _, fn in rows:
+        fn()  # warm-up: imports, caches, the sink's first connections
+    samples: Samples = {name: [] for name, _, _ in rows}
+    for r in range(repeats):
+        for name, _, fn in rows if r % 2 == 0 else rows[::-1]:
+            c0, w0 = time.process_time(), time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - w0, time.process_time() - c0))
+    return samples
+
+
+def report(title: str, n: int, rows: list[Row], samples: Samples, size: int) -> None:
+    print(f"\n### {title}: {n} messages of {size} bytes\n")
+    print(
+        "| client | wall s best | wall s median | msg/s (best) | CPU µs/msg best "
+        "| CPU µs/msg median | wall vs baseline best / median | CPU vs baseline best / median |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def stats(name: str) -> tuple[float, float, float, float]:
+        walls = [w for w, _ in samples[name]]
+        cpus = [c for _, c in samples[name]]
+        return min(walls), statistics.median(walls), min(cpus), statistics.median(cpus)
+
+    for name, base, _ in rows:
+        wb, wm, cb, cm = stats(name)
+        if base is None:
+            ratio_w = ratio_c = "(baseline)"
+        else:
+            bwb, bwm, bcb, bcm = stats(base)
+            ratio_w = f"{bwb / wb:.2f}x / {bwm / wm:.2f}x"
+            ratio_c = f"{bcb / cb:.2f}x / {bcm / cm:.2f}x"
+        print(
+            f"| {name} | {wb:.3f} | {wm:.3f} | {n / wb:,.0f} | {cb / n * 1e6:.0f} "
+            f"| {cm / n * 1e6:.0f} | {ratio_w} | {ratio_c} |"
+        )
+
+
+# ------------------------------------------------------------------ instruction counts
+
+
+def count_instructions(port: int, names: list[str], n1: int, n2: int) -> dict[str, float]:
+    """User-space instructions per message of each named sync row, under
+    valgrind (cachegrind without cache simulation): ``(I(n2) - I(n1)) /
+    (n2 - n1)``, which cancels start-up and imports. Deterministic to within
+    a fraction of a percent, whatever the scheduler does; the kernel's share
+    (syscalls, wake-ups) is not counted."""
+    out: dict[str, float] = {}
+    for name in names:
+        counts = []
+        for n in (n1, n2):
+            cmd = [
+                "valgrind", "--tool=cachegrind", "--cache-sim=no",
+                "--cachegrind-out-file=/dev/null",
+                sys.executable, __file__, "--client", name, "--port", str(port), "-n", str(n),
+            ]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            m = re.search(r"I\s+refs:\s+([\d,]+)", res.stderr)
+            assert m is not None, res.stderr[-500:]
+            counts.append(int(m.group(1).replace(",", "")))
+        out[name] = (counts[1] - counts[0]) / (n2 - n1)
+    return out
+
+
+def run_one_client(name: str, port: int, n: int) -> None:
+    """``--client``: run one sync row once (what valgrind measures)."""
+    for row_name, _, fn in sync_rows(port, n):
+        if row_name == name:
+            fn()
+            return
+    raise SystemExit(f"no such row: {name}")
+
+
+# ------------------------------------------------------------------ main
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=2000)
+    ap.add_argument("--conns", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--latency-ms",
+        type=float,
+        default=1.0,
+        help="reply latency of the second sink (0 to skip those rows)",
+    )
+    ap.add_argument(
+        "--large-kb",
+        type=int,
+        default=2048,
+        help="size of the large-message rows (0 to skip them)",
+    )
+    ap.add_argument("--pin", type=int, default=None, metavar="CPU",
+                    help="run the client and the sink on this one CPU")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count user-space instructions per message under valgrind")
+    ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sink-cpu", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    ap.add_argument("--client", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.sink:
+        if args.sink_cpu is not None:
+            os.sched_setaffinity(0, {args.sink_cpu})
+        run_sink(args.delay)
+        return
+    if args.client:
+        run_one_client(args.client, args.port, args.n)
+        return
+    if args.pin is not None:
+        os.sched_setaffinity(0, {args.pin})
+    print(
+        f"Python {sys.version.split()[0]} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs, "
+        f"load average before: {loadavg()}"
+    )
+    print(
+        f"sink: asyncio server in a separate process on 127.0.0.1 (TCP_NODELAY, as asyncio "
+        f"sets it), EHLO {EXTENSIONS} (10000000), accepts everything, replies to a "
+        f"pipelined group in one write; client and sink "
+        + (f"pinned to CPU {args.pin}" if args.pin is not None else "not pinned")
+        + f"; {args.repeats} interleaved repeats after a warm-up pass"
+    )
+    sections = [("no added latency", 0.0, args.n)]
+    if args.latency_ms > 0:
+        # fewer messages: each round trip now costs the latency
+        sections.append(
+            (f"{args.latency_ms:g} ms reply latency", args.latency_ms / 1000, max(args.n // 8, 50))
+        )
+    for title, delay, n in sections:
+        sink = Sink(delay, args.pin)
+        try:
+            rows = sync_rows(sink.port, n) + async_rows(sink.port, n, args.conns)
+            samples = measure(rows, args.repeats)
+        finally:
+            sink.close()
+        report(f"{title} (sink reply delay {delay * 1000:g} ms)", n, rows, samples, len(MSG))
+    if args.large_kb > 0:
+        data = large_message(args.large_kb * 1024)
+        n = max(args.n // 100, 5)
+        sink = Sink(0.0, args.pin)
+        try:
+            rows = sync_rows(sink.port, n, data, large=True)
+            samples = measure(rows, args.repeats)
+        finally:
+            sink.close()
+        report("large message", n, rows, samples, len(data))
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("\n(valgrind not found: no instruction counts)")
+        else:
+            sink = Sink(0.0, args.pin)
+            try:
+                names = [name for name, _, _ in sync_rows(sink.port, 1)]
+                counts = count_instructions(sink.port, names, 100, 300)
+            finally:
+                sink.close()
+            print("\n### client user-space instructions per message (valgrind, 300 - 100 msgs)\n")
+            print("| client | instructions/msg | vs smtplib |")
+            print("| --- | ---: | ---: |")
+            for name, count in counts.items():
+                print(f"| {name} | {count:,.0f} | {counts[SMTPLIB] / count:.2f}x |")
+    print(f"\nload average after: {loadavg()}")
+    print(
+        "ratios > 1 mean mimekit is faster / uses less CPU than the baseline "
+        "(smtplib for sync rows, aiosmtplib for async rows); best / median of the repeats"
+    )
 
 
 def large_message(size: int) -> bytes:
@@ -261,134 +481,6 @@ def large_message(size: int) -> bytes:
         + b"--BB--\r\n"
     )
 
-
-def bench_large(port: int, n: int, data: bytes) -> dict[str, tuple[float, float]]:
-    """smtplib vs mimekit for a large message (the per-octet costs: line-end
-    normalization, the 998-octet line check, dot-stuffing, copies)."""
-    from mimekit.transports.base import Envelope
-    from mimekit.transports.smtp import SMTPTransport
-
-    env = Envelope(FROM, tuple(TO))
-    res: dict[str, tuple[float, float]] = {}
-
-    def stdlib() -> None:
-        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test") as s:
-            for _ in range(n):
-                s.sendmail(FROM, TO, data)
-
-    def mk(call: Callable[[SMTPTransport], object], chunking: bool = True) -> Callable[[], None]:
-        def run() -> None:
-            with SMTPTransport(
-                "127.0.0.1",
-                port,
-                security="none",
-                chunking=chunking,
-                local_hostname="client.test",
-            ) as t:
-                for _ in range(n):
-                    call(t)
-
-        return run
-
-    stdlib()
-    res["smtplib sendmail (1 conn)"] = measure(stdlib)
-    res["mimekit send_raw (BDAT)"] = measure(mk(lambda t: t.send_raw(data, env)))
-    res["mimekit send_raw (DATA, dot-stuffed)"] = measure(
-        mk(lambda t: t.send_raw(data, env), chunking=False)
-    )
-    res["mimekit send(bytes, envelope=)"] = measure(mk(lambda t: t.send(data, envelope=env)))
-    res["mimekit send(bytes)"] = measure(mk(lambda t: t.send(data)))
-    return res
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=2000)
-    ap.add_argument("--conns", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument(
-        "--latency-ms",
-        type=float,
-        default=1.0,
-        help="reply latency of the second sink (0 to skip those rows)",
-    )
-    ap.add_argument(
-        "--large-kb",
-        type=int,
-        default=2048,
-        help="size of the large-message rows (0 to skip them)",
-    )
-    ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.sink:
-        run_sink(args.delay)
-        return
-    global REPEATS
-    REPEATS = args.repeats
-    sections = [("no added latency", 0.0, args.n)]
-    if args.latency_ms > 0:
-        # fewer messages: each round trip now costs the latency
-        sections.append(
-            (f"{args.latency_ms:g} ms reply latency", args.latency_ms / 1000, max(args.n // 8, 50))
-        )
-    for title, delay, n in sections:
-        sink = subprocess.Popen(
-            [sys.executable, __file__, "--sink", "--delay", str(delay)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert sink.stdout is not None
-            port = int(sink.stdout.readline())
-            sync = bench_sync(port, n)
-            aio = bench_async(port, n, args.conns)
-        finally:
-            sink.terminate()
-            sink.wait()
-        report(title, n, sync, aio)
-    if args.large_kb > 0:
-        data = large_message(args.large_kb * 1024)
-        n = max(args.n // 100, 5)
-        sink = subprocess.Popen(
-            [sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True
-        )
-        try:
-            assert sink.stdout is not None
-            large = bench_large(int(sink.stdout.readline()), n, data)
-        finally:
-            sink.terminate()
-            sink.wait()
-        report("large message", n, large, {}, size=len(data))
-    print(
-        "\nratios > 1 mean mimekit is faster / uses less CPU than the baseline "
-        "(smtplib for sync rows, aiosmtplib for async rows)"
-    )
-
-
-def report(
-    title: str,
-    n: int,
-    sync: dict[str, tuple[float, float]],
-    aio: dict[str, tuple[float, float]],
-    size: int = len(MSG),
-) -> None:
-    print(
-        f"\n### {title}: {n} messages of {size} bytes, sink in a separate process, "
-        f"Python {sys.version.split()[0]}, best of {REPEATS} runs\n"
-    )
-    print("| client | wall s | msg/s | client CPU µs/msg | wall vs baseline | CPU vs baseline |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    base_sync = sync["smtplib sendmail (1 conn)"]
-    base_aio = next((v for k, v in aio.items() if k.startswith("aiosmtplib")), None)
-    for name, (wall, cpu) in [*sync.items(), *aio.items()]:
-        base = base_sync if name in sync else base_aio
-        ratio_w = f"{base[0] / wall:.2f}x" if base else "-"
-        ratio_c = f"{base[1] / cpu:.2f}x" if base else "-"
-        print(
-            f"| {name} | {wall:.3f} | {n / wall:,.0f} | {cpu / n * 1e6:.0f} | "
-            f"{ratio_w} | {ratio_c} |"
-        )
 
 
 if __name__ == "__main__":

@@ -221,3 +221,15 @@ def test_empty_batch(kind: str) -> None:
     with FakeSMTPServer() as srv, client(kind, srv) as t:
         assert t.send_many([]) == []
     assert srv.sessions == []
+
+
+def test_message_envelope_pairs(kind: str) -> None:
+    from mimekit.transports.base import Envelope
+
+    env = Envelope("bounce@example.test", ("x@example.test", "y@example.test"))
+    with FakeSMTPServer(extensions=PIPE_DATA) as srv, client(kind, srv) as t:
+        results = t.send_many([(msg(0), env), msg(1)])
+    assert [d.rcpt_to for d in srv.deliveries] == [["x@example.test", "y@example.test"],
+                                                   ["r1@example.test"]]
+    assert srv.deliveries[0].mail_from == "bounce@example.test"
+    assert results[0].accepted == ("x@example.test", "y@example.test")

@@ -411,9 +411,12 @@ class AsyncSMTPTransport(AsyncTransport):
             raise ConnectionLost("the transport is closed")
         return await self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
 
-    async def asend_many(self, messages: Iterable[Message | bytes]) -> list[SendResult]:
-        """Deliver several messages in order over one connection, pipelined
-        across messages (see :meth:`SMTPTransport.send_many`)."""
+    async def asend_many(
+        self, messages: Iterable[Message | bytes | tuple[Message | bytes, Envelope]]
+    ) -> list[SendResult]:
+        """Deliver several messages (or ``(message, envelope)`` pairs) in order
+        over one connection, pipelined across messages (see
+        :meth:`SMTPTransport.send_many`)."""
         if self._closed:
             raise ConnectionLost("the transport is closed")
         jobs, error = make_jobs(self.settings, messages)

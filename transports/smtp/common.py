@@ -638,16 +638,18 @@ def send_flow(job: SendJob) -> Flow:
 
 
 def make_jobs(
-    settings: Settings, messages: Iterable[Message | bytes]
+    settings: Settings, messages: Iterable[Message | bytes | tuple[Message | bytes, Envelope]]
 ) -> tuple[list[SendJob], TransportError | None]:
     """The :class:`SendJob` of each message for ``send_many``, in order, up to
     the first one that cannot be sent at all (no envelope, a bad address):
     ``(jobs before it, its error)``. Like ``[send(m) for m in messages]``, the
-    messages before it are sent, then its error is raised."""
+    messages before it are sent, then its error is raised. An item may be a
+    ``(message, envelope)`` pair, like ``send(message, envelope=envelope)``."""
     jobs: list[SendJob] = []
-    for message in messages:
+    for item in messages:
+        message, envelope = item if isinstance(item, tuple) else (item, None)
         try:
-            data, env, message_id = prepare_send(message, None)
+            data, env, message_id = prepare_send(message, envelope)
             jobs.append(SendJob(settings, data, env, None, message_id, crlf=True))
         except TransportError as exc:
             return jobs, exc

@@ -364,13 +364,17 @@ class SMTPTransport(Transport):
         For relays and benchmarks; :meth:`send` is the safe default."""
         return self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
 
-    def send_many(self, messages: Iterable[Message | bytes]) -> list[SendResult]:
+    def send_many(
+        self, messages: Iterable[Message | bytes | tuple[Message | bytes, Envelope]]
+    ) -> list[SendResult]:
         """Deliver several messages in order over one connection (see
         :meth:`~mimekit.transports.base.Transport.send_many`: stops at the
         first failure, which is raised; the messages before it were sent, none
         after it). With PIPELINING the next message's commands travel with the
         previous message's data (RFC 2920 §3.1): one round trip per message
-        (:func:`~.common.send_many_flow` has the failure rules)."""
+        (:func:`~.common.send_many_flow` has the failure rules). An item may
+        be a ``(message, envelope)`` pair, as ``send(message, envelope=...)``:
+        raw bytes without a Bcc field are then not parsed at all."""
         jobs, error = make_jobs(self.settings, messages)
         results = self._run_flow(send_many_flow(jobs)) if jobs else []
         if error is not None:
