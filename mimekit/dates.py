@@ -43,6 +43,7 @@ _EXTRA_ZONES = {
 }  # fmt: skip
 
 _COMMENT_RE = re.compile(r"\([^()]*\)")
+_NO_OFFSET = timedelta(0)
 _DATE_RE = re.compile(
     r"""
     ^\s*(?:(?P<dow>[A-Za-z]+)\s*,?\s*)?           # day of week (ignored)
@@ -183,23 +184,49 @@ def parse_date(text: str, defects: list[Defect] | None = None) -> datetime | Non
         return None
 
 
+# "+hhmm" text of each UTC offset seen (a handful in practice; bounded all the same).
+_ZONE_TEXT: dict[timedelta, str] = {}
+
+
+def _zone_text(off: timedelta) -> str:
+    minutes = round(off.total_seconds() / 60)  # whole minutes (RFC 5322 §3.3 zone)
+    sign = "-" if minutes < 0 else "+"
+    hh, mm = divmod(abs(minutes), 60)
+    text = f"{sign}{hh:02d}{mm:02d}"
+    if len(_ZONE_TEXT) < 512:
+        _ZONE_TEXT[off] = text
+    return text
+
+
 def format_date(dt: datetime | None = None) -> str:
     """The RFC 5322 §3.3 form, e.g. ``Fri, 21 Nov 1997 09:55:06 -0600``.
 
-    ``None`` means now in local time; a naive datetime is taken as local time. Names are
-    English whatever the locale; the offset is rounded to whole minutes.
+    ``None`` means now, in local time. An aware datetime is written with its own offset.
+    A naive datetime is taken as local time (as :meth:`datetime.astimezone` and
+    :meth:`datetime.timestamp` take it) and written with the local offset in force at
+    that date, DST included. Names are English whatever the locale; the offset is
+    rounded to whole minutes.
     """
+    # Naive means local, not "-0000". RFC 5322 §3.3: "-0000" says the date-time is in
+    # Universal Time and the sender's local zone is unknown; a naive value is not known
+    # to be UTC at all: in Python it is wall-clock time (datetime.now() is naive local
+    # time, the common case), so writing its digits as UTC, with either sign, would put
+    # the message hours off on any machine not set to UTC. Its zone IS known (the
+    # machine's), so the honest offset is the local one ("+0000" only where local time
+    # is UTC, which §3.3 says is how UTC SHOULD be written). email.utils.localtime()
+    # reads a naive datetime the same way (email.utils.format_datetime instead assumes
+    # UTC and writes -0000: wrong for datetime.now()). Callers with UTC wall-clock
+    # values must say so: datetime(..., tzinfo=timezone.utc).
     if dt is None:
         dt = datetime.now(timezone.utc).astimezone()
-    elif dt.tzinfo is None or dt.utcoffset() is None:
-        dt = dt.astimezone()  # naive: local time
-    off = dt.utcoffset()
-    minutes = round(off.total_seconds() / 60) if off is not None else 0
-    sign = "-" if minutes < 0 else "+"
-    hh, mm = divmod(abs(minutes), 60)
-    return (
-        f"{_DAYS[dt.weekday()]}, {dt.day:02d} {_MONTHS[dt.month - 1]} {dt.year:04d} "
-        f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} {sign}{hh:02d}{mm:02d}"
+    elif dt.utcoffset() is None:  # naive (or a tzinfo that knows no offset)
+        dt = dt.astimezone()
+    off = dt.utcoffset() or _NO_OFFSET
+    # %-formatting (faster than the f-string here) and the offset table: this is on the
+    # compose hot path.
+    return "%s, %02d %s %04d %02d:%02d:%02d %s" % (  # noqa: UP031
+        _DAYS[dt.weekday()], dt.day, _MONTHS[dt.month - 1], dt.year,
+        dt.hour, dt.minute, dt.second, _ZONE_TEXT.get(off) or _zone_text(off),
     )
 
 

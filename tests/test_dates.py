@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import re
+import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -103,6 +105,41 @@ def test_format_date_now_and_naive_are_local() -> None:
     naive = datetime(2024, 6, 1, 12, 0, 0)
     parsed = parse_date(format_date(naive))
     assert parsed is not None and parsed == naive.astimezone()
+
+
+@pytest.fixture()
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time = US Eastern (POSIX rule, no tz database needed): -0500, DST -0400."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset() is POSIX only")
+    monkeypatch.setenv("TZ", "EST+05EDT,M3.2.0,M11.1.0")
+    time.tzset()
+    yield None
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("new_york")
+def test_format_date_naive_is_local_time_with_its_dst_offset() -> None:
+    """Review finding: a naive Date was written "+0000" (the test machines run in UTC).
+    Naive is local wall-clock time (datetime.now()), so it gets the local offset in
+    force at that date; never "-0000", which RFC 5322 §3.3 reserves for a time given
+    in UTC whose local zone is unknown."""
+    assert format_date(datetime(2024, 6, 1, 12, 0, 0)) == "Sat, 01 Jun 2024 12:00:00 -0400"
+    assert format_date(datetime(2024, 1, 15, 12, 0, 0)) == "Mon, 15 Jan 2024 12:00:00 -0500"
+    now = format_date()
+    assert now.endswith((" -0400", " -0500")), now
+    # Aware values keep their own offset whatever the local zone.
+    assert format_date(datetime(2024, 6, 1, 12, tzinfo=timezone.utc)).endswith(" +0000")
+    back = parse_date(format_date(datetime(2024, 6, 1, 12, 0, 0)))
+    assert back is not None and back == datetime(2024, 6, 1, 16, 0, tzinfo=timezone.utc)
+
+
+def test_format_date_offset_rounding_and_cache() -> None:
+    odd = timezone(timedelta(hours=-2, minutes=-29, seconds=-40))  # -2:29:40 -> -0230
+    dt = datetime(2024, 3, 1, 1, 47, 9, tzinfo=odd)
+    assert format_date(dt) == format_date(dt) == "Fri, 01 Mar 2024 01:47:09 -0230"
+    assert format_date(datetime(999, 1, 1, tzinfo=tz(1))) == "Tue, 01 Jan 0999 00:00:00 +0100"
 
 
 @settings(max_examples=200, deadline=None)
