@@ -49,8 +49,18 @@ class Message(Part):
         defects: list[Defect] = []
         value = compute(defects)
         cache[(id(header), what)] = (header, value)
-        self._record_once(header, what, defects)
+        self._record_header(header, what, defects)
         return value
+
+    def _headers_changed(self) -> None:
+        """Also drop the cached readings of fields no longer in the message (the cache
+        would otherwise keep every field ever read alive)."""
+        cache: dict[tuple[int, str], tuple[Header, Any]] | None = self.__dict__.get("_value_cache")
+        if cache:
+            present = {id(h) for h in self._headers._items}  # alive: an id match is that field
+            self.__dict__["_value_cache"] = {
+                k: v for k, v in cache.items() if id(v[0]) in present}
+        super()._headers_changed()
 
     def _addresses(self, name: str) -> list[Address | Group]:
         from mimekit.address import parse_address_list
@@ -68,13 +78,6 @@ class Message(Part):
         for header in self._headers.get_headers(name):
             result.extend(self._parsed(header, "addr", compute(header)))
         return result
-
-    def _record_once(self, header: Header, what: str, defects: list[Defect]) -> None:
-        done = self._once
-        key = (id(header), what)
-        if key not in done:
-            done.add(key)
-            self._record_all(defects, header)
 
     @property
     def subject(self) -> str | None:
@@ -215,13 +218,15 @@ class Message(Part):
 
     @property
     def text(self) -> str | None:
-        """The plain-text body a mail client would show, or None."""
+        """The plain-text body a mail client would show, or None; ``"\n"`` line breaks
+        (see :meth:`Part.get_text`)."""
         part = self.text_part
         return part.get_text() if part is not None else None
 
     @property
     def html(self) -> str | None:
-        """The HTML body a mail client would show, or None."""
+        """The HTML body a mail client would show, or None; ``"\n"`` line breaks
+        (see :meth:`Part.get_text`)."""
         part = self.html_part
         return part.get_text() if part is not None else None
 

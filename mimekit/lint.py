@@ -87,7 +87,7 @@ def lint(message: Message) -> list[LintIssue]:
         if part.mime_type == "text/html":
             try:
                 referenced.update(m.lower() for m in _CID_REF.findall(part.get_text()))
-            except Exception:  # noqa: BLE001 - lint must not fail on undecodable parts
+            except Exception:  # noqa: BLE001, S110 - lint must not fail on undecodable parts
                 pass
         _lint_leaf(part, add)
 

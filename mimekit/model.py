@@ -10,6 +10,12 @@ untouched parts (siblings, children) are written from their raw pieces (which ke
 e.g. DKIM signatures of untouched parts valid).
 
 Header values, content types and bodies are decoded lazily, only when asked.
+
+The class is spread over a few private modules, one concern each: :mod:`mimekit._defects`
+(the defect list a part keeps, a base class of :class:`Part`), :mod:`mimekit._fastct`
+(the cheap Content-Type reading the parser uses), :mod:`mimekit._children` (the live
+children list), :mod:`mimekit._derived` (reports, TNEF, uuencoded files) and
+:mod:`mimekit._message` (:class:`Message`). Import the public names from here.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from mimekit._children import _Children
-from mimekit.errors import Defect, ParseError
-from mimekit.headers import Header, Headers
+from mimekit._defects import DefectLog
+from mimekit._fastct import fast_content_type
+from mimekit.errors import Defect
+from mimekit.headers import Headers
 from mimekit.policy import DEFAULT, Policy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,55 +41,8 @@ __all__ = ["Message", "Part", "fast_content_type"]
 # typing.Self is 3.11+; a bound TypeVar keeps Message.leaf() typed as Message on 3.10.
 _P = TypeVar("_P", bound="Part")
 
-# A cheap reading of Content-Type for the parser and generator (RFC 2045 §5.1):
-# type "/" subtype, and the boundary parameter (quoted or token).
-_TOKEN = rb"[^\s/;()<>@,:\\\"\[\]?=]+"
-# Applied to the raw field (name, colon, folded value): \s also spans folding line breaks.
-_CT_RAW = re.compile(rb"[^:]*:\s*(" + _TOKEN + rb")\s*/\s*(" + _TOKEN + rb")")
-_CT_BOUNDARY = re.compile(rb'(?i)[;\s]boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
-_UNESCAPE = re.compile(rb"\\(.)")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def fast_content_type(header: Header | None) -> tuple[str | None, bytes | None]:
-    """(lower-case ``type/subtype`` or None when absent/invalid, boundary bytes or None).
-
-    Used on the parse path, where the full parameter parser would be too slow; falls
-    back to :mod:`mimekit.params` for RFC 2231 boundaries (``boundary*=``).
-    """
-    if header is None:
-        return None, None
-    raw = header.raw
-    m = _CT_RAW.match(raw)
-    if m is None:
-        return None, None
-    mime = (m.group(1) + b"/" + m.group(2)).lower().decode("latin-1")
-    boundary: bytes | None = None
-    if mime.startswith("multipart/"):
-        b = _CT_BOUNDARY.search(raw, m.end())
-        if b is not None and (b'"' in raw[m.end() : b.start()]
-                              or _CT_BOUNDARY.search(raw, b.end()) is not None):
-            # A quote before it (the match may sit inside another parameter's quoted
-            # value) or a second "boundary=": let the full parameter parser decide, so
-            # the tree is split on the boundary that Part.content_type reports.
-            from mimekit.params import ContentType
-
-            found = ContentType.parse(header.unfolded).boundary
-            b = None
-            boundary = found.encode("utf-8") if found else None
-        elif b is not None:
-            boundary = b.group(1) if b.group(1) is not None else b.group(2)
-            if b"\\" in boundary and b.group(1) is not None:
-                boundary = _UNESCAPE.sub(rb"\1", boundary)
-        elif b"boundary*" in raw.lower():
-            from mimekit.params import ContentType
-
-            found = ContentType.parse(header.unfolded).boundary
-            boundary = found.encode("utf-8") if found else None
-        if boundary == b"":
-            boundary = None
-    return mime, boundary
 
 
 class _Defaults(dict[str, "ContentType"]):
@@ -102,7 +63,7 @@ _COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
 _CONTENT_CACHE_MAX = 64 * 1024
 
 
-class Part:
+class Part(DefectLog):
     """One MIME entity: headers plus a leaf body, a list of children, or a message.
 
     Build one with :meth:`leaf`, :meth:`multipart` or :meth:`rfc822`; the parser fills
@@ -135,7 +96,6 @@ class Part:
     _decoded: bool = False
     _charset: str | None = None
     _fast_ct: tuple[str | None, bytes | None] | None = None  # fast_content_type() cached
-    _hoff_map: dict[int, int] | None = None  # id(Header) -> input offset
     _extras: dict[str, Any] | None = None  # report/TNEF/uuencode readings (_derived.py)
 
     def __init__(self, headers: Headers | None = None, *, policy: Policy = DEFAULT) -> None:
@@ -146,8 +106,6 @@ class Part:
         self._headers = headers
         headers.on_change = self._headers_changed
         self._defects: list[Defect] = []
-        self._hdr_seen: set[int] = set()
-        self._once: set[tuple[int, str]] = set()
 
     # -- constructors -----------------------------------------------------------------
 
@@ -246,7 +204,9 @@ class Part:
         return cached
 
     def _headers_changed(self) -> None:
-        self._once.discard((0, "filename"))
+        if self._checked or self._defect_src:
+            # Defects of fields no longer here go with them (see mimekit._defects).
+            self._forget_absent_headers({id(h) for h in self._headers._items})
         self._fast_ct = None
         self._hoff_map = None
         self._hdirty = True
@@ -353,46 +313,6 @@ class Part:
 
     # -- content type, disposition, names ---------------------------------------------
 
-    def _record(self, defect: Defect) -> None:
-        """Record a defect found lazily; a strict policy raises instead."""
-        if self.policy.strict:
-            raise ParseError(defect.detail, defect=defect)
-        self._defects.append(defect)
-
-    def header_offsets(self) -> list[int] | None:
-        """Input byte offset of each header field, while the headers are as parsed
-        (the block is the fields' raw bytes back to back), else None."""
-        if self._hbase is None or self._hdirty:
-            return None
-        offsets = []
-        pos = self._hbase
-        for h in self._headers._items:
-            offsets.append(pos)
-            pos += len(h.raw)
-        return offsets
-
-    def _header_offset(self, header: Header) -> int | None:
-        # One id -> offset map per part, so many header defects stay linear.
-        table = self._hoff_map
-        if table is None:
-            offsets = self.header_offsets()
-            if offsets is None:
-                return None
-            table = {id(h): off for h, off in zip(self._headers._items, offsets)}
-            self._hoff_map = table
-        return table.get(id(header))
-
-    def _record_all(
-        self, defects: Iterable[Defect], header: Header | None, offset: int | None = None
-    ) -> None:
-        """Record defects found decoding ``header`` (its input offset) or the body."""
-        if header is not None:
-            offset = self._header_offset(header)
-        for d in defects:
-            name = d.header if d.header is not None else (header.name if header else None)
-            at = d.offset if d.offset is not None else offset
-            self._record(Defect(d.kind, d.detail, header=name, offset=at))
-
     def _default_type(self) -> str:
         # RFC 2046 §5.1.5: in a digest the default is message/rfc822; else RFC 2045 §5.1
         # text/plain.
@@ -407,8 +327,9 @@ class Part:
 
     @property
     def content_type(self) -> ContentType:
-        """The effective Content-Type (parsed lazily; the RFC default where missing or
-        invalid: text/plain, or message/rfc822 inside multipart/digest)."""
+        """The effective Content-Type (parsed lazily). Where the field is missing: the RFC
+        default, text/plain (message/rfc822 inside multipart/digest). Where it has no
+        valid type/subtype: see :meth:`_untyped`."""
         from mimekit.params import ContentType
 
         if self._ct_cache is None:
@@ -420,21 +341,56 @@ class Part:
                     parsed = ContentType.parse(header.unfolded, defects)
                 except Exception as exc:  # noqa: BLE001 - lenient
                     defects.append(Defect("MalformedContentType", str(exc)))
-                if parsed is not None and not (parsed.maintype and parsed.subtype):
-                    parsed = None
-                    defects.append(Defect("MalformedContentType", "no type/subtype"))
-                if any(d.kind == "MalformedContentType" for d in self._defects):
-                    # The parser already reported the missing type/subtype: one problem,
-                    # one defect (params' InvalidContentType says the same).
-                    defects = [d for d in defects if d.kind != "InvalidContentType"]
+                if self._fast()[0] is None:  # no type/subtype (what the parser went by)
+                    parsed = self._untyped(parsed, defects)
                 self._ct_cache = [parsed]
-                self._record_all(defects, header)
+                self._record_header(header, "content-type", defects)
             else:
                 self._ct_cache = [None]
         parsed = self._ct_cache[0]
         if parsed is not None:
             return parsed
         return _DEFAULT_TYPES[self._default_type()]
+
+    def _untyped(self, parsed: ContentType | None, defects: list[Defect]) -> ContentType:
+        """The type of a part whose Content-Type has no valid type/subtype (``; name=x``),
+        with the parameters that were read. Replaces the parameter parser's defect about
+        the type with one ``MalformedContentType`` saying what was used instead.
+
+        RFC 2045 §5.2 recommends text/plain; charset=us-ascii for a syntactically
+        invalid Content-Type (message/rfc822 inside multipart/digest, RFC 2046 §5.1.5),
+        and so it is for a body without a name (a declared charset is still used). But a
+        part naming a file (``name`` here, or a Content-Disposition ``filename``) is a
+        file, as mail clients show it: text/plain would decode a JPEG as text, hide the
+        attachment and, on the root part, make it ``Message.text``. So such a part gets
+        the type its file name implies (the table of :mod:`mimekit.sniff`), else
+        application/octet-stream (RFC 2046 §4.5.1: the type for unknown data).
+        Composite types are never guessed: the parser has read the part as a leaf, so
+        a multipart/ or message/ type would contradict the tree.
+        """
+        from mimekit.params import ContentType
+
+        defects[:] = [d for d in defects if d.kind != "InvalidContentType"]
+        params = parsed.params if parsed is not None else ()
+        name = parsed.get("name") if parsed is not None else None
+        if not name:
+            disp = self.disposition
+            name = disp.filename if disp is not None else None
+        if name:
+            # By the name alone: sniffing the content would decode the body, and the
+            # libmagic load behind mimekit.sniff.guess_type costs ~0.1 s on first use.
+            from mimekit.sniff import _by_name
+
+            mime = (_by_name(name) or "application/octet-stream").lower()
+            if mime.startswith(("multipart/", "message/")):
+                mime = "application/octet-stream"
+            detail = f"no type/subtype; {mime} assumed from the file name {name[:60]!r}"
+        else:
+            mime = self._default_type()
+            detail = f"no type/subtype; {mime} assumed"
+        defects.append(Defect("MalformedContentType", detail))
+        maintype, _, subtype = mime.partition("/")
+        return ContentType(maintype, subtype, params)
 
     @property
     def mime_type(self) -> str:
@@ -460,7 +416,7 @@ class Part:
                     value = ContentDisposition.parse(header.unfolded, defects)
                 except Exception as exc:  # noqa: BLE001 - lenient
                     defects.append(Defect("MalformedContentDisposition", str(exc)))
-                self._record_all(defects, header)
+                self._record_header(header, "disposition", defects)
             self._disp_cache = [value]
         result: ContentDisposition | None = self._disp_cache[0]
         return result
@@ -477,26 +433,23 @@ class Part:
         RFC 2047 words decoded."""
         disp = self.disposition
         name = disp.filename if disp is not None else None
+        source = "content-disposition"
         if not name:
             name = self.content_type.get("name")
+            source = "content-type"
         if not name:
             return None
         # No RFC 2047 decoding here: params already decodes encoded words in plain
         # values, and an RFC 2231 value must never be decoded again (RFC 2231 §4 text is
         # the file name as is: "=?..?=" spelled out would otherwise become another name).
-        defects: list[Defect] = []
         if _CONTROL.search(name):
             # A file name is one line of text: a line break (e.g. inside an encoded word)
             # would break any header built from it (RFC 5322 §2.2) and file systems.
             name = _CONTROL.sub(" ", name).strip()
-            defects.append(Defect("InvalidFilename", "control characters in the file name "
-                                  "replaced by spaces"))
-        if defects and (0, "filename") not in self._once:  # record once, however often asked
-            self._once.add((0, "filename"))
-            header = self._headers.get_header("content-disposition") or self._headers.get_header(
-                "content-type"
-            )
-            self._record_all(defects, header)
+            header = self._headers.get_header(source)
+            if header is not None:  # recorded once per field, however often asked
+                self._record_header(header, "filename", [Defect(
+                    "InvalidFilename", "control characters in the file name replaced by spaces")])
         return name or None
 
     @property
@@ -640,7 +593,13 @@ class Part:
 
     def get_text(self) -> str:
         """The content as text, decoded with the declared charset (falling back with a
-        defect when it is unknown or wrong; see :func:`mimekit.charset.decode_bytes`)."""
+        defect when it is unknown or wrong; see :func:`mimekit.charset.decode_bytes`).
+
+        Line breaks are ``"\n"``, as Python reads text files: on the wire a line break
+        in MIME text is CRLF (RFC 2046 §4.1.1, which forbids CR and LF outside that
+        pair), so CRLF and a stray lone CR both become ``"\n"``. :meth:`get_content`
+        keeps the bytes as sent, CRLF included.
+        """
         return self._text_of(self.get_content())
 
     def _text_of(self, data: bytes) -> str:
@@ -654,6 +613,8 @@ class Part:
         if first:
             self._charset = used
             self._record_all(defects, None, self._body_at)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")  # RFC 2046 §4.1.1
         return text
 
     @property
@@ -703,24 +664,6 @@ class Part:
                 part_report(self)  # their defects belong to this part
                 derived_attachments(self)
 
-    def _ensure_header_defects(self, header: Header) -> None:
-        seen = self._hdr_seen
-        if id(header) in seen:
-            return
-        seen.add(id(header))
-        _, defects = header.decode()
-        if defects:
-            self._record_all(defects, header)
-
-    def defects_as(self, pid: str) -> list[Defect]:
-        """Defects of this part alone, labelled with section id ``pid`` (decodes what it
-        must so the list is complete)."""
-        self._analyze()
-        # The same problem reached through two accessors (a header value and the file
-        # name read from it) is reported once.
-        unique = list(dict.fromkeys(self._defects))
-        return [d if d.part == pid else _with_part(d, pid) for d in unique]
-
     @property
     def own_defects(self) -> list[Defect]:
         """Defects of this part alone, with its section id filled in."""
@@ -762,10 +705,6 @@ class Part:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id or 'root'} {self.mime_type}>"
-
-
-def _with_part(defect: Defect, pid: str) -> Defect:
-    return Defect(defect.kind, defect.detail, part=pid, header=defect.header, offset=defect.offset)
 
 
 # Message lives in its own module to keep each file small; it is part of this module's

@@ -115,10 +115,11 @@ class _Parser:
         header = part._headers.get_header("content-type")
         mime, boundary = part._fast_ct = fast_content_type(header)
         if mime is None:
-            if header is not None:
-                self.defect(part, "MalformedContentType", "no type/subtype; text/plain assumed",
-                            part._header_offset(header), "Content-Type")
-            mime = part._default_type()
+            # A Content-Type without type/subtype: the model decides what it stands for
+            # (RFC 2045 §5.2 default, or the type a file name implies; never composite)
+            # and records the defect at the field's offset. Without the field: RFC 2045
+            # §5.2 / RFC 2046 §5.1.5 default.
+            mime = part._default_type() if header is None else part.mime_type
         if mime.startswith("multipart/"):
             if boundary is None:
                 # RFC 2046 §5.1.1: the boundary parameter is required.

@@ -333,3 +333,170 @@ def test_transfer_encoding_ignores_comments_before_or_after() -> None:
     for cte in (b"(c) base64", b"base64 (c)", b'"base64"', b"BASE64"):
         msg = parse(b"Content-Transfer-Encoding: " + cte + b"\n\naGk=\n")
         assert (msg.transfer_encoding, msg.get_content()) == ("base64", b"hi")
+
+
+# -- header defects follow header edits (review finding: id() reuse) -------------------
+
+
+def test_header_value_defects_survive_many_header_replacements() -> None:
+    """Regression: the part remembered checked headers by id(); once a replaced Header
+    was collected, a new one could get its id and its defects were never reported,
+    while defects of headers long gone stayed in the list."""
+    from mimekit.headers import Header
+
+    msg = parse(b"Subject: hi\r\nFrom: a@example.org\r\n\r\nbody\r\n")
+    for i in range(2000):
+        msg.headers.set("X-Test", Header.parse(b"X-Test: =?bogus-%d?q?abc?=\r\n" % i))
+        found = [d.detail for d in msg.defects if d.header == "X-Test"]
+        # Exactly the defect of the field now in place: none missing, none stale.
+        assert found == [f"unknown charset 'bogus-{i}'"], (i, found)
+    msg.headers.set("X-Test", "clean")
+    assert [d for d in msg.defects if d.header == "X-Test"] == []
+    # The bookkeeping holds current fields only (bounded however many edits).
+    assert len(msg._checked or {}) <= 2 * len(msg.headers)
+
+
+def test_header_defects_leave_with_their_field_and_come_back_with_it() -> None:
+    data = b"Subject: =?bogus?q?x?=\r\nX-A: 1\r\n\r\nbody\r\n"
+    msg = parse(data)
+    assert [(d.kind, d.header, d.offset) for d in msg.defects] == [
+        ("UnknownCharset", "Subject", 0)]
+    subject = msg.headers.get_header("subject")
+    assert subject is not None
+    msg.headers.remove("Subject")
+    assert msg.defects == []
+    msg.headers.append_header(subject)  # the same field again: checked again, reported once
+    assert [(d.kind, d.header) for d in msg.defects] == [("UnknownCharset", "Subject")]
+    assert [(d.kind, d.header) for d in msg.defects] == [("UnknownCharset", "Subject")]
+
+
+def test_content_type_defect_recorded_once_across_unrelated_edits() -> None:
+    msg = parse(b"Content-Type: text/plain; charset=utf-8; charset=latin1\r\n\r\nx\r\n")
+    before = [d.kind for d in msg.defects]
+    assert before.count("DuplicateParameter") == 1
+    for i in range(5):
+        msg.headers.set("X-Other", str(i))  # drops the Content-Type cache, not the field
+        _ = msg.content_type
+    assert [d.kind for d in msg.defects].count("DuplicateParameter") == 1
+    msg.headers.set("Content-Type", "text/plain; charset=utf-8")
+    assert "DuplicateParameter" not in [d.kind for d in msg.defects]
+
+
+def test_address_defects_follow_the_field() -> None:
+    msg = parse(b"From: a@@example.org\r\n\r\nx\r\n")
+    assert any(d.header == "From" for d in msg.defects)
+    for i in range(300):
+        msg.headers.set("From", f"ok{i}@example.org")
+        assert msg.from_[0].address == f"ok{i}@example.org"  # type: ignore[union-attr]
+    assert [d for d in msg.defects if d.header == "From"] == []
+    cache = msg.__dict__.get("_value_cache", {})
+    assert len(cache) <= 2 * len(msg.headers)
+
+
+# -- text accessors: "\n" line breaks (review finding) ---------------------------------
+
+CRLF_ALT = (
+    b"Content-Type: multipart/alternative; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nline 1\r\nline 2\r\n"
+    b"--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + __import__("base64").b64encode(b"<p>a</p>\r\n<p>b</p>\r\n") + b"\r\n"
+    b"--b--\r\n"
+)
+
+
+def test_text_and_html_use_newline_line_breaks() -> None:
+    """RFC 2046 §4.1.1: CRLF is the line break of MIME text on the wire; decoded text
+    uses Python's "\\n". The decoded bytes (get_content) stay as sent."""
+    msg = parse(CRLF_ALT)
+    assert msg.text == "line 1\nline 2"  # the CRLF before the delimiter belongs to it
+    assert msg.html == "<p>a</p>\n<p>b</p>\n"  # base64-encoded CRLF too
+    assert msg.children[0].get_text() == "line 1\nline 2"
+    assert msg.children[0].get_content() == b"line 1\r\nline 2"
+    assert msg.children[1].get_content() == b"<p>a</p>\r\n<p>b</p>\r\n"
+    assert msg.to_bytes() == CRLF_ALT
+
+
+def test_text_lone_cr_and_lf_only_input() -> None:
+    msg = parse(b"Content-Type: text/plain\n\na\rb\r\nc\nd\n")
+    assert msg.text == "a\nb\nc\nd\n"
+    assert msg.get_content() == b"a\rb\r\nc\nd\n"
+    assert msg.to_dict()["text"] == "a\nb\nc\nd\n"
+
+
+# -- Content-Type without a type (review finding) --------------------------------------
+
+
+def _untyped(ctype: bytes, extra: bytes = b"") -> Message:
+    return parse(
+        b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        b"--XX\r\nContent-Type: " + ctype + b"\r\n" + extra
+        + b"Content-Transfer-Encoding: base64\r\n\r\n/9j/4AAQSkZJRgABAQ==\r\n--XX--\r\n")
+
+
+def test_missing_type_with_a_file_name_is_an_attachment_of_the_named_type() -> None:
+    """RFC 2045 §5.2 defaults an invalid Content-Type to text/plain, but a part naming
+    a file is a file: attachment, that name, the type the name implies, one defect."""
+    msg = _untyped(b"; name=x.jpg")
+    part = msg.children[1]
+    assert part.mime_type == "image/jpeg"
+    assert part.content_type.mime_type == "image/jpeg"
+    assert part.content_type.get("name") == "x.jpg"
+    assert part.filename == "x.jpg" and part.is_attachment
+    assert msg.attachments == [part]
+    assert msg.text == "hello"
+    offset = msg.to_bytes().index(b"Content-Type: ; name")
+    assert [(d.kind, d.part, d.header, d.offset) for d in msg.defects] == [
+        ("MalformedContentType", "2", "Content-Type", offset)]
+    assert "image/jpeg" in msg.defects[0].detail
+    assert part.charset is None  # not read as text (no CharsetGuessed defect)
+    assert part.get_content().startswith(b"\xff\xd8\xff")
+    assert msg.to_bytes() == _untyped(b"; name=x.jpg").to_bytes()
+
+
+def test_missing_type_name_from_disposition_or_unknown_or_composite() -> None:
+    by_disp = _untyped(b"bogus", b"Content-Disposition: attachment; filename=r.pdf\r\n")
+    assert by_disp.children[1].mime_type == "application/pdf"
+    assert by_disp.children[1].filename == "r.pdf"
+    unknown = _untyped(b"; name=blob.zzqq")
+    assert unknown.children[1].mime_type == "application/octet-stream"
+    assert unknown.attachments == [unknown.children[1]]
+    # A composite type is never guessed: the parser read the part as a leaf.
+    eml = _untyped(b"; name=fwd.eml")
+    assert eml.children[1].mime_type == "application/octet-stream"
+    assert eml.children[1].message is None
+
+
+def test_missing_type_without_a_name_stays_text_plain() -> None:
+    """RFC 2045 §5.2: without a file name the default is text/plain (the parameters
+    that could be read still count)."""
+    msg = _untyped(b"; charset=iso-8859-2")
+    part = msg.children[1]
+    assert part.mime_type == "text/plain" and not part.is_attachment
+    assert part.content_type.charset == "iso-8859-2" and part.charset == "iso-8859-2"
+    assert [(d.kind, d.detail) for d in part.own_defects] == [
+        ("MalformedContentType", "no type/subtype; text/plain assumed")]
+
+
+def test_missing_type_on_the_root_part() -> None:
+    msg = parse(b"From: a@example.org\r\nContent-Type: ; name=x.jpg\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n/9j/4AAQSkZJRgABAQ==\r\n")
+    assert msg.mime_type == "image/jpeg"
+    assert msg.text is None  # not a body to show: a file
+    assert msg.attachments == [msg]
+    assert [d.kind for d in msg.defects] == ["MalformedContentType"]
+
+
+def test_missing_type_in_a_digest_without_a_name_is_a_message() -> None:
+    """RFC 2046 §5.1.5: inside multipart/digest the default is message/rfc822."""
+    msg = parse(b"Content-Type: multipart/digest; boundary=d\r\n\r\n"
+                b"--d\r\nContent-Type: ;\r\n\r\nSubject: inner\r\n\r\nbody\r\n--d--\r\n")
+    part = msg.children[0]
+    assert part.mime_type == "message/rfc822"
+    assert part.message is not None and part.message.subject == "inner"
+    assert [d.kind for d in part.own_defects] == ["MalformedContentType"]
+
+
+def test_missing_type_strict_policy_raises() -> None:
+    with pytest.raises(ParseError):
+        parse(b"Content-Type: ; name=x.jpg\r\n\r\nx\r\n", STRICT)
