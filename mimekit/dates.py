@@ -207,11 +207,12 @@ def format_date(dt: datetime | None = None) -> str:
     that date, DST included. Names are English whatever the locale; the offset is
     rounded to whole minutes.
     """
-    # Naive means local, not "-0000". RFC 5322 §3.3: "-0000" says the date-time is in
-    # Universal Time and the sender's local zone is unknown; a naive value is not known
-    # to be UTC at all: in Python it is wall-clock time (datetime.now() is naive local
+    # Naive means local, not "-0000". RFC 5322 §3.3: "The date and time-of-day SHOULD
+    # express local time" and the zone is its offset from UTC; "-0000" means the value
+    # IS in UTC and the sender's local zone is unknown. A naive value is not known to
+    # be UTC at all: in Python it is wall-clock time (datetime.now() is naive local
     # time, the common case), so writing its digits as UTC, with either sign, would put
-    # the message hours off on any machine not set to UTC. Its zone IS known (the
+    # the message hours off on any machine not set to UTC. Its zone is known (the
     # machine's), so the honest offset is the local one ("+0000" only where local time
     # is UTC, which §3.3 says is how UTC SHOULD be written). email.utils.localtime()
     # reads a naive datetime the same way (email.utils.format_datetime instead assumes
