@@ -138,7 +138,7 @@ class Header:
         field name or a text value holds CR, LF or NUL (RFC 5322 §2.2: a field body has no
         CR/LF, so such data could only smuggle in another header).
         """
-        global _format_header  # noqa: PLW0603 - resolved once, lazily
+        global _format_header  # resolved once, lazily
         if _format_header is None:
             # Lazy: folding imports address, dates and params, which parsing alone
             # does not need.
