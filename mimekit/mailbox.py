@@ -4,15 +4,19 @@ mbox (RFC 4155): messages follow a ``From `` envelope line at a line start. Read
 splits on those lines, honours ``Content-Length`` when it points exactly at the next
 ``From `` line (mboxcl2), and otherwise undoes mboxrd quoting (``>From `` -> ``From ``,
 ``>>From `` -> ``>From ``, which also reads mboxo correctly for the single level).
-Writing quotes mboxrd-style under an exclusive ``fcntl`` lock.
+Writing quotes mboxrd-style while holding the three locks other mail programs use (a
+``<mbox>.lock`` dot-lock, an ``fcntl`` record lock and an ``flock`` lock), each waited
+for at most a bounded time.
 
 Maildir (https://cr.yp.to/proto/maildir.html): one file per message in ``new/`` or
 ``cur/``; delivery writes to ``tmp/`` with a unique name, fsyncs, then moves the file
-into ``new/`` atomically (a reader never sees a partial message).
+into ``new/`` atomically (a reader never sees a partial message) with ``link(2)``, which
+never replaces an existing file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -20,14 +24,16 @@ import threading
 import time
 from collections.abc import Iterator
 
-from mimekit.errors import HeaderInjectionError
+from mimekit.errors import HeaderInjectionError, MimekitError
 from mimekit.model import Message
 from mimekit.parser import parse, parse_file
 from mimekit.policy import DEFAULT, Policy
 
 __all__ = [
+    "MailboxLockError",
     "append_mbox",
     "iter_mbox_raw",
+    "link_no_replace",
     "maildir_deliver",
     "mbox_escape",
     "mbox_unescape",
@@ -174,11 +180,187 @@ def _envelope_line(envelope_from: str | None) -> bytes:
     return f"From {sender} {stamp}\n".encode()
 
 
-def append_mbox(path: str | os.PathLike[str], data: bytes, envelope_from: str | None = None) -> None:
-    """Append one message to an mbox file (mboxrd quoting), under an exclusive lock.
+# Lock waits poll (never block forever). Module-level so tests can drive the clock
+# without sleeping; mbox code uses nothing else for waiting.
+_monotonic = time.monotonic
+_sleep = time.sleep
+
+#: Seconds ``append_mbox`` waits, in all, for the locks another program holds.
+LOCK_TIMEOUT = 30.0
+#: A ``<mbox>.lock`` older than this many seconds is stale and removed: its writer died
+#: (Postfix's default ``stale_lock_time`` is 500 s; procmail and mutt use similar ages).
+STALE_DOTLOCK = 500.0
+
+# Per mbox path, for the threads of this process. POSIX record locks belong to the
+# process, not the file descriptor: a second thread's lockf() would "succeed" and its
+# close() would drop the first thread's lock. Threads of one process take turns here.
+_path_locks: dict[str, threading.Lock] = {}
+
+
+class MailboxLockError(MimekitError, TimeoutError):
+    """Another program kept the mbox locked longer than the bounded wait.
+
+    ``path`` is the mbox, ``kind`` the lock that could not be taken (``"dotlock"``,
+    ``"fcntl"``, ``"flock"`` or ``"thread"``). Nothing was written.
+    """
+
+    def __init__(self, message: str, *, path: str, kind: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_lock_error, (str(self), self.path, self.kind))
+
+
+def _rebuild_lock_error(message: str, path: str, kind: str) -> MailboxLockError:
+    return MailboxLockError(message, path=path, kind=kind)
+
+
+def _pause(deadline: float, attempt: int) -> bool:
+    """Sleep before the next try (10 ms doubling up to 250 ms); False once the
+    deadline has passed, so every wait is bounded."""
+    now = _monotonic()
+    if now >= deadline:
+        return False
+    _sleep(min(0.01 * 2 ** min(attempt, 5), 0.25, deadline - now))
+    return True
+
+
+def _lock_error(path: str, kind: str, timeout: float, detail: str) -> MailboxLockError:
+    return MailboxLockError(
+        f"mbox {path!r} is locked by another program ({detail}); gave up after "
+        f"{timeout:g} s",
+        path=path,
+        kind=kind,
+    )
+
+
+def _break_stale_dotlock(lock_path: str, stale_after: float) -> bool:
+    """Remove ``lock_path`` if it is older than ``stale_after`` seconds (its writer died);
+    True if the lock is gone now. The file is stat'ed again just before the unlink and
+    left alone if it changed meanwhile (another writer broke it and took a fresh one)."""
+    try:
+        st = os.stat(lock_path)
+    except FileNotFoundError:
+        return True
+    if time.time() - st.st_mtime <= stale_after:
+        return False
+    try:
+        again = os.stat(lock_path)
+        if (again.st_ino, again.st_mtime_ns) != (st.st_ino, st.st_mtime_ns):
+            return False
+        os.unlink(lock_path)
+    except FileNotFoundError:
+        pass
+    return True
+
+
+def _take_dotlock(
+    lock_path: str, mbox: str, deadline: float, timeout: float, stale_after: float
+) -> tuple[int, int]:
+    """Create ``<mbox>.lock`` with ``O_CREAT|O_EXCL`` (the dot-lock of Postfix local(8),
+    procmail and mutt; exclusive creation works on local file systems and NFSv3+),
+    waiting while another program holds it. Returns the lock's (device, inode)."""
+    attempt = 0
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if _break_stale_dotlock(lock_path, stale_after):
+                continue
+        except OSError as exc:  # e.g. no write permission on the mbox's directory
+            raise OSError(
+                exc.errno,
+                f"cannot create the dot-lock {lock_path!r} ({exc.strerror}); an mbox in "
+                "a directory you cannot write needs dotlock=False",
+            ) from None
+        else:
+            try:
+                os.write(fd, f"{os.getpid()}\n".encode("ascii"))  # for people, not parsed
+                st = os.fstat(fd)
+            except BaseException:
+                os.close(fd)
+                os.unlink(lock_path)
+                raise
+            os.close(fd)
+            return (st.st_dev, st.st_ino)
+        if not _pause(deadline, attempt):
+            raise _lock_error(mbox, "dotlock", timeout, f"dot-lock {lock_path!r} exists")
+        attempt += 1
+
+
+def _drop_dotlock(lock_path: str, ident: tuple[int, int]) -> None:
+    """Remove our dot-lock, unless it is no longer ours (broken as stale and retaken)."""
+    try:
+        st = os.stat(lock_path)
+        if (st.st_dev, st.st_ino) == ident:
+            os.unlink(lock_path)
+    except FileNotFoundError:
+        pass
+
+
+def _take_kernel_locks(fd: int, mbox: str, deadline: float, timeout: float) -> None:
+    """An exclusive ``fcntl`` (POSIX record) lock on the whole file, then an ``flock``:
+    programs use one or the other (Postfix and procmail fcntl, mutt and Dovecot either,
+    others flock) and on Linux they do not exclude each other. Both or neither are held
+    after each try, so two programs that take them in the other order cannot deadlock."""
+    import fcntl
+
+    attempt = 0
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
+            busy = "fcntl"
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as exc:
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                busy = "flock"
+            except BaseException:
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                raise
+        if not _pause(deadline, attempt):
+            raise _lock_error(mbox, busy, timeout, f"an {busy} lock is held on it")
+        attempt += 1
+
+
+def _path_lock(path: str) -> threading.Lock:
+    key = os.path.realpath(path)
+    with _counter_lock:
+        return _path_locks.setdefault(key, threading.Lock())
+
+
+def append_mbox(
+    path: str | os.PathLike[str],
+    data: bytes,
+    envelope_from: str | None = None,
+    *,
+    lock_timeout: float = LOCK_TIMEOUT,
+    dotlock: bool = True,
+    stale_after: float = STALE_DOTLOCK,
+) -> None:
+    """Append one message to an mbox file (mboxrd quoting) under exclusive locks.
 
     The ``From `` line carries ``envelope_from`` (``MAILER-DAEMON`` when None) and the
     current UTC time; the message is followed by a blank line (RFC 4155).
+
+    Locking excludes the other programs that write or rewrite mboxes, whichever lock
+    they use: first the dot-lock ``<path>.lock`` (created with ``O_EXCL``; one older
+    than ``stale_after`` seconds is removed as stale; ``dotlock=False`` skips it, for
+    an mbox in a directory you cannot write), then an ``fcntl`` lock and an ``flock``
+    lock on the file. Each is waited for, in all at most ``lock_timeout`` seconds, then
+    :class:`MailboxLockError` is raised and nothing is written. Every lock is released
+    on every path out (success, error, interrupt). Threads of one process take turns
+    (POSIX record locks belong to the process), but another part of this process that
+    opens and closes the mbox while a message is appended drops the ``fcntl`` lock.
     """
     import fcntl
 
@@ -186,32 +368,52 @@ def append_mbox(path: str | os.PathLike[str], data: bytes, envelope_from: str | 
     body = mbox_escape(data)
     if not body.endswith(b"\n"):
         body += b"\n"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    mbox = os.fspath(path)
+    deadline = _monotonic() + lock_timeout
+    in_process = _path_lock(mbox)
+    if not in_process.acquire(timeout=max(0.0, lock_timeout)):
+        raise _lock_error(mbox, "thread", lock_timeout, "another thread is appending")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock_path = mbox + ".lock"
+        ident = _take_dotlock(lock_path, mbox, deadline, lock_timeout, stale_after) if dotlock else None
         try:
-            size = os.fstat(fd).st_size
-            lead = b""
-            if size:
-                # Make sure the previous message ends with a blank line.
-                tail = os.pread(fd, 2, max(0, size - 2))
-                lead = b"" if tail.endswith(b"\n\n") else (b"\n" if tail.endswith(b"\n") else b"\n\n")
-            payload = lead + line + body + b"\n"
-            view = memoryview(payload)
+            fd = os.open(mbox, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            except BaseException:
-                # A full disk or an interrupt mid-write: cut the file back, so the mbox
-                # never holds half a message (readers would see a broken last one).
-                os.ftruncate(fd, size)
-                raise
+                _take_kernel_locks(fd, mbox, deadline, lock_timeout)
+                try:
+                    _append_locked(fd, line + body)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    fcntl.lockf(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if ident is not None:
+                _drop_dotlock(lock_path, ident)
     finally:
-        os.close(fd)
+        in_process.release()
+
+
+def _append_locked(fd: int, message: bytes) -> None:
+    """Write ``message`` (From line and quoted body) at the end of the locked mbox."""
+    size = os.fstat(fd).st_size
+    lead = b""
+    if size:
+        # Make sure the previous message ends with a blank line.
+        tail = os.pread(fd, 2, max(0, size - 2))
+        lead = b"" if tail.endswith(b"\n\n") else (b"\n" if tail.endswith(b"\n") else b"\n\n")
+    payload = lead + message + b"\n"
+    view = memoryview(payload)
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        # A full disk or an interrupt mid-write: cut the file back, so the mbox
+        # never holds half a message (readers would see a broken last one).
+        os.ftruncate(fd, size)
+        raise
 
 
 def _unique_name() -> str:
@@ -227,10 +429,48 @@ def _unique_name() -> str:
     return f"{seconds}.M{micros}P{os.getpid()}Q{count}R{secrets.token_hex(8)}.{host}"
 
 
+# link(2) errors that mean "no hard links on this file system" (FAT/exFAT, some FUSE,
+# SMB and Android storage): only then is a rename used instead.
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS,
+                       errno.EINVAL, errno.EXDEV})
+
+
+def link_no_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rename ``src`` to ``dst`` atomically, never replacing an existing ``dst``.
+
+    ``link(2)`` then unlinking ``src`` (the Maildir delivery method): ``link`` fails with
+    :class:`FileExistsError` when ``dst`` exists, where ``rename``/``os.replace`` would
+    silently overwrite it. Only where the file system has no hard links (the error
+    says so) is ``os.rename`` used (on Windows it refuses an existing ``dst``; on POSIX
+    ``dst`` is checked first, leaving a narrow race on such file systems only). A
+    ``src`` that cannot be removed after a successful link is left behind (the
+    message is delivered; the temporary name is junk, as in Maildir ``tmp/``).
+    """
+    link = getattr(os, "link", None)
+    try:
+        if link is None:
+            raise OSError(errno.ENOSYS, "no os.link on this platform")
+        link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if os.name != "nt" and os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst)) from None
+        os.rename(src, dst)
+        return
+    try:
+        os.unlink(src)
+    except OSError:
+        pass
+
+
 def maildir_deliver(directory: str | os.PathLike[str], data: bytes) -> str:
     """Deliver ``data`` into the Maildir at ``directory`` (created if missing) and return
     the path of the new file in ``new/``: written to ``tmp/``, fsynced, then linked into
-    ``new/`` atomically."""
+    ``new/`` atomically; a name already taken in ``new/`` is never overwritten (a new
+    unique name is tried instead)."""
     for sub in ("tmp", "new", "cur"):
         os.makedirs(os.path.join(directory, sub), mode=0o700, exist_ok=True)
     while True:
@@ -252,12 +492,22 @@ def maildir_deliver(directory: str | os.PathLike[str], data: bytes) -> str:
         os.unlink(tmp)
         raise
     os.close(fd)
-    final = os.path.join(directory, "new", name)
     try:
-        os.link(tmp, final)  # never overwrites an existing file
-        os.unlink(tmp)
-    except OSError:
-        os.replace(tmp, final)
+        for _ in range(100):
+            final = os.path.join(directory, "new", name)
+            try:
+                link_no_replace(tmp, final)
+                break
+            except FileExistsError:
+                name = _unique_name()
+        else:  # pragma: no cover - 100 unique names all taken
+            raise FileExistsError(errno.EEXIST, "no unused file name in new/", directory)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     dir_fd = os.open(os.path.join(directory, "new"), os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -156,3 +156,223 @@ def test_append_mbox_leaves_no_half_message_when_a_write_fails(tmp_path, monkeyp
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [m.subject for m in mb.read_mbox(path)] == ["one"]
+
+
+# ---------------------------------------------------------------- mbox locking
+# A second process holding one kind of lock on an mbox, as another mail program would:
+# it prints "held", waits for a line on stdin, releases, prints "released".
+HOLDER = r"""
+import fcntl, os, sys
+kind, path = sys.argv[1], sys.argv[2]
+if kind == "dotlock":
+    os.close(os.open(path + ".lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+else:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    (fcntl.lockf if kind == "fcntl" else fcntl.flock)(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+if kind == "dotlock":
+    os.unlink(path + ".lock")
+else:
+    os.close(fd)
+print("released", flush=True)
+"""
+
+# Another process checking that nobody holds an fcntl or flock lock on the file.
+PROBE = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("free")
+"""
+
+LOCK_KINDS = ["dotlock", "fcntl", "flock"]
+
+
+class Holder:
+    def __init__(self, kind: str, path: pathlib.Path) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, kind, str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        assert self.proc.stdout.readline() == "held\n"
+
+    def release(self) -> None:
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline() == "released\n"
+        assert self.proc.wait(60) == 0
+
+
+def nobody_holds_kernel_locks(path: pathlib.Path) -> bool:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PROBE, str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout == "free\n"
+
+
+@pytest.mark.parametrize("kind", LOCK_KINDS)
+def test_append_waits_while_another_process_holds_a_lock(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from mimekit import mailbox as mb
+
+    path = tmp_path / "box"
+    path.write_bytes(b"")
+    holder = Holder(kind, path)
+    events: list[str] = []
+    waiting = threading.Event()
+    real_sleep = mb._sleep
+
+    def sleep(seconds: float) -> None:
+        if not waiting.is_set():
+            events.append(f"waiting, mbox holds {path.stat().st_size} bytes")
+            waiting.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(mb, "_sleep", sleep)
+    writer = threading.Thread(
+        target=lambda: (append_mbox(path, b"Subject: w\n\nx\n", "a@example.org",
+                                    lock_timeout=3600), events.append("written"))
+    )
+    writer.start()
+    assert waiting.wait(120)  # the writer found the lock taken (not a timing assertion)
+    events.append("released")
+    holder.release()
+    writer.join(120)
+    assert not writer.is_alive()
+    assert events == ["waiting, mbox holds 0 bytes", "released", "written"]
+    assert [m.subject for m in read_mbox(path)] == ["w"]
+    assert not (tmp_path / "box.lock").exists()
+    assert nobody_holds_kernel_locks(path)
+
+
+@pytest.mark.parametrize("kind", LOCK_KINDS)
+def test_append_gives_up_after_the_bounded_wait_with_a_clear_error(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from mimekit import mailbox as mb
+
+    path = tmp_path / "box"
+    path.write_bytes(b"")
+    holder = Holder(kind, path)
+    clock = [1000.0]  # a fake clock: the wait is counted, never slept
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(mb, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(mb, "_sleep", sleep)
+    try:
+        with pytest.raises(mb.MailboxLockError) as info:
+            append_mbox(path, b"Subject: w\n\nx\n", "a@example.org", lock_timeout=5)
+        detail = {
+            "dotlock": f"dot-lock {str(path) + '.lock'!r} exists",
+            "fcntl": "an fcntl lock is held on it",
+            "flock": "an flock lock is held on it",
+        }[kind]
+        assert str(info.value) == (
+            f"mbox {str(path)!r} is locked by another program ({detail}); gave up after 5 s"
+        )
+        assert info.value.kind == kind and info.value.path == str(path)
+        assert isinstance(info.value, TimeoutError)
+        assert sum(slept) == pytest.approx(5.0)  # exactly the bound, then no more tries
+        assert max(slept) == 0.25  # polled with growing, capped pauses
+        assert path.read_bytes() == b""  # nothing written
+        # Our own dot-lock is gone again; the other program's is untouched.
+        assert (tmp_path / "box.lock").exists() == (kind == "dotlock")
+    finally:
+        holder.release()
+    assert nobody_holds_kernel_locks(path)  # we kept no fcntl/flock lock either
+    append_mbox(path, b"Subject: later\n\nx\n", "a@example.org", lock_timeout=0)
+    assert [m.subject for m in read_mbox(path)] == ["later"]
+
+
+def test_a_stale_dotlock_is_removed(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "box"
+    lock = tmp_path / "box.lock"
+    lock.write_bytes(b"99999\n")
+    os.utime(lock, (0, 0))  # written in 1970: its writer is long gone
+    append_mbox(path, b"Subject: s\n\nx\n", "a@example.org", lock_timeout=0, stale_after=500)
+    assert [m.subject for m in read_mbox(path)] == ["s"]
+    assert not lock.exists()
+
+
+def test_all_locks_are_released_when_the_write_fails(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mimekit import mailbox as mb
+
+    path = tmp_path / "box"
+    seen: list[bool] = []
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if not seen:
+            seen.append(True)
+            return real_write(fd, data)  # the dot-lock's pid line
+        seen.append((tmp_path / "box.lock").exists())  # the dot-lock is held while writing
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mb.os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        append_mbox(path, b"Subject: s\n\nx\n", "a@example.org")
+    monkeypatch.undo()
+    assert seen == [True, True]
+    assert not (tmp_path / "box.lock").exists()
+    assert nobody_holds_kernel_locks(path)
+    assert path.read_bytes() == b""
+
+
+def test_dotlock_in_a_directory_that_cannot_be_written(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mimekit import mailbox as mb
+
+    path = tmp_path / "box"
+    real_open = os.open
+
+    def no_write_permission(name: str, flags: int, mode: int = 0o777) -> int:
+        if str(name).endswith(".lock"):  # as in a directory we may not write
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, flags, mode)
+
+    monkeypatch.setattr(mb.os, "open", no_write_permission)
+    with pytest.raises(OSError, match=r"cannot create the dot-lock .*Permission denied.*dotlock=False"):
+        append_mbox(path, b"Subject: s\n\nx\n", "a@example.org")
+    assert not path.exists()  # refused before the mbox was even opened
+    append_mbox(path, b"Subject: s\n\nx\n", "a@example.org", dotlock=False)
+    monkeypatch.undo()
+    assert [m.subject for m in read_mbox(path)] == ["s"]
+
+
+def test_lock_error_pickles() -> None:
+    import pickle
+
+    from mimekit.mailbox import MailboxLockError
+
+    err = MailboxLockError("locked", path="/x/box", kind="flock")
+    back = pickle.loads(pickle.dumps(err))
+    assert (str(back), back.path, back.kind) == ("locked", "/x/box", "flock")
+
+
+def test_link_no_replace(tmp_path: pathlib.Path) -> None:
+    from mimekit.mailbox import link_no_replace
+
+    (tmp_path / "a").write_bytes(b"new")
+    (tmp_path / "b").write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        link_no_replace(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b").read_bytes() == b"old" and (tmp_path / "a").exists()
+    link_no_replace(tmp_path / "a", tmp_path / "c")
+    assert (tmp_path / "c").read_bytes() == b"new" and not (tmp_path / "a").exists()

@@ -20,6 +20,7 @@ from mimekit.transports import (
     TransportError,
     prepare,
 )
+from mimekit.transports.base import check_address
 
 from mimekit.errors import MimekitError
 
@@ -429,3 +430,106 @@ def test_null_reverse_path_only_when_asked_for() -> None:
         MemoryTransport().send(raw)
     result = MemoryTransport().send(raw, envelope=env)
     assert result.accepted == ("bo@example.org",)
+
+
+# ---------------------------------------------------------------- IDNA, '@', controls
+def test_explicit_envelope_domains_become_a_labels_like_derived_ones() -> None:
+    """Regression: Envelope("a@bücher.example", ...) kept the U-label, so SMTP asked
+    for SMTPUTF8 (and a server without it refused) while the same address taken from
+    the headers went out as xn--. Both give A-labels now (RFC 5890)."""
+    env = Envelope("ana@bücher.example", ["jö@münchen.example", "x@[192.0.2.1]", "b@ok.example"])
+    assert env.mail_from == "ana@xn--bcher-kva.example"
+    assert env.rcpt_to == ("jö@xn--mnchen-3ya.example", "x@[192.0.2.1]", "b@ok.example")
+    derived = Envelope.from_message(_parse(raw(
+        "From: ana@bücher.example", "To: jö@münchen.example, x@[192.0.2.1], b@ok.example"
+    )))
+    assert derived == env
+    _, prepared, _ = prepare(raw("From: a@example.org", "To: b@example.org"), env)
+    assert prepared.mail_from == "ana@xn--bcher-kva.example"
+    assert Envelope.null_sender_for(["z@bücher.example"]).rcpt_to == ("z@xn--bcher-kva.example",)
+
+
+def test_explicit_envelope_domain_that_idna_cannot_convert_is_refused_by_check() -> None:
+    bad = "a@" + "ü" * 70 + ".example"  # a label over 63 octets even as Punycode
+    env = Envelope("a@example.org", [bad])
+    assert env.rcpt_to == (bad,)  # left as given for check() to explain
+    with pytest.raises(InvalidEnvelope, match=r"cannot be converted to ASCII \(IDNA\)"):
+        env.check()
+
+
+def test_unquoted_at_in_the_local_part_is_refused() -> None:
+    for address in ("a@b@example.org", "a@b@c"):
+        with pytest.raises(InvalidEnvelope) as info:
+            check_address(address, what="recipient")
+        assert str(info.value) == (
+            f"envelope recipient {address!r} has more than one '@' (RFC 5321 §4.1.2: an "
+            """'@' in the local part must be inside a quoted string, e.g. "a@b"@example.org)"""
+        )
+        with pytest.raises(InvalidEnvelope):
+            Envelope("s@example.org", [address]).check()
+    assert check_address('"a@b"@example.org') == '"a@b"@example.org'
+
+
+@pytest.mark.parametrize("ch", ["\x01", "\x08", "\x0b", "\x1b", "\x7f"])
+def test_control_characters_are_refused(ch: str) -> None:
+    with pytest.raises(InvalidEnvelope, match="control character"):
+        check_address(f"a{ch}b@example.org")
+    with pytest.raises(InvalidEnvelope, match="control character"):
+        check_address(f"ab@exa{ch}mple.org")
+
+
+# ---------------------------------------------------------------- MemoryTransport(fail=)
+def test_memory_fail_raises_a_fresh_copy_each_time() -> None:
+    """Regression: the same exception object was raised by every send, so its
+    traceback grew with each raise and concurrent sends shared one instance."""
+    from mimekit.transports import ConnectionLost, MemoryTransport, MessageTooLarge
+
+    class Custom(TransportError):
+        def __init__(self, *, why: str) -> None:  # a constructor __reduce__ cannot call
+            super().__init__(f"custom: {why}")
+            self.why = why
+
+    msg = raw("From: a@example.org", "To: b@example.org")
+    cause = OSError(111, "Connection refused")
+    down = ConnectionLost("server went away")
+    down.__cause__ = cause
+    for configured, attrs_ in (
+        (down, {}),
+        (MessageTooLarge("too big", size=10, limit=5), {"size": 10, "limit": 5}),
+        (SMTPResponseError(421, "4.3.2", "shutting down"), {"code": 421, "text": "shutting down"}),
+        (Custom(why="x"), {"why": "x"}),
+    ):
+        t = MemoryTransport(fail=configured)
+        raised = []
+        for _ in range(2):
+            with pytest.raises(type(configured)) as info:
+                t.send(msg)
+            raised.append(info.value)
+        first, second = raised
+        assert first is not second and first is not configured
+        assert type(first) is type(configured) and first.args == configured.args
+        assert str(first) == str(configured)
+        for name, value in attrs_.items():
+            assert getattr(first, name) == value == getattr(second, name)
+        assert configured.__traceback__ is None  # the configured object is never raised
+        assert first.__cause__ is configured.__cause__
+        assert len(t.outbox) == 0
+
+
+# ---------------------------------------------------------------- TransportURL.redacted
+def test_redacted_percent_encodes_the_user_name() -> None:
+    """Regression: redacted() wrote the decoded user name as is, so '@' or ':' in it
+    gave a URL that named another host or user."""
+    from mimekit.transports.url import parse_url
+
+    url = parse_url("smtp+starttls://ana%40example.org%3Ax%25y:p%40ss%3Aw@localhost:2525")
+    assert url.username == "ana@example.org:x%y"
+    assert url.redacted() == "smtp+starttls://ana%40example.org%3Ax%25y:***@localhost:2525"
+    back = parse_url(url.redacted())
+    assert (back.username, back.host, back.port) == ("ana@example.org:x%y", "localhost", 2525)
+    assert parse_url("smtps://j%C3%B6rg:pw@localhost").redacted() == (
+        "smtps://j%C3%B6rg:***@localhost:465"
+    )
+    assert parse_url("smtp://user.name-1_~:pw@[::1]:25").redacted() == (
+        "smtp://user.name-1_~:***@[::1]:25"
+    )

@@ -41,6 +41,17 @@ WIRE = raw(
 )
 
 
+WIRE_LF = WIRE.replace(b"\r\n", b"\n")
+# The envelope of MSG as a delivering MTA records it (Postfix local(8) order): the
+# Bcc recipient is only here.
+DELIVERY = (
+    b"Return-Path: <ana@example.org>\n"
+    b"X-Original-To: bo@example.net\n"
+    b"X-Original-To: hidden@example.net\n"
+)
+MSG_ENVELOPE = Envelope("ana@example.org", ("bo@example.net", "hidden@example.net"))
+
+
 def visible(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -230,7 +241,7 @@ def test_crash_at_rename_leaves_nothing_visible(
     def boom(src: object, dst: object) -> None:
         raise KeyboardInterrupt  # the process is being killed
 
-    monkeypatch.setattr(os, "replace", boom)
+    monkeypatch.setattr(os, "link", boom)
     with pytest.raises(KeyboardInterrupt):
         FileTransport(tmp_path).send(MSG)
     assert visible(tmp_path) == []
@@ -278,7 +289,7 @@ def test_maildir_delivers_to_new_with_lf(tmp_path: Path) -> None:
     assert {f.name for f in files} == {r1.queue_id, r2.queue_id}
     assert len(files) == 2
     for f in files:
-        assert f.read_bytes() == WIRE.replace(b"\r\n", b"\n")
+        assert f.read_bytes() == DELIVERY + WIRE.replace(b"\r\n", b"\n")
         assert ":" not in f.name and "/" not in f.name
     assert r1.accepted == ("bo@example.net", "hidden@example.net")
 
@@ -413,3 +424,258 @@ def test_stored_bytes_are_the_wire_form_and_a_cr_hidden_bcc_is_stripped(tmp_path
         assert b"secret" not in data
         assert data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
         assert data.endswith(b"line one\r\nline two\r\n")
+
+
+# ---------------------------------------------------------------- envelope in Maildir/mbox
+ASCTIME = rb"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}"
+
+
+def test_maildir_records_the_envelope_and_reads_it_back(tmp_path: Path) -> None:
+    t = MaildirTransport(tmp_path / "md")
+    result = t.send(MSG)
+    (stored,) = t.read()
+    assert stored.envelope == MSG_ENVELOPE  # Bcc recipient recovered
+    assert stored.data == WIRE_LF  # exactly the message as sent, the block removed
+    assert stored.source == str(tmp_path / "md" / "new" / str(result.queue_id))
+    assert stored.message.subject == "Quarterly report / Q3 ../../etc"
+
+
+def test_mbox_records_the_envelope_below_the_from_line_and_reads_it_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out.mbox"
+    t = MboxTransport(path)
+    t.send(MSG)
+    data = path.read_bytes()
+    first, rest = data.split(b"\n", 1)
+    assert re.fullmatch(rb"From ana@example\.org " + ASCTIME, first), first
+    escaped = WIRE_LF.replace(b"\nFrom the", b"\n>From the").replace(b"\n>From q", b"\n>>From q")
+    assert rest == DELIVERY + escaped + b"\n"
+    (stored,) = t.read()
+    assert stored.envelope == MSG_ENVELOPE
+    assert stored.data == WIRE_LF
+    assert stored.source == str(path)
+
+
+def test_null_sender_is_recorded_as_empty_return_path(tmp_path: Path) -> None:
+    env = Envelope.null_sender_for(["bo@example.net"])
+    md = MaildirTransport(tmp_path / "md")
+    md.send(MSG, envelope=env)
+    (f,) = (tmp_path / "md" / "new").iterdir()
+    assert f.read_bytes() == b"Return-Path: <>\nX-Original-To: bo@example.net\n" + WIRE_LF
+    box = MboxTransport(tmp_path / "out.mbox")
+    box.send(MSG, envelope=env)
+    data = (tmp_path / "out.mbox").read_bytes()
+    assert re.match(rb"From MAILER-DAEMON " + ASCTIME + rb"\nReturn-Path: <>\n"
+                    rb"X-Original-To: bo@example\.net\nFrom: Ana", data), data[:120]
+    for stored in (md.read()[0], box.read()[0]):
+        assert stored.envelope == env
+        assert stored.envelope is not None and stored.envelope.null_sender
+        assert stored.envelope.mail_from == ""
+        assert stored.data == WIRE_LF
+
+
+def test_quoted_and_utf8_addresses_round_trip(tmp_path: Path) -> None:
+    env = Envelope('"a b"@example.org', ("jörg@bücher.example", "bo@example.net"))
+    t = MaildirTransport(tmp_path / "md")
+    t.send(MSG, envelope=env)
+    (f,) = (tmp_path / "md" / "new").iterdir()
+    assert f.read_bytes() == (
+        'Return-Path: <"a b"@example.org>\n'
+        "X-Original-To: jörg@xn--bcher-kva.example\n"  # the domain in IDNA A-labels
+        "X-Original-To: bo@example.net\n"
+    ).encode() + WIRE_LF
+    (stored,) = t.read()
+    assert stored.envelope == Envelope(
+        '"a b"@example.org', ("jörg@xn--bcher-kva.example", "bo@example.net")
+    )
+
+
+def test_an_older_return_path_in_the_message_is_kept_and_not_taken(tmp_path: Path) -> None:
+    old = raw(
+        "Return-Path: <old@example.org>",
+        "X-Original-To: old-rcpt@example.org",
+        "From: a@example.org",
+        "To: b@example.net",
+        "Subject: again",
+    )
+    t = MaildirTransport(tmp_path / "md")
+    t.send(old)
+    (stored,) = t.read()
+    assert stored.envelope == Envelope("a@example.org", ("b@example.net",))
+    assert stored.data == old.replace(b"\r\n", b"\n")
+
+
+def test_envelope_headers_can_be_turned_off(tmp_path: Path) -> None:
+    md = MaildirTransport(tmp_path / "md", envelope_headers=False)
+    md.send(MSG)
+    (f,) = (tmp_path / "md" / "new").iterdir()
+    assert f.read_bytes() == WIRE_LF
+    assert [(s.envelope, s.data) for s in md.read()] == [(None, WIRE_LF)]
+    box = MboxTransport(tmp_path / "out.mbox", envelope_headers=False)
+    box.send(MSG)
+    first, rest = (tmp_path / "out.mbox").read_bytes().split(b"\n", 1)
+    assert first.startswith(b"From ana@example.org ")  # the From line still has the sender
+    assert rest.startswith(b"From: Ana <ana@example.org>\n")
+    assert [s.envelope for s in box.read()] == [None]
+
+
+def test_url_option_envelope_headers(tmp_path: Path) -> None:
+    from mimekit.transports.url import InvalidURL, from_url, parse_url
+
+    for scheme, cls in (("maildir", MaildirTransport), ("mbox", MboxTransport)):
+        off = parse_url(f"{scheme}:{tmp_path}/x?envelope_headers=0")
+        assert off.envelope_headers is False
+        assert off.path == f"{tmp_path}/x"
+        assert off.redacted() == f"{scheme}:{tmp_path}/x?envelope_headers=0"
+        t = from_url(f"{scheme}:{tmp_path}/x?envelope_headers=no")
+        assert isinstance(t, cls) and t.envelope_headers is False
+        on = from_url(f"{scheme}:{tmp_path}/x")
+        assert isinstance(on, cls) and on.envelope_headers is True
+        assert parse_url(f"{scheme}:{tmp_path}/x?envelope_headers=1").envelope_headers is True
+        with pytest.raises(InvalidURL, match="envelope_headers=.maybe. must be"):
+            parse_url(f"{scheme}:{tmp_path}/x?envelope_headers=maybe")
+        with pytest.raises(InvalidURL, match="take only"):
+            parse_url(f"{scheme}:{tmp_path}/x?other=1")
+    with pytest.raises(InvalidURL, match="take no options"):
+        parse_url(f"file:{tmp_path}/x?envelope_headers=0")  # the .eml sidecar is always written
+
+
+def test_delivery_headers_are_injection_safe(tmp_path: Path) -> None:
+    from mimekit.transports.file import delivery_headers
+
+    # Envelope.check refuses line breaks before anything is written...
+    for bad in (
+        Envelope("a@example.org\r\nBcc: x@example.net", ("b@example.net",)),
+        Envelope("a@example.org", ("b@example.net\nX-Evil: 1",)),
+        Envelope("a@example.org", ("b\x01@example.net",)),
+    ):
+        for t in (MaildirTransport(tmp_path / "md"), MboxTransport(tmp_path / "out.mbox")):
+            with pytest.raises(InvalidEnvelope):
+                t.send(MSG, envelope=bad)
+    assert not (tmp_path / "md").exists() and not (tmp_path / "out.mbox").exists()
+    # ...and the header writer refuses them itself (an envelope that skipped check()),
+    # including the Unicode line separators a quoted local part may hold.
+    for bad_addr in ("a@example.org\r\nX: y", "a\x01@example.org", '"a\u2028b"@example.org'):
+        with pytest.raises(InvalidEnvelope, match="header"):
+            delivery_headers(Envelope(bad_addr, ("b@example.net",)))
+    with pytest.raises(InvalidEnvelope, match="998"):
+        delivery_headers(Envelope("a" * 1000 + "@example.org", ("b@example.net",)))
+    assert delivery_headers(MSG_ENVELOPE) == DELIVERY
+
+
+def test_split_delivery_headers_only_takes_a_complete_block_at_the_top() -> None:
+    from mimekit.transports.file import split_delivery_headers
+
+    body = b"From: a@example.org\n\nx\n"
+    assert split_delivery_headers(body) == (None, body)
+    only_rp = b"Return-Path: <a@example.org>\n" + body  # no recipient: not ours
+    assert split_delivery_headers(only_rp) == (None, only_rp)
+    folded = b"Return-Path: <a@example.org>\nX-Original-To: b@example.net\n c\n" + body
+    assert split_delivery_headers(folded) == (None, folded)
+    crlf = b"Return-Path: <a@example.org>\r\nX-Original-To: b@example.net\r\n" + body
+    assert split_delivery_headers(crlf) == (
+        Envelope("a@example.org", ("b@example.net",)), body
+    )
+
+
+def test_file_transport_reads_back_with_the_sidecar_envelope(tmp_path: Path) -> None:
+    t = FileTransport(tmp_path)
+    name = t.send(MSG).queue_id
+    (stored,) = t.read()
+    assert stored.envelope == MSG_ENVELOPE
+    assert stored.data == WIRE
+    assert stored.source == str(tmp_path / str(name))
+
+
+# ---------------------------------------------------------------- never overwrite
+def test_atomic_write_never_replaces_an_existing_file(tmp_path: Path) -> None:
+    from mimekit.transports.file import atomic_write
+
+    target = tmp_path / "taken.eml"
+    target.write_bytes(b"older message")
+    with pytest.raises(FileExistsError):
+        atomic_write(target, b"new message")
+    assert target.read_bytes() == b"older message"
+    assert visible(tmp_path) == ["taken.eml"]  # no temporary file left
+
+
+def test_atomic_write_falls_back_to_rename_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from mimekit.transports.file import atomic_write
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")  # e.g. FAT, some FUSE
+
+    monkeypatch.setattr(os, "link", no_links)
+    atomic_write(tmp_path / "a.eml", b"first")
+    assert (tmp_path / "a.eml").read_bytes() == b"first"
+    with pytest.raises(FileExistsError):
+        atomic_write(tmp_path / "a.eml", b"second")  # still never replaced
+    assert (tmp_path / "a.eml").read_bytes() == b"first"
+    assert visible(tmp_path) == ["a.eml"]
+
+
+def test_atomic_write_other_link_errors_propagate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def io_error(src: object, dst: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "link", io_error)
+    with pytest.raises(TransportError, match="Input/output error"):
+        FileTransport(tmp_path).send(MSG)
+    assert visible(tmp_path) == []  # no rename fallback for a real error, nothing left
+
+
+@pytest.mark.parametrize("taken", [".eml", ".envelope.json"])
+def test_file_transport_never_overwrites_a_taken_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: str
+) -> None:
+    names = iter(["20260101T000000000000Z-aaaaaaaaaaaa-x.eml",
+                  "20260101T000000000000Z-bbbbbbbbbbbb-x.eml"])
+    monkeypatch.setattr(FileTransport, "_unique_name", lambda self, subject: next(names))
+    first = tmp_path / ("20260101T000000000000Z-aaaaaaaaaaaa-x" + taken)
+    first.write_bytes(b"someone else's file")
+    result = FileTransport(tmp_path).send(MSG)
+    assert result.queue_id == "20260101T000000000000Z-bbbbbbbbbbbb-x.eml"
+    assert first.read_bytes() == b"someone else's file"
+    assert (tmp_path / "20260101T000000000000Z-bbbbbbbbbbbb-x.eml").read_bytes() == WIRE
+    assert visible(tmp_path) == sorted([
+        first.name,  # untouched; our envelope for that name was removed again
+        "20260101T000000000000Z-bbbbbbbbbbbb-x.envelope.json",
+        "20260101T000000000000Z-bbbbbbbbbbbb-x.eml",
+    ])
+
+
+def test_maildir_never_overwrites_a_taken_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mimekit import mailbox as mb
+
+    names = iter(["1.M1P1Q1Rtaken.host", "2.M2P2Q2Rfree.host"])
+    monkeypatch.setattr(mb, "_unique_name", lambda: next(names))
+    md = tmp_path / "md"
+    (md / "new").mkdir(parents=True)
+    (md / "new" / "1.M1P1Q1Rtaken.host").write_bytes(b"an older message")
+    result = MaildirTransport(md).send(MSG)
+    assert result.queue_id == "2.M2P2Q2Rfree.host"
+    assert (md / "new" / "1.M1P1Q1Rtaken.host").read_bytes() == b"an older message"
+    assert (md / "new" / "2.M2P2Q2Rfree.host").read_bytes() == DELIVERY + WIRE_LF
+    assert list((md / "tmp").iterdir()) == []
+
+
+def test_mbox_lock_timeout_is_a_transport_error(tmp_path: Path) -> None:
+    path = tmp_path / "out.mbox"
+    (tmp_path / "out.mbox.lock").write_bytes(b"12345\n")  # another program's dot-lock
+    with pytest.raises(TransportError, match=r"locked by another program \(dot-lock"):
+        MboxTransport(path, lock_timeout=0).send(MSG)
+    assert not path.exists() or path.read_bytes() == b""
+    assert (tmp_path / "out.mbox.lock").read_bytes() == b"12345\n"  # not ours: kept
+    MboxTransport(path, lock_timeout=0, dotlock=False).send(MSG)  # the kernel locks only
+    assert [s.envelope for s in MboxTransport(path).read()] == [MSG_ENVELOPE]

@@ -46,6 +46,9 @@ _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*\Z")
 _QUOTED_LOCAL = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]|\\[\x20-\x7e])*"\Z')
 # Never allowed anywhere in a path: they would end or corrupt the SMTP command line.
 _FORBIDDEN = re.compile(r"[\r\n\x00<>]")
+# No other control character is in RFC 5321 §4.1.2 atext, qtextSMTP or a domain either;
+# they are refused too (and so can never reach a header line such as Return-Path).
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _smtp_local(local: str) -> str:
@@ -83,7 +86,12 @@ def check_address(address: str, *, what: str = "address") -> str:
     Refuses CR, LF, NUL, ``<``, ``>`` anywhere and white space outside a quoted
     local part: each would end the command line or inject another command
     (RFC 5321 §4.1.1.2, §4.1.2 Path syntax; §2.3.8 lines end only with CRLF).
-    Raises :class:`InvalidEnvelope`.
+    Also refuses other control characters (in no §4.1.2 production) and an ``@``
+    in an unquoted local part (``a@b@c``): §4.1.2 ``Mailbox = Local-part "@"
+    ( Domain / address-literal )`` has exactly one ``@`` outside a quoted string,
+    and servers split such an address differently (the first or the last ``@``),
+    so it could reach another domain than the one meant. Raises
+    :class:`InvalidEnvelope`.
     """
     if not isinstance(address, str):
         raise InvalidEnvelope(f"envelope {what} must be a string, not {type(address).__name__}")
@@ -91,6 +99,8 @@ def check_address(address: str, *, what: str = "address") -> str:
         raise InvalidEnvelope(f"envelope {what} is empty")
     if _FORBIDDEN.search(address):
         raise InvalidEnvelope(f"envelope {what} {address!r} contains CR, LF, NUL, '<' or '>'")
+    if _CONTROL.search(address):
+        raise InvalidEnvelope(f"envelope {what} {address!r} contains a control character")
     local, domain = _split_path(address)
     if domain is not None and (not domain or any(c.isspace() for c in domain)):
         raise InvalidEnvelope(f"envelope {what} {address!r} has an invalid domain")
@@ -99,7 +109,48 @@ def check_address(address: str, *, what: str = "address") -> str:
             raise InvalidEnvelope(f"envelope {what} {address!r} has a malformed quoted local part")
     elif any(c.isspace() for c in local):
         raise InvalidEnvelope(f"envelope {what} {address!r} contains white space")
+    elif "@" in local:
+        raise InvalidEnvelope(
+            f"envelope {what} {address!r} has more than one '@' (RFC 5321 §4.1.2: an '@' "
+            'in the local part must be inside a quoted string, e.g. "a@b"@example.org)'
+        )
+    if domain is not None and not domain.isascii() and not domain.startswith("["):
+        _ascii_domain(domain, f"envelope {what} {address!r}")  # IDNA-convertible
     return address
+
+
+def _ascii_domain(domain: str, what: str) -> str:
+    """``domain`` with IDNA A-labels (RFC 5890 §2.3.2.1), or InvalidEnvelope naming ``what``."""
+    from mimekit.address import _to_ascii_domain
+
+    try:
+        return _to_ascii_domain(domain)
+    except Exception as exc:  # AddressError or a codec error: an envelope problem here
+        raise InvalidEnvelope(
+            f"{what}: domain {domain!r} cannot be converted to ASCII (IDNA): {exc}"
+        ) from exc
+
+
+def _idna_path(address: str) -> str:
+    """``address`` with its domain in IDNA A-labels, as :meth:`Envelope.from_message`
+    writes it, so an explicit envelope needs SMTPUTF8 (RFC 6531) only for a non-ASCII
+    local part, never for the domain. Anything :func:`check_address` would refuse, or
+    a domain that cannot be converted, is left as given for :meth:`Envelope.check`
+    to report (a constructor that raised here would hide the clearer error)."""
+    if not isinstance(address, str) or address.isascii():
+        return address
+    local, domain = _split_path(address)
+    if domain is None or domain.isascii() or domain.startswith("["):
+        return address
+    try:
+        check_address(address)
+        return f"{local}@{_ascii_domain(domain, 'address')}"
+    except InvalidEnvelope:
+        return address
+
+
+def _idna_paths(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(_idna_path(a) for a in _to_tuple(value))
 
 
 def _to_tuple(value: Iterable[str]) -> tuple[str, ...]:
@@ -115,11 +166,14 @@ class Envelope:
     It is separate from the headers on purpose: Bcc recipients are in the
     envelope but not in the transmitted headers, and a resent or forwarded
     message goes to people not named in To/Cc. Domains are ASCII (IDNA
-    A-labels) so a server without SMTPUTF8 can take them.
+    A-labels, RFC 5890) so a server without SMTPUTF8 can take them: in an
+    envelope derived from headers and in one given explicitly alike
+    (``Envelope("a@bücher.example", ...)`` holds ``a@xn--bcher-kva.example``).
+    A non-ASCII local part stays as it is (only SMTPUTF8 can carry it).
     """
 
-    mail_from: str
-    rcpt_to: tuple[str, ...] = attrs.field(converter=_to_tuple)
+    mail_from: str = attrs.field(converter=_idna_path)
+    rcpt_to: tuple[str, ...] = attrs.field(converter=_idna_paths)
     #: An empty ``mail_from`` on purpose: the null reverse-path ``MAIL FROM:<>`` of
     #: bounces and other notifications (RFC 5321 §4.5.5, §6.1). Only
     #: :meth:`null_sender_for` sets it; an envelope derived from headers never has it.

@@ -4,13 +4,17 @@
 written as exactly the bytes SMTP would transmit (CRLF line ends, no Bcc, no
 dot-stuffing), with its envelope beside it in ``NAME.envelope.json``. Writes
 are atomic: a temporary file in the same directory is written, fsynced and
-renamed, so a reader never sees a half-written ``.eml`` even if the process
-dies mid-write.
+hard-linked to its final name (which never replaces an existing file), so a
+reader never sees a half-written ``.eml`` even if the process dies mid-write.
 
 Maildir and mbox are Unix mailbox formats whose files use LF line ends, so
 those two transports store the message with CRLF turned into LF (what Postfix
 and every local delivery agent do); the writing itself is
-:mod:`mimekit.mailbox`'s (``maildir_deliver``, ``append_mbox``).
+:mod:`mimekit.mailbox`'s (``maildir_deliver``, ``append_mbox``). They record
+the envelope the way a delivering MTA does, in header fields on top of the
+message (``Return-Path:`` and one ``X-Original-To:`` per recipient, see
+:func:`delivery_headers`), so Bcc recipients are not lost; each transport's
+``read()`` gives the envelope back (:func:`split_delivery_headers`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -26,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
 from mimekit.transports.base import (
     Envelope,
     SendResult,
@@ -33,7 +39,7 @@ from mimekit.transports.base import (
     accepted_result,
     prepare_wire,
 )
-from mimekit.transports.errors import TransportError
+from mimekit.transports.errors import InvalidEnvelope, TransportError
 
 if TYPE_CHECKING:
     from mimekit.model import Message
@@ -42,7 +48,10 @@ __all__ = [
     "FileTransport",
     "MaildirTransport",
     "MboxTransport",
+    "StoredMessage",
     "atomic_write",
+    "delivery_headers",
+    "split_delivery_headers",
 ]
 
 
@@ -61,15 +70,22 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
+    """Write ``data`` to ``path`` so that ``path`` is either absent or complete, and
+    never replace a file that is already there.
 
-    A hidden temporary file in the same directory (so the rename cannot cross
-    file systems) is written, flushed, fsynced, then ``os.replace``d onto
-    ``path``; on any error the temporary file is removed and the error
+    A hidden temporary file in the same directory (so the link cannot cross file
+    systems) is written, flushed, fsynced, then hard-linked to ``path`` and removed
+    (:func:`mimekit.mailbox.link_no_replace`, the Maildir delivery method): if
+    ``path`` exists, :class:`FileExistsError` is raised and the existing file is
+    untouched, so a caller that picked a "unique" name retries with another instead
+    of overwriting a message. Where the file system has no hard links a rename is
+    used instead. On any error the temporary file is removed and the error
     re-raised. Files are private (``0600``) by default: mail is personal data.
     ``durable=False`` skips the fsyncs (still atomic, not crash-durable); the
     caller fsyncs the directory itself when it writes several files.
     """
+    from mimekit.mailbox import link_no_replace
+
     directory = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
     tmp = Path(tmp_name)
@@ -80,7 +96,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
             if durable:
                 os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        link_no_replace(tmp, path)
     except BaseException:
         try:
             tmp.unlink()
@@ -160,6 +176,114 @@ def _to_lf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n")
 
 
+# Characters that may not stand in a header field value written here: C0 controls
+# (CR and LF above all: they would end the field and start another, RFC 5322 §2.2),
+# DEL, and the Unicode line separators some readers split lines at.
+_NOT_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_MAX_LINE = 998  # RFC 5322 §2.1.1: a line is at most 998 characters before CRLF
+
+
+def delivery_headers(envelope: Envelope) -> bytes:
+    """The header fields that record ``envelope`` on top of a delivered message (LF).
+
+    As Postfix local(8)/virtual(8), qmail and dovecot-lda do on final delivery
+    (RFC 5321 §4.4: the delivery agent records the reverse-path in ``Return-Path``):
+    ``Return-Path: <sender>`` first (``<>`` for the null reverse-path, RFC 5322
+    §3.6.7 ``path``), then one ``X-Original-To: <recipient>`` line per envelope
+    recipient, in envelope order, so recipients that no header names (Bcc) survive.
+
+    Why ``X-Original-To`` and not ``Delivered-To``: Postfix writes ``X-Original-To``
+    with each recipient address exactly as given in RCPT TO (what this envelope
+    holds), while ``Delivered-To`` (RFC 9228) names the mailbox a copy was finally
+    delivered to and is used for mail-loop detection: Postfix local(8) bounces a
+    message that already carries ``Delivered-To: <its recipient>`` ("mail forwarding
+    loop"), so a copy from this outbox later delivered to one of its recipients would
+    bounce. Dovecot reads the recipient back from it (``lda_original_recipient_header
+    = X-Original-To``).
+
+    The addresses were checked by :meth:`Envelope.check` (no CR, LF, NUL, ``<``,
+    ``>`` or other control character); this checks again that nothing in them can
+    break a header line (also U+0085, U+2028, U+2029, which a quoted SMTPUTF8 local
+    part may hold), so the fields are injection-safe whatever built the envelope:
+    :class:`InvalidEnvelope` otherwise, as for a line over 998 characters.
+    """
+    lines = [f"Return-Path: <{envelope.mail_from}>"]
+    lines.extend(f"X-Original-To: {rcpt}" for rcpt in envelope.rcpt_to)
+    for address, line in zip((envelope.mail_from, *envelope.rcpt_to), lines):
+        if _NOT_IN_HEADER.search(address):
+            # InvalidEnvelope (a TransportError, like every refusal of a transport).
+            raise InvalidEnvelope(
+                f"envelope address {address!r} holds a control or line-break character "
+                "and cannot go into a header field (header injection)"
+            )
+        if len(line.encode("utf-8")) > _MAX_LINE:
+            raise InvalidEnvelope(
+                f"envelope address {address[:40]!r}... is too long for a header line "
+                "(RFC 5322 §2.1.1: at most 998 characters)"
+            )
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+# One unfolded field each (a continuation line after it means another writer's field).
+_RETURN_PATH = re.compile(rb"(?i)Return-Path:[ \t]*<([^\r\n<>]*)>[ \t]*\r?\n(?![ \t])")
+_ORIGINAL_TO = re.compile(rb"(?i)X-Original-To:[ \t]*([^\s<>][^\r\n<>]*?)[ \t]*\r?\n(?![ \t])")
+
+
+def split_delivery_headers(data: bytes) -> tuple[Envelope | None, bytes]:
+    """Undo :func:`delivery_headers`: ``(envelope, the message as it was sent)``.
+
+    The envelope is recovered only from a block at the very top of ``data``: one
+    ``Return-Path`` field followed by one or more ``X-Original-To`` fields (unfolded,
+    as written here); the block is removed from the returned bytes. Fields of the
+    same names further down are the message's own (from an earlier delivery) and
+    are left alone. Without such a block (a message stored with
+    ``envelope_headers=False``, or by another program) the result is
+    ``(None, data)``.
+    """
+    top = _RETURN_PATH.match(data)
+    if top is None:
+        return None, data
+    rcpts: list[bytes] = []
+    pos = top.end()
+    while (m := _ORIGINAL_TO.match(data, pos)) is not None:
+        rcpts.append(m.group(1))
+        pos = m.end()
+    if not rcpts:
+        return None, data
+    try:
+        mail_from = top.group(1).strip().decode("utf-8")
+        rcpt_to = tuple(r.decode("utf-8") for r in rcpts)
+    except UnicodeDecodeError:
+        return None, data
+    return Envelope(mail_from, rcpt_to, null_sender=not mail_from), data[pos:]
+
+
+def _parse_message(data: bytes) -> Message:
+    from mimekit.parser import parse
+
+    return parse(data)
+
+
+@attrs.frozen
+class StoredMessage:
+    """One message read back from a file, Maildir or mbox transport's storage.
+
+    ``envelope`` is the envelope it was sent with (from ``.envelope.json``, or from
+    the delivery header fields of a Maildir or mbox message; None when none was
+    recorded), ``data`` the message bytes as sent (without those fields; LF line
+    ends in a Maildir or mbox), ``source`` the file it was read from.
+    """
+
+    envelope: Envelope | None
+    data: bytes
+    source: str
+
+    @property
+    def message(self) -> Message:
+        """``data`` parsed."""
+        return _parse_message(self.data)
+
+
 class FileTransport(Transport):
     """Write each message to ``DIRECTORY/<UTC time>-<random>-<slug>.eml``.
 
@@ -195,50 +319,98 @@ class FileTransport(Transport):
             ) from exc
 
     def _unique_name(self, subject: str | None) -> str:
+        """A fresh candidate name (time, 48 random bits, slug). Whether it is free is
+        decided by the exclusive link in :func:`atomic_write`, not by a look first."""
         now = datetime.now(timezone.utc)
         stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond:06d}Z"
-        for _ in range(100):
-            name = f"{stamp}-{secrets.token_hex(6)}-{_slug(subject)}.eml"
-            if not (self.directory / name).exists():
-                return name
-        raise TransportError("could not find an unused file name")  # pragma: no cover
+        return f"{stamp}-{secrets.token_hex(6)}-{_slug(subject)}.eml"
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
-        """Write the message (see the class docstring)."""
+        """Write the message (see the class docstring). A name that turns out to be
+        taken (by another writer or an older file) is never overwritten: the message
+        is written under a new name instead."""
         parsed, wire, env, message_id = prepare_wire(message, envelope)
         self._ensure_dir()
         subject = _subject(parsed)
-        name = self._unique_name(subject)
-        eml = self.directory / name
-        meta = self.directory / (name[: -len(".eml")] + ".envelope.json")
         record = {**env.to_dict(), "message_id": message_id}
-        try:
-            meta_bytes = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
-            atomic_write(meta, meta_bytes, durable=self.durable)
-            atomic_write(eml, wire, durable=self.durable)
-        except OSError as exc:
+        meta_bytes = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+        for _ in range(100):
+            name = self._unique_name(subject)
+            eml = self.directory / name
+            meta = self.directory / (name[: -len(".eml")] + ".envelope.json")
             try:
-                meta.unlink()
-            except OSError:
-                pass
-            raise TransportError(f"cannot write {str(eml)!r}: {exc}") from exc
+                atomic_write(meta, meta_bytes, durable=self.durable)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise TransportError(f"cannot write {str(meta)!r}: {exc}") from exc
+            try:
+                atomic_write(eml, wire, durable=self.durable)
+            except BaseException as exc:
+                try:
+                    meta.unlink()  # ours: written just above
+                except OSError:
+                    pass
+                if isinstance(exc, FileExistsError):
+                    continue
+                if isinstance(exc, OSError):
+                    raise TransportError(f"cannot write {str(eml)!r}: {exc}") from exc
+                raise
+            break
+        else:  # pragma: no cover - 100 random names all taken
+            raise TransportError(f"could not find an unused file name in {str(self.directory)!r}")
         if self.durable:
-            _fsync_dir(self.directory)  # both renames reach the disk
+            _fsync_dir(self.directory)  # both links reach the disk
         return accepted_result(env, message_id, queue_id=name, text=f"written to {name}")
+
+    def read(self) -> list[StoredMessage]:
+        """Every ``.eml`` in the directory, oldest name first, with the envelope from
+        its ``.envelope.json`` (None if that is missing or unreadable)."""
+        try:
+            names = sorted(
+                p.name for p in self.directory.iterdir()
+                if p.name.endswith(".eml") and not p.name.startswith(".")
+            )
+        except FileNotFoundError:
+            return []
+        out: list[StoredMessage] = []
+        for name in names:
+            eml = self.directory / name
+            envelope: Envelope | None = None
+            try:
+                record = json.loads(
+                    (self.directory / (name[: -len(".eml")] + ".envelope.json")).read_text("utf-8")
+                )
+                mail_from = str(record["mail_from"])
+                envelope = Envelope(
+                    mail_from, tuple(str(r) for r in record["rcpt_to"]), null_sender=not mail_from
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+            try:
+                data = eml.read_bytes()
+            except FileNotFoundError:
+                continue
+            out.append(StoredMessage(envelope, data, str(eml)))
+        return out
 
 
 class MaildirTransport(Transport):
     """Deliver into a Maildir (``tmp/`` -> ``new/``), the qmail/Dovecot layout.
 
     Delivery is :func:`mimekit.mailbox.maildir_deliver`: a unique name is
-    written in ``tmp/``, fsynced and moved into ``new/``, so readers never see
-    a partial message. Line ends are LF, as local delivery agents store them.
-    The ``tmp``, ``new`` and ``cur`` subdirectories are created if missing.
+    written in ``tmp/``, fsynced and linked into ``new/`` (never over an existing
+    file), so readers never see a partial message. Line ends are LF, as local
+    delivery agents store them. The envelope is recorded on top of the message
+    (``Return-Path`` and one ``X-Original-To`` per recipient, see
+    :func:`delivery_headers`) unless ``envelope_headers=False``; :meth:`read` gives
+    it back. The ``tmp``, ``new`` and ``cur`` subdirectories are created if missing.
     ``queue_id`` is the file name in ``new/``.
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, envelope_headers: bool = True) -> None:
         self.directory = Path(directory)
+        self.envelope_headers = envelope_headers
 
     def __repr__(self) -> str:
         return f"MaildirTransport({str(self.directory)!r})"
@@ -248,8 +420,9 @@ class MaildirTransport(Transport):
         from mimekit.mailbox import maildir_deliver
 
         _, wire, env, message_id = prepare_wire(message, envelope)
+        top = delivery_headers(env) if self.envelope_headers else b""
         try:
-            final = maildir_deliver(self.directory, _to_lf(wire))
+            final = maildir_deliver(self.directory, top + _to_lf(wire))
         except OSError as exc:
             raise TransportError(
                 f"cannot deliver to Maildir {str(self.directory)!r}: {exc}"
@@ -257,20 +430,57 @@ class MaildirTransport(Transport):
         name = os.path.basename(final)
         return accepted_result(env, message_id, queue_id=name, text="delivered to Maildir")
 
+    def read(self) -> list[StoredMessage]:
+        """Every message in ``cur/`` then ``new/`` (by file name), with the envelope
+        recovered from its delivery header fields (:func:`split_delivery_headers`)."""
+        out: list[StoredMessage] = []
+        for sub in ("cur", "new"):
+            folder = self.directory / sub
+            try:
+                names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+            except FileNotFoundError:
+                continue
+            for name in names:
+                try:
+                    raw = (folder / name).read_bytes()
+                except (FileNotFoundError, IsADirectoryError):
+                    continue  # moved to cur/ meanwhile
+                env, data = split_delivery_headers(raw)
+                out.append(StoredMessage(env, data, str(folder / name)))
+        return out
+
 
 class MboxTransport(Transport):
     """Append messages to an mbox file (mboxrd flavour, RFC 4155).
 
     Appending is :func:`mimekit.mailbox.append_mbox`: each message starts with
-    ``From <envelope sender> <asctime date>``, body lines matching ``^>*From ``
-    get one more ``>``, a blank line ends the message, and the file is locked
-    with ``flock`` while appending, so concurrent writers (threads or
-    processes) never interleave. Line ends are LF. ``queue_id`` is the file
-    name.
+    ``From <envelope sender> <asctime date>`` (``MAILER-DAEMON`` for the null
+    sender), body lines matching ``^>*From `` get one more ``>``, a blank line
+    ends the message. While appending, the file is locked the ways other mail
+    programs lock it (``<path>.lock`` dot-lock, ``fcntl`` and ``flock``), each
+    waited for at most ``lock_timeout`` seconds in all (then a
+    :class:`TransportError` and nothing written); ``dotlock=False`` skips the
+    dot-lock (for an mbox in a directory you cannot write). Line ends are LF.
+    The envelope is recorded below the ``From `` line as ``Return-Path`` and one
+    ``X-Original-To`` per recipient (see :func:`delivery_headers`) unless
+    ``envelope_headers=False``; :meth:`read` gives it back. ``queue_id`` is the
+    file name.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        envelope_headers: bool = True,
+        lock_timeout: float | None = None,
+        dotlock: bool = True,
+    ) -> None:
+        from mimekit.mailbox import LOCK_TIMEOUT
+
         self.path = Path(path)
+        self.envelope_headers = envelope_headers
+        self.lock_timeout = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+        self.dotlock = dotlock
 
     def __repr__(self) -> str:
         return f"MboxTransport({str(self.path)!r})"
@@ -280,9 +490,31 @@ class MboxTransport(Transport):
         from mimekit.mailbox import append_mbox
 
         _, wire, env, message_id = prepare_wire(message, envelope)
+        top = delivery_headers(env) if self.envelope_headers else b""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            append_mbox(self.path, _to_lf(wire), env.mail_from or None)
+            append_mbox(
+                self.path,
+                top + _to_lf(wire),
+                env.mail_from or None,
+                lock_timeout=self.lock_timeout,
+                dotlock=self.dotlock,
+            )
         except (OSError, ValueError) as exc:  # ValueError: a sender the From line cannot carry
             raise TransportError(f"cannot append to mbox {str(self.path)!r}: {exc}") from exc
         return accepted_result(env, message_id, queue_id=self.path.name, text="appended to mbox")
+
+    def read(self) -> list[StoredMessage]:
+        """Every message in the mbox, in order, quoting undone, with the envelope
+        recovered from its delivery header fields (:func:`split_delivery_headers`)."""
+        from mimekit.mailbox import iter_mbox_raw
+
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        out: list[StoredMessage] = []
+        for _line, raw in iter_mbox_raw(data):
+            env, body = split_delivery_headers(raw)
+            out.append(StoredMessage(env, body, str(self.path)))
+        return out

@@ -19,6 +19,7 @@ when ``.message`` is first used.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -390,6 +391,26 @@ def _result_from_dict(data: Mapping[str, object], envelope: Envelope) -> SendRes
     )
 
 
+def _fresh_copy(exc: BaseException) -> BaseException:
+    """A new exception equal to ``exc`` (type, ``args``, attributes, cause), without its
+    traceback. Raising one object again and again chains every raise's traceback onto
+    it and shares it between threads and tasks. ``copy.copy`` rebuilds it the way
+    pickling does (``__reduce__``); an exception whose constructor cannot be called
+    that way is built with ``__new__`` and given ``args`` and ``__dict__`` directly."""
+    try:
+        fresh = copy.copy(exc)
+    except Exception:  # noqa: BLE001 - a constructor that __reduce__ cannot call
+        fresh = type(exc).__new__(type(exc), *exc.args)
+        fresh.args = exc.args
+        fresh.__dict__.update(getattr(exc, "__dict__", {}))
+    if fresh is exc:  # pragma: no cover - a __copy__ that returns self
+        return exc.with_traceback(None)
+    fresh.__traceback__ = None
+    fresh.__cause__ = exc.__cause__
+    fresh.__suppress_context__ = exc.__suppress_context__
+    return fresh
+
+
 class MemoryTransport(Transport, AsyncTransport):
     """A transport that keeps what it sends, for tests (sync and asyncio).
 
@@ -398,7 +419,10 @@ class MemoryTransport(Transport, AsyncTransport):
     user")}``: those recipients come back refused in the :class:`SendResult`;
     if every recipient is refused, :class:`RecipientsRefused` is raised and
     nothing is stored, as with SMTP. ``fail`` (an exception) is raised by every
-    send until set back to None, to simulate an outage. ``max_size`` simulates
+    send until set back to None, to simulate an outage: each send raises a fresh
+    copy of it (same type, arguments and attributes; see :func:`_fresh_copy`), so
+    tracebacks do not pile up on one shared object and concurrent sends never
+    raise the same instance. ``max_size`` simulates
     a server's SIZE limit (:class:`MessageTooLarge`, nothing stored). ``path``
     keeps the outbox in a directory shared between processes. The result's
     ``queue_id`` is ``mem-1``, ``mem-2``, ... per transport in memory, and
@@ -429,7 +453,7 @@ class MemoryTransport(Transport, AsyncTransport):
         """Prepare like a real transport, apply simulated refusals, store, return the result."""
         _, wire, env, message_id = prepare_wire(message, envelope)
         if self.fail is not None:
-            raise self.fail
+            raise _fresh_copy(self.fail)
         if self.max_size is not None and len(wire) > self.max_size:
             # RFC 1870: an SMTP client refuses before MAIL FROM when SIZE is exceeded.
             raise MessageTooLarge(

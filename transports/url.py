@@ -10,6 +10,9 @@ Accepted forms (``docs/cli.md``)::
     mbox:FILE                                    MboxTransport
     memory:  memory:DIR                          MemoryTransport (DIR: shared between processes)
 
+``maildir:`` and ``mbox:`` take one option, ``?envelope_headers=0``: do not record the
+envelope in ``Return-Path``/``X-Original-To`` header fields on top of each message.
+
 DIR may be relative (``file:./outbox``) or absolute (``file:/var/out``). The RFC
 8089 forms ``file:///var/out`` and ``file://localhost/var/out`` are the absolute
 path ``/var/out`` (for every path scheme); any other host (``file://server/x``,
@@ -31,7 +34,7 @@ import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 from mimekit.transports.base import AsyncTransport, Envelope, SendResult, Transport
@@ -82,7 +85,8 @@ class TransportURL:
     ``security`` (``starttls-opportunistic``, ``starttls``, ``tls``), ``host``,
     ``port``, ``username``, ``password`` (hidden from repr), ``timeout``,
     ``pool_size``, ``insecure``, ``cafile``, ``local_hostname``. Path kinds:
-    ``path`` (``None`` for ``memory:``).
+    ``path`` (``None`` for ``memory:``); ``envelope_headers`` for ``maildir:``
+    and ``mbox:``.
     """
 
     scheme: str
@@ -100,14 +104,21 @@ class TransportURL:
     cafile: str | None = None
     local_hostname: str | None = None
     path: str | None = None
+    #: maildir: and mbox: only: record the envelope in Return-Path/X-Original-To
+    #: header fields (``?envelope_headers=0`` turns it off).
+    envelope_headers: bool = True
 
     def redacted(self) -> str:
-        """The URL with the password replaced by ``***`` (safe to log)."""
+        """The URL with the password replaced by ``***`` (safe to log). The user name
+        is percent-encoded as RFC 3986 §3.2.1 userinfo needs (``@``, ``:``, ``%``, ``/``
+        and non-ASCII), so the result parses back to the same user name."""
         if self.kind != "smtp":
-            return f"{self.scheme}:{self.path or ''}"
+            query = "" if self.envelope_headers else "?envelope_headers=0"
+            return f"{self.scheme}:{self.path or ''}{query}"
         auth = ""
         if self.username is not None:
-            auth = self.username + (":***" if self.password is not None else "") + "@"
+            user = quote(self.username, safe="!$&'()*+,;=-._~")
+            auth = user + (":***" if self.password is not None else "") + "@"
         host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
         return f"{self.scheme}://{auth}{host}:{self.port}"
 
@@ -263,8 +274,18 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
     if "#" in rest:
         raise InvalidURL("a transport URL has no #fragment")
     rest, qmark, query = rest.partition("?")
+    envelope_headers = True
     if qmark:
-        raise InvalidURL(f"{scheme}: URLs take no options (got ?{query})")
+        # The one path option: maildir:DIR?envelope_headers=0 (MaildirTransport and
+        # MboxTransport's envelope_headers=False).
+        name, eq, value = query.partition("=")
+        if scheme not in ("maildir", "mbox") or name != "envelope_headers" or not eq:
+            raise InvalidURL(
+                f"{scheme}: URLs take no options (got ?{query})"
+                if scheme not in ("maildir", "mbox")
+                else f"{scheme}: URLs take only ?envelope_headers=0 or =1 (got ?{query})"
+            )
+        envelope_headers = _parse_bool(name, _unquote(value, "query"))
     if rest.startswith("//"):
         # RFC 8089 §2: "//" starts an authority; the path after it is absolute.
         # An empty host or "localhost" (§3) is this machine; any other host is a
@@ -286,7 +307,7 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
             return TransportURL(scheme=scheme, kind=scheme, path=None)
         raise InvalidURL(f"{scheme}: needs a path, e.g. {scheme}:./outbox")
     path = os.path.expanduser(path)
-    return TransportURL(scheme=scheme, kind=scheme, path=path)
+    return TransportURL(scheme=scheme, kind=scheme, path=path, envelope_headers=envelope_headers)
 
 
 def parse_url(url: str) -> TransportURL:
@@ -382,12 +403,12 @@ def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
         from mimekit.transports.file import MaildirTransport
 
         assert config.path is not None
-        return MaildirTransport(Path(config.path))
+        return MaildirTransport(Path(config.path), envelope_headers=config.envelope_headers)
     if config.kind == "mbox":
         from mimekit.transports.file import MboxTransport
 
         assert config.path is not None
-        return MboxTransport(Path(config.path))
+        return MboxTransport(Path(config.path), envelope_headers=config.envelope_headers)
     from mimekit.transports.memory import MemoryTransport
 
     return MemoryTransport(path=config.path)
