@@ -25,13 +25,18 @@ every other repeat, so a slow phase of the machine hits baseline and mimekit
 alike), after one warm-up pass; the table gives the best and the median of
 the repeats, and the load average before and after.
 
-Client CPU per message of a ping-pong workload is mostly the kernel's
-wake-up path, not Python: it depends on whether the sink and the client run on
-the same core (a direct hand-off) or on two (every reply wakes an idle vCPU)
-and on what else runs. ``--pin`` puts both on one CPU for comparable CPU
-numbers; ``--instructions`` counts the client's user-space instructions per
-message under valgrind, which no scheduling can change (see the anomaly
-notes at the end of the output).
+Client CPU per message of this ping-pong workload depends on *where* the
+scheduler puts the client and the sink: on one CPU every reply is a direct
+hand-off between two runnable processes; on two CPUs each process sleeps on
+every round trip and is woken on an idle vCPU (in a VM: an exit to the host
+and back), which costs the client several times the CPU and the wall time.
+smtplib makes 4 round trips per message, ``send_many`` 1, so the placement
+moves the ratios; unpinned, the scheduler picks either, run by run (that is
+the 59 vs 166 µs/msg smtplib "anomaly"). ``--placement`` measures both
+placements side by side; ``--pin CPU`` runs everything on one CPU (the
+stable, least favourable case for mimekit); ``--instructions`` counts the
+client's user-space instructions per message under valgrind, which the
+scheduler cannot change (the kernel's share is not counted).
 """
 
 from __future__ import annotations
@@ -331,9 +336,9 @@ def report(title: str, n: int, rows: list[Row], samples: Samples, size: int) -> 
 def count_instructions(port: int, names: list[str], n1: int, n2: int) -> dict[str, float]:
     """User-space instructions per message of each named sync row, under
     valgrind (cachegrind without cache simulation): ``(I(n2) - I(n1)) /
-    (n2 - n1)``, which cancels start-up and imports. Deterministic to within
-    a fraction of a percent, whatever the scheduler does; the kernel's share
-    (syscalls, wake-ups) is not counted."""
+    (n2 - n1)``, which cancels start-up and imports. Stable to a few percent
+    from run to run, whatever the scheduler and the machine's load do; the
+    kernel's share (syscalls, wake-ups) is not counted."""
     out: dict[str, float] = {}
     for name in names:
         counts = []
@@ -358,6 +363,30 @@ def run_one_client(name: str, port: int, n: int) -> None:
             fn()
             return
     raise SystemExit(f"no such row: {name}")
+
+
+def placement_rows(sink: Sink, n: int) -> list[Row]:
+    """smtplib and ``send_many`` (DATA, BDAT) with the client and the sink on
+    one CPU, then on two: the affinities are set before each run (so the
+    rows interleave in :func:`measure` like any others)."""
+    wanted = [SMTPLIB, "mimekit send_many (PIPELINING+DATA: 1 round trip/msg)",
+              "mimekit send_many (PIPELINING+BDAT: 1 round trip/msg)"]
+    base = {name: fn for name, _, fn in sync_rows(sink.port, n) if name in wanted}
+    rows: list[Row] = []
+    for label, (client_cpu, sink_cpu) in (("one CPU", (0, 0)), ("two CPUs", (0, 1))):
+
+        def placed(fn: Callable[[], None], c: int = client_cpu, k: int = sink_cpu) -> None:
+            os.sched_setaffinity(sink.proc.pid, {k})
+            os.sched_setaffinity(0, {c})
+            fn()
+
+        for name in wanted:
+            rows.append((
+                f"{name} [{label}]",
+                None if name == SMTPLIB else f"{SMTPLIB} [{label}]",
+                lambda fn=base[name], placed=placed: placed(fn),  # type: ignore[misc]
+            ))
+    return rows
 
 
 # ------------------------------------------------------------------ main
@@ -391,6 +420,8 @@ def main() -> None:
                     help="run the client and the sink on this one CPU")
     ap.add_argument("--instructions", action="store_true",
                     help="also count user-space instructions per message under valgrind")
+    ap.add_argument("--placement", action="store_true",
+                    help="only compare client and sink on one CPU vs on two")
     ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sink-cpu", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -419,6 +450,19 @@ def main() -> None:
         + (f"pinned to CPU {args.pin}" if args.pin is not None else "not pinned")
         + f"; {args.repeats} interleaved repeats after a warm-up pass"
     )
+    if args.placement:
+        if (os.cpu_count() or 1) < 2:
+            raise SystemExit("--placement needs two CPUs")
+        sink = Sink()
+        try:
+            rows = placement_rows(sink, args.n)
+            samples = measure(rows, args.repeats)
+        finally:
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+            sink.close()
+        report("placement: client and sink on one CPU vs two", args.n, rows, samples, len(MSG))
+        print(f"\nload average after: {loadavg()}")
+        return
     sections = [("no added latency", 0.0, args.n)]
     if args.latency_ms > 0:
         # fewer messages: each round trip now costs the latency
