@@ -446,3 +446,47 @@ def test_c20_dot_stuffing_round_trip(mta: Any, SMTP: type, tag: str, chunking: b
     assert_delivered(mta, tag, wire, env.rcpt_to)
     (body,) = mta.wait_for(tag)
     assert body.endswith(b"\n\nConfig follows\n.\n..hidden\n.signature\nend\n")
+
+
+@pytest.mark.parametrize("chunking", [False, True], ids=["DATA", "BDAT"])
+def test_send_many_pipelined_across_messages(
+    mta: Any, SMTP: type, AsyncSMTP: type, tag: str, chunking: bool
+) -> None:
+    """RFC 2920 §3.1 cross-message pipelining against Postfix: every message
+    once, byte for byte, over one connection, sync and asyncio; the dot-stuffed
+    lines of c20 included (DATA)."""
+    body = b"Config follows\r\n.\r\n..hidden\r\n.signature\r\nend\r\n"
+    msgs = [message(f"{tag}-s{i}", body=body) for i in range(6)]
+    amsgs = [message(f"{tag}-a{i}", body=body) for i in range(6)]
+    kw = {"security": "starttls", "cafile": mta.ca_file, "timeout": 10, "chunking": chunking}
+    with SMTP(mta.host, mta.smtp_port, **kw) as smtp:
+        results = smtp.send_many(msgs)
+        assert smtp.connections_opened == 1
+
+    async def main() -> list[Any]:
+        async with AsyncSMTP(mta.host, mta.smtp_port, **kw) as t:
+            out: list[Any] = await t.asend_many(amsgs)
+            assert t.connections_opened == 1
+            return out
+
+    aresults = asyncio.run(main())
+    assert all(r.ok for r in results + aresults)
+    assert len({r.queue_id for r in results + aresults}) == 12
+    for name, data in [*((f"{tag}-s{i}", m) for i, m in enumerate(msgs)),
+                       *((f"{tag}-a{i}", m) for i, m in enumerate(amsgs))]:
+        wire, env, _ = prepare(data, None)
+        assert_delivered(mta, name, wire, env.rcpt_to)
+
+
+def test_send_many_stops_at_a_message_too_large(mta: Any, SMTP: type, tag: str) -> None:
+    """Message 2 of 3 exceeds the SIZE Postfix declares: message 1 is delivered,
+    message 2 refused before any of it is sent, message 3 never sent."""
+    big = b"".join(b"%07d " % i + b"x" * 68 + b"\r\n" for i in range(mta.size_limit // 78 + 1000))
+    msgs = [message(f"{tag}-1"), message(f"{tag}-2", body=big), message(f"{tag}-3")]
+    with (
+        SMTP(mta.host, mta.smtp_port, security="starttls", cafile=mta.ca_file, timeout=10) as smtp,
+        pytest.raises(MessageTooLarge),
+    ):
+        smtp.send_many(msgs)
+    assert len(mta.wait_for(f"{tag}-1")) == 1
+    assert mta.files_with(f"{tag}-2") == [] and mta.files_with(f"{tag}-3") == []
