@@ -371,7 +371,9 @@ def append_mbox(
     mbox = os.fspath(path)
     deadline = _monotonic() + lock_timeout
     in_process = _path_lock(mbox)
-    if not in_process.acquire(timeout=max(0.0, lock_timeout)):
+    # threading's limit (an infinite lock_timeout means: wait as long as it takes).
+    wait = -1 if lock_timeout >= threading.TIMEOUT_MAX else max(0.0, lock_timeout)
+    if not in_process.acquire(timeout=wait):
         raise _lock_error(mbox, "thread", lock_timeout, "another thread is appending")
     try:
         lock_path = mbox + ".lock"

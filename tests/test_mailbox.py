@@ -376,3 +376,9 @@ def test_link_no_replace(tmp_path: pathlib.Path) -> None:
     assert (tmp_path / "b").read_bytes() == b"old" and (tmp_path / "a").exists()
     link_no_replace(tmp_path / "a", tmp_path / "c")
     assert (tmp_path / "c").read_bytes() == b"new" and not (tmp_path / "a").exists()
+
+
+def test_an_unbounded_lock_timeout_is_accepted(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "box"
+    append_mbox(path, b"Subject: s\n\nx\n", "a@example.org", lock_timeout=float("inf"))
+    assert [m.subject for m in read_mbox(path)] == ["s"]

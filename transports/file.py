@@ -198,8 +198,8 @@ def delivery_headers(envelope: Envelope) -> bytes:
     delivered to and is used for mail-loop detection: Postfix local(8) bounces a
     message that already carries ``Delivered-To: <its recipient>`` ("mail forwarding
     loop"), so a copy from this outbox later delivered to one of its recipients would
-    bounce. Dovecot reads the recipient back from it (``lda_original_recipient_header
-    = X-Original-To``).
+    bounce. Dovecot can be told to read the recipient from it
+    (``lda_original_recipient_header = X-Original-To``).
 
     The addresses were checked by :meth:`Envelope.check` (no CR, LF, NUL, ``<``,
     ``>`` or other control character); this checks again that nothing in them can
