@@ -36,7 +36,12 @@ from mimekit.transports.errors import (
 )
 
 if _typing.TYPE_CHECKING:
-    from mimekit.transports.file import FileTransport, MaildirTransport, MboxTransport
+    from mimekit.transports.file import (
+        FileTransport,
+        MaildirTransport,
+        MboxTransport,
+        StoredMessage,
+    )
     from mimekit.transports.memory import MemoryTransport, Outbox, SentMessage
     from mimekit.transports.smtp import AsyncSMTPTransport, SMTPTransport
     from mimekit.transports.url import (
@@ -57,6 +62,7 @@ _LAZY: dict[str, str] = {
     "Outbox": "mimekit.transports.memory",
     "SMTPTransport": "mimekit.transports.smtp",
     "SentMessage": "mimekit.transports.memory",
+    "StoredMessage": "mimekit.transports.file",
     "TransportURL": "mimekit.transports.url",
     "from_url": "mimekit.transports.url",
     "from_url_async": "mimekit.transports.url",
@@ -97,6 +103,7 @@ __all__ = [
     "SMTPTransport",
     "SendResult",
     "SentMessage",
+    "StoredMessage",
     "TLSError",
     "Transport",
     "TransportError",
