@@ -358,6 +358,10 @@ class Builder:
         fields: list[Header] = []
         date = self._date
         if date is None:
+            # The generated Date is in UTC (+0000), as nodemailer and many web mailers
+            # write it: RFC 5322 §3.3 says the time SHOULD be local, but a local offset
+            # tells every recipient the sender's time zone, which a library should not
+            # leak by default. Pass date(datetime.now().astimezone()) for local time.
             date = (_dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc) if self._deterministic
                     else _dt.datetime.now(_dt.timezone.utc))
         if isinstance(date, _dt.datetime):
