@@ -389,7 +389,8 @@ def param_tokens(name: str, value: str, policy: Policy = DEFAULT) -> list[str]:
     """Foldable tokens for one parameter; ``;`` separates tokens of one parameter.
 
     Printable ASCII that fits: ``name=value`` (quoted when needed). Non-ASCII or
-    control characters, quotes and backslashes, or values too long for one line:
+    control characters, quotes and backslashes, ``=?`` (which readers would take for
+    an RFC 2047 word), or values too long for one line:
     RFC 2231 (``name*=utf-8''...`` or ``name*0*=`` continuations, each token at most
     76 characters). With ``policy.legacy_filename`` the Content-Type ``name``
     parameter is written *only* in the legacy RFC 2047 form (``name="=?utf-8?B?...?="``,
@@ -401,7 +402,12 @@ def param_tokens(name: str, value: str, policy: Policy = DEFAULT) -> list[str]:
     """
     _check_value(name, value)
     legacy = policy.legacy_filename and name.lower() == "name"
-    simple = value.isascii() and not _CTL_RE.search(value) and '"' not in value and "\\" not in value
+    # The reader decodes RFC 2047 words in plain values (the legacy form above), so a
+    # value that merely holds "=?" (a file name "=?utf-8?q?x?=") would come back
+    # changed: such a value is written in a form that is never decoded again.
+    word_like = "=?" in value and name.lower() not in ("boundary", "charset")
+    simple = (value.isascii() and not _CTL_RE.search(value) and '"' not in value
+              and "\\" not in value and not word_like)
     if simple:
         tok = f"{name}={_quote(value)}"
         if len(tok) <= _MAX_TOKEN or name.lower() in _NEVER_SPLIT:
@@ -409,7 +415,7 @@ def param_tokens(name: str, value: str, policy: Policy = DEFAULT) -> list[str]:
         if legacy and len(tok) <= policy.hard_line_limit - 40:
             return [tok]  # one long quoted value for clients without RFC 2231
         return _ascii_continuations(name, value)
-    if policy.smtputf8 and not _CTL_RE.search(value):
+    if policy.smtputf8 and not _CTL_RE.search(value) and not word_like:
         tok = f"{name}={_quote(value)}"
         if len(tok.encode("utf-8", "surrogatepass")) <= _MAX_TOKEN:
             return [tok]
