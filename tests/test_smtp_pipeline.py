@@ -38,6 +38,7 @@ class Script:
         self.chunks = list(chunks)
         self.sent: list[bytes] = []
         self.committed: list[bool] = []
+        self.events: list[str] = []
 
     def run(self, gen: Generator[Any, bytes, Any]) -> Any:
         value = b""
@@ -46,10 +47,12 @@ class Script:
             while True:
                 if isinstance(action, Send):
                     self.sent.append(action.data)
+                    self.events.append("send")
                     value = b""
                 else:
                     assert isinstance(action, Receive)
                     self.committed.append(self.proto.data_committed)
+                    self.events.append("recv")
                     value = self.chunks.pop(0) if self.chunks else b""
                 action = gen.send(value)
         except StopIteration as stop:
@@ -101,6 +104,7 @@ def test_data_one_write_per_message_the_next_commands_behind_the_data() -> None:
     assert batch.failure is None and not p.data_committed
     # replies read in order; "committed" only while an end of data awaits its reply
     assert s.committed == [False, True, True, True]
+    assert s.events == ["send", "recv"] * 4  # one round trip per message (+ the first MAIL)
 
 
 def test_bdat_body_never_before_its_mail_and_rcpt_replies() -> None:
@@ -246,3 +250,17 @@ def test_single_large_bdat_waits_for_the_replies() -> None:
     s = Script(p, OK + OK + queued(1))
     s.run(p.transaction(BODY % (1, 1), "a@x.test", ["b@x.test"], crlf=True))
     assert len(s.sent) == 1
+
+
+def test_large_data_and_the_next_commands_in_two_writes_without_a_wait() -> None:
+    big = TxRequest(b"Subject: big\r\n\r\n" + (b"z" * 70 + b"\r\n") * 2000, "a@x.test",
+                    ("r1@x.test",), crlf=True)
+    p = proto("PIPELINING")
+    s = Script(p, OK + OK + GO, queued(1) + OK + OK + GO, queued(2))
+    batch = Batch()
+    s.run(p.transactions([big, req(2)], batch))
+    assert len(s.sent) == 4 and s.sent[2] == head(2) and s.sent[1].endswith(b"\r\n.\r\n")
+    assert len(batch.done) == 2
+    # both writes happen before the reply to the end of data is read
+    assert s.events == ["send", "recv", "send", "send", "recv", "send", "recv"]
+    assert s.committed == [False, True, True]

@@ -613,10 +613,14 @@ class SMTPClientProtocol:
         index = 0
         assert nxt is not None
         out, shown = self._encode_head(nxt)
+        tail: Send | None = None  # the next commands, written apart from a large body
         while True:
             if pending is not None:
                 self.data_committed = True  # the end of pending's data goes out now
             yield self._send(out, shown)
+            if tail is not None:
+                yield tail
+                tail = None
             if pending is not None:
                 final = yield from self._read(data_phase=True)
                 self.data_committed = False  # its outcome is known
@@ -674,7 +678,12 @@ class SMTPClientProtocol:
                 out, shown = pending.body, data_shown
             else:
                 head, head_shown = self._encode_head(nxt)
-                out, shown = pending.body + head, data_shown + "\n   " + head_shown
+                if len(pending.body) > BDAT_PIPELINE_LIMIT:
+                    # two writes, no copy of a large body; still no wait in between
+                    out, shown = pending.body, data_shown
+                    tail = self._send(head, head_shown)
+                else:
+                    out, shown = pending.body + head, data_shown + "\n   " + head_shown
 
     def _prepared(self, req: TxRequest) -> _Prepared:
         """``req`` checked and encoded for this server (raises what
