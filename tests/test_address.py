@@ -519,3 +519,38 @@ def test_plain_mailbox_fast_path_declines_what_needs_work() -> None:
     assert _plain_mailbox(Address(None, "a b", "example.org"), 76) is None  # quoted local
     assert _plain_mailbox(Address(None, "ana", "bücher.example"), 76) is None  # IDNA
     assert _plain_mailbox(Address("A" * 80, "ana", "example.org"), 76) is None  # folds
+
+
+_SIMPLE_ITEM = st.one_of(
+    st.builds(lambda loc, dom: f"{loc}@{dom}",
+              st.from_regex(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}(\.[a-z0-9_-]{1,5}){0,2}", fullmatch=True),
+              st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,6}[a-zA-Z0-9])?(\.[a-z]{2,4}){1,2}", fullmatch=True)),
+    st.builds(lambda name, loc, dom: f"{name} <{loc}@{dom}>",
+              st.from_regex(r"[A-Za-z0-9]{1,6}( [A-Za-z0-9]{1,6}){0,2}", fullmatch=True),
+              st.from_regex(r"[a-z0-9._-]{1,8}", fullmatch=True),
+              st.sampled_from(["example.org", "xn--bcher-kva.example", "a.b"])),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(items=st.lists(_SIMPLE_ITEM, min_size=1, max_size=4),
+       pads=st.lists(st.sampled_from(["", " ", "\t", "  ", "\xa0"]), min_size=8, max_size=8))
+def test_simple_list_shortcut_matches_the_full_parser(items: list[str], pads: list[str]) -> None:
+    """parse_address_list's shortcut for everyday lists gives what the full RFC 5322
+    parser gives (values and no defects), for strict and lenient reading."""
+    from unittest import mock
+
+    import mimekit.address as address_mod
+
+    text = ",".join(pads[i % 8] + item + pads[(i + 3) % 8] for i, item in enumerate(items))
+    fast = address_mod._simple_list(text)
+    if fast is None:
+        return
+    with mock.patch.object(address_mod, "_simple_list", lambda _t: None):
+        defects: list[Defect] = []
+        full = parse_address_list(text, defects)
+        assert full == fast
+        assert defects == []
+        assert parse_address_list(text, strict=True) == fast
+    assert parse_address_list(text) == fast
