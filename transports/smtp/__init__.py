@@ -16,14 +16,22 @@ if TYPE_CHECKING:
     from mimekit.transports.smtp.aio import AsyncSMTPTransport
     from mimekit.transports.smtp.protocol import DeliveryStatusUnknown, DSNOptions
     from mimekit.transports.smtp.sync import SMTPTransport
+    from mimekit.transports.smtp.wire import ConnectionRefused
 
-__all__ = ["AsyncSMTPTransport", "DSNOptions", "DeliveryStatusUnknown", "SMTPTransport"]
+__all__ = [
+    "AsyncSMTPTransport",
+    "ConnectionRefused",
+    "DSNOptions",
+    "DeliveryStatusUnknown",
+    "SMTPTransport",
+]
 
 _WHERE = {
     "AsyncSMTPTransport": "mimekit.transports.smtp.aio",
     "SMTPTransport": "mimekit.transports.smtp.sync",
     "DSNOptions": "mimekit.transports.smtp.protocol",
     "DeliveryStatusUnknown": "mimekit.transports.smtp.protocol",
+    "ConnectionRefused": "mimekit.transports.smtp.wire",
 }
 
 
