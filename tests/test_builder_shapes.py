@@ -908,7 +908,8 @@ def check_std_tree(part: email.message.EmailMessage, want: Any) -> None:
         assert part.get_content_type() == f.mime_type
         assert part.get_filename() == std_filename(f.filename)
         assert part.get_content_disposition() == f.kind
-        assert part["Content-ID"] == (f"<{f.cid}>" if f.cid else None)
+        cid = part["Content-ID"]
+        assert (None if cid is None else str(cid).strip()) == (f"<{f.cid}>" if f.cid else None)
     else:
         m: InnerSpec = want.value
         assert part.get_content_type() == "message/rfc822"
