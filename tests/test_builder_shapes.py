@@ -201,14 +201,15 @@ def mailbox(draw: st.DrawFn) -> Mailbox:
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """An RFC 5322 §3.4 group (To/Cc only): name and members, possibly none."""
+    """An RFC 5322 §3.4 group (address lists only, not From/Sender): name and members,
+    possibly none."""
 
     name: str
     members: tuple[Mailbox, ...]
 
 
 def address_list(max_size: int = 3, groups: bool = False) -> st.SearchStrategy[list[Any]]:
-    """A list of mailboxes (and, for To/Cc, sometimes a group)."""
+    """A list of mailboxes (and, for address-list fields, sometimes a group)."""
     item: st.SearchStrategy[Any] = mailbox()
     if groups:
         group = st.builds(GroupSpec, header_text(4, _name_char).filter(lambda s: s.strip()),
@@ -383,8 +384,8 @@ class Shape:
     sender: Mailbox | None
     to: list[Any]
     cc: list[Any]
-    bcc: list[Mailbox]
-    reply_to: list[Mailbox]
+    bcc: list[Any]
+    reply_to: list[Any]
     subject: str | None
     text: str | None
     html: str | None
@@ -484,8 +485,8 @@ def shape(draw: st.DrawFn) -> Shape:
         sender=sender,
         to=draw(address_list(4, groups=True)),
         cc=draw(address_list(3, groups=True)),
-        bcc=draw(address_list(2)),
-        reply_to=draw(address_list(2)),
+        bcc=draw(address_list(2, groups=True)),
+        reply_to=draw(address_list(2, groups=True)),
         subject=draw(st.one_of(st.none(), header_text(12))),
         text=draw(st.one_of(st.none(), body_text())),
         html=html,
@@ -752,9 +753,10 @@ def check_mimekit(raw: bytes, s: Shape) -> mimekit.Message:
                        (msg.bcc, s.bcc), (msg.reply_to, s.reply_to),
                        (msg.sender, [s.sender] if s.sender else [])):
         assert _mk_addresses(got) == _mk_expected_addresses(items)
-    groups = [g for g in (*msg.to, *msg.cc) if isinstance(g, mimekit.Group)]
-    assert [g.name for g in groups] == [g.name for g in (*s.to, *s.cc)
-                                        if isinstance(g, GroupSpec)]
+    for got, items in ((msg.to, s.to), (msg.cc, s.cc), (msg.bcc, s.bcc),
+                       (msg.reply_to, s.reply_to)):
+        assert [g.name for g in got if isinstance(g, mimekit.Group)] == [
+            g.name for g in items if isinstance(g, GroupSpec)]
     tree = expected_tree(s)
     check_mimekit_tree(msg, tree, s)
     text = _expected_text(s, tree)
