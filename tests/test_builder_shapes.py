@@ -253,7 +253,8 @@ _attachment_data = st.one_of(
 )
 _CONTENT_TYPES = ["application/octet-stream", "application/pdf", "image/png", "text/plain",
                   "text/html", "text/csv", "Application/X-Custom", "audio/ogg",
-                  "application/json", "text/x-weird"]
+                  "application/json", "text/x-weird", "text/plain; charset=utf-8",
+                  "text/csv; header=present", 'application/x-thing; x-opt="a b"; x-n=1']
 
 
 @dataclass
@@ -281,7 +282,7 @@ class FileSpec:
     @property
     def mime_type(self) -> str:
         if self.content_type is not None:
-            return self.content_type.lower()
+            return self.content_type.partition(";")[0].strip().lower()
         return guess_type(self.data, self.filename).lower()
 
 
@@ -325,7 +326,7 @@ def file_spec(draw: st.DrawFn) -> FileSpec:
     else:
         pass_filename = name is not None
     content_type = draw(st.one_of(st.none(), st.sampled_from(_CONTENT_TYPES)))
-    mime = content_type.lower() if content_type else guess_type(data, name)
+    mime = (content_type or guess_type(data, name)).lower()
     if mime.startswith("text/") and not _is_utf8(data):
         # Text the builder cannot declare a charset for comes back with a defect (see
         # test_text_attachment_that_is_not_utf8_gets_a_charset below): send it as bytes.
@@ -709,6 +710,9 @@ def check_mimekit_tree(part: mimekit.Part, want: Any, s: Shape) -> None:
         assert part.get_content() == f.data
         assert part.filename == f.filename
         assert part.mime_type == f.mime_type
+        if f.content_type is not None:  # parameters given with the type are kept
+            for key, value in mimekit.ContentType.parse(f.content_type).params:
+                assert part.content_type.get(key) == value
         assert part.disposition_kind == f.kind
         assert part.headers.get("Content-ID") == (f"<{f.cid}>" if f.cid else None)
         if f.kind == "attachment":
@@ -908,6 +912,9 @@ def check_std_tree(part: email.message.EmailMessage, want: Any) -> None:
             assert charset is not None  # the builder declares one for every text file
             assert part.get_content() == f.data.decode(charset)
         assert part.get_content_type() == f.mime_type
+        if f.content_type is not None:
+            for key, value in mimekit.ContentType.parse(f.content_type).params:
+                assert part.get_param(key) == value
         assert part.get_filename() == std_filename(f.filename)
         assert part.get_content_disposition() == f.kind
         cid = part["Content-ID"]
