@@ -1104,8 +1104,11 @@ def test_control_character_in_a_file_name_round_trips(name: str) -> None:
     replaced by spaces`` (the same for DEL and other C0 controls). Expected: either the
     builder refuses what the reader will not return (as it refuses CR/LF/NUL), or the
     reader keeps it (a TAB does not break a header line)."""
-    b = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
-         .attach(b"data", filename=name))
+    try:
+        b = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+             .attach(b"data", filename=name))
+    except mimekit.BuildError:
+        return  # refused at once: fine
     back, _ = _roundtrip(b)
     assert [a.filename for a in back.attachments] == [name]
     assert back.defects == []
