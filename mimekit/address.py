@@ -41,7 +41,10 @@ _ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
 _DOT_ATOM_ASCII = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*\Z")
 _DOT_ATOM_UTF8 = re.compile(rf"[{_ATEXT}\u0080-\U0010ffff]+(?:\.[{_ATEXT}\u0080-\U0010ffff]+)*\Z")
 _PHRASE_ASCII = re.compile(rf"[{_ATEXT}]+(?: [{_ATEXT}]+)*\Z")
-_PHRASE_UTF8 = re.compile(rf"[{_ATEXT}\u0080-\U0010ffff]+(?: [{_ATEXT}\u0080-\U0010ffff]+)*\Z")
+# Readers treat Unicode white space (NBSP, NEL, U+2028, U+3000, ...) as a word break,
+# so a name holding one is quoted rather than written as a bare RFC 6532 atom.
+_UTF8_ATOM = rf"(?:(?!\s)[{_ATEXT}\u0080-\U0010ffff])+"
+_PHRASE_UTF8 = re.compile(rf"{_UTF8_ATOM}(?: {_UTF8_ATOM})*\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DOMAIN_LITERAL = re.compile(r"\[[!-Z^-~]*\]\Z")  # RFC 5322 §3.4.1 dtext, no FWS
 _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9_\-\u0080-\U0010ffff]+\Z")
@@ -521,13 +524,22 @@ def _check(text: str | None, what: str) -> None:
         raise HeaderInjectionError(f"CR, LF or NUL in {what}: {text[:60]!r}")
 
 
+def _check_name(name: str | None, what: str) -> None:
+    _check(name, what)
+    # RFC 5322 §3.2.5: a phrase holds no control characters (only white space between
+    # its words); an encoded word could carry one, but readers flag it (the standard
+    # library's NonPrintableDefect) or drop it, so it is refused like CR/LF.
+    if name is not None and _CONTROL.search(name):
+        raise AddressError(f"control character in {what}: {name[:60]!r}")
+
+
 def _check_address(item: Address | Group) -> None:
     if isinstance(item, Group):
-        _check(item.name, "a group name")
+        _check_name(item.name, "a group name")
         for m in item.members:
             _check_address(m)
     else:
-        _check(item.name, "a display name")
+        _check_name(item.name, "a display name")
         _check(item.local, "a local part")
         _check(item.domain, "a domain")
 

@@ -68,6 +68,25 @@ class Attachment:
     content_id: str | None = None
 
 
+# C0 controls (TAB included) and DEL: no reader returns them in a file name (mimekit and
+# most clients turn them into spaces), so an explicit name holding one is refused and a
+# name taken from a path gets "_" instead.
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_filename(what: str, name: str) -> str:
+    """Refuse a caller's file name that would not come back as given (see above)."""
+    _check_text(what, name)
+    if _NAME_CONTROLS.search(name):
+        raise BuildError(f"{what} {name!r} holds a control character: readers would "
+                         "replace it, so the name would not come back as given")
+    return name
+
+
+def _safe_name(name: str | None) -> str | None:
+    return None if name is None else _NAME_CONTROLS.sub("_", name)
+
+
 def _read_source(source: Source) -> tuple[bytes, str | None]:
     """Bytes and a default file name from a path, bytes, or a binary file object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -75,7 +94,7 @@ def _read_source(source: Source) -> tuple[bytes, str | None]:
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         with open(path, "rb") as fh:
-            return fh.read(), os.path.basename(path)
+            return fh.read(), _safe_name(os.path.basename(path))
     read = getattr(source, "read", None)
     if read is None:
         raise BuildError(f"cannot attach a {type(source).__name__}: give a path, bytes or a file")
@@ -83,7 +102,7 @@ def _read_source(source: Source) -> tuple[bytes, str | None]:
     if isinstance(data, str):
         raise BuildError("attach a binary file object (open it with 'rb'), not a text one")
     name = getattr(source, "name", None)
-    return bytes(data), os.path.basename(name) if isinstance(name, str) else None
+    return bytes(data), _safe_name(os.path.basename(name)) if isinstance(name, str) else None
 
 
 def _normalize_newlines(text: str) -> str:
@@ -182,7 +201,7 @@ class Builder:
         if not isinstance(message, Message):
             raise BuildError("attach_message() takes a Message or its raw bytes")
         if filename is not None:
-            _check_text("attachment filename", filename)
+            _check_filename("attachment filename", filename)
         self._messages.append((message, filename))
         return self
 
@@ -294,8 +313,8 @@ class Builder:
 
         data, default_name = _read_source(source)
         name = filename if filename is not None else default_name
-        if name is not None:
-            _check_text("attachment filename", name)
+        if filename is not None:
+            _check_filename("attachment filename", filename)
         if content_type is not None:
             _check_content_type(content_type)
         if content_id is not None:
@@ -304,6 +323,11 @@ class Builder:
         if disposition not in ("attachment", "inline"):
             raise BuildError(f"disposition must be 'attachment' or 'inline', not {disposition!r}")
         ctype = content_type or guess_type(data, name)
+        if content_type is None and ctype.partition("/")[0].lower() in ("message", "multipart"):
+            # A guess (x.eml -> message/rfc822) is not a promise the bytes are a
+            # well-formed entity of that type, and RFC 2046 §5.1/§5.2.1 forbid base64
+            # for both: the file goes as bytes. attach_message() attaches a message.
+            ctype = "application/octet-stream"
         return Attachment(data, name, ctype.lower(), disposition, content_id)
 
     def header(self, name: str, value: str) -> Builder:
@@ -493,7 +517,7 @@ class Builder:
         headers.add("Content-Type", ContentType.of("message/rfc822"), self._policy)
         name = filename
         if name is None and message.subject:
-            name = re.sub(r"[\\/:*?\"<>|\x00-\x1f]+", "_", message.subject)[:100] + ".eml"
+            name = re.sub(r"[\\/:*?\"<>|\x00-\x1f\x7f]+", "_", message.subject)[:100] + ".eml"
         params = (("filename", name),) if name else ()
         headers.add("Content-Disposition", ContentDisposition("attachment", params),
                     self._policy)
@@ -501,20 +525,22 @@ class Builder:
 
     def _file_leaf(self, att: Attachment) -> Part:
         maintype = att.content_type.partition("/")[0]
+        # charset before name: the standard library's get_param misreads a parameter
+        # list whose quoted name ends in a backslash, losing what follows it.
         params: dict[str, str] = {}
-        if att.filename is not None:
-            params["name"] = att.filename
         ctype = ContentType.parse(att.content_type)
         if maintype == "text" and ctype.charset is None:
-            try:
-                att.data.decode("ascii")
+            if att.data.isascii():
                 params["charset"] = "us-ascii"
-            except UnicodeDecodeError:
-                try:
-                    att.data.decode("utf-8")
-                    params["charset"] = "utf-8"
-                except UnicodeDecodeError:
-                    pass
+            else:
+                # RFC 2046 §4.1.2: 8-bit text needs its charset declared. UTF-8 when
+                # it is; else chardet's confident guess, else ISO-8859-1 (which
+                # decodes anything, so the declaration is never false).
+                from .charset import decode_bytes
+
+                params["charset"] = decode_bytes(att.data, None)[1]
+        if att.filename is not None:
+            params["name"] = att.filename
         ctype = ctype.with_params(**params)
         # Attachment bytes must come back exactly: 7bit only when the data is already in
         # canonical CRLF form with short ASCII lines; otherwise base64 (RFC 2045 §6.8).

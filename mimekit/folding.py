@@ -44,6 +44,11 @@ _ID_HEADERS = frozenset({"message-id", "resent-message-id", "content-id"})
 _ID_LIST_HEADERS = frozenset({"in-reply-to", "references"})
 _DATE_HEADERS = frozenset({"date", "resent-date"})
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
+# RFC 2369 §2 / RFC 2919: angle-bracketed URI lists, never RFC 2047 encoded.
+_LIST_HEADERS = frozenset({"list-help", "list-unsubscribe", "list-subscribe", "list-post",
+                           "list-owner", "list-archive"})
+_URI_LIST = re.compile(r"[ \t]*<[!-;=?-~]+>[ \t]*(?:,[ \t]*<[!-;=?-~]+>[ \t]*)*")
+_URI_ITEM = re.compile(r"<[!-;=?-~]+>")
 
 # RFC 2047 §2: lines that contain an encoded word are limited to 76 characters.
 _EW_LINE = 76
@@ -340,6 +345,11 @@ def _format(name: str, key: str, value: Any, policy: Policy) -> bytes:
         return fold_tokens(name, _id_list(name, value, policy), policy)
     if key in _DATE_HEADERS:
         return fold_tokens(name, _date_value(name, value).split(" "), policy)
+    if key in _LIST_HEADERS and isinstance(value, str) and _URI_LIST.fullmatch(value):
+        # RFC 2369 §2: a list of <URI>s (commas between them); a URI is written as it
+        # is, whatever it holds ("=?" included), and folds only between URIs.
+        uris = _URI_ITEM.findall(value)
+        return fold_tokens(name, [u + "," for u in uris[:-1]] + uris[-1:], policy)
     if key in _PARAM_HEADERS:
         return fold_tokens(name, _param_tokens(key, value, policy), policy)
     if isinstance(value, datetime):

@@ -373,3 +373,83 @@ def test_boundaries_never_occur_in_the_parts() -> None:
     again = mimekit.parse(parsed.to_bytes())
     assert len(again.children) == 2
     assert again.children[1].get_content() == b"two\r\n--b\r\n\r\nthree\r\n"
+
+
+# --- regressions found by the random-shape test (tests/test_builder_shapes.py) -------
+
+
+def _mk() -> mimekit.Builder:
+    return mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+
+
+def test_non_utf8_text_attachment_declares_a_charset() -> None:
+    data = "Grüße".encode("latin-1")
+    raw = _mk().attach(data, filename="gruss.txt", content_type="text/csv").build().to_bytes()
+    back = mimekit.parse(raw)
+    (att,) = back.attachments
+    assert att.content_type.charset == "iso-8859-1"
+    assert att.get_content() == data
+    assert back.defects == []
+
+
+def test_guessed_message_type_becomes_octet_stream() -> None:
+    raw = _mk().attach(b"Subject: hi\r\n\r\nbody\r\n", filename="mail.eml").build().to_bytes()
+    back = mimekit.parse(raw)
+    (att,) = back.attachments
+    assert att.mime_type == "application/octet-stream"
+    assert att.filename == "mail.eml"
+    assert att.get_content() == b"Subject: hi\r\n\r\nbody\r\n"
+    assert back.defects == []
+
+
+def test_charset_is_written_before_the_name() -> None:
+    raw = _mk().attach("Grüße".encode(), filename="x\\", content_type="text/plain").build().to_bytes()
+    std = email.message_from_bytes(raw, policy=email.policy.default)
+    (att,) = std.iter_attachments()
+    assert att.get_content_charset() == "utf-8"
+    assert att.get_content() == "Grüße"
+
+
+@pytest.mark.parametrize("name", ["a\tb.bin", "a\x7fb.bin", "a\x01b.bin"])
+def test_control_character_in_a_file_name_is_refused(name: str) -> None:
+    with pytest.raises(mimekit.BuildError, match="control character"):
+        _mk().attach(b"data", filename=name)
+    with pytest.raises(mimekit.BuildError, match="control character"):
+        _mk().attach_message(_mk().build(), filename=name)
+
+
+def test_name_from_a_path_with_a_control_character_is_cleaned(tmp_path: Path) -> None:
+    path = tmp_path / "a\tb.bin"
+    path.write_bytes(b"data")
+    (att,) = mimekit.parse(_mk().attach(path).build().to_bytes()).attachments
+    assert att.filename == "a_b.bin"
+
+
+def test_control_character_in_a_display_name_is_refused() -> None:
+    with pytest.raises(mimekit.AddressError, match="control character"):
+        _mk().cc(("a\x01b", "c@example.org")).build()
+
+
+@pytest.mark.parametrize("name", ["a\xa0b", "a\x85b", "a\u2028b", "a\u3000b"])
+def test_unicode_space_in_a_utf8_display_name_is_quoted(name: str) -> None:
+    raw = (mimekit.compose(mimekit.SMTPUTF8).from_((name, "a@example.org")).to("b@example.org")
+           .text("x").build().to_bytes())
+    assert f'From: "{name}" <a@example.org>'.encode() in raw
+    assert [a.name for a in mimekit.parse(raw).from_] == [name]
+
+
+def test_unsubscribe_uris_are_written_as_given() -> None:
+    uris = ("https://example.org/u?t=?1", "mailto:u@example.org?subject=?x")
+    raw = _mk().list_unsubscribe(*uris).build().to_bytes()
+    assert b"List-Unsubscribe: <https://example.org/u?t=?1>,\r\n <mailto:u@example.org?subject=?x>\r\n" in raw
+    back = mimekit.parse(raw)
+    assert back.list_headers is not None
+    assert back.list_headers.unsubscribe == uris
+
+
+def test_file_name_derived_from_a_subject_drops_del() -> None:
+    inner = mimekit.compose().from_("x@example.org").to("y@example.org").subject("a\x7fb").text("t")
+    back = mimekit.parse(_mk().attach_message(inner.build()).build().to_bytes())
+    (part,) = back.attachments
+    assert part.filename == "a_b.eml"
+    assert back.defects == []
