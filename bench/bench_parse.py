@@ -202,7 +202,7 @@ def main() -> None:
         for m in smalls:
             msg = email.message_from_bytes(m, policy=default)
             for part in msg.walk():
-                for _name, value in part.items():
+                for value in part.values():
                     str(value)
                 if not part.is_multipart():
                     try:

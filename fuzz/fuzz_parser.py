@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import mimekit  # noqa: E402
+import mimekit
 
 TOKENS = [
     b"\r\n", b"\n", b"\r", b"\r\n\r\n", b"\n\n", b"--", b"--b", b"--b--", b"\n--b\n",
@@ -43,8 +43,8 @@ def seeds() -> list[bytes]:
     out = [
         b"", b"\n", b"Subject: x\n\nbody\n",
         b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
-        b"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/alternative;"
-        b" boundary=b\n\n--b\n\nx\n--a--\n",
+        (b"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/alternative;"
+         b" boundary=b\n\n--b\n\nx\n--a--\n"),
         b"Content-Type: message/rfc822\n\nSubject: inner\nContent-Type: text/plain\n\nhi\n",
     ]
     b = (mimekit.compose().from_("Zoë <z@example.org>").to("a@example.org", "b@exämple.org")

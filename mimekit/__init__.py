@@ -31,7 +31,7 @@ from .policy import DEFAULT, SMTPUTF8, STRICT, Policy
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order, pinned by tests/test_public_api.py
     "Address",
     "AddressError",
     "BuildError",

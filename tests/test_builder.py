@@ -115,7 +115,7 @@ def test_without_the_legacy_name_the_stdlib_sees_no_defect_at_all() -> None:
            .attach(PDF, filename="Übersicht März \"Q1\".pdf").build())
     std = _stdlib(msg.to_bytes())
     assert _all_defects(std, legacy=False) == []
-    assert list(std.iter_attachments())[0].get_filename() == 'Übersicht März "Q1".pdf'
+    assert next(iter(std.iter_attachments())).get_filename() == 'Übersicht März "Q1".pdf'
     legacy = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
               .attach(PDF, filename="Übersicht März.pdf").build().to_bytes())
     assert b'name="=?utf-8?' in legacy and b"filename*=utf-8''" in legacy

@@ -21,7 +21,7 @@ def run(*args: str, cwd: Path, stdin: bytes | None = None,
     full_env = {k: v for k, v in os.environ.items() if k != "MIMEKIT_TRANSPORT"}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "mimekit", *args], cwd=cwd, input=stdin,
-                          capture_output=True, env=full_env, timeout=60)
+                          capture_output=True, env=full_env, timeout=60, check=False)
 
 
 def test_quickstart_job(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_non_utf8_input_is_one_sentence_not_a_traceback(tmp_path: Path) -> None:
     assert r.returncode == 1 and b"Traceback" not in r.stderr
     r = subprocess.run([sys.executable, "-m", "mimekit", "compose", "--from", "a@example.org",
                         "--to", "b@example.org", "--text", b"caf\xe9"], cwd=tmp_path,
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, check=False)
     assert r.returncode == 1 and b"Traceback" not in r.stderr
     r = run("compose", "--from", "a@example.org", "--to", "b@example.org", "--text", "x",
             "--attach", str(tmp_path), cwd=tmp_path)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import mimekit
 import mimekit.transports
+
+import mimekit
 
 
 def test_all_is_sorted_and_complete() -> None:

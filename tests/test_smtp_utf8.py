@@ -157,8 +157,9 @@ def test_async_refused_without_smtputf8() -> None:
 def test_downgrade_of_a_non_mime_message_makes_it_mime() -> None:
     """Regression (review): re-encoding a message without MIME headers added only a
     Content-Transfer-Encoding, which means nothing without MIME-Version (RFC 2045 §4)."""
-    import mimekit
     from mimekit.transports.smtp.downgrade import to_7bit
+
+    import mimekit
 
     raw = "From: a@example.org\r\nTo: b@example.org\r\nSubject: s\r\n\r\nGrüße\r\n".encode()
     out = to_7bit(raw)
@@ -173,8 +174,9 @@ def test_downgrade_of_a_non_mime_message_makes_it_mime() -> None:
 def test_nul_in_a_body_is_reencoded_never_sent_raw() -> None:
     """Review: NUL is not allowed in 7bit or 8bit data (RFC 2045 §2.7-2.8); without
     BINARYMIME the part is re-encoded."""
-    import mimekit
     from mimekit.transports.smtp.downgrade import to_7bit
+
+    import mimekit
 
     raw = (b"From: a@example.org\r\nTo: b@example.org\r\nMIME-Version: 1.0\r\n"
            b"Content-Type: text/plain; charset=us-ascii\r\n\r\nnul\x00here\r\n")

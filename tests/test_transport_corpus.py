@@ -11,9 +11,9 @@ import pathlib
 import re
 
 import pytest
+from mimekit.transports import InvalidEnvelope, MemoryTransport, prepare
 
 import mimekit
-from mimekit.transports import InvalidEnvelope, MemoryTransport, prepare
 
 _REPO = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = pathlib.Path(os.environ.get("MIMEKIT_CORPUS", _REPO.parent / "shared" / "corpus"))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mimekit.transports.base import prepare
 
 import mimekit
-from mimekit.transports.base import prepare
 
 pytestmark = pytest.mark.integration
 
