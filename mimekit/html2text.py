@@ -14,8 +14,12 @@ from html.parser import HTMLParser
 __all__ = ["html_to_text"]
 
 _BLOCK = frozenset(
-    ["address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul"]
-)
+    (
+        "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset",
+        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
+    )
+)  # fmt: skip
 _SKIP = frozenset(("script", "style", "head", "title", "template", "noscript"))
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
 
