@@ -8,11 +8,13 @@ This is the only module that imports ``magic``, lazily: python-magic raises at
 import time when the libmagic shared library is missing, and mimekit must work
 without it. Container formats (ZIP, OLE2) are refined by the file name, because
 ``.docx``, ``.xlsx``, ``.odt``, ``.epub``, ``.jar`` are all ZIP files and ``.doc``,
-``.xls``, ``.msg`` all OLE2 files.
+``.xls``, ``.msg`` all OLE2 files. A TNEF answer is checked against the data
+(see :func:`_is_tnef`): its 4-byte signature alone proves nothing.
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
 import mimetypes
 from collections.abc import Callable
@@ -21,6 +23,7 @@ __all__ = ["guess_type"]
 
 OCTET = "application/octet-stream"
 _SNIFF_BYTES = 2048
+_TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"  # MS-OXTNEF §2.1.3, 0x223E9F78 little-endian
 
 # Answers that say "I don't know" or only name a container: the file name may do better.
 _GENERIC = frozenset(
@@ -47,6 +50,9 @@ _ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
 _OLE_TYPES = frozenset(
     {"application/x-ole-storage", "application/cdfv2", "application/vnd.ms-office"}
 )
+# TNEF is named by its 4-byte signature (libmagic and the table below) or by the name
+# winmail.dat, neither of which says the bytes are a stream the reader accepts.
+_TNEF_TYPES = frozenset({"application/vnd.ms-tnef", "application/ms-tnef", "application/x-tnef"})
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,7 +153,7 @@ def _signature(head: bytes) -> str | None:
         (b"\xfd7zXZ\x00", "application/x-xz"),
         (b"\x28\xb5\x2f\xfd", "application/zstd"),
         (b"%!", "application/postscript"),
-        (b"\x78\x9f\x3e\x22", "application/vnd.ms-tnef"),  # winmail.dat
+        (_TNEF_SIGNATURE, "application/vnd.ms-tnef"),  # winmail.dat; see _is_tnef
         (b".snd", "audio/basic"),
         (b"{\\rtf", "application/rtf"),
         (b"wOFF", "font/woff"),
@@ -275,16 +281,32 @@ def _by_name(filename: str | None) -> str | None:
     return mime
 
 
-def _looks_like_text(head: bytes) -> bool:
+def _looks_like_text(head: bytes, cut: bool) -> bool:
+    """Whether ``head`` is UTF-8 text without NUL. ``cut``: more data follows, so a
+    multibyte character cut by the 2 KB window still counts as text; without a cut an
+    incomplete or invalid sequence anywhere (``b'x\\x9f>"'``) is binary, since a text
+    part that does not decode comes back with a charset defect."""
     if not head or b"\0" in head:
         return False
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multibyte character cut by the 2 KB window is still text.
-        if exc.start < len(head) - 3:
-            return False
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=not cut)
+    except UnicodeDecodeError:
+        return False
     return True
+
+
+def _is_tnef(head: bytes, size: int) -> bool:
+    """Whether the ``size``-byte body starting with ``head`` is a TNEF stream the
+    reader accepts (see :func:`mimekit.tnef.looks_like_tnef`; bounded by ``head``).
+
+    A TNEF label on anything else makes the receiving side, mimekit's own parse
+    included, record ``MalformedTnef``. Imported lazily: most data is not TNEF.
+    """
+    if head[:4] != _TNEF_SIGNATURE:
+        return False
+    from mimekit.tnef import looks_like_tnef
+
+    return looks_like_tnef(head, size)
 
 
 def guess_type(data: bytes | None, filename: str | None) -> str:
@@ -294,15 +316,27 @@ def guess_type(data: bytes | None, filename: str | None) -> str:
     text/plain, a bare ZIP/OLE2 container) lets the built-in signatures and then
     the file name refine it. Without data or libmagic the built-in table and the
     file name decide. The result is lower case ``type/subtype``.
+
+    TNEF (by libmagic, the signature or the name ``winmail.dat``) is answered only
+    for data that is a TNEF stream (:func:`_is_tnef`), since a part so labelled is
+    parsed as one; otherwise the next guess applies. Without data the name decides.
     """
     head = bytes(data[:_SNIFF_BYTES]) if data else b""
+    size = len(data) if data else 0
+    not_tnef = not _is_tnef(head, size)  # cheap unless the data starts with the signature
     by_name = _by_name(filename)
+    if data is not None and by_name in _TNEF_TYPES and not_tnef:
+        by_name = None  # "winmail.dat" holding something else
 
     magic = _magic_type(head)
+    if magic in _TNEF_TYPES and not_tnef:
+        magic = OCTET  # libmagic matched the signature only: "I don't know"
     if magic is not None and magic not in _GENERIC:
         return magic
 
     sig = _signature(head) if head else None
+    if sig in _TNEF_TYPES and not_tnef:
+        sig = None
     if sig is not None:
         if by_name is not None and (
             (sig in _ZIP_TYPES and by_name not in _ZIP_TYPES)
@@ -314,6 +348,6 @@ def guess_type(data: bytes | None, filename: str | None) -> str:
         return by_name or magic or OCTET
     if by_name is not None:
         return by_name
-    if magic == "text/plain" or (magic is None and _looks_like_text(head)):
+    if magic == "text/plain" or (magic is None and _looks_like_text(head, size > len(head))):
         return "text/plain"
     return OCTET

@@ -34,6 +34,7 @@ __all__ = [
     "TnefAttachment",
     "TnefRecipient",
     "decompress_rtf",
+    "looks_like_tnef",
     "parse_tnef",
 ]
 
@@ -589,6 +590,50 @@ def _finish_attachment(b: _AttachmentBuilder, defects: list[Defect] | None,
         content_id=_str_prop(props, PR_ATTACH_CONTENT_ID), attach_method=attach_method,
         embedded=embedded, properties=tuple(props),
     )
+
+
+def looks_like_tnef(head: bytes, size: int | None = None) -> bool:
+    """Whether ``head``, the first bytes of a ``size``-byte body (``size`` defaults to
+    ``len(head)``: the whole body), starts a TNEF stream :func:`parse_tnef` reads.
+
+    For content sniffing (:func:`mimekit.sniff.guess_type`): the 4-byte signature alone
+    is no evidence (four arbitrary bytes can be it), and a part labelled TNEF that the
+    reader finds malformed is a defect on the receiving side.  Only ``head`` is looked
+    at, so the work is bounded by its length: the signature and key, then every
+    attribute header in it (MS-OXTNEF §2.1.3) must have a known level and a length that
+    fits in ``size``; attributes wholly inside ``head`` must have a matching checksum;
+    at least one attribute must start in ``head``.  When ``head`` is the whole body and
+    that framing holds, it is also parsed and must give no defect at all (the framing
+    walk comes first because it rejects arbitrary data at once, where the reader would
+    go on recording a defect per attribute).
+    """
+    total = len(head) if size is None else size
+    if len(head) < 6 or int.from_bytes(head[:4], "little") != TNEF_SIGNATURE:
+        return False
+    pos, seen = 6, 0
+    while pos < total:
+        if pos + 9 > total:
+            return False  # a truncated attribute header ends the stream
+        if pos + 9 > len(head):
+            break  # the next header lies past what was given: unchecked
+        length = int.from_bytes(head[pos + 5 : pos + 9], "little")
+        end = pos + 9 + length + 2
+        if head[pos] not in (LVL_MESSAGE, LVL_ATTACHMENT) or end > total:
+            return False
+        seen += 1
+        if end > len(head):
+            break  # value or checksum past what was given: unchecked
+        value = head[pos + 9 : end - 2]
+        if int.from_bytes(head[end - 2 : end], "little") != sum(value) & 0xFFFF:
+            return False
+        pos = end
+    if not seen:
+        return False
+    if total <= len(head):
+        defects: list[Defect] = []
+        parse_tnef(head[:total], defects)
+        return not defects
+    return True
 
 
 def parse_tnef(data: bytes, defects: list[Defect] | None = None) -> Tnef:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from collections.abc import Iterator
 
 import pytest
 
+import mimekit
 from mimekit import sniff
 from mimekit.sniff import guess_type
 
@@ -119,6 +121,15 @@ def test_text_and_unknown_binary(mode: str) -> None:
     assert guess_type(b"\x00\x01\x02\x03\xfe\xff" * 50, None) == "application/octet-stream"
 
 
+def test_text_cut_by_the_window_but_not_invalid_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without libmagic: a character cut at the 2 KB window is still text, but a short
+    body ending (or holding) an incomplete or invalid UTF-8 sequence is not."""
+    monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    assert guess_type(("a" * 2047 + "é" * 10).encode(), None) == "text/plain"
+    assert guess_type(b"ab\xc3", None) == "application/octet-stream"
+    assert guess_type(b"x\x9f>", None) == "application/octet-stream"
+
+
 def test_magic_failure_is_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(data: bytes) -> str:
         raise RuntimeError("libmagic exploded")
@@ -149,9 +160,92 @@ def test_common_extensions_do_not_depend_on_the_system_table(
 
 def test_mail_specific_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sniff, "_load_magic", lambda: None)
-    assert guess_type(b"\x78\x9f\x3e\x22\x11\x51\x01\x06\x90\x08", None) == "application/vnd.ms-tnef"
-    assert guess_type(b"junk", "WINMAIL.DAT") == "application/vnd.ms-tnef"
+    assert guess_type(_tnef_stream(), None) == TNEF
+    assert guess_type(None, "WINMAIL.DAT") == TNEF
     assert guess_type(b".snd\x00\x00\x00\x18", None) == "audio/basic"
     assert guess_type(b"%!\n/Helvetica findfont", None) == "application/postscript"
     assert guess_type(b"P6\n1 1\n255\n\x00\x00\x00", None) == "image/x-portable-pixmap"
     assert guess_type(b"P1\n1 1\n0\n", None) == "image/x-portable-bitmap"
+
+
+# -- TNEF: the signature alone is not a stream ------------------------------------------
+
+TNEF = "application/vnd.ms-tnef"
+TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"
+
+
+def _tnef_attr(level: int, attr_id: int, data: bytes) -> bytes:
+    """One TNEF attribute (MS-OXTNEF §2.1.3): level, id, length, data, checksum."""
+    return struct.pack("<BII", level, attr_id, len(data)) + data + struct.pack(
+        "<H", sum(data) & 0xFFFF)
+
+
+def _tnef_stream(*attrs: bytes) -> bytes:
+    """Signature, key, attTnefVersion, then ``attrs`` (as tests/test_tnef.py builds them)."""
+    version = _tnef_attr(1, 0x00089006, struct.pack("<I", 0x00010000))
+    return TNEF_SIGNATURE + b"\x01\x00" + version + b"".join(attrs)
+
+
+def _tnef_with_file(size: int) -> bytes:
+    """A TNEF stream with a subject and one ``size``-byte attachment."""
+    rend = struct.pack("<HIHHI", 1, 0xFFFFFFFF, 32, 32, 0)
+    return _tnef_stream(
+        _tnef_attr(1, 0x00018004, b"hi\x00"),
+        _tnef_attr(2, 0x00069002, rend),
+        _tnef_attr(2, 0x00018010, b"a.bin\x00"),
+        _tnef_attr(2, 0x0006800F, bytes(range(256)) * (size // 256)),
+    )
+
+
+@pytest.mark.parametrize("data", [TNEF_SIGNATURE, TNEF_SIGNATURE + bytes(range(40))])
+def test_tnef_signature_alone_is_not_tnef(mode: str, data: bytes) -> None:
+    """The 4 signature bytes (libmagic too says vnd.ms-tnef for them) and nothing of a
+    stream after them: a TNEF label would make the reader record MalformedTnef. Found by
+    hypothesis in tests/test_builder_shapes.py, these exact bytes."""
+    assert guess_type(data, None) == "application/octet-stream"
+    assert guess_type(data, "winmail.dat") == "application/octet-stream"
+    assert guess_type(data, "x.pdf") == "application/pdf"  # the next guess applies
+
+
+def test_tnef_streams_are_still_tnef(mode: str) -> None:
+    small = _tnef_stream(_tnef_attr(1, 0x00018004, b"hi\x00"))
+    large = _tnef_with_file(64 * 1024)  # past the sniffed prefix
+    for data in (small, large):
+        assert guess_type(data, None) == TNEF
+        assert guess_type(data, "winmail.dat") == TNEF
+        assert guess_type(data, "x.bin") == TNEF
+    # Cut inside the attachment: its length runs past the end of the data.
+    assert guess_type(large[:3000], None) == "application/octet-stream"
+    # A bad checksum inside the whole stream, a level that is not 1 or 2, no attribute.
+    broken = small[:-1] + bytes([small[-1] ^ 1])
+    assert guess_type(broken, None) == "application/octet-stream"
+    assert guess_type(small[:6] + b"\x07" + small[7:], None) == "application/octet-stream"
+    assert guess_type(small[:6], None) == "application/octet-stream"
+
+
+def test_tnef_check_reads_a_prefix_only(mode: str) -> None:
+    """Bounded work: past the first 2 KB only the lengths are used, so damage there
+    (a wrong checksum at the end of a 1 MB attachment) does not change the answer."""
+    data = _tnef_with_file(1 << 20)
+    assert guess_type(data[:-1] + bytes([data[-1] ^ 1]), None) == TNEF
+
+
+@pytest.mark.parametrize("data", [TNEF_SIGNATURE, TNEF_SIGNATURE + bytes(range(40))])
+def test_tnef_signature_alone_round_trips_without_defects(data: bytes) -> None:
+    raw = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+           .attach(data).build().to_bytes())
+    back = mimekit.parse(raw)
+    assert [(a.mime_type, a.get_content()) for a in back.attachments] == [
+        ("application/octet-stream", data)]
+    assert back.defects == []
+
+
+def test_tnef_stream_attached_is_written_and_read_as_tnef() -> None:
+    data = _tnef_with_file(4096)
+    raw = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+           .attach(data, filename="winmail.dat").build().to_bytes())
+    back = mimekit.parse(raw)
+    part = back.attachments[0]  # then the files found inside it
+    assert part.mime_type == TNEF
+    assert part.tnef is not None and [a.filename for a in part.tnef.attachments] == ["a.bin"]
+    assert back.defects == []

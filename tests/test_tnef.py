@@ -22,6 +22,7 @@ from mimekit.tnef import (
     MAX_DEPTH,
     Tnef,
     decompress_rtf,
+    looks_like_tnef,
     parse_tnef,
 )
 
@@ -112,6 +113,19 @@ def test_ukrainian_winmail_codepages_and_html_body() -> None:
     assert tnef.message_id is not None
     assert tnef.message_id.startswith("<AM0PR0702MB3522C04E8C4950FA9976EC23E12B0@")
     assert tnef.sender == ("RR Tester 1", "rrtest1@xink.io")
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ["jstedfast-MimeKit/tnef/rich-text.eml",
+                                  "jstedfast-MimeKit/tnef/ukr.eml"])
+def test_real_streams_are_sniffed_as_tnef(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mimekit import sniff
+
+    data = tnef_part(name)
+    assert looks_like_tnef(data[:2048], len(data))
+    assert sniff.guess_type(data, None) == "application/vnd.ms-tnef"
+    monkeypatch.setattr(sniff, "_load_magic", lambda: None)
+    assert sniff.guess_type(data, None) == "application/vnd.ms-tnef"
 
 
 # ---------------------------------------------------------------------------------------
@@ -563,3 +577,46 @@ def test_mutated_stream_never_raises(edits: list[tuple[int, int]]) -> None:
         data[offset] = byte
     tnef = parse_tnef(bytes(data))
     json.dumps(tnef.to_dict())
+
+
+# ---------------------------------------------------------------------------------------
+# looks_like_tnef (content sniffing)
+
+
+def test_looks_like_tnef_on_a_whole_body_agrees_with_the_reader() -> None:
+    full = stream(attr(LVL_MSG, 0x00018004, b"S\x00"),
+                  attachment("a.txt", b"0123456789", p_str8(0x3707, "long a.txt")))
+    for cut in range(len(full) + 1):
+        defects: list[Defect] = []
+        parse_tnef(full[:cut], defects)
+        assert looks_like_tnef(full[:cut]) == (not defects), cut
+    bad_sum = stream(attr(LVL_MSG, 0x00018004, b"S\x00", checksum=7))
+    assert not looks_like_tnef(bad_sum)
+
+
+def test_looks_like_tnef_on_a_prefix() -> None:
+    """Past the prefix only the announced lengths are checked against the size."""
+    full = stream(attr(LVL_MSG, 0x00018004, b"S\x00"), attachment("a.bin", bytes(5000)))
+    first_header_end = 6 + 9
+    for n in range(first_header_end, 2048):
+        assert looks_like_tnef(full[:n], len(full)), n
+    for n in range(first_header_end):
+        assert not looks_like_tnef(full[:n], len(full)), n  # no attribute seen
+    # The attachment data crosses the prefix: its length is checked against the size,
+    # what may follow it is not looked at (bounded work).
+    assert not looks_like_tnef(full[:2048], len(full) - 1)
+    assert looks_like_tnef(full[:2048], len(full) + 5)
+    # A header that the size leaves no room for ends the stream truncated.
+    small = stream(attr(LVL_MSG, 0x00018004, b"S\x00"))
+    assert looks_like_tnef(small[:-3], len(small))
+    assert not looks_like_tnef(small + b"\x01", len(small) + 2)
+    # Damage inside the prefix: a level that is not 1 or 2, a wrong checksum.
+    assert not looks_like_tnef(full[:6] + b"\x03" + full[7:2048], len(full))
+    assert not looks_like_tnef(full[:20] + b"\xff" + full[21:2048], len(full))
+
+
+@pytest.mark.parametrize("data", [b"\x78\x9f\x3e\x22", b"\x78\x9f\x3e\x22" + bytes(range(40)),
+                                  b"", b"PK\x03\x04 zip file"])
+def test_the_signature_alone_does_not_look_like_tnef(data: bytes) -> None:
+    assert not looks_like_tnef(data)
+    assert not looks_like_tnef(data, len(data) + 4096)
