@@ -653,6 +653,10 @@ class Part(DefectLog):
             self._ensure_header_defects(header)
         _ = self.content_type
         _ = self.disposition
+        # Every part, not only the leaves whose body reading happens to ask for it (an
+        # octet stream checked for TNEF): a control character in the file name is a
+        # defect of a message/rfc822, text, image or multipart part all the same.
+        _ = self.filename
         if self._children is None and self._message is None:
             if self.mime_type.startswith("text/"):
                 _ = self.charset

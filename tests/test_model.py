@@ -500,3 +500,34 @@ def test_missing_type_in_a_digest_without_a_name_is_a_message() -> None:
 def test_missing_type_strict_policy_raises() -> None:
     with pytest.raises(ParseError):
         parse(b"Content-Type: ; name=x.jpg\r\n\r\nx\r\n", STRICT)
+
+
+def test_defects_are_complete_before_the_accessors_run() -> None:
+    """Message.defects promises every defect of the tree: the InvalidFilename of a
+    control character in a file name is there before ``filename`` is read, for a
+    message/rfc822 part (it used to appear only afterwards) and every other kind of
+    part. The builder refuses such names, so the names are put into its output."""
+    import mimekit
+
+    inner = (mimekit.compose().from_("x@example.org").to("y@example.org").subject("s")
+             .text("t").build())
+
+    def base() -> mimekit.Builder:
+        return mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+
+    builders = {
+        "message/rfc822": base().attach_message(inner, filename="a\u00e9b.eml"),
+        "text/plain": base().attach(b"t", filename="a\u00e9b.txt", content_type="text/plain"),
+        "image/png": base().attach(b"\x89PNG\r\n\x1a\n", filename="a\u00e9b.png"),
+        "application/pdf": base().attach(b"%PDF-1.4\n", filename="a\u00e9b.pdf"),
+    }
+    for mime, builder in builders.items():
+        raw = builder.build().to_bytes()
+        assert b"filename*=utf-8''a%C3%A9b." in raw
+        back = parse(raw.replace(b"a%C3%A9b.", b"a%09b."))  # filename "a\tb.eml" etc.
+        assert back.attachments[0].mime_type == mime
+        before = list(back.defects)
+        assert [d.kind for d in before] == ["InvalidFilename"], mime
+        names = [part.filename for part in back.walk()]
+        assert back.attachments[0].filename is not None and "\t" not in names
+        assert back.defects == before, mime
