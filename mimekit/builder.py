@@ -538,7 +538,15 @@ class Builder:
                 # decodes anything, so the declaration is never false).
                 from .charset import decode_bytes
 
-                params["charset"] = decode_bytes(att.data, None)[1]
+                charset = decode_bytes(att.data, None)[1]
+                try:
+                    # The declaration must decode the bytes strictly in any reader:
+                    # mimekit reads ISO-8859-1 with C1 bytes as windows-1252, which
+                    # leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined.
+                    att.data.decode(charset)
+                except (LookupError, UnicodeDecodeError):
+                    charset = "iso-8859-1"
+                params["charset"] = charset
         if att.filename is not None:
             params["name"] = att.filename
         ctype = ctype.with_params(**params)
