@@ -188,7 +188,8 @@ def forward(
         return b
     head = ["---------- Forwarded message ----------"]
     for label, value in (("From", _format(original.from_)), ("Date", _date(original)),
-                         ("Subject", original.subject or ""), ("To", _format(original.to)),
+                         ("Subject", _clean(original.subject) or ""),
+                         ("To", _format(original.to)),
                          ("Cc", _format(original.cc))):
         if value:
             head.append(f"{label}: {value}")
@@ -199,7 +200,12 @@ def forward(
     for part in original.attachments:
         if getattr(part, "source", ""):
             continue  # found inside another part (TNEF, uuencode): that part travels itself
-        b.attach(part.get_content(), filename=part.filename,
+        if part.message is not None:
+            # An enclosed message (a bounce's original, a forwarded mail) stays a
+            # message/rfc822 part (RFC 2046 §5.2.1), not bytes.
+            b.attach_message(part.message, filename=_clean(part.filename))
+            continue
+        b.attach(part.get_content(), filename=_clean(part.filename),
                  content_type=part.content_type.mime_type)
     return b
 

@@ -110,3 +110,32 @@ def test_reply_skips_ids_no_header_can_carry() -> None:
     out = reply(mimekit.parse(raw), from_="me@example.com").build()
     assert out.in_reply_to == []
     assert out.references == ["ok@example.org"]
+
+
+def test_forward_inline_keeps_an_enclosed_message_as_a_message() -> None:
+    """Regression: a message holding a message/rfc822 part (a bounce, a forwarded
+    mail) could not be forwarded inline (BuildError from attach())."""
+    inner = (mimekit.compose().from_("a@example.org").to("b@example.org").subject("inner")
+             .text("x").build())
+    outer = (mimekit.compose().from_("a@example.org").to("b@example.org").text("y")
+             .attach_message(inner).build())
+    fwd = forward(mimekit.parse(outer.to_bytes()), from_="me@example.org", to="x@example.org",
+                  inline=True).build()
+    back = mimekit.parse(fwd.to_bytes())
+    assert [p.mime_type for p in back.walk()] == [
+        "multipart/mixed", "text/plain", "message/rfc822", "text/plain"]
+    (att,) = back.attachments
+    assert att.message is not None and att.message.subject == "inner"
+    assert att.filename == "inner.eml"
+
+
+def test_forward_inline_block_cannot_be_spoofed_by_decoded_line_breaks() -> None:
+    """Regression: a subject decoded to CR/LF (=0D=0A in an encoded word) put a fake
+    "Bcc:" line into the forwarded-message block of the body."""
+    raw = (b"From: a@example.org\r\nTo: b@example.org\r\n"
+           b"Subject: =?utf-8?Q?hello=0D=0ABcc:_victim@example.org?=\r\n\r\nbody\r\n")
+    text = forward(mimekit.parse(raw), from_="me@example.org", to="x@example.org",
+                   inline=True).build().text
+    assert text is not None
+    assert "Subject: hello Bcc: victim@example.org\n" in text
+    assert "\nBcc:" not in text
