@@ -344,6 +344,7 @@ class _Parser:
         close: bytes | None = None
         epilogue: bytes | None = None
         prev_end = -1
+        overflow = -1  # where the parts beyond Policy.max_parts start (kept raw)
         while True:
             # bytes.find for the literal "\n--boundary" (fast), then check the line tail.
             if at == pos and (pos == 0 or data[pos - 1] != 10) and data.startswith(
@@ -378,10 +379,20 @@ class _Parser:
                 epilogue = data[line_end:end]
                 break
             if len(delims) >= budget:
+                if not regions:
+                    self.defect(part, "TooManyParts", f"more than {self.policy.max_parts} "
+                                "parts; the rest is kept raw", s)
+                    part._set_source(data, pos, end)
+                    return
+                # The first parts up to the limit are children; from this delimiter line
+                # on, the rest stays raw bytes (kept as the epilogue, so the output is
+                # byte-identical and nothing is lost). RFC 2046 §5.1.1 sets no limit;
+                # this is Policy.max_parts bounding the work on hostile input.
                 self.defect(part, "TooManyParts", f"more than {self.policy.max_parts} parts; "
-                            "the rest is kept raw", s)
-                part._set_source(data, pos, end)
-                return
+                            f"the parts after part {len(regions)} of this multipart are kept "
+                            "raw (as its epilogue)", s)
+                overflow = s
+                break
             delims.append(data[s:line_end])
             prev_end = line_end
             lower = line_end
@@ -393,6 +404,8 @@ class _Parser:
                 self.defect(part, "StartBoundaryNotFound", "no delimiter line for the "
                             "boundary; the body is kept as the preamble", pos)
                 preamble = data[pos:end]
+        elif overflow >= 0:
+            epilogue = data[overflow:end]
         elif close is None:
             regions.append((prev_end, end))
             self.defect(part, "MissingCloseBoundary", "close delimiter not found; the last "

@@ -350,10 +350,34 @@ def test_too_many_parts() -> None:
     data = b"Content-Type: multipart/mixed; boundary=p\n\n" + b"--p\n\nx\n" * 50 + b"--p--\n"
     msg = parse(data, attrs.evolve(DEFAULT, max_parts=10))
     assert kinds(msg) == ["TooManyParts"]
-    assert not msg.is_multipart
+    # The parts up to the limit (the root counts as one) are children; the rest is raw.
+    assert len(msg.children) == 9
+    assert msg.epilogue == b"\n--p\n\nx" * 41 + b"\n--p--\n"
     assert msg.to_bytes() == data
     msg = parse(data)
     assert len(msg.children) == 50
+
+
+def test_too_many_parts_keeps_the_first_parts() -> None:
+    # A multipart/mixed with 10,001 parts, over the default limit of 10,000 parts
+    # (Policy.max_parts; RFC 2046 §5.1.1 sets none): the first 9,999 (the root is one)
+    # are parsed children, the text of part 1 is found, the rest stays raw and the
+    # output is byte-identical.
+    body = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i
+                    for i in range(1, 10_002))
+    data = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + body + b"--b--\r\n"
+    msg = parse(data)
+    assert DEFAULT.max_parts == 10_000
+    assert len(msg.children) == 9_999
+    assert msg.text == "part 1"
+    assert msg.children[-1].body == b"part 9999"
+    assert msg.epilogue is not None
+    assert msg.epilogue.startswith(b"\r\n--b\r\nContent-Type: text/plain\r\n\r\npart 10000\r\n")
+    assert msg.epilogue.endswith(b"part 10001\r\n--b--\r\n")
+    assert [(d.kind, d.part, d.detail) for d in msg.defects] == [
+        ("TooManyParts", "", "more than 10000 parts; the parts after part 9999 of this "
+         "multipart are kept raw (as its epilogue)")]
+    assert msg.to_bytes() == data
 
 
 def test_too_many_headers() -> None:
