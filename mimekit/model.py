@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 from mimekit._children import _Children
 from mimekit._defects import DefectLog
 from mimekit._fastct import fast_content_type
@@ -42,6 +44,8 @@ __all__ = ["Message", "Part", "fast_content_type"]
 _P = TypeVar("_P", bound="Part")
 
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
+# RFC 2183 §2.1-2.2: the disposition types a mail reader knows.
+_DISPOSITIONS = ("inline", "attachment")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -416,6 +420,14 @@ class Part(DefectLog):
                     value = ContentDisposition.parse(header.unfolded, defects)
                 except Exception as exc:  # noqa: BLE001 - lenient
                     defects.append(Defect("MalformedContentDisposition", str(exc)))
+                if value is not None and value.kind not in _DISPOSITIONS:
+                    # RFC 2183 §2.8: "Unrecognized disposition types should be treated
+                    # as `attachment'." The effective kind is attachment (the raw field
+                    # is kept as written); the defect names what was there.
+                    defects.append(Defect(
+                        "UnknownDisposition", f"unknown disposition type {value.kind[:40]!r}; "
+                        "treated as attachment (RFC 2183 §2.8)"))
+                    value = attrs.evolve(value, kind="attachment")
                 self._record_header(header, "disposition", defects)
             self._disp_cache = [value]
         result: ContentDisposition | None = self._disp_cache[0]

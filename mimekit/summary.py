@@ -328,6 +328,9 @@ def inspect_text(message: Message, label: str) -> str:
 
 # -- schema check ---------------------------------------------------------------------
 
+# docs/inspect-json.md: a disposition is "inline", "attachment" or null (an unknown
+# type is reported as attachment, RFC 2183 §2.8, with an UnknownDisposition defect).
+_DISPOSITION_VALUES = ("inline", "attachment", None)
 _ADDRESS_KEYS = {"name", "address"}
 _GROUP_KEYS = {"group", "members"}
 _DEFECT_KEYS = {"part", "kind", "detail", "header", "offset"}
@@ -407,6 +410,8 @@ def _check_part(root: Any, where: str, errors: list[str]) -> None:
             continue
         if obj["content_type"] != obj["content_type"].lower():
             errors.append(f"{at}: content_type not lower case")
+        if obj["disposition"] not in _DISPOSITION_VALUES:
+            errors.append(f"{at}.disposition: not inline, attachment or null")
         for key, value in obj["params"].items():
             if not (_is(key, str) and _is(value, str)) or key != key.lower():
                 errors.append(f"{at}.params: bad entry {key!r}")
@@ -452,6 +457,8 @@ def schema_errors(obj: Any) -> list[str]:
                 and _is(att["disposition"], str, type(None))
             ):
                 errors.append(f"$.attachments[{i}]: bad types")
+            elif att["disposition"] not in _DISPOSITION_VALUES:
+                errors.append(f"$.attachments[{i}].disposition: not inline, attachment or null")
             elif isinstance(att, dict) and not _is(att.get("from"), str, type(None)):
                 errors.append(f"$.attachments[{i}].from: not a string")
     else:

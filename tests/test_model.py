@@ -531,3 +531,20 @@ def test_defects_are_complete_before_the_accessors_run() -> None:
         names = [part.filename for part in back.walk()]
         assert back.attachments[0].filename is not None and "\t" not in names
         assert back.defects == before, mime
+
+
+def test_unknown_disposition_type_is_attachment_with_a_defect() -> None:
+    # RFC 2183 §2.8: "Unrecognized disposition types should be treated as attachment".
+    msg = parse(b"Content-Type: image/png\r\nContent-Disposition: Form-Data; name=x\r\n\r\nxx")
+    assert msg.disposition is not None
+    assert msg.disposition.kind == "attachment"
+    assert msg.disposition.get("name") == "x"
+    assert msg.disposition_kind == "attachment"
+    assert msg.headers["Content-Disposition"] == "Form-Data; name=x"  # raw field kept
+    assert [(d.kind, d.header, d.detail) for d in msg.defects] == [
+        ("UnknownDisposition", "Content-Disposition",
+         "unknown disposition type 'form-data'; treated as attachment (RFC 2183 §2.8)")]
+    for kind in (b"inline", b"ATTACHMENT"):
+        msg = parse(b"Content-Disposition: " + kind + b"\r\n\r\nxx")
+        assert msg.disposition_kind == kind.decode().lower()
+        assert msg.defects == []

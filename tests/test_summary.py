@@ -250,3 +250,54 @@ def test_inspect_text_deep_tree_has_no_recursion_limit() -> None:
     leaf = "  " * depth + "1" + ".1" * (depth - 1) + "  text/plain  charset=us-ascii  4 B"
     assert leaf in lines
     assert tree_text(parse(head + b"\nleaf")).splitlines()[depth].startswith("  " * depth + "part 1")
+
+
+def test_schema_errors_checks_the_disposition_values() -> None:
+    # docs/inspect-json.md: "disposition" is "inline", "attachment" or null.
+    good = parse(DATA).to_dict()
+    bad = json.loads(json.dumps(good))
+    bad["root"]["parts"][0]["disposition"] = "*"
+    assert schema_errors(bad) == ["$.root.parts[0].disposition: not inline, attachment or null"]
+    bad = json.loads(json.dumps(good))
+    bad["attachments"][0]["disposition"] = "form-data"
+    assert schema_errors(bad) == [
+        "$.attachments[0].disposition: not inline, attachment or null"]
+
+
+UNKNOWN_DISPOSITION = (
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    b"--b\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Disposition: *; filename=attach02\r\n\r\nxyz\r\n--b--\r\n"
+)
+
+
+def test_unknown_disposition_is_attachment_in_the_json() -> None:
+    # RFC 2183 §2.8: an unrecognized disposition type is treated as attachment.
+    doc = parse(UNKNOWN_DISPOSITION).to_dict()
+    assert schema_errors(doc) == []
+    assert doc["root"]["parts"][1]["disposition"] == "attachment"
+    assert [(a["part"], a["filename"], a["disposition"]) for a in doc["attachments"]] == [
+        ("2", "attach02", "attachment")]
+    assert [(d["part"], d["kind"], d["header"], d["detail"]) for d in doc["defects"]] == [
+        ("2", "UnknownDisposition", "Content-Disposition",
+         "unknown disposition type '*'; treated as attachment (RFC 2183 §2.8)")]
+
+
+def test_unknown_disposition_corpus_issue182() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from corpus import corpus_bytes
+
+    data = corpus_bytes("php-mime-mail-parser/issue182")
+    msg = parse(data)
+    doc = msg.to_dict()
+    assert schema_errors(doc) == []
+    assert doc["root"]["parts"][1]["disposition"] == "attachment"
+    assert [d["kind"] for d in doc["defects"]] == ["UnixFromLine", "UnknownDisposition"]
+    # The raw field is kept as written.
+    header = msg.children[1].headers.get_header("Content-Disposition")
+    assert header is not None and header.raw == b"Content-Disposition: *; filename=attach02\n"
+    assert msg.to_bytes() == data
