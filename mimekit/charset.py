@@ -530,11 +530,16 @@ def decode_bytes(
             return text, "utf-8"
 
     fb = lookup(fallback) or "latin-1"
-    if not reported:
-        _add(defects, "CharsetGuessed", f"undeclared 8-bit data decoded as {canonical_name(fb)}")
     if canonical_name(fb) == "iso-8859-1" and _C1_RE.search(data):
-        return data.decode(_W1252_NAME), "windows-1252"
-    try:
-        return data.decode(fb), canonical_name(fb)
-    except UnicodeDecodeError:
-        return data.decode(fb, "replace"), canonical_name(fb)
+        # C1 bytes in "Latin-1" data are windows-1252 (the WHATWG encoding standard
+        # maps the iso-8859-1 label to windows-1252); the defect names what was used.
+        text, name = data.decode(_W1252_NAME), "windows-1252"
+    else:
+        name = canonical_name(fb)
+        try:
+            text = data.decode(fb)
+        except UnicodeDecodeError:
+            text = data.decode(fb, "replace")
+    if not reported:
+        _add(defects, "CharsetGuessed", f"undeclared 8-bit data decoded as {name}")
+    return text, name

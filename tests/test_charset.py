@@ -218,3 +218,17 @@ def test_iso_2022_jp_bodies_with_microsoft_extensions_decode() -> None:
     data = b"\x1b$B\x2d\x62\x2d\x21\x1b(B abc"  # "№①" then ASCII
     assert decode_bytes(data, "iso-2022-jp", defects) == ("№① abc", "iso-2022-jp")
     assert defects == []
+
+
+def test_guessed_charset_defect_names_the_charset_used() -> None:
+    # RFC 2045 §5.2 defaults to us-ascii; undeclared 8-bit data with a C1 byte (0x80,
+    # the euro sign) is read as windows-1252, and the defect says so (not iso-8859-1).
+    from mimekit.parser import parse
+
+    msg = parse(b"Content-Type: text/plain\r\n\r\ncaf\xe9 \x80uro")
+    assert msg.text == "caf\u00e9 \u20acuro"
+    assert [(d.kind, d.detail) for d in msg.defects] == [
+        ("CharsetGuessed", "undeclared 8-bit data decoded as windows-1252")]
+    defects: list[Defect] = []
+    assert decode_bytes(b"caf\xe9 \x80uro", None, defects) == ("caf\u00e9 \u20acuro", "windows-1252")
+    assert [d.detail for d in defects] == ["undeclared 8-bit data decoded as windows-1252"]
