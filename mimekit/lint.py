@@ -44,8 +44,21 @@ def _lines(data: bytes) -> list[bytes]:
     return data.replace(b"\r\n", b"\n").split(b"\n")
 
 
-def lint(message: Message) -> list[LintIssue]:
-    """Every finding for ``message``, in tree order."""
+def lint(message: Message | bytes | bytearray | memoryview) -> list[LintIssue]:
+    """Every finding for ``message``, in tree order.
+
+    ``message`` is a :class:`~mimekit.model.Message` or the raw bytes of one (parsed
+    first with the default policy); anything else raises :class:`TypeError`.
+    """
+    from .model import Message
+
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        from .parser import parse
+
+        message = parse(bytes(message))
+    elif not isinstance(message, Message):
+        raise TypeError(
+            f"lint() takes a Message or the bytes of one, not {type(message).__name__}")
     issues: list[LintIssue] = []
 
     def add(code: str, severity: str, part: str, detail: str, hint: str) -> None:

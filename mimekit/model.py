@@ -552,8 +552,21 @@ class Part(DefectLog):
     def set_content(self, data: bytes, *, cte: str | None = None) -> None:
         """Replace a leaf's content with ``data`` (decoded bytes), encoding it with ``cte``
         (default: keep base64/quoted-printable if the part had it, else choose) and
-        setting Content-Transfer-Encoding accordingly."""
+        setting Content-Transfer-Encoding accordingly.
+
+        ``data`` must be bytes (or bytearray/memoryview): text is not encoded here,
+        since the right bytes depend on a charset the caller chooses; a ``str`` raises
+        :class:`TypeError` (encode it, e.g. ``text.encode(part.charset or "utf-8")``).
+        """
         from mimekit.codecs import choose_cte, encode_body
+
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        elif not isinstance(data, bytes):
+            raise TypeError(
+                f"set_content() takes bytes (the decoded content), not {type(data).__name__}"
+                + ("; encode the text first, e.g. text.encode('utf-8')"
+                   if isinstance(data, str) else ""))
 
         if cte is None:
             current = self.transfer_encoding

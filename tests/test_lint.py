@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import mimekit
 from mimekit.cli import main
 from mimekit.lint import lint
@@ -61,3 +63,16 @@ def test_duplicate_single_use_headers_are_errors() -> None:
     assert [i.detail for i in found] == ["2 From headers (at most one allowed).",
                                          "2 Content-Type headers (at most one allowed)."]
     assert all(i.severity == "error" for i in found)
+
+
+def test_lint_accepts_bytes_and_refuses_other_types() -> None:
+    from mimekit.lint import lint as lint_
+    from mimekit.parser import parse as parse_
+
+    data = b"Subject: hi\r\n\r\nbody\r\n"
+    issues = lint_(data)
+    assert issues == lint_(parse_(data))
+    assert [i.code for i in issues] == ["MissingFrom", "MissingDate", "MissingMessageID"]
+    assert lint_(bytearray(data)) == issues
+    with pytest.raises(TypeError, match=r"^lint\(\) takes a Message or the bytes of one, not str$"):
+        lint_(data.decode())  # type: ignore[arg-type]

@@ -548,3 +548,15 @@ def test_unknown_disposition_type_is_attachment_with_a_defect() -> None:
         msg = parse(b"Content-Disposition: " + kind + b"\r\n\r\nxx")
         assert msg.disposition_kind == kind.decode().lower()
         assert msg.defects == []
+
+
+def test_set_content_wants_bytes() -> None:
+    part = Part(Headers([("Content-Type", "text/plain; charset=utf-8")]))
+    with pytest.raises(TypeError, match=r"^set_content\(\) takes bytes \(the decoded content\), "
+                       r"not str; encode the text first, e\.g\. text\.encode\('utf-8'\)$"):
+        part.set_content("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^set_content\(\) takes bytes \(the decoded content\), "
+                       r"not int$"):
+        part.set_content(5)  # type: ignore[arg-type]
+    part.set_content(bytearray(b"caf\xc3\xa9"))
+    assert part.get_content() == b"caf\xc3\xa9"
