@@ -29,6 +29,7 @@ __all__ = [
     "SendResult",
     "Transport",
     "check_address",
+    "check_message_type",
     "prepare",
     "prepare_message",
 ]
@@ -393,6 +394,30 @@ def _message_id(message: Message) -> str | None:
     return value or None
 
 
+#: What ``send``/``asend`` accept, as the TypeError for anything else names it.
+ACCEPTED_MESSAGE_TYPES = "a mimekit Message, bytes, bytearray or memoryview"
+
+
+def check_message_type(message: object, where: str = "send()") -> None:
+    """Raise :class:`TypeError` unless ``message`` is something a transport
+    can send: a :class:`~mimekit.model.Message` or the raw bytes of one. Every
+    transport calls it first, before any I/O, so a ``str`` (or a stdlib
+    ``email.message.Message``) is a clear error, not an AttributeError from
+    deep inside."""
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return
+    from mimekit.model import Message as _Message
+
+    if isinstance(message, _Message):
+        return
+    hint = ""
+    if isinstance(message, str):
+        hint = " (encode text first, e.g. text.encode('utf-8'), or parse it into a Message)"
+    raise TypeError(
+        f"{where} takes {ACCEPTED_MESSAGE_TYPES}, not {type(message).__name__}{hint}"
+    )
+
+
 def prepare(
     message: Message | bytes | bytearray | memoryview, envelope: Envelope | None
 ) -> tuple[bytes, Envelope, str | None]:
@@ -414,6 +439,7 @@ def prepare_message(
     message: Message | bytes | bytearray | memoryview, envelope: Envelope | None
 ) -> tuple[Message, bytes, Envelope, str | None]:
     """:func:`prepare`, also returning the (parsed) message itself."""
+    check_message_type(message)
     if isinstance(message, (bytes, bytearray, memoryview)):
         parsed = _parse_bytes(bytes(message))
     else:

@@ -37,6 +37,7 @@ from mimekit.transports.base import (
     SendResult,
     Transport,
     accepted_result,
+    check_message_type,
     prepare_wire,
 )
 from mimekit.transports.errors import InvalidEnvelope, TransportError
@@ -329,6 +330,7 @@ class FileTransport(Transport):
         """Write the message (see the class docstring). A name that turns out to be
         taken (by another writer or an older file) is never overwritten: the message
         is written under a new name instead."""
+        check_message_type(message)
         parsed, wire, env, message_id = prepare_wire(message, envelope)
         self._ensure_dir()
         subject = _subject(parsed)
@@ -417,6 +419,7 @@ class MaildirTransport(Transport):
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Deliver the message to ``new/`` (see the class docstring)."""
+        check_message_type(message)
         from mimekit.mailbox import maildir_deliver
 
         _, wire, env, message_id = prepare_wire(message, envelope)
@@ -487,6 +490,7 @@ class MboxTransport(Transport):
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Append the message (see the class docstring)."""
+        check_message_type(message)
         from mimekit.mailbox import append_mbox
 
         _, wire, env, message_id = prepare_wire(message, envelope)

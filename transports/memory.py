@@ -37,6 +37,7 @@ from mimekit.transports.base import (
     RecipientResult,
     SendResult,
     Transport,
+    check_message_type,
     prepare_wire,
 )
 from mimekit.transports.errors import MessageTooLarge, RecipientsRefused, TransportError
@@ -451,6 +452,7 @@ class MemoryTransport(Transport, AsyncTransport):
 
     def send(self, message: Message | bytes, *, envelope: Envelope | None = None) -> SendResult:
         """Prepare like a real transport, apply simulated refusals, store, return the result."""
+        check_message_type(message)
         _, wire, env, message_id = prepare_wire(message, envelope)
         if self.fail is not None:
             raise _fresh_copy(self.fail)
@@ -501,6 +503,7 @@ class MemoryTransport(Transport, AsyncTransport):
         self, message: Message | bytes, *, envelope: Envelope | None = None
     ) -> SendResult:
         """The asyncio twin of :meth:`send` (same behaviour)."""
+        check_message_type(message, "asend()")
         return self.send(message, envelope=envelope)
 
     def close(self) -> None:

@@ -20,7 +20,10 @@ path ``/var/out`` (for every path scheme); any other host (``file://server/x``,
 only write local files.
 
 SMTP query options: ``timeout`` (seconds), ``pool_size``, ``insecure`` (``1``/``0``,
-``true``/``false``, ``yes``/``no``), ``cafile``, ``local_hostname``. Credentials and
+``true``/``false``, ``yes``/``no``), ``cafile``, ``local_hostname``, ``security``
+(``starttls``, ``starttls-opportunistic``, ``tls`` or ``none``: replaces the
+scheme's mode, the default port still comes from the scheme) and
+``allow_plaintext_auth`` (a boolean: AUTH over an unencrypted connection). Credentials and
 paths are percent-decoded; IPv6 hosts are written ``[::1]``. Anything else is an
 :class:`InvalidURL` error naming the problem. :func:`parse_url` gives the parsed,
 frozen :class:`TransportURL` (its repr never shows the password);
@@ -37,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
-from mimekit.transports.base import AsyncTransport, Envelope, SendResult, Transport
+from mimekit.transports.base import (
+    AsyncTransport,
+    Envelope,
+    SendResult,
+    Transport,
+    check_message_type,
+)
 from mimekit.transports.errors import TransportError
 
 if TYPE_CHECKING:
@@ -66,7 +75,18 @@ SMTP_SCHEMES: dict[str, tuple[str, int]] = {
     "smtps": ("tls", 465),
 }
 PATH_SCHEMES = ("file", "maildir", "mbox", "memory")
-SMTP_OPTIONS = ("timeout", "pool_size", "insecure", "cafile", "local_hostname")
+SMTP_OPTIONS = (
+    "timeout",
+    "pool_size",
+    "insecure",
+    "cafile",
+    "local_hostname",
+    "security",
+    "allow_plaintext_auth",
+)
+#: the values of ``?security=`` (SMTPTransport's ``security``; kept in step with
+#: mimekit.transports.smtp.common.SECURITY_MODES, which this module does not import)
+URL_SECURITY_MODES = ("starttls", "starttls-opportunistic", "tls", "none")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -84,7 +104,8 @@ class TransportURL:
     ``smtp``, ``file``, ``maildir``, ``mbox``, ``memory``. SMTP fields:
     ``security`` (``starttls-opportunistic``, ``starttls``, ``tls``), ``host``,
     ``port``, ``username``, ``password`` (hidden from repr), ``timeout``,
-    ``pool_size``, ``insecure``, ``cafile``, ``local_hostname``. Path kinds:
+    ``pool_size``, ``insecure``, ``cafile``, ``local_hostname``,
+    ``allow_plaintext_auth``. Path kinds:
     ``path`` (``None`` for ``memory:``); ``envelope_headers`` for ``maildir:``
     and ``mbox:``.
     """
@@ -103,6 +124,8 @@ class TransportURL:
     insecure: bool = False
     cafile: str | None = None
     local_hostname: str | None = None
+    #: ``?allow_plaintext_auth=1``: SMTPTransport(allow_plaintext_auth=True)
+    allow_plaintext_auth: bool = False
     path: str | None = None
     #: maildir: and mbox: only: record the envelope in Return-Path/X-Original-To
     #: header fields (``?envelope_headers=0`` turns it off).
@@ -187,8 +210,14 @@ def _smtp_options(query: str) -> dict[str, Any]:
             if not (value.isascii() and value.isdigit()) or int(value) < 1:
                 raise InvalidURL(f"option pool_size={value!r} must be a positive integer")
             out[name] = int(value)
-        elif name == "insecure":
+        elif name in ("insecure", "allow_plaintext_auth"):
             out[name] = _parse_bool(name, value)
+        elif name == "security":
+            if value not in URL_SECURITY_MODES:
+                raise InvalidURL(
+                    f"option security={value!r} must be one of {', '.join(URL_SECURITY_MODES)}"
+                )
+            out[name] = value
         elif name == "cafile":
             out[name] = _clean_text(name, value)
         else:  # local_hostname
@@ -257,6 +286,7 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
             if "\x00" in value or "\r" in value or "\n" in value:
                 raise InvalidURL(f"the {label} contains CR, LF or NUL")
     options = _smtp_options(parts.query)
+    security = options.pop("security", security)
     return TransportURL(
         scheme=scheme,
         kind="smtp",
@@ -343,7 +373,7 @@ def smtp_kwargs(config: TransportURL) -> dict[str, Any]:
         kw["password"] = config.password
     for name in SMTP_OPTIONS:
         value = getattr(config, name)
-        if name == "insecure":
+        if name in ("insecure", "allow_plaintext_auth"):
             if value:
                 kw[name] = True
         elif value is not None:
@@ -379,9 +409,9 @@ def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
     """Build the (synchronous) transport a URL describes.
 
     ``overrides`` (``timeout``, ``pool_size``, ``insecure``, ``cafile``,
-    ``local_hostname``) replace the URL's options for SMTP, as the CLI's
-    ``--cafile``/``--insecure`` flags do; ``None`` values are ignored. They
-    do not apply to the file, Maildir, mbox and memory transports, which have
+    ``local_hostname``, ``security``, ``allow_plaintext_auth``) replace the
+    URL's options for SMTP, as the CLI's ``--cafile``/``--insecure`` flags do;
+    ``None`` values are ignored. They do not apply to the file, Maildir, mbox and memory transports, which have
     no network, and are ignored there. An unknown override is an
     :class:`InvalidURL` error. Nothing connects until the first send.
     """
@@ -429,6 +459,7 @@ class ThreadedAsyncTransport(AsyncTransport):
         self, message: Message | bytes, *, envelope: Envelope | None = None
     ) -> SendResult:
         """``inner.send`` in a worker thread."""
+        check_message_type(message, "asend()")
         import asyncio
 
         return await asyncio.to_thread(self.inner.send, message, envelope=envelope)

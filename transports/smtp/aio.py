@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from mimekit.transports.base import AsyncTransport, Envelope, SendResult
+from mimekit.transports.base import AsyncTransport, Envelope, SendResult, check_message_type
 from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
 from mimekit.transports.smtp.common import (
     Acquire,
@@ -30,6 +30,7 @@ from mimekit.transports.smtp.common import (
     SendJob,
     Settings,
     Transact,
+    check_raw,
     checked_pool_size,
     default_local_hostname,
     io_failure,
@@ -394,6 +395,7 @@ class AsyncSMTPTransport(AsyncTransport):
         dsn: DSNOptions | None = None,
     ) -> SendResult:
         """Deliver one message (see :meth:`SMTPTransport.send`)."""
+        check_message_type(message, "asend()")
         data, env, message_id = prepare_send(message, envelope)
         return await self._deliver(SendJob(self.settings, data, env, dsn, message_id, crlf=True))
 
@@ -407,6 +409,7 @@ class AsyncSMTPTransport(AsyncTransport):
     ) -> SendResult:
         """Send ``data`` as given (CRLF-normalized, dot-stuffed) to ``envelope``;
         no parsing or Bcc removal (see :meth:`SMTPTransport.send_raw`)."""
+        check_raw(data, "asend_raw()")
         if self._closed:
             raise ConnectionLost("the transport is closed")
         return await self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
@@ -419,7 +422,7 @@ class AsyncSMTPTransport(AsyncTransport):
         :meth:`SMTPTransport.send_many`)."""
         if self._closed:
             raise ConnectionLost("the transport is closed")
-        jobs, error = make_jobs(self.settings, messages)
+        jobs, error = make_jobs(self.settings, messages, "asend_many()")
         results = await self._run_flow(send_many_flow(jobs)) if jobs else []
         if error is not None:
             raise error

@@ -17,7 +17,13 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypedDict, cast
 
 import attrs
-from mimekit.transports.base import Envelope, RecipientResult, SendResult, prepare
+from mimekit.transports.base import (
+    Envelope,
+    RecipientResult,
+    SendResult,
+    check_message_type,
+    prepare,
+)
 from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -27,10 +33,14 @@ from mimekit.transports.errors import (
 )
 from mimekit.transports.smtp.downgrade import to_7bit
 from mimekit.transports.smtp.protocol import (
+    PLAINTEXT_AUTH_HINT,
+    TLS_HINT,
     Batch,
     ConnectionRefused,
     DeliveryStatusUnknown,
     DSNOptions,
+    GreetingTimeout,
+    NotSMTPServer,
     SMTPClientProtocol,
     Step,
     Transaction,
@@ -63,6 +73,7 @@ __all__ = [
     "Transact",
     "all_transient",
     "backoff",
+    "check_raw",
     "checked_pool_size",
     "default_local_hostname",
     "io_failure",
@@ -183,7 +194,7 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
     if credentials is not None and security == "none" and not allow_plaintext_auth:
         raise ValueError(
             "credentials with security='none' would be sent in the clear; "
-            "use TLS or pass allow_plaintext_auth=True"
+            f"use TLS, or {PLAINTEXT_AUTH_HINT}"
         )
     if security != "none":
         if ssl_context is None:
@@ -240,8 +251,8 @@ def is_retriable(exc: BaseException, committed: bool) -> bool:
     included), and connection failures before the end of the data was sent (after
     it, without a reply, the server may have accepted the message and a resend
     would duplicate it)."""
-    if isinstance(exc, (DeliveryStatusUnknown, ConnectionRefused)):
-        return False  # may have delivered / nothing listens there: fail fast
+    if isinstance(exc, (DeliveryStatusUnknown, ConnectionRefused, NotSMTPServer)):
+        return False  # may have delivered / nothing listens there / not SMTP: fail fast
     if isinstance(exc, AuthenticationError):
         return False  # retrying a failed login locks accounts; never automatic
     if isinstance(exc, SMTPResponseError):
@@ -377,11 +388,24 @@ def io_failure(
             f"no reply to AUTH from {where} ({why}); not retried, as a retry would "
             "send the credentials again",
         )
+    if isinstance(exc, NotSMTPServer) and proto.greeting is None:
+        return NotSMTPServer(f"{where} {exc}")
     if isinstance(exc, ConnectionLost):
         if proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
             return lost(proto, str(exc))
         return exc
     proto.closed = True
+    if timed_out and proto.greeting is None:
+        # RFC 5321 §3.1/§4.3.1: the server speaks first (220). Silence after the
+        # TCP connection is typically a plain client on an implicit-TLS port
+        # (RFC 8314 §3.3): the server waits for a TLS ClientHello.
+        hint = (
+            "is it an SMTP server?" if settings.security == "tls"
+            else f"an implicit-TLS port? use {TLS_HINT}"
+        )
+        return GreetingTimeout(
+            f"no SMTP greeting from {where} within {settings.timeout:g} s ({hint})"
+        )
     if timed_out:
         return lost(proto, f"timed out talking to {where}")
     if isinstance(exc, ssl.SSLError):
@@ -417,6 +441,7 @@ class SendJob:
         self.dsn = dsn if dsn is not None else settings.dsn
         self.message_id = message_id
         self.attempt = 0
+        self.greeting_timeouts = 0
 
     def transaction(self, proto: SMTPClientProtocol) -> Step[Transaction]:
         """The protocol operation that sends this message on ``proto``."""
@@ -448,6 +473,12 @@ class SendJob:
         """True if the attempt that raised ``exc`` on ``proto`` (``None``: no
         connection was made) should be repeated on a fresh session."""
         committed = proto is not None and proto.data_committed
+        if isinstance(exc, GreetingTimeout):
+            # Silence is not a transient 4xx (RFC 5321 §4.2.1): one more try at
+            # most, so a wrong port fails after two timeouts, not retries + 1.
+            self.greeting_timeouts += 1
+            if self.greeting_timeouts > 1:
+                return False
         return is_retriable(exc, committed) and self.attempt < self.settings.retries
 
     def result(self, tx: Transaction) -> SendResult | None:
@@ -513,6 +544,7 @@ def prepare_send(
     *before* Bcc is looked for: a bare CR or LF inside a field would become a
     line end on the wire (RFC 5321 §2.3.8) and could turn the rest of the
     field into a Bcc line the parser never saw."""
+    check_message_type(message)
     if isinstance(message, (bytes, bytearray, memoryview)):
         data = normalize_line_endings(message if isinstance(message, bytes) else bytes(message))
         ok, message_id = _fast_wire(data)
@@ -637,17 +669,32 @@ def send_flow(job: SendJob) -> Flow:
         yield Pause(job.next_delay())  # every recipient got 4xx: try again later
 
 
+def check_raw(data: object, where: str) -> None:
+    """``send_raw``/``asend_raw`` take the bytes of a message only."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"{where} takes bytes, bytearray or memoryview, not {type(data).__name__}"
+            " (send()/asend() take a Message)"
+        )
+
+
 def make_jobs(
-    settings: Settings, messages: Iterable[Message | bytes | tuple[Message | bytes, Envelope]]
+    settings: Settings,
+    messages: Iterable[Message | bytes | tuple[Message | bytes, Envelope]],
+    where: str = "send_many()",
 ) -> tuple[list[SendJob], TransportError | None]:
     """The :class:`SendJob` of each message for ``send_many``, in order, up to
     the first one that cannot be sent at all (no envelope, a bad address):
     ``(jobs before it, its error)``. Like ``[send(m) for m in messages]``, the
     messages before it are sent, then its error is raised. An item may be a
-    ``(message, envelope)`` pair, like ``send(message, envelope=envelope)``."""
+    ``(message, envelope)`` pair, like ``send(message, envelope=envelope)``.
+    An item of another type is a :class:`TypeError` at once, before anything
+    is sent (:func:`~mimekit.transports.base.check_message_type`)."""
+    items = [item if isinstance(item, tuple) else (item, None) for item in messages]
+    for message, _ in items:
+        check_message_type(message, where)
     jobs: list[SendJob] = []
-    for item in messages:
-        message, envelope = item if isinstance(item, tuple) else (item, None)
+    for message, envelope in items:
         try:
             data, env, message_id = prepare_send(message, envelope)
             jobs.append(SendJob(settings, data, env, None, message_id, crlf=True))

@@ -42,6 +42,8 @@ from mimekit.transports.smtp.wire import (
     ConnectionRefused,
     DeliveryStatusUnknown,
     DSNOptions,
+    GreetingTimeout,
+    NotSMTPServer,
     RcptReply,
     Reply,
     ReplyParser,
@@ -64,6 +66,8 @@ __all__ = [
     "ConnectionRefused",
     "DSNOptions",
     "DeliveryStatusUnknown",
+    "GreetingTimeout",
+    "NotSMTPServer",
     "RcptReply",
     "Receive",
     "Reply",
@@ -82,6 +86,12 @@ __all__ = [
     "parse_queue_id",
     "xtext",
 ]
+
+#: Hints naming both the Python keyword and the transport URL form of an option.
+TLS_HINT = "smtps:// / security='tls'"
+PLAINTEXT_AUTH_HINT = (
+    "allow_plaintext_auth=True, or smtp://...?allow_plaintext_auth=1 in a URL"
+)
 
 log = logging.getLogger("mimekit.smtp")
 
@@ -215,6 +225,8 @@ class SMTPClientProtocol:
                 self.closed = True
                 raise ConnectionLost("the server closed the connection")
             self.parser.feed(chunk)
+            if self.greeting is None:
+                self._check_greeting_bytes()
         if log.isEnabledFor(logging.DEBUG):
             pre = f"{reply.enhanced} " if reply.enhanced else ""
             last = len(reply.lines) - 1
@@ -225,6 +237,27 @@ class SMTPClientProtocol:
             self.closed = True
             raise reply.error()
         return reply
+
+    def _check_greeting_bytes(self) -> None:
+        """Before the greeting: refuse bytes that are no SMTP reply but say what
+        the peer is (RFC 5321 §4.2: a reply starts with three digits), so the
+        error names the likely fix instead of "malformed reply" or a timeout
+        waiting for a line end a binary record never has."""
+        head = self.parser.head(8)
+        # RFC 8446 §5.1 / RFC 5246 §6.2.1: a TLS record starts with its content
+        # type (22 handshake, 21 alert) and the legacy version 3.x.
+        if not self.tls_active and len(head) >= 2 and head[0] in (21, 22) and head[1] == 3:
+            self.closed = True
+            raise NotSMTPServer(
+                "sent a TLS record instead of an SMTP greeting (an implicit-TLS port? "
+                f"use {TLS_HINT})"
+            )
+        if head.startswith(b"HTTP/"):  # RFC 9112 §4: status-line = HTTP-version SP ...
+            self.closed = True
+            raise NotSMTPServer(
+                "sent an HTTP reply instead of an SMTP greeting (an HTTP port, not "
+                "an SMTP server: check the host and port)"
+            )
 
     def _send(self, data: bytes, shown: str | None = None) -> Send:
         if log.isEnabledFor(logging.DEBUG):
@@ -338,7 +371,9 @@ class SMTPClientProtocol:
             elif security == "starttls":
                 raise TLSError(
                     "the server does not offer STARTTLS and security='starttls' requires it "
-                    "(nothing was sent; use security='starttls-opportunistic' to allow plain text)"
+                    "(nothing was sent; to allow plain text use "
+                    "security='starttls-opportunistic', or "
+                    "smtp://...?security=starttls-opportunistic in a URL)"
                 )
             else:
                 # An on-path attacker can strip STARTTLS from EHLO: say so where it shows.
@@ -366,7 +401,7 @@ class SMTPClientProtocol:
         if not self.tls_active and not allow_plaintext:
             raise TLSError(
                 "refusing to send credentials over an unencrypted connection "
-                "(use TLS, or pass allow_plaintext_auth=True)"
+                f"(use TLS, or {PLAINTEXT_AUTH_HINT})"
             )
         offered = self.auth_mechanisms
         if not offered:

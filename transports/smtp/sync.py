@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from mimekit.transports.base import Envelope, SendResult, Transport
+from mimekit.transports.base import Envelope, SendResult, Transport, check_message_type
 from mimekit.transports.errors import ConnectionLost, SMTPResponseError, TLSError
 from mimekit.transports.smtp.common import (
     Acquire,
@@ -32,6 +32,7 @@ from mimekit.transports.smtp.common import (
     SendJob,
     Settings,
     Transact,
+    check_raw,
     checked_pool_size,
     default_local_hostname,
     io_failure,
@@ -348,6 +349,7 @@ class SMTPTransport(Transport):
         :class:`~mimekit.transports.errors.RecipientsRefused` when every
         recipient was refused.
         """
+        check_message_type(message)
         data, env, message_id = prepare_send(message, envelope)
         return self._deliver(SendJob(self.settings, data, env, dsn, message_id, crlf=True))
 
@@ -362,6 +364,7 @@ class SMTPTransport(Transport):
         """Send ``data`` exactly as given (line endings normalized to CRLF and
         dot-stuffed on the wire) to ``envelope``; no parsing, no Bcc removal.
         For relays and benchmarks; :meth:`send` is the safe default."""
+        check_raw(data, "send_raw()")
         return self._deliver(SendJob(self.settings, data, envelope, dsn, message_id))
 
     def send_many(

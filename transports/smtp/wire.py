@@ -24,6 +24,8 @@ __all__ = [
     "ConnectionRefused",
     "DSNOptions",
     "DeliveryStatusUnknown",
+    "GreetingTimeout",
+    "NotSMTPServer",
     "RcptReply",
     "Reply",
     "ReplyParser",
@@ -57,6 +59,19 @@ class ConnectionRefused(ConnectionLost):
     """The server's host refused the TCP connection (ECONNREFUSED: nothing
     listens on that port). Not retried: a wrong host or port does not fix
     itself within the retry back-off, and the caller should know at once."""
+
+
+class GreetingTimeout(ConnectionLost):
+    """No 220 greeting arrived within ``timeout`` after the TCP connection was
+    made: typically a plain connection to an implicit-TLS port (the server
+    waits for a TLS ClientHello and never speaks). Retried at most once (RFC
+    5321 §4.2.1: only a 4xx reply says "try again"; silence is not one)."""
+
+
+class NotSMTPServer(SMTPProtocolError):
+    """What came back instead of the 220 greeting is not SMTP at all (a TLS
+    record on a plain connection, an HTTP reply): a wrong port or security
+    mode. Not retried: it does not fix itself."""
 
 
 class DeliveryStatusUnknown(ConnectionLost):
@@ -129,6 +144,10 @@ class ReplyParser:
     def buffered(self) -> int:
         """Number of unparsed bytes held."""
         return len(self._buf)
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` unparsed bytes (fewer if fewer are buffered)."""
+        return bytes(self._buf[:n])
 
     def next_reply(self) -> Reply | None:
         """The next complete reply, or ``None`` when more bytes are needed."""
