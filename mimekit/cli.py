@@ -8,8 +8,10 @@ on stderr; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -47,12 +49,30 @@ def _add_compose_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-file", metavar="PATH", help="plain-text body from a file (- for stdin)")
     g.add_argument("--html", metavar="TEXT")
     g.add_argument("--html-file", metavar="PATH", help="HTML body from a file (- for stdin)")
-    g.add_argument("--attach", action="append", default=[], metavar="PATH")
+    g.add_argument("--attach", action="append", default=[], metavar="PATH",
+                   help="attach this file (repeatable)")
     g.add_argument("--inline", action="append", default=[], metavar="PATH[:CID]",
-                   help="inline image referenced as cid:CID (default CID: the file name)")
-    g.add_argument("--header", action="append", default=[], metavar='"Name: value"')
+                   help="inline image referenced as cid:CID (default CID: the file name; "
+                        "repeatable, each CID once)")
+    g.add_argument("--header", action="append", default=[], metavar='"Name: value"',
+                   help="an extra header (repeatable)")
     g.add_argument("--date", metavar="RFC5322-DATE")
-    g.add_argument("--message-id", metavar="ID")
+    g.add_argument("--message-id", metavar="ID", help="<left@right> (RFC 5322 section 3.6.4)")
+
+
+# The compose options (argparse dest names), in the order --help shows them.
+_COMPOSE_DESTS = ("from_", "sender", "reply_to", "to", "cc", "bcc", "subject", "text",
+                  "text_file", "html", "html_file", "attach", "inline", "header", "date",
+                  "message_id")
+
+
+def _option(dest: str) -> str:
+    """The command-line spelling of an argparse dest: from_ -> --from."""
+    return "--" + dest.rstrip("_").replace("_", "-")
+
+
+def _and_list(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +113,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- compose
+def _os_reason(exc: OSError, writing: bool = False) -> str:
+    """A short, lower-case reason for a file error (the same words in every command)."""
+    if exc.errno == errno.ENOENT:
+        return "its folder does not exist" if writing else "no such file"
+    reasons = {errno.EISDIR: "it is a folder", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is not a folder",
+               errno.EEXIST: "it already exists", errno.ENOSPC: "no space left on the device",
+               errno.EROFS: "the file system is read-only"}
+    if exc.errno in reasons:
+        return reasons[exc.errno]
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _file_error(verb: str, path: str, exc: OSError) -> JobFailed:
+    """``cannot read PATH: reason``, the one wording of file errors."""
+    return JobFailed(f"cannot {verb} {path}: {_os_reason(exc, writing=verb == 'write')}")
+
+
 def _read_text_arg(text: str | None, path: str | None, what: str) -> str | None:
     if text is not None and path is not None:
         raise UsageError(f"give --{what} or --{what}-file, not both")
@@ -110,25 +149,109 @@ def _read_text_arg(text: str | None, path: str | None, what: str) -> str | None:
     except UnicodeDecodeError as exc:
         raise JobFailed(f"{path} is not UTF-8 text (byte {exc.start}): convert it first, "
                         "or attach it with --attach") from exc
-    except IsADirectoryError as exc:
-        raise JobFailed(f"cannot read {path}: it is a folder") from exc
     except OSError as exc:
-        raise JobFailed(f"cannot read {path}: {exc.strerror}") from exc
+        raise _file_error("read", path, exc) from exc
+
+
+# RFC 5322 §3.6.4: msg-id = "<" id-left "@" id-right ">"; id-left is a dot-atom-text,
+# id-right a dot-atom-text or a no-fold-literal ("[" dtext "]").
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM_TEXT = rf"{_ATEXT}(?:\.{_ATEXT})*"
+_MSG_ID = re.compile(rf"{_DOT_ATOM_TEXT}@(?:{_DOT_ATOM_TEXT}|\[[\x21-\x5a\x5e-\x7e]*\])")
+
+# Headers the command writes itself, and the option that sets each.
+_HEADER_OPTIONS = {"from": "--from", "sender": "--sender", "reply-to": "--reply-to",
+                   "to": "--to", "cc": "--cc", "bcc": "--bcc", "subject": "--subject",
+                   "date": "--date", "message-id": "--message-id"}
+
+
+def _check_message_id(value: str) -> None:
+    inner = value.strip()
+    if inner.startswith("<") and inner.endswith(">"):
+        inner = inner[1:-1]
+    if not _MSG_ID.fullmatch(inner):
+        raise JobFailed(f"--message-id: {value!r} is not a message id: RFC 5322 section 3.6.4 "
+                        "wants <left@right>, e.g. <20240101.1234@example.org>")
+
+
+def _add_address(b: Builder, dest: str, value: str) -> None:
+    """``b.to(value)`` etc., with errors naming the option and the value."""
+    from .address import Group, coerce_addresses
+    from .errors import AddressError, HeaderInjectionError
+
+    opt = _option(dest)
+    try:
+        items = coerce_addresses(value)
+    except HeaderInjectionError as exc:
+        raise JobFailed(f"{opt}: {exc}") from exc
+    except AddressError as exc:
+        # The parser's reason: "not a valid address: '...' (REASON)" or "REASON dropped".
+        found = re.search(r"\(([^()]*)\)$", str(exc))
+        detail = found.group(1) if found else re.sub(r";? (?:address |item )?dropped$", "",
+                                                        str(exc).splitlines()[0])
+        reason = f" ({detail})" if detail and value not in detail else ""
+        raise JobFailed(f"{opt}: {value!r} is not an email address{reason}") from exc
+    for item in items:
+        for addr in item.members if isinstance(item, Group) else (item,):
+            if not addr.local.isascii():
+                raise JobFailed(
+                    f"{opt}: {addr.address!r} is not ASCII before the '@', and mimekit compose "
+                    "writes ASCII mail only (such an address needs SMTPUTF8, RFC 6531)")
+    getattr(b, dest)(value)
+
+
+def _check_header(line: str) -> tuple[str, str]:
+    name, sep, value = line.partition(":")
+    name = name.strip()
+    if not sep or not name:
+        raise UsageError(f'--header wants "Name: value", got {line!r}')
+    key = name.lower()
+    if key in _HEADER_OPTIONS:
+        raise UsageError(f"--header {line!r}: mimekit writes {name} itself, use "
+                         f"{_HEADER_OPTIONS[key]}")
+    if key.startswith("content-"):
+        raise UsageError(f"--header {line!r}: mimekit writes {name} itself, from --text, "
+                         "--html, --attach and --inline")
+    if key in ("mime-version", "in-reply-to", "references"):
+        raise UsageError(f"--header {line!r}: mimekit compose writes {name} itself or not "
+                         "at all, and has no option for it")
+    return name, value.strip()
+
+
+def _inline_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
+    """(path, cid) for each --inline value; each Content-ID must be unique."""
+    out: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for spec in specs:
+        path, cid = spec, os.path.basename(spec)
+        if not os.path.exists(spec) and ":" in spec:
+            path, _, cid = spec.rpartition(":")
+        cid = (cid or os.path.basename(path)).strip().strip("<>")
+        if cid in seen:
+            raise UsageError(f"--inline {spec!r}: the Content-ID {cid!r} is already used by "
+                             f"--inline {seen[cid]!r}; give each image its own PATH:CID")
+        seen[cid] = spec
+        out.append((path, cid))
+    return out
 
 
 def _builder(args: argparse.Namespace) -> Builder:
     from .builder import compose
+    from .errors import BuildError
 
+    if args.text_file == "-" and args.html_file == "-":
+        raise UsageError("--text-file - and --html-file - cannot both read standard input")
+    inline = _inline_specs(args.inline)
+    headers = [_check_header(line) for line in args.header]
+    if args.message_id is not None:
+        _check_message_id(args.message_id)
     b = compose()
-    if args.from_:
-        b.from_(args.from_)
-    if args.sender:
-        b.sender(args.sender)
-    if args.reply_to:
-        b.reply_to(args.reply_to)
-    for field in ("to", "cc", "bcc"):
-        for value in getattr(args, field):
-            getattr(b, field)(value)
+    for dest in ("from_", "sender", "reply_to"):
+        if getattr(args, dest):
+            _add_address(b, dest, getattr(args, dest))
+    for dest in ("to", "cc", "bcc"):
+        for value in getattr(args, dest):
+            _add_address(b, dest, value)
     if args.subject is not None:
         b.subject(args.subject)
     text = _read_text_arg(args.text, args.text_file, "text")
@@ -140,17 +263,14 @@ def _builder(args: argparse.Namespace) -> Builder:
     for path in args.attach:
         _need_file(path)
         b.attach(path)
-    for spec in args.inline:
-        path, cid = spec, os.path.basename(spec)
-        if not os.path.exists(spec) and ":" in spec:
-            path, _, cid = spec.rpartition(":")
+    for path, cid in inline:
         _need_file(path)
-        b.inline(path, cid=cid or os.path.basename(path))
-    for line in args.header:
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise UsageError(f'--header wants "Name: value", got {line!r}')
-        b.header(name.strip(), value.strip())
+        b.inline(path, cid=cid)
+    for name, value in headers:
+        try:
+            b.header(name, value)
+        except BuildError as exc:
+            raise JobFailed(f"--header {name + ': ' + value!r}: {exc}") from exc
     if args.date:
         b.date(args.date)
     if args.message_id:
@@ -158,18 +278,39 @@ def _builder(args: argparse.Namespace) -> Builder:
     return b
 
 
+def _build(args: argparse.Namespace) -> Message:
+    """The composed message; the builder's missing-option errors name the option."""
+    from .errors import BuildError
+
+    b = _builder(args)
+    try:
+        return b.build()
+    except BuildError as exc:
+        text = str(exc)
+        if "call from_()" in text:
+            raise UsageError("give --from: a message needs an author (RFC 5322 section "
+                             "3.6.2)") from exc
+        if "call sender()" in text:
+            raise UsageError("give --sender: a message with several --from authors needs "
+                             "one (RFC 5322 section 3.6.2)") from exc
+        raise
+
+
 def _need_file(path: str) -> None:
     if os.path.isdir(path):
-        raise JobFailed(f"cannot attach {path}: it is a folder")
+        raise JobFailed(f"cannot read {path}: it is a folder")
     if not os.path.isfile(path):
         raise JobFailed(f"cannot read {path}: no such file")
 
 
 def _cmd_compose(args: argparse.Namespace) -> int:
-    data = _builder(args).build().to_bytes()
+    data = _build(args).to_bytes()
     if args.output:
-        with open(args.output, "wb") as fh:
-            fh.write(data)
+        try:
+            with open(args.output, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise _file_error("write", args.output, exc) from exc
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -177,64 +318,168 @@ def _cmd_compose(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------- send
+def _raw_messages(path: str) -> list[tuple[str, bytes]]:
+    """(label, raw bytes) of each message in an .eml, an mbox or stdin (``-``).
+
+    An mbox (a ``From `` envelope line, then a header) gives its messages in order,
+    labelled ``PATH#N``, without the envelope lines and with ``>From`` quoting undone.
+    """
+    from .mailbox import iter_mbox_raw
+
+    if path != "-" and os.path.isdir(path):
+        raise JobFailed(f"cannot read {path}: it is a folder")
+    data = _read_bytes(path)
+    if data.startswith(b"From ") and _looks_like_mbox(data):
+        return [(f"{path}#{n}", raw) for n, (_, raw) in enumerate(iter_mbox_raw(data), 1)]
+    return [(path, data)]
+
+
+def _transport_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The transport URL and where it came from (for error messages)."""
+    if args.transport:
+        return args.transport, "--transport"
+    env = os.environ.get("MIMEKIT_TRANSPORT")
+    if env:
+        return env, "MIMEKIT_TRANSPORT"
+    return DEFAULT_TRANSPORT, "the default transport"
+
+
+def _open_transport(args: argparse.Namespace) -> Any:
+    import ssl
+
+    from mimekit.transports import from_url
+    from mimekit.transports.url import InvalidURL, parse_url
+
+    url, origin = _transport_url(args)
+    options: dict[str, Any] = {}
+    try:
+        config = parse_url(url)
+        if config.kind == "smtp":
+            if args.cafile:
+                options["cafile"] = args.cafile
+            if args.insecure:
+                options["insecure"] = True
+        elif args.cafile or args.insecure:
+            raise UsageError("--cafile and --insecure only apply to smtp:// transports")
+        cafile = options.get("cafile", config.cafile)
+        if cafile is not None and not os.path.isfile(cafile):
+            what = "--cafile" if args.cafile else "cafile="
+            reason = "it is a folder" if os.path.isdir(cafile) else "no such file"
+            raise JobFailed(f"cannot read {what} {cafile}: {reason}")
+        try:
+            return from_url(url, **options)
+        except ssl.SSLError as exc:
+            if cafile is None:
+                raise
+            what = "--cafile" if args.cafile else "cafile="
+            raise JobFailed(f"{what} {cafile} holds no CA certificate in PEM form (BEGIN "
+                            "CERTIFICATE)") from exc
+    except InvalidURL as exc:
+        text, quoted = str(exc), repr(url.strip())
+        name = f"MIMEKIT_TRANSPORT={quoted}" if origin == "MIMEKIT_TRANSPORT" else (
+            f"{origin} {quoted}")
+        if text.startswith(quoted):
+            raise JobFailed(name + text[len(quoted):]) from exc
+        raise JobFailed(f"{name}: {text}") from exc
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; cleared before any other output."""
+
+    def __init__(self, total: int, stream: Any) -> None:
+        self.total = total
+        self.stream = stream
+        self.shown = False
+
+    def draw(self, done: int, label: str) -> None:
+        width = 30
+        filled = width * done // max(self.total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r[{bar}] {done}/{self.total} {os.path.basename(label)[:40]}")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")  # back to column 0, erase the line
+            self.stream.flush()
+            self.shown = False
+
+
 def _cmd_send(args: argparse.Namespace) -> int:
+    import warnings
+
     from . import parse
 
     if args.eml and args.raw:
         raise UsageError("give --eml FILE or -, not both")
     if args.raw not in (None, "-"):
         raise UsageError(f"unexpected argument {args.raw!r} (use --eml FILE or - for stdin)")
+    if args.eml or args.raw:
+        given = [_option(d) for d in _COMPOSE_DESTS if getattr(args, d) not in (None, [])]
+        if given:
+            source = "--eml" if args.eml else "- (standard input)"
+            raise UsageError(f"{_and_list(given)} cannot be used with {source}, which sends "
+                             "a message as it is (only the --envelope-* options apply)")
     sources: list[tuple[str, Message]] = []
-    if args.eml:
-        sources = [(path, parse(_read_bytes(path))) for path in args.eml]
-    elif args.raw == "-":
-        sources = [("-", parse(sys.stdin.buffer.read()))]
+    if args.eml or args.raw:
+        raws = [item for path in (args.eml or ["-"]) for item in _raw_messages(path)]
+        sources = [(label, parse(raw)) for label, raw in raws]
     else:
-        sources = [("", _builder(args).build())]
+        sources = [("", _build(args))]
+    if not sources:
+        raise JobFailed(f"no message in {_and_list(args.eml or ['standard input'])}")
 
-    from mimekit.transports import from_url
     from mimekit.transports.errors import RecipientsRefused, SMTPResponseError
 
-    url = args.transport or os.environ.get("MIMEKIT_TRANSPORT") or DEFAULT_TRANSPORT
-    options: dict[str, Any] = {}
-    if url.lower().startswith("smtp"):
-        if args.cafile:
-            options["cafile"] = args.cafile
-        if args.insecure:
-            options["insecure"] = True
-    elif args.cafile or args.insecure:
-        raise UsageError("--cafile and --insecure only apply to smtp:// transports")
     failed = 0
     many = len(sources) > 1
-    progress = many and sys.stderr.isatty()
-    with from_url(url, **options) as transport:
-        for n, (label, message) in enumerate(sources, 1):
-            if progress:
-                _progress(n - 1, len(sources), label)
-            prefix = f"{label}: " if many else ""
-            try:
-                result = transport.send(message, envelope=_envelope(args, message))
-            except RecipientsRefused as exc:
-                _print_recipients(exc.result.recipients, prefix)
-                if not many:
-                    raise JobFailed(f"every recipient was refused: {exc}") from exc
-                failed += 1
-                continue
-            except SMTPResponseError as exc:
-                if not many:
-                    raise JobFailed(str(exc)) from exc
-                print(f"{prefix}failed {exc}")
-                failed += 1
-                continue
-            _print_recipients(result.recipients, prefix)
-            if result.queue_id:
-                print(f"{prefix}queued as {result.queue_id}")
-            failed += not result.accepted
-    if progress:
-        _progress(len(sources), len(sources), "done")
-        sys.stderr.write("\n")
+    progress = _Progress(len(sources), sys.stderr) if many and sys.stderr.isatty() else None
+
+    def say(line: str, stream: Any = None) -> None:
+        if progress is not None:
+            progress.clear()
+        print(line, file=stream or sys.stdout, flush=True)
+
+    def show_warning(message: Any, category: Any, filename: str, lineno: int,
+                     file: Any = None, line: str | None = None) -> None:
+        if progress is not None:
+            progress.clear()
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        try:
+            with _open_transport(args) as transport:
+                for n, (label, message) in enumerate(sources, 1):
+                    if progress is not None:
+                        progress.draw(n - 1, label)
+                    prefix = f"{label}: " if many else ""
+                    try:
+                        result = transport.send(message, envelope=_envelope(args, message))
+                    except RecipientsRefused as exc:
+                        for line in _recipient_lines(exc.result.recipients, prefix):
+                            say(line)
+                        if not many:
+                            raise JobFailed(f"every recipient was refused: {exc}") from exc
+                        failed += 1
+                        continue
+                    except SMTPResponseError as exc:
+                        if not many:
+                            raise JobFailed(str(exc)) from exc
+                        say(f"{prefix}failed {exc}")
+                        failed += 1
+                        continue
+                    for line in _recipient_lines(result.recipients, prefix):
+                        say(line)
+                    if result.queue_id:
+                        say(f"{prefix}queued as {result.queue_id}")
+                    failed += not result.accepted
+        finally:
+            if progress is not None:
+                progress.clear()
     if many and failed:
-        print(f"mimekit: {failed} of {len(sources)} messages failed", file=sys.stderr)
+        say(f"mimekit: {failed} of {len(sources)} messages failed", sys.stderr)
     return 1 if failed else 0
 
 
@@ -254,19 +499,13 @@ def _envelope(args: argparse.Namespace, message: Message) -> Any:
     )
 
 
-def _progress(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    bar = "#" * filled + "-" * (width - filled)
-    sys.stderr.write(f"\r[{bar}] {done}/{total} {os.path.basename(label)[:40]:<40}")
-    sys.stderr.flush()
-
-
-def _print_recipients(recipients: Sequence[Any], prefix: str = "") -> None:
+def _recipient_lines(recipients: Sequence[Any], prefix: str = "") -> list[str]:
+    lines = []
     for r in recipients:
         state = "accepted" if r.accepted else "refused"
         reply = " ".join(str(x) for x in (r.code, r.enhanced, r.text) if x)
-        print(f"{prefix}{state} {r.address} {reply}".rstrip())
+        lines.append(f"{prefix}{state} {r.address} {reply}".rstrip())
+    return lines
 
 
 # ---------------------------------------------------------------------- inspect
@@ -276,10 +515,8 @@ def _read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except IsADirectoryError as exc:
-        raise JobFailed(f"cannot read {path}: it is a folder, not a Maildir") from exc
     except OSError as exc:
-        raise JobFailed(f"cannot read {path}: {exc.strerror}") from exc
+        raise _file_error("read", path, exc) from exc
 
 
 def _messages(path: str) -> Iterator[tuple[str, Message]]:
@@ -290,7 +527,8 @@ def _messages(path: str) -> Iterator[tuple[str, Message]]:
     if path != "-" and os.path.isdir(path):
         if not (os.path.isdir(os.path.join(path, "cur")) or
                 os.path.isdir(os.path.join(path, "new"))):
-            raise JobFailed(f"cannot read {path}: a folder that is not a Maildir (no cur/ or new/)")
+            raise JobFailed(f"cannot read {path}: it is a folder but not a Maildir (no cur/ or "
+                            "new/)")
         for n, msg in enumerate(read_maildir(path), 1):
             yield f"{path}#{n}", msg
         return
@@ -383,13 +621,22 @@ def _attachment_parts(msg: Message) -> list[Part]:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from . import parse
 
+    if os.path.isdir(args.file):
+        raise JobFailed(f"cannot read {args.file}: it is a folder")
     msg = parse(_read_bytes(args.file))
-    os.makedirs(args.dir, exist_ok=True)
+    try:
+        os.makedirs(args.dir, exist_ok=True)
+    except OSError as exc:
+        raise _file_error("write", args.dir, exc) from exc
     for n, part in enumerate(_attachment_parts(msg), 1):
         name = safe_filename(part.filename, f"attachment-{n}.bin")
-        path = _unique_path(args.dir, name)
-        with open(path, "wb") as fh:
-            fh.write(part.get_content())
+        path = os.path.join(args.dir, name)
+        try:
+            path = _unique_path(args.dir, name)
+            with open(path, "wb") as fh:
+                fh.write(part.get_content())
+        except OSError as exc:
+            raise _file_error("write", path, exc) from exc
         print(os.path.basename(path))
     return 0
 
@@ -437,5 +684,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _sentence(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, OSError) and exc.strerror:
-        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+        text = (f"cannot use {exc.filename}: {_os_reason(exc)}" if exc.filename
+                else _os_reason(exc))
     return text.splitlines()[0]
