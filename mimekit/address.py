@@ -191,18 +191,26 @@ _Tok = tuple[str, str]
 _MAX_DEFECTS = 100
 
 
+# The lenient reading's "...; item dropped" endings, cut from a strict refusal.
+_DROPPED = re.compile(r"[;,]? *(?:(?:item|address) )?dropped$")
+
+
 class _Ctx:
     """Defect sink that raises in strict mode."""
 
-    def __init__(self, defects: list[Defect] | None, strict: bool) -> None:
+    def __init__(self, defects: list[Defect] | None, strict: bool, text: str = "") -> None:
         self.defects = defects
         self.strict = strict
         self.count = 0
+        self.text = text
 
     def add(self, kind: str, detail: str) -> None:
         self.count += 1
         if self.strict:
-            raise AddressError(detail, defect=Defect(kind, detail))
+            # Strict reading refuses instead of dropping: say so, naming the input.
+            reason = _DROPPED.sub("", detail)
+            raise AddressError(f"not a valid address: {self.text[:80]!r} ({reason})",
+                               defect=Defect(kind, detail))
         if self.defects is None or self.count > _MAX_DEFECTS + 1:
             return
         if self.count > _MAX_DEFECTS:
@@ -422,7 +430,7 @@ def parse_address_list(
         fast = _simple_list(text)
         if fast is not None:
             return fast
-    ctx = _Ctx(defects, strict)
+    ctx = _Ctx(defects, strict, text)
     if _CONTROLS.search(text):
         # RFC 5322 §3.2.3-4: atoms and quoted strings hold no control characters; the
         # lenient reading keeps going, but the value cannot be written back as is.
@@ -547,7 +555,7 @@ def _check_address(item: Address | Group) -> None:
 def _from_pair(name: str | None, addr: str) -> Address:
     _check(name, "a display name")
     _check(addr, "an address")
-    ctx = _Ctx(None, True)
+    ctx = _Ctx(None, True, addr)
     toks = _tokenize(addr.strip(), ctx)
     if toks and toks[0][0] == "<" and toks[-1][0] == ">":
         toks = toks[1:-1]

@@ -192,14 +192,22 @@ class Builder:
         self._generate_text = generate_text
         return self
 
-    def attach_message(self, message: Message | bytes, *, filename: str | None = None) -> Builder:
-        """Attach a whole message as ``message/rfc822`` (RFC 2046 §5.2.1), e.g. to forward it."""
+    def attach_message(self, message: Message | bytes | str | os.PathLike[str], *,
+                       filename: str | None = None) -> Builder:
+        """Attach a whole message as ``message/rfc822`` (RFC 2046 §5.2.1), e.g. to
+        forward it: a parsed :class:`Message`, its raw bytes, or the path of an .eml
+        file (whose name becomes the default file name)."""
         from .parser import parse
 
-        if isinstance(message, (bytes, bytearray, memoryview)):
+        if isinstance(message, (str, os.PathLike)):
+            data, default_name = _read_source(message)
+            message = parse(data)
+            if filename is None:
+                filename = default_name
+        elif isinstance(message, (bytes, bytearray, memoryview)):
             message = parse(bytes(message))
         if not isinstance(message, Message):
-            raise BuildError("attach_message() takes a Message or its raw bytes")
+            raise BuildError("attach_message() takes a Message, its raw bytes or a path")
         if filename is not None:
             _check_filename("attachment filename", filename)
         self._messages.append((message, filename))
@@ -212,20 +220,30 @@ class Builder:
         file attached as ``application/ics`` for clients that only offer a file.
 
         ``method`` (REQUEST, CANCEL, REPLY, ...) defaults to the METHOD property of
-        the calendar; when both are given they must agree (RFC 6047 §2.4).
+        the calendar; when both are given they must agree (RFC 6047 §2.4). A calendar
+        without METHOD gets ``METHOD:<method>`` added right after its BEGIN:VCALENDAR
+        line (RFC 5546 §1.4: an iTIP object carries the method it is sent with).
         """
         data = ics.encode("utf-8") if isinstance(ics, str) else bytes(ics)
         found = re.search(rb"(?mi)^METHOD:([A-Za-z-]+)\s*$", data)
         ics_method = found.group(1).decode("ascii").upper() if found else None
         if method is None:
             if ics_method is None:
-                raise BuildError("the calendar has no METHOD property: pass method=")
+                raise BuildError("the calendar has no METHOD property: pass method= "
+                                 "(REQUEST, CANCEL, REPLY, ...)")
             method = ics_method
         method = _check_text("calendar method", method).strip().upper()
+        if not re.fullmatch(r"[A-Z][A-Z0-9-]*", method):
+            raise BuildError(f"not an iTIP method: {method!r} (RFC 5546 §1.4)")
         if ics_method is not None and ics_method != method:
             raise BuildError(f"method={method!r} but the calendar says METHOD:{ics_method}")
         if ics_method is None:
-            raise BuildError(f"the calendar must carry METHOD:{method} (RFC 6047 §2.4)")
+            begin = re.search(rb"(?mi)^BEGIN:VCALENDAR[ \t]*(\r\n|\n|\r|$)", data)
+            if begin is None:
+                raise BuildError("not an iCalendar object: no BEGIN:VCALENDAR line (RFC 5545 §3.4)")
+            eol = begin.group(1) or b"\r\n"
+            data = (data[: begin.end()] + (b"" if begin.group(1) else eol)
+                    + b"METHOD:" + method.encode("ascii") + eol + data[begin.end():])
         _check_text("calendar filename", filename)
         self._calendar = (data, method, filename)
         return self
@@ -319,6 +337,9 @@ class Builder:
             _check_content_type(content_type)
         if content_id is not None:
             content_id = _check_text("content id", content_id).strip().strip("<>")
+            if any(f.content_id == content_id for f in self._files):
+                # RFC 2392: a cid: URL names exactly one part of the message.
+                raise BuildError(f"Content-ID <{content_id}> is already used by another part")
         disposition = _check_text("disposition", disposition).strip().lower()
         if disposition not in ("attachment", "inline"):
             raise BuildError(f"disposition must be 'attachment' or 'inline', not {disposition!r}")
@@ -359,8 +380,13 @@ class Builder:
         return self
 
     def message_id(self, msgid: str) -> Builder:
-        """Override the generated Message-ID."""
-        self._message_id = _check_text("message id", msgid)
+        """Override the generated Message-ID (``<left@right>``; brackets optional)."""
+        _check_text("message id", msgid)
+        # RFC 5322 §3.6.4: msg-id = "<" id-left "@" id-right ">", no white space.
+        if not re.fullmatch(r"<?[^\s<>@]+@[^\s<>@]+>?", msgid.strip()):
+            raise BuildError(f"not a message id: {msgid!r} (RFC 5322 §3.6.4: left@right, "
+                             "e.g. <1234.abcd@example.org>)")
+        self._message_id = msgid
         return self
 
     # -- output ----------------------------------------------------------------

@@ -281,6 +281,23 @@ def test_calendar_invitation_layout() -> None:
         mimekit.compose().calendar(ICS, method="CANCEL")
 
 
+def test_calendar_without_method_gets_the_one_given() -> None:
+    """Regression: without METHOD in the calendar, method= was asked for and then
+    refused ("the calendar must carry METHOD:REQUEST")."""
+    no_method = ICS.replace("METHOD:REQUEST\r\n", "")
+    with pytest.raises(mimekit.BuildError, match="pass method="):
+        mimekit.compose().calendar(no_method)
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("Invitation")
+           .calendar(no_method, method="request").build())
+    cal = [p for p in mimekit.parse(msg.to_bytes()).walk() if p.mime_type == "text/calendar"][0]
+    assert cal.content_type.get("method") == "REQUEST"
+    assert cal.get_text().startswith("BEGIN:VCALENDAR\nMETHOD:REQUEST\nVERSION:2.0\n")
+    with pytest.raises(mimekit.BuildError, match="BEGIN:VCALENDAR"):
+        mimekit.compose().calendar("VERSION:2.0\r\n", method="REQUEST")
+    with pytest.raises(mimekit.BuildError, match="iTIP method"):
+        mimekit.compose().calendar(no_method, method="RE QUEST")
+
+
 def test_priority_and_list_unsubscribe() -> None:
     msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
            .priority("high").list_unsubscribe("https://example.org/u?id=1",
@@ -453,3 +470,29 @@ def test_file_name_derived_from_a_subject_drops_del() -> None:
     (part,) = back.attachments
     assert part.filename == "a_b.eml"
     assert back.defects == []
+
+
+def test_message_id_override_must_be_left_at_right() -> None:
+    for bad in ("no-at-sign", "<a b@example.org>", "a@b@c", "@example.org"):
+        with pytest.raises(mimekit.BuildError, match="not a message id"):
+            _mk().message_id(bad)
+    raw = _mk().message_id("1234.abcd@example.org").build().to_bytes()
+    assert b"Message-ID: <1234.abcd@example.org>\r\n" in raw
+
+
+def test_a_content_id_names_one_part() -> None:
+    b = _mk().html('<img src="cid:logo">').inline(b"\x89PNG\r\n", cid="logo")
+    with pytest.raises(mimekit.BuildError, match="already used"):
+        b.inline(b"\x89PNG\r\n", cid="<logo>")
+    with pytest.raises(mimekit.BuildError, match="already used"):
+        b.attach(b"x", content_id="logo")
+
+
+def test_attach_message_from_a_path(tmp_path: Path) -> None:
+    inner = mimekit.compose().from_("x@example.org").to("y@example.org").subject("s").text("t")
+    path = tmp_path / "fwd.eml"
+    path.write_bytes(inner.build().to_bytes())
+    back = mimekit.parse(_mk().attach_message(path).build().to_bytes())
+    (part,) = back.attachments
+    assert part.filename == "fwd.eml"
+    assert part.message is not None and part.message.subject == "s"
