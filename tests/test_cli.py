@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,3 +188,302 @@ def test_send_to_a_remote_file_url_is_refused_naming_the_host(tmp_path: Path) ->
     r = run(*args, "--transport", f"file://localhost{target}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(list(target.glob("*.eml"))) == 1
+
+
+# ------------------------------------------------------- new-user trial (regressions)
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``mimekit ARGS`` in process: (exit status, stdout, stderr)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIMEKIT_TRANSPORT", raising=False)
+    return tmp_path
+
+
+MBOX = (b"From a@example.org Thu Jan  1 00:00:00 2024\n"
+        b"From: a@example.org\nTo: b@example.org\nSubject: one\n\nx\n\n"
+        b"From a@example.org Thu Jan  1 00:00:00 2024\n"
+        b"From: a@example.org\nTo: c@example.org\nSubject: two\n\n>From y\n")
+MBOX_MESSAGES = [b"From: a@example.org\nTo: b@example.org\nSubject: one\n\nx\n",
+                 b"From: a@example.org\nTo: c@example.org\nSubject: two\n\nFrom y\n"]
+MBOX_OUT = ("box.mbox#1: accepted b@example.org 250 2.0.0 appended to mbox\n"
+            "box.mbox#1: queued as out.mbox\n"
+            "box.mbox#2: accepted c@example.org 250 2.0.0 appended to mbox\n"
+            "box.mbox#2: queued as out.mbox\n")
+
+
+def test_send_mbox_sends_each_message_without_the_from_line(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (new-user trial): an mbox given to --eml went out as ONE message, its
+    envelope "From " line on the wire."""
+    from mimekit.mailbox import iter_mbox_raw
+
+    (workdir / "box.mbox").write_bytes(MBOX)
+    assert cli(capsys, "send", "--eml", "box.mbox", "--transport",
+               "mbox:out.mbox?envelope_headers=0") == (0, MBOX_OUT, "")
+    stored = (workdir / "out.mbox").read_bytes()
+    assert [raw for _, raw in iter_mbox_raw(stored)] == MBOX_MESSAGES
+    assert stored.count(b"From a@example.org ") == 2 and b"\n>From y\n" in stored
+    # Stored as they are by the file transport: no "From " line, quoting undone.
+    code, out, err = cli(capsys, "send", "--eml", "box.mbox", "--transport", "file:sent")
+    assert (code, err) == (0, "")
+    assert [line.split()[:3] for line in out.splitlines()] == [
+        ["box.mbox#1:", "accepted", "b@example.org"], ["box.mbox#1:", "queued", "as"],
+        ["box.mbox#2:", "accepted", "c@example.org"], ["box.mbox#2:", "queued", "as"]]
+    sent = sorted((workdir / "sent").glob("*.eml"), key=lambda p: p.name.split("-")[-1])
+    assert [p.read_bytes() for p in sent] == [m.replace(b"\n", b"\r\n") for m in MBOX_MESSAGES]
+    # The same from standard input.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(MBOX)))
+    assert cli(capsys, "send", "-", "--transport", "mbox:in.mbox?envelope_headers=0") == (
+        0, MBOX_OUT.replace("box.mbox#", "-#").replace("out.mbox", "in.mbox"), "")
+    stored = (workdir / "in.mbox").read_bytes()
+    assert [raw for _, raw in iter_mbox_raw(stored)] == MBOX_MESSAGES
+
+
+def test_compose_options_with_eml_or_stdin_are_a_usage_error(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (new-user trial): --from/--text/... were silently ignored with --eml."""
+    (workdir / "m.eml").write_bytes(b"From: a@example.org\nTo: b@example.org\n\nx\n")
+    assert cli(capsys, "send", "--eml", "m.eml", "--from", "z@example.org", "--text", "hi",
+               "--transport", "file:out") == (
+        2, "", ("mimekit: --from and --text cannot be used with --eml, which sends a message "
+               "as it is (only the --envelope-* options apply)\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"From: a@example.org\n")))
+    assert cli(capsys, "send", "-", "--subject", "s", "--attach", "m.eml", "--to", "c@x.org",
+               "--transport", "file:out") == (
+        2, "", ("mimekit: --to, --subject and --attach cannot be used with - (standard input), "
+               "which sends a message as it is (only the --envelope-* options apply)\n"))
+    assert not (workdir / "out").exists()
+    # The envelope options stay allowed.
+    assert cli(capsys, "send", "--eml", "m.eml", "--envelope-from", "bounce@example.org",
+               "--envelope-to", "r@example.org", "--transport", "mbox:o.mbox") == (
+        0, "accepted r@example.org 250 2.0.0 appended to mbox\nqueued as o.mbox\n", "")
+    stored = (workdir / "o.mbox").read_bytes()
+    assert b"\nReturn-Path: <bounce@example.org>\nX-Original-To: r@example.org\n" in stored
+
+
+def test_text_file_and_html_file_cannot_both_read_stdin(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello\n")))
+    assert cli(capsys, "compose", "--from", "a@example.org", "--text-file", "-",
+               "--html-file", "-") == (
+        2, "", "mimekit: --text-file - and --html-file - cannot both read standard input\n")
+
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def screen(text: str) -> list[str]:
+    """What a terminal shows for ``text`` (\\r, \\n and ESC [ K, erase to end of line)."""
+    lines: list[list[str]] = [[]]
+    col, i = 0, 0
+    while i < len(text):
+        if text.startswith("\x1b[K", i):
+            del lines[-1][col:]
+            i += 3
+            continue
+        ch = text[i]
+        i += 1
+        if ch == "\r":
+            col = 0
+        elif ch == "\n":
+            lines.append([])
+            col = 0
+        else:
+            line = lines[-1]
+            line.extend(" " * (col - len(line)))
+            if col < len(line):
+                line[col] = ch
+            else:
+                line.append(ch)
+            col += 1
+    return ["".join(line) for line in lines]
+
+
+def test_progress_bar_is_cleared_before_result_lines_and_warnings(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (new-user trial): result lines and warnings were printed on the bar's
+    line. Both streams go to one fake terminal here, as in a shell."""
+    import warnings
+
+    import mimekit.cli as cli_module
+
+    names = []
+    for n in range(3):
+        (workdir / f"m{n}.eml").write_bytes(
+            b"From: a@example.org\r\nTo: b%d@example.org\r\n\r\nx\r\n" % n)
+        names += ["--eml", f"m{n}.eml"]
+    tty = FakeTty()
+    monkeypatch.setattr(sys, "stdout", tty)
+    monkeypatch.setattr(sys, "stderr", tty)
+    real_envelope = cli_module._envelope
+
+    def envelope_with_warning(args: Any, message: Any) -> Any:
+        if message.headers.get("To") == "b1@example.org":
+            warnings.warn("slow server", UserWarning, stacklevel=1)
+        return real_envelope(args, message)
+
+    monkeypatch.setattr(cli_module, "_envelope", envelope_with_warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["send", *names, "--transport", "mbox:out.mbox"]) == 0
+    raw = tty.getvalue()
+    assert "] 0/3 m0.eml" in raw and "] 2/3 m2.eml" in raw  # the bar was drawn
+    shown = screen(raw)
+    warning = [line for line in shown if "UserWarning: slow server" in line]
+    assert len(warning) == 1 and "]" not in warning[0].partition("UserWarning")[0][-3:]
+    assert [line for line in shown if line.startswith("m")] == [
+        "m0.eml: accepted b0@example.org 250 2.0.0 appended to mbox",
+        "m0.eml: queued as out.mbox",
+        "m1.eml: accepted b1@example.org 250 2.0.0 appended to mbox",
+        "m1.eml: queued as out.mbox",
+        "m2.eml: accepted b2@example.org 250 2.0.0 appended to mbox",
+        "m2.eml: queued as out.mbox"]
+    assert not any("/3 " in line for line in shown)  # no bar left over or mixed in
+    assert shown[-1] == ""
+
+
+ADDRS = ("--from", "a@example.org", "--to", "b@example.org", "--text", "x")
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (("compose", "--to", "b@example.org", "--text", "x"), 2,
+     "give --from: a message needs an author (RFC 5322 section 3.6.2)"),
+    (("compose", "--from", "a@example.org, c@example.org", "--text", "x"), 2,
+     "give --sender: a message with several --from authors needs one (RFC 5322 section 3.6.2)"),
+    (("compose", *ADDRS, "--header", "Bcc: x@example.org"), 2,
+     "--header 'Bcc: x@example.org': mimekit writes Bcc itself, use --bcc"),
+    (("compose", *ADDRS, "--header", "subject: hi"), 2,
+     "--header 'subject: hi': mimekit writes subject itself, use --subject"),
+    (("compose", *ADDRS, "--header", "Content-Type: text/html"), 2,
+     ("--header 'Content-Type: text/html': mimekit writes Content-Type itself, from --text, "
+     "--html, --attach and --inline")),
+    (("compose", *ADDRS, "--header", "MIME-Version: 2.0"), 2,
+     ("--header 'MIME-Version: 2.0': mimekit compose writes MIME-Version itself or not at all, "
+     "and has no option for it")),
+    (("compose", "--from", "not an address", "--to", "b@example.org", "--text", "x"), 1,
+     "--from: 'not an address' is not an email address (address without '@')"),
+    (("compose", "--from", "a@example.org", "--cc", "a@", "--text", "x"), 1,
+     "--cc: 'a@' is not an email address (address without a domain)"),
+    (("compose", "--from", "a@example.org", "--to", "Bö <bö@exämple.org>", "--text", "x"), 1,
+     ("--to: 'bö@exämple.org' is not ASCII before the '@', and mimekit compose writes ASCII "
+     "mail only (such an address needs SMTPUTF8, RFC 6531)")),
+    (("compose", *ADDRS, "--message-id", "no-at-sign"), 1,
+     ("--message-id: 'no-at-sign' is not a message id: RFC 5322 section 3.6.4 wants "
+     "<left@right>, e.g. <20240101.1234@example.org>")),
+    (("compose", *ADDRS, "--message-id", "<a b@example.org>"), 1,
+     ("--message-id: '<a b@example.org>' is not a message id: RFC 5322 section 3.6.4 wants "
+     "<left@right>, e.g. <20240101.1234@example.org>")),
+    (("compose", *ADDRS, "--message-id", "a@"), 1,
+     ("--message-id: 'a@' is not a message id: RFC 5322 section 3.6.4 wants "
+     "<left@right>, e.g. <20240101.1234@example.org>")),
+])
+def test_errors_name_the_cli_option(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                    args: tuple[str, ...], code: int, message: str) -> None:
+    """Regression (new-user trial): errors named Python calls (from_(), bcc() instead of
+    header(), policy SMTPUTF8) or neither the option nor the value."""
+    assert cli(capsys, *args, "-o", "out.eml") == (code, "", f"mimekit: {message}\n")
+    assert not (workdir / "out.eml").exists()
+
+
+def test_good_message_ids_are_kept(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for given, written in [("<1.2@example.org>", b"<1.2@example.org>"),
+                           ("x@example.org", b"<x@example.org>"),
+                           ("<a.b@[192.0.2.1]>", b"<a.b@[192.0.2.1]>")]:
+        assert cli(capsys, "compose", *ADDRS, "--message-id", given, "-o", "m.eml")[0] == 0
+        assert b"\r\nMessage-ID: " + written + b"\r\n" in (workdir / "m.eml").read_bytes()
+
+
+def test_cafile_errors_name_the_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (new-user trial): "No such file or directory" without the name, and a
+    raw "[X509: NO_CERTIFICATE_OR_CRL_FOUND]" for a file that is not a certificate."""
+    (workdir / "t1.eml").write_bytes(b"From: a@example.org\n\nx\n")
+    send = ("send", *ADDRS, "--transport", "smtp://127.0.0.1:1")
+    assert cli(capsys, *send, "--cafile", "nosuch.pem") == (
+        1, "", "mimekit: cannot read --cafile nosuch.pem: no such file\n")
+    assert cli(capsys, *send, "--cafile", str(workdir)) == (
+        1, "", f"mimekit: cannot read --cafile {workdir}: it is a folder\n")
+    assert cli(capsys, *send, "--cafile", "t1.eml") == (
+        1, "", ("mimekit: --cafile t1.eml holds no CA certificate in PEM form "
+               "(BEGIN CERTIFICATE)\n"))
+
+
+def test_transport_url_errors_name_their_source(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = ("is not a transport URL (expected smtp://, smtps://, smtp+starttls://, "
+                "file:, maildir:, mbox: or memory:)")
+    monkeypatch.setenv("MIMEKIT_TRANSPORT", "nope")
+    assert cli(capsys, "send", *ADDRS) == (
+        1, "", f"mimekit: MIMEKIT_TRANSPORT='nope' {expected}\n")
+    assert cli(capsys, "send", *ADDRS, "--transport", "nope") == (
+        1, "", f"mimekit: --transport 'nope' {expected}\n")
+    assert not list(workdir.iterdir())
+
+
+def test_file_errors_have_one_wording_naming_the_path(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (new-user trial): "no such file", "No such file or directory" and
+    "Is a directory: adir" across commands."""
+    (workdir / "adir").mkdir()
+    (workdir / "m.eml").write_bytes(b"From: a@example.org\n\nx\n")
+    cases = [
+        (("inspect", "nosuch"), "cannot read nosuch: no such file"),
+        (("inspect", "adir"), ("cannot read adir: it is a folder but not a Maildir "
+                              "(no cur/ or new/)")),
+        (("lint", "nosuch"), "cannot read nosuch: no such file"),
+        (("extract", "nosuch", "--dir", "out"), "cannot read nosuch: no such file"),
+        (("extract", "adir", "--dir", "out"), "cannot read adir: it is a folder"),
+        (("extract", "m.eml", "--dir", "m.eml"), "cannot write m.eml: it already exists"),
+        (("send", "--eml", "nosuch"), "cannot read nosuch: no such file"),
+        (("send", "--eml", "adir"), "cannot read adir: it is a folder"),
+        (("compose", *ADDRS[:4], "--text-file", "nosuch"), "cannot read nosuch: no such file"),
+        (("compose", *ADDRS[:4], "--html-file", "adir"), "cannot read adir: it is a folder"),
+        (("compose", *ADDRS, "--attach", "nosuch"), "cannot read nosuch: no such file"),
+        (("compose", *ADDRS, "--attach", "adir"), "cannot read adir: it is a folder"),
+        (("compose", *ADDRS, "--inline", "nosuch.png"), "cannot read nosuch.png: no such file"),
+        (("compose", *ADDRS, "-o", "adir"), "cannot write adir: it is a folder"),
+        (("compose", *ADDRS, "-o", "nodir/m.eml"),
+         "cannot write nodir/m.eml: its folder does not exist"),
+    ]
+    for args, message in cases:
+        assert cli(capsys, *args) == (1, "", f"mimekit: {message}\n"), args
+    assert sorted(p.name for p in workdir.iterdir()) == ["adir", "m.eml"]
+
+
+def test_attach_help_says_repeatable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "compose", "--help")[0] == 0
+    with pytest.raises(SystemExit):
+        main(["send", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--attach PATH attach this file (repeatable)" in help_text
+
+
+def test_duplicate_inline_content_id_is_refused(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    html = ("--from", "a@example.org", "--to", "b@example.org", "--html", "<img src=cid:a>")
+    assert cli(capsys, "compose", *html, "--inline", "logo.png:a", "--inline", "logo.png:a",
+               "-o", "m.eml") == (
+        2, "", ("mimekit: --inline 'logo.png:a': the Content-ID 'a' is already used by "
+               "--inline 'logo.png:a'; give each image its own PATH:CID\n"))
+    assert cli(capsys, "compose", *html, "--inline", "logo.png", "--inline", "./logo.png",
+               "-o", "m.eml") == (
+        2, "", ("mimekit: --inline './logo.png': the Content-ID 'logo.png' is already used by "
+               "--inline 'logo.png'; give each image its own PATH:CID\n"))
+    assert not (workdir / "m.eml").exists()
+    assert cli(capsys, "compose", *html, "--inline", "logo.png:a", "--inline", "logo.png:b",
+               "-o", "m.eml")[0] == 0
