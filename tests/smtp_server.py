@@ -680,3 +680,75 @@ class _LineIO:
     def wrap(self, ctx: ssl.SSLContext) -> None:
         self.buf.clear()
         self.sock = ctx.wrap_socket(self.sock, server_side=True)
+
+
+# ------------------------------------------------------------------ not SMTP
+
+
+class SilentServer:
+    """A TCP listener on 127.0.0.1 that is no SMTP server: what a plain client
+    meets on an implicit-TLS port (the server waits for a TLS ClientHello and
+    never sends a greeting) or on an HTTP port.
+
+    Without ``first_bytes`` nothing runs in the background: the kernel
+    completes each TCP handshake into the listen backlog, and :meth:`attempts`
+    accepts what is pending (keeping it open, never writing) and returns how
+    many connections were made in all: an exact count, no timing involved.
+    With ``first_bytes`` a thread accepts each connection, counts it, writes
+    those bytes (a TLS record, an HTTP reply) and keeps it open; the count is
+    exact once the client has read them."""
+
+    def __init__(self, first_bytes: bytes = b"") -> None:
+        self.first_bytes = first_bytes
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.host = "127.0.0.1"
+        self.port: int = self._sock.getsockname()[1]
+        self._conns: list[socket.socket] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+        if first_bytes:
+            self._thread = threading.Thread(target=self._serve, daemon=True)
+            self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            self._count += 1
+            with contextlib.suppress(OSError):
+                conn.sendall(self.first_bytes)
+
+    def attempts(self) -> int:
+        """How many connections clients made so far."""
+        if self._thread is None:
+            self._sock.setblocking(False)
+            while True:
+                try:
+                    conn, _ = self._sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                self._conns.append(conn)
+                self._count += 1
+            self._sock.setblocking(True)
+        return self._count
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        if self._thread is not None:
+            self._thread.join(2)
+
+    def __enter__(self) -> SilentServer:  # noqa: PYI034 - final in practice
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
