@@ -226,7 +226,7 @@ def _inline_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
         path, cid = spec, os.path.basename(spec)
         if not os.path.exists(spec) and ":" in spec:
             path, _, cid = spec.rpartition(":")
-        cid = (cid or os.path.basename(path)).strip().strip("<>")
+        cid = cid.strip().strip("<>").strip() or os.path.basename(path)
         if cid in seen:
             raise UsageError(f"--inline {spec!r}: the Content-ID {cid!r} is already used by "
                              f"--inline {seen[cid]!r}; give each image its own PATH:CID")
@@ -245,6 +245,12 @@ def _builder(args: argparse.Namespace) -> Builder:
     headers = [_check_header(line) for line in args.header]
     if args.message_id is not None:
         _check_message_id(args.message_id)
+    if args.date:
+        from .dates import parse_date
+
+        if parse_date(args.date) is None:
+            raise JobFailed(f"--date: {args.date!r} is not an RFC 5322 date, e.g. "
+                            "'Thu, 01 Feb 2024 10:00:00 +0100'")
     b = compose()
     for dest in ("from_", "sender", "reply_to"):
         if getattr(args, dest):
@@ -253,7 +259,10 @@ def _builder(args: argparse.Namespace) -> Builder:
         for value in getattr(args, dest):
             _add_address(b, dest, value)
     if args.subject is not None:
-        b.subject(args.subject)
+        try:
+            b.subject(args.subject)
+        except BuildError as exc:
+            raise JobFailed(f"--subject: {exc}") from exc
     text = _read_text_arg(args.text, args.text_file, "text")
     html = _read_text_arg(args.html, args.html_file, "html")
     if text is not None:

@@ -381,6 +381,10 @@ ADDRS = ("--from", "a@example.org", "--to", "b@example.org", "--text", "x")
     (("compose", "--from", "a@example.org", "--to", "Bö <bö@exämple.org>", "--text", "x"), 1,
      ("--to: 'bö@exämple.org' is not ASCII before the '@', and mimekit compose writes ASCII "
      "mail only (such an address needs SMTPUTF8, RFC 6531)")),
+    (("compose", *ADDRS, "--date", "yesterday"), 1,
+     "--date: 'yesterday' is not an RFC 5322 date, e.g. 'Thu, 01 Feb 2024 10:00:00 +0100'"),
+    (("compose", *ADDRS, "--subject", "a\nBcc: x@example.org"), 1,
+     "--subject: subject contains '\\n': a header value cannot hold a line break or NUL"),
     (("compose", *ADDRS, "--message-id", "no-at-sign"), 1,
      ("--message-id: 'no-at-sign' is not a message id: RFC 5322 section 3.6.4 wants "
      "<left@right>, e.g. <20240101.1234@example.org>")),
@@ -487,3 +491,6 @@ def test_duplicate_inline_content_id_is_refused(
     assert not (workdir / "m.eml").exists()
     assert cli(capsys, "compose", *html, "--inline", "logo.png:a", "--inline", "logo.png:b",
                "-o", "m.eml")[0] == 0
+    # An empty CID is the file name's, as when none is given.
+    assert cli(capsys, "compose", *html, "--inline", "logo.png:<>", "-o", "m2.eml")[0] == 0
+    assert b"\r\nContent-ID: <logo.png>\r\n" in (workdir / "m2.eml").read_bytes()
