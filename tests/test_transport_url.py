@@ -449,3 +449,61 @@ def test_pool_size_takes_only_ascii_digits() -> None:
     with pytest.raises(InvalidURL, match="pool_size"):
         parse_url("smtp://h.example?pool_size=%C2%B2")
     assert parse_url("smtp://h.example?pool_size=4").pool_size == 4
+
+
+# ------------------------------------------------- options named by error hints
+
+
+@pytest.mark.parametrize(
+    ("url", "security", "port"),
+    [
+        ("smtp://h.example?security=none", "none", 25),
+        ("smtp://h.example?security=starttls", "starttls", 25),
+        ("smtp+starttls://h.example?security=starttls-opportunistic", "starttls-opportunistic", 587),
+        ("smtps://h.example?security=tls", "tls", 465),
+        ("smtp://h.example:2525?security=tls", "tls", 2525),
+    ],
+)
+def test_security_option_replaces_the_scheme_mode(url: str, security: str, port: int) -> None:
+    u = parse_url(url)
+    assert (u.security, u.port) == (security, port)  # the port still follows the scheme
+    assert smtp_kwargs(u)["security"] == security
+
+
+def test_allow_plaintext_auth_option() -> None:
+    u = parse_url("smtp://u:p@h.example?security=none&allow_plaintext_auth=1")
+    assert u.allow_plaintext_auth is True
+    assert smtp_kwargs(u) == {
+        "security": "none",
+        "username": "u",
+        "password": "p",
+        "allow_plaintext_auth": True,
+    }
+    assert parse_url("smtp://h.example?allow_plaintext_auth=no").allow_plaintext_auth is False
+    assert "allow_plaintext_auth" not in smtp_kwargs(parse_url("smtp://h.example"))
+    t = from_url("smtp://u:p@h.example?security=none&allow_plaintext_auth=true")
+    assert t.settings.allow_plaintext_auth is True  # type: ignore[attr-defined]
+    assert t.settings.security == "none"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("smtp://h.example?security=ssl", ("option security='ssl' must be one of starttls, "
+         "starttls-opportunistic, tls, none")),
+        ("smtp://h.example?security=", "option security='' must be one of"),
+        ("smtp://h.example?allow_plaintext_auth=maybe", ("option allow_plaintext_auth='maybe' "
+         "must be 1/0")),
+        ("smtp://h.example?security=none&security=tls", "option 'security' given twice"),
+    ],
+)
+def test_new_option_errors(url: str, message: str) -> None:
+    with pytest.raises(InvalidURL) as info:
+        parse_url(url)
+    assert str(info.value).startswith(message)
+
+
+def test_new_options_as_overrides() -> None:
+    t = from_url("smtp://u:p@h.example", security="none", allow_plaintext_auth=True)
+    assert t.settings.security == "none"  # type: ignore[attr-defined]
+    assert t.settings.allow_plaintext_auth is True  # type: ignore[attr-defined]

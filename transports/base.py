@@ -410,11 +410,15 @@ def check_message_type(message: object, where: str = "send()") -> None:
 
     if isinstance(message, _Message):
         return
+    kind = type(message)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else (
+        f"{kind.__module__}.{kind.__qualname__}"  # e.g. email.message.Message
+    )
     hint = ""
     if isinstance(message, str):
         hint = " (encode text first, e.g. text.encode('utf-8'), or parse it into a Message)"
     raise TypeError(
-        f"{where} takes {ACCEPTED_MESSAGE_TYPES}, not {type(message).__name__}{hint}"
+        f"{where} takes {ACCEPTED_MESSAGE_TYPES}, not {name}{hint}"
     )
 
 
