@@ -96,6 +96,21 @@ def _bytes_to_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def _replaced(raw: bytes) -> bool:
+    """Whether :func:`_bytes_to_text` put U+FFFD for bytes of ``raw`` (only its lenient
+    UTF-8 reading does: windows-1252 and Latin-1 never produce it)."""
+    try:
+        unfold(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _undecodable(name: str, where: str = "") -> Defect:
+    return Defect("UndecodableHeaderBytes",
+                  f"undecodable bytes in {where}the {name} field replaced by U+FFFD")
+
+
 @attrs.frozen(eq=False)
 class Header:
     """One header field as on the wire.
@@ -175,18 +190,45 @@ class Header:
         return self.decode()[1]
 
     def decode(self) -> tuple[str, tuple[Defect, ...]]:
-        """(decoded value, defects), computed once and cached on the header."""
+        """(decoded value, defects), computed once and cached on the header.
+
+        The value is the decoded text exactly: a bare CR in the field and a CR/LF that
+        an encoded word decodes to are kept (each with a defect), and every path that
+        writes a header refuses them (:class:`~mimekit.errors.HeaderInjectionError`).
+        """
         if self._cache is not None:
             return self._cache
         text = self.unfolded
         defects: list[Defect] = []
+        raw = self.raw
+        if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+            # RFC 5322 §2.2 (a field body holds no CR or LF) and §2.3 (CR and LF occur
+            # only together, as CRLF). Some readers end the line at a bare CR, others do
+            # not: "Subject: x\rBcc: y" is one field here but two there. Kept in the
+            # value as sent (see above), flagged.
+            defects.append(Defect("BareCarriageReturn", f"bare CR in the {self.name} field "
+                                  "(RFC 5322 §2.2, §2.3: CR only in CRLF)"))
+        if "\ufffd" in text and _replaced(self.raw_value):
+            defects.append(_undecodable(self.name))
         if "=?" in text:
             from mimekit.encoded_words import decode_header_text
 
+            before = text.count("\ufffd")
             try:
                 text = decode_header_text(text, defects)
             except Exception as exc:  # noqa: BLE001 - lenient: never raise on bad input
                 defects.append(Defect("UndecodableHeader", f"cannot decode: {exc}"))
+            if text.count("\ufffd") > before:
+                defects.append(_undecodable(self.name, "an encoded word of "))
+            if "\r" in text or "\n" in text:
+                # RFC 2047 §5: "Only printable and white space character data should be
+                # encoded", and readers should make sure decoded data causes no unwanted
+                # side effects. The value stays the decoded text as sent (the API's
+                # promise; Header.create, Headers.set and the builder refuse CR/LF, so
+                # it cannot become a second header line there), flagged for callers
+                # that write it elsewhere (a log line, another protocol).
+                defects.append(Defect("LineBreakInEncodedWord", f"an encoded word in the "
+                                      f"{self.name} field decodes to CR or LF"))
         result = tuple(attrs.evolve(d, header=self.name) if d.header is None else d for d in defects)
         object.__setattr__(self, "_cache", (text, result))
         return text, result

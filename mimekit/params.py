@@ -176,6 +176,12 @@ def _decode_words(value: str, defects: list[Defect] | None, header: str | None) 
         text = decode_header_text(value, found)
     except Exception:  # noqa: BLE001 - never let a sibling's bug break parsing
         return value
+    if text.count("\ufffd") > value.count("\ufffd"):
+        # Bytes the word's charset cannot decode became U+FFFD (lenient): say so. The
+        # same words read through Header.value give this very defect (recorded once).
+        from mimekit.headers import _undecodable
+
+        found.append(_undecodable(header or "parameter", "an encoded word of "))
     if defects is not None:
         defects.extend(attrs.evolve(d, header=header) for d in found)
     return text
@@ -187,6 +193,11 @@ def _decode_text(data: bytes, charset: str | None, defects: list[Defect] | None,
 
     found: list[Defect] = []
     text, _ = decode_bytes(data, charset or None, found, fallback="latin-1", strip_bom=False)
+    if "\ufffd" in text and text.count("\ufffd") > data.count(b"\xef\xbf\xbd"):
+        # RFC 2231 §4: the octets are text in the named charset; octets it cannot
+        # decode became U+FFFD (lenient), with this defect.
+        found.append(Defect("UndecodableHeaderBytes", f"undecodable bytes in an RFC 2231 "
+                            f"value of the {header or 'parameter'} field replaced by U+FFFD"))
     if defects is not None:
         defects.extend(attrs.evolve(d, header=header) for d in found)
     return text

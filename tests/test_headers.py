@@ -117,3 +117,102 @@ def test_create_value_round_trips(text: str) -> None:
     assert parsed.name == "Subject"
     # Folding and RFC 2047 may change white space runs at fold points, never the words.
     assert parsed.value.split() == text.split()
+
+
+# -- defects of decoding a value ----------------------------------------------------------
+
+
+def _value_defects(data: bytes) -> list[tuple[str, str | None, str, int | None]]:
+    from mimekit.parser import parse
+
+    return [(d.kind, d.header, d.detail, d.offset) for d in parse(data).defects]
+
+
+def test_bare_cr_in_a_header_is_a_defect() -> None:
+    # RFC 5322 §2.2/§2.3: CR occurs only in CRLF. The value keeps it as sent (builders
+    # refuse CR/LF), flagged; the raw bytes round-trip.
+    from mimekit.parser import parse
+
+    data = b"Subject: x\rBcc: evil@example.org\r\n\r\nbody"
+    msg = parse(data)
+    assert msg.subject == "x\rBcc: evil@example.org"
+    assert "bcc" not in msg.headers
+    assert _value_defects(data) == [
+        ("BareCarriageReturn", "Subject",
+         "bare CR in the Subject field (RFC 5322 §2.2, §2.3: CR only in CRLF)", 0)]
+    assert msg.to_bytes() == data
+    # CRLF line endings and folds are not bare CRs.
+    assert _value_defects(b"Subject: a\r\n b\r\nTo: c@d.e\r\n\r\nx") == []
+
+
+def test_crlf_decoded_from_an_encoded_word_is_a_defect() -> None:
+    # RFC 2047 §5: only printable and white space characters should be encoded.
+    from mimekit.parser import parse
+
+    data = (b"Subject: =?utf-8?Q?hello=0D=0ABcc:_x?=\r\n"
+            b"From: =?utf-8?Q?Ann=0D=0AB?= <a@example.org>\r\n\r\nbody")
+    msg = parse(data)
+    assert msg.subject == "hello\r\nBcc: x"
+    assert msg.from_[0].name == "Ann\r\nB"  # type: ignore[union-attr]
+    assert _value_defects(data) == [
+        ("LineBreakInEncodedWord", "Subject",
+         "an encoded word in the Subject field decodes to CR or LF", 0),
+        ("LineBreakInEncodedWord", "From",
+         "an encoded word in the From field decodes to CR or LF", 40)]
+    with pytest.raises(HeaderInjectionError):
+        Header.create("Subject", msg.subject)
+
+
+def test_undecodable_raw_header_bytes_are_a_defect() -> None:
+    # A UTF-8 file name cut inside a character (corpus russian-attachment-yahoo.eml):
+    # decoding stays lenient (U+FFFD), with a defect naming the field.
+    from mimekit.parser import parse
+
+    data = (b"Content-Type: image/png; name=\"\xd0\x9a\xd0\xb0\xd1\x80\xd1\x82\xd0\"\r\n"
+            b"\r\nx")
+    msg = parse(data)
+    assert msg.filename == "\u041a\u0430\u0440\u0442\ufffd"
+    assert _value_defects(data) == [
+        ("UndecodableHeaderBytes", "Content-Type",
+         "undecodable bytes in the Content-Type field replaced by U+FFFD", 0)]
+    # A U+FFFD sent as valid UTF-8 is no defect.
+    assert _value_defects("Subject: a\ufffd\r\n\r\nx".encode()) == []
+
+
+def test_undecodable_encoded_word_and_rfc2231_bytes_are_defects() -> None:
+    from mimekit.parser import parse
+
+    data = (b"Subject: =?utf-8?B?0JrQsNGA0YLQuNC90LrQsNA=?=\r\n"
+            b"Content-Type: image/png\r\n"
+            b"Content-Disposition: attachment; filename*=utf-8''%D0%9A%D0%B0%D1%80%D1%82%D0"
+            b"%B8%D0%BD%D0%BA%D0%B0%D0\r\n\r\nx")
+    msg = parse(data)
+    assert msg.subject == "\u041a\u0430\u0440\u0442\u0438\u043d\u043a\u0430\ufffd"
+    assert msg.filename == "\u041a\u0430\u0440\u0442\u0438\u043d\u043a\u0430\ufffd"
+    assert _value_defects(data) == [
+        ("CharsetMismatch", "Subject", "declared charset 'utf-8' cannot decode the data", 0),
+        ("UndecodableHeaderBytes", "Subject",
+         "undecodable bytes in an encoded word of the Subject field replaced by U+FFFD", 0),
+        ("CharsetMismatch", "Content-Disposition",
+         "declared charset 'utf-8' cannot decode the data", 72),
+        ("UndecodableHeaderBytes", "Content-Disposition",
+         "undecodable bytes in an RFC 2231 value of the Content-Disposition field replaced "
+         "by U+FFFD", 72)]
+
+
+def test_undecodable_bytes_corpus_russian_attachment() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from corpus import corpus_bytes
+
+    from mimekit.parser import parse
+
+    msg = parse(corpus_bytes("mailgun-flanker/russian-attachment-yahoo.eml"))
+    part = msg.children[1]
+    assert part.filename is not None and part.filename.endswith("\u0447\u0442\ufffd")
+    assert [(d.kind, d.part, d.header) for d in msg.defects
+            if d.kind == "UndecodableHeaderBytes"] == [
+        ("UndecodableHeaderBytes", "2", "Content-Type"),
+        ("UndecodableHeaderBytes", "2", "Content-Disposition")]
