@@ -196,8 +196,8 @@ def test_undecodable_encoded_word_and_rfc2231_bytes_are_defects() -> None:
         ("CharsetMismatch", "Content-Disposition",
          "declared charset 'utf-8' cannot decode the data", 72),
         ("UndecodableHeaderBytes", "Content-Disposition",
-         "undecodable bytes in an RFC 2231 value of the Content-Disposition field replaced "
-         "by U+FFFD", 72)]
+         ("undecodable bytes in an RFC 2231 value of the Content-Disposition field "
+          "replaced by U+FFFD"), 72)]
 
 
 def test_undecodable_bytes_corpus_russian_attachment() -> None:

@@ -375,8 +375,8 @@ def test_too_many_parts_keeps_the_first_parts() -> None:
     assert msg.epilogue.startswith(b"\r\n--b\r\nContent-Type: text/plain\r\n\r\npart 10000\r\n")
     assert msg.epilogue.endswith(b"part 10001\r\n--b--\r\n")
     assert [(d.kind, d.part, d.detail) for d in msg.defects] == [
-        ("TooManyParts", "", "more than 10000 parts; the parts after part 9999 of this "
-         "multipart are kept raw (as its epilogue)")]
+        ("TooManyParts", "", ("more than 10000 parts; the parts after part 9999 of this "
+                              "multipart are kept raw (as its epilogue)"))]
     assert msg.to_bytes() == data
 
 
