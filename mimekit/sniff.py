@@ -278,7 +278,8 @@ def _by_name(filename: str | None) -> str | None:
     mime, encoding = mimetypes.guess_type("file" + ext, strict=False)
     if encoding is not None:
         return _COMPRESSION.get(encoding, OCTET)
-    return mime
+    # mimetypes keeps the case of its tables (e.g. "application/vnd.ms-excel.addin.macroEnabled.12").
+    return mime.lower() if mime is not None else None
 
 
 def _looks_like_text(head: bytes, cut: bool) -> bool:

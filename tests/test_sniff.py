@@ -249,3 +249,8 @@ def test_tnef_stream_attached_is_written_and_read_as_tnef() -> None:
     assert part.mime_type == TNEF
     assert part.tnef is not None and [a.filename for a in part.tnef.attachments] == ["a.bin"]
     assert back.defects == []
+
+
+def test_types_from_the_name_are_lower_case() -> None:
+    """mimetypes keeps mixed case in its tables; guess_type promises lower case."""
+    assert guess_type(None, "book.xlam") == "application/vnd.ms-excel.addin.macroenabled.12"
