@@ -430,6 +430,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
             source = "--eml" if args.eml else "- (standard input)"
             raise UsageError(f"{_and_list(given)} cannot be used with {source}, which sends "
                              "a message as it is (only the --envelope-* options apply)")
+    _check_envelope_options(args)
     sources: list[tuple[str, Message]] = []
     if args.eml or args.raw:
         raws = [item for path in (args.eml or ["-"]) for item in _raw_messages(path)]
@@ -439,7 +440,12 @@ def _cmd_send(args: argparse.Namespace) -> int:
     if not sources:
         raise JobFailed(f"no message in {_and_list(args.eml or ['standard input'])}")
 
-    from mimekit.transports.errors import RecipientsRefused, SMTPResponseError
+    from mimekit.transports.errors import (
+        InvalidEnvelope,
+        MessageTooLarge,
+        RecipientsRefused,
+        SMTPResponseError,
+    )
 
     failed = 0
     many = len(sources) > 1
@@ -473,7 +479,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
                             raise JobFailed(f"every recipient was refused: {exc}") from exc
                         failed += 1
                         continue
-                    except SMTPResponseError as exc:
+                    except (SMTPResponseError, InvalidEnvelope, MessageTooLarge) as exc:
+                        # A failure of this message only: the others are still sent.
                         if not many:
                             raise JobFailed(str(exc)) from exc
                         say(f"{prefix}failed {exc}")
@@ -490,6 +497,22 @@ def _cmd_send(args: argparse.Namespace) -> int:
     if many and failed:
         say(f"mimekit: {failed} of {len(sources)} messages failed", sys.stderr)
     return 1 if failed else 0
+
+
+def _check_envelope_options(args: argparse.Namespace) -> None:
+    """--envelope-from/--envelope-to are the same for every message: check them once."""
+    from mimekit.transports.base import check_address
+    from mimekit.transports.errors import InvalidEnvelope
+
+    values = [("--envelope-from", "sender", args.envelope_from)] if args.envelope_from else []
+    for value in args.envelope_to:
+        values.extend(("--envelope-to", "recipient", v.strip())
+                      for v in value.split(",") if v.strip())
+    for option, what, value in values:
+        try:
+            check_address(value, what=what)
+        except InvalidEnvelope as exc:
+            raise JobFailed(f"{option}: {exc}") from exc
 
 
 def _envelope(args: argparse.Namespace, message: Message) -> Any:

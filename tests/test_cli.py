@@ -494,3 +494,31 @@ def test_duplicate_inline_content_id_is_refused(
     # An empty CID is the file name's, as when none is given.
     assert cli(capsys, "compose", *html, "--inline", "logo.png:<>", "-o", "m2.eml")[0] == 0
     assert b"\r\nContent-ID: <logo.png>\r\n" in (workdir / "m2.eml").read_bytes()
+
+
+def test_one_bad_message_in_an_mbox_does_not_stop_the_others(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A message without recipients fails alone; the next one is still sent."""
+    (workdir / "box.mbox").write_bytes(
+        b"From a@example.org Thu Jan  1 00:00:00 2024\nFrom: a@example.org\nSubject: none\n\n"
+        b"x\n\nFrom a@example.org Thu Jan  1 00:00:00 2024\nFrom: a@example.org\n"
+        b"To: c@example.org\nSubject: two\n\ny\n")
+    assert cli(capsys, "send", "--eml", "box.mbox", "--transport", "mbox:out.mbox") == (
+        1, ("box.mbox#1: failed the envelope has no recipients: the message has no To, Cc or "
+            "Bcc header and no envelope was given\n"
+            "box.mbox#2: accepted c@example.org 250 2.0.0 appended to mbox\n"
+            "box.mbox#2: queued as out.mbox\n"),
+        "mimekit: 1 of 2 messages failed\n")
+
+
+def test_bad_envelope_options_are_refused_once_naming_the_option(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "m.eml").write_bytes(b"From: a@example.org\nTo: b@example.org\n\nx\n")
+    send = ("send", "--eml", "m.eml", "--eml", "m.eml", "--transport", "mbox:out.mbox")
+    assert cli(capsys, *send, "--envelope-from", "a b@example.org") == (
+        1, "", ("mimekit: --envelope-from: envelope sender 'a b@example.org' contains white "
+               "space\n"))
+    assert cli(capsys, *send, "--envelope-to", "ok@example.org, a<b@example.org") == (
+        1, "", ("mimekit: --envelope-to: envelope recipient 'a<b@example.org' contains CR, LF, "
+               "NUL, '<' or '>'\n"))
+    assert not (workdir / "out.mbox").exists()
