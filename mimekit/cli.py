@@ -89,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("send", help="compose (or read) a message and send it")
     _add_compose_options(s)
     s.add_argument("--eml", action="append", default=[], metavar="FILE",
-                   help="send this raw message instead of composing (repeatable)")
+                   help="send the message in FILE as it is instead of composing (an mbox: "
+                        "each of its messages; repeatable)")
     s.add_argument("raw", nargs="?", metavar="-", help="read a raw message from stdin")
     s.add_argument("--transport", metavar="URL",
                    help=f"where to send (default $MIMEKIT_TRANSPORT or {DEFAULT_TRANSPORT})")
@@ -715,6 +716,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _sentence(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and cause.strerror and str(cause) and text.endswith(str(cause)):
+        # "cannot append to mbox 'o': [Errno 21] Is a directory: 'o'" -> "...: it is a folder"
+        text = text[: -len(str(cause))] + _os_reason(cause, writing=True)
     if isinstance(exc, OSError) and exc.strerror:
         text = (f"cannot use {exc.filename}: {_os_reason(exc)}" if exc.filename
                 else _os_reason(exc))

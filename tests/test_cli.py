@@ -462,6 +462,11 @@ def test_file_errors_have_one_wording_naming_the_path(
         (("compose", *ADDRS, "-o", "adir"), "cannot write adir: it is a folder"),
         (("compose", *ADDRS, "-o", "nodir/m.eml"),
          "cannot write nodir/m.eml: its folder does not exist"),
+        (("send", "--eml", "m.eml", "--envelope-to", "b@example.org", "--transport",
+          "mbox:adir"), "cannot append to mbox 'adir': it is a folder"),
+        (("send", "--eml", "m.eml", "--envelope-to", "b@example.org", "--transport",
+          "maildir:m.eml"), ("cannot deliver to Maildir 'm.eml': a part of the path is not a "
+                            "folder")),
     ]
     for args, message in cases:
         assert cli(capsys, *args) == (1, "", f"mimekit: {message}\n"), args
