@@ -269,3 +269,30 @@ def test_hinted_url_allow_plaintext_auth_option_works() -> None:
             t.send(MSG, envelope=ENV)
         assert len(srv.deliveries) == 1
         assert len(srv.auth_log) >= 1
+
+
+@pytest.mark.parametrize("kind", DRIVERS)
+def test_implicit_tls_to_a_plain_port_names_the_fix(kind: str) -> None:
+    """security='tls' against a plain SMTP port: its "220" is no TLS record; the
+    TLSError says which setting fits, and the attempt is not repeated."""
+    with FakeSMTPServer() as srv:
+        d = _driver(kind, srv, timeout=5.0, retries=2, security="tls")
+        with d, pytest.raises(TLSError) as info:
+            d.send(MSG, envelope=ENV)
+        assert len(srv.sessions) == 1
+    text = str(info.value)
+    assert text.startswith(f"TLS handshake with 127.0.0.1:{srv.port} failed: ")
+    assert text.endswith(" (a plain-text or STARTTLS port? use security='starttls', or "
+                         "smtp+starttls:// in a URL)")
+
+
+@pytest.mark.parametrize("kind", DRIVERS)
+def test_certificate_failure_gets_no_port_hint(kind: str, tmp_path: Any) -> None:
+    cert, key = make_cert(tmp_path)
+    with FakeSMTPServer(tls_context=server_context(cert, key), implicit_tls=True) as srv:
+        d = _driver(kind, srv, timeout=5.0, retries=2, security="tls")  # cert not trusted
+        with d, pytest.raises(TLSError) as info:
+            d.send(MSG, envelope=ENV)
+        assert len(srv.sessions) == 1
+    assert "certificate verify failed" in str(info.value)
+    assert "STARTTLS port" not in str(info.value)

@@ -33,6 +33,7 @@ from mimekit.transports.smtp.common import (
     check_raw,
     checked_pool_size,
     default_local_hostname,
+    implicit_tls_failed,
     io_failure,
     make_jobs,
     make_settings,
@@ -238,7 +239,7 @@ async def aconnect(settings: Settings) -> _AConnection:
             s.timeout,
         )
     except (ssl.SSLError, ssl.CertificateError) as exc:
-        raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
+        raise implicit_tls_failed(s, exc) from exc
     except (OSError, asyncio.TimeoutError) as exc:
         if _refused(exc):
             raise ConnectionRefused(f"cannot connect to {s.host}:{s.port}: {exc}") from exc

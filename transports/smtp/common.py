@@ -29,6 +29,7 @@ from mimekit.transports.errors import (
     ConnectionLost,
     RecipientsRefused,
     SMTPResponseError,
+    TLSError,
     TransportError,
 )
 from mimekit.transports.smtp.downgrade import to_7bit
@@ -76,6 +77,7 @@ __all__ = [
     "check_raw",
     "checked_pool_size",
     "default_local_hostname",
+    "implicit_tls_failed",
     "io_failure",
     "is_retriable",
     "lost",
@@ -362,6 +364,17 @@ def lost(proto: SMTPClientProtocol, what: str) -> ConnectionLost:
             "delivered (not resent)"
         )
     return ConnectionLost(what)
+
+
+def implicit_tls_failed(settings: Settings, exc: BaseException) -> TLSError:
+    """The error for a failed implicit-TLS handshake (RFC 8314 §3.3). A TLS
+    error that is no certificate problem usually means the port speaks plain
+    SMTP (its "220" greeting is no TLS record): the message says so."""
+    hint = ""
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
+        hint = (" (a plain-text or STARTTLS port? use security='starttls', or "
+                "smtp+starttls:// in a URL)")
+    return TLSError(f"TLS handshake with {settings.host}:{settings.port} failed: {exc}{hint}")
 
 
 def io_failure(

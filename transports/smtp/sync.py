@@ -35,6 +35,7 @@ from mimekit.transports.smtp.common import (
     check_raw,
     checked_pool_size,
     default_local_hostname,
+    implicit_tls_failed,
     io_failure,
     make_jobs,
     make_settings,
@@ -185,7 +186,7 @@ def connect(settings: Settings) -> _Connection:
             try:
                 sock = s.ssl_context.wrap_socket(sock, server_hostname=s.tls_server_name)
             except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
-                raise TLSError(f"TLS handshake with {s.host}:{s.port} failed: {exc}") from exc
+                raise implicit_tls_failed(s, exc) from exc
         proto = SMTPClientProtocol(local, tls_active=s.security == "tls")
     except BaseException:
         sock.close()
