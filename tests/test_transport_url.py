@@ -507,3 +507,10 @@ def test_new_options_as_overrides() -> None:
     t = from_url("smtp://u:p@h.example", security="none", allow_plaintext_auth=True)
     assert t.settings.security == "none"  # type: ignore[attr-defined]
     assert t.settings.allow_plaintext_auth is True  # type: ignore[attr-defined]
+
+
+def test_redacted_shows_security_overrides() -> None:
+    u = parse_url("smtp://u:p@h.example?security=none&allow_plaintext_auth=1&timeout=3")
+    assert u.redacted() == "smtp://u:***@h.example:25?security=none&allow_plaintext_auth=1"
+    assert parse_url(u.redacted().replace("***", "p")) == attrs.evolve(u, timeout=None)
+    assert parse_url("smtps://h.example?security=tls").redacted() == "smtps://h.example:465"

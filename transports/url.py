@@ -143,7 +143,14 @@ class TransportURL:
             user = quote(self.username, safe="!$&'()*+,;=-._~")
             auth = user + (":***" if self.password is not None else "") + "@"
         host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
-        return f"{self.scheme}://{auth}{host}:{self.port}"
+        # the options that change what is safe to send (shown so a log tells them apart)
+        query = []
+        if self.scheme in SMTP_SCHEMES and self.security != SMTP_SCHEMES[self.scheme][0]:
+            query.append(f"security={self.security}")
+        if self.allow_plaintext_auth:
+            query.append("allow_plaintext_auth=1")
+        tail = "?" + "&".join(query) if query else ""
+        return f"{self.scheme}://{auth}{host}:{self.port}{tail}"
 
 
 def _unquote(text: str, what: str) -> str:
