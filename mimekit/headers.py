@@ -201,7 +201,9 @@ class Header:
         text = self.unfolded
         defects: list[Defect] = []
         raw = self.raw
-        if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+        cr = raw.find(b"\r")  # usually -1 or the final CRLF's: no counting then
+        if cr >= 0 and (cr != len(raw) - 2 or raw[-1] != 10) and \
+                raw.count(b"\r") != raw.count(b"\r\n"):
             # RFC 5322 §2.2 (a field body holds no CR or LF) and §2.3 (CR and LF occur
             # only together, as CRLF). Some readers end the line at a bare CR, others do
             # not: "Subject: x\rBcc: y" is one field here but two there. Kept in the

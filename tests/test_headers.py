@@ -143,6 +143,10 @@ def test_bare_cr_in_a_header_is_a_defect() -> None:
     assert msg.to_bytes() == data
     # CRLF line endings and folds are not bare CRs.
     assert _value_defects(b"Subject: a\r\n b\r\nTo: c@d.e\r\n\r\nx") == []
+    # A bare CR in a folded field, and in the last line of the input (no line end).
+    assert [k for k, *_ in _value_defects(b"Subject: a\r\n b\rc\r\n\r\nx")] == [
+        "BareCarriageReturn"]
+    assert [k for k, *_ in _value_defects(b"Subject: x\rY")] == ["BareCarriageReturn"]
 
 
 def test_crlf_decoded_from_an_encoded_word_is_a_defect() -> None:
