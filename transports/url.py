@@ -144,12 +144,12 @@ class TransportURL:
             auth = user + (":***" if self.password is not None else "") + "@"
         host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
         # the options that change what is safe to send (shown so a log tells them apart)
-        query = []
+        shown: list[str] = []
         if self.scheme in SMTP_SCHEMES and self.security != SMTP_SCHEMES[self.scheme][0]:
-            query.append(f"security={self.security}")
+            shown.append(f"security={self.security}")
         if self.allow_plaintext_auth:
-            query.append("allow_plaintext_auth=1")
-        tail = "?" + "&".join(query) if query else ""
+            shown.append("allow_plaintext_auth=1")
+        tail = "?" + "&".join(shown) if shown else ""
         return f"{self.scheme}://{auth}{host}:{self.port}{tail}"
 
 
