@@ -289,7 +289,7 @@ def test_calendar_without_method_gets_the_one_given() -> None:
         mimekit.compose().calendar(no_method)
     msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("Invitation")
            .calendar(no_method, method="request").build())
-    cal = [p for p in mimekit.parse(msg.to_bytes()).walk() if p.mime_type == "text/calendar"][0]
+    cal = next(p for p in mimekit.parse(msg.to_bytes()).walk() if p.mime_type == "text/calendar")
     assert cal.content_type.get("method") == "REQUEST"
     assert cal.get_text().startswith("BEGIN:VCALENDAR\nMETHOD:REQUEST\nVERSION:2.0\n")
     with pytest.raises(mimekit.BuildError, match="BEGIN:VCALENDAR"):
