@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdlib_defects import std_defects
 
 import mimekit
 from mimekit.errors import HeaderInjectionError
@@ -32,24 +33,8 @@ def _stdlib(raw: bytes) -> email.message.EmailMessage:
     return msg
 
 
-# With policy.legacy_filename (the default) a non-ASCII Content-Type ``name`` is written
-# in the RFC 2047 form older Outlook reads; RFC 2047 §5 does not allow encoded words in a
-# quoted string, so the stdlib notes exactly these two complaints about that parameter.
-LEGACY_NAME_COMPLAINTS = {"encoded word inside quoted string",
-                          "missing trailing whitespace after encoded-word"}
-
-
 def _all_defects(msg: email.message.EmailMessage, *, legacy: bool = True) -> list[object]:
-    found: list[object] = []
-    for part in msg.walk():
-        found.extend(part.defects)
-        for name, value in part.items():
-            for defect in getattr(value, "defects", ()):
-                if legacy and name.lower() == "content-type" and \
-                        str(defect) in LEGACY_NAME_COMPLAINTS:
-                    continue
-                found.append(defect)
-    return found
+    return [defect for _, defect in std_defects(msg, legacy=legacy)]
 
 
 def test_text_only_is_a_single_leaf() -> None:

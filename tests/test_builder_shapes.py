@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdlib_defects import std_defects
 
 import mimekit
 from mimekit.html2text import html_to_text
@@ -791,26 +792,9 @@ _X_PRIORITY = {"high": "1", "normal": "3", "low": "5"}
 
 
 # ------------------------------------------------------------------- standard library
-# With policy.legacy_filename (the default) a non-ASCII Content-Type ``name`` is written
-# in the RFC 2047 form older Outlook reads; RFC 2047 §5 does not allow encoded words in a
-# quoted string, so the stdlib notes exactly these complaints about that one parameter
-# (the same allowance as tests/test_builder.py).
-LEGACY_NAME_COMPLAINTS = {"encoded word inside quoted string",
-                          "missing trailing whitespace after encoded-word"}
-
-
 def _std_defects(msg: email.message.EmailMessage, legacy: bool) -> list[Any]:
     """Defects of every part (walk) and of every header object of every part."""
-    found: list[Any] = []
-    for part in msg.walk():
-        found.extend(part.defects)
-        for name, value in part.items():
-            for defect in getattr(value, "defects", ()):
-                if legacy and name.lower() == "content-type" and \
-                        str(defect) in LEGACY_NAME_COMPLAINTS:
-                    continue
-                found.append((name, defect))
-    return found
+    return std_defects(msg, legacy=legacy)
 
 
 def _ws(text: str) -> str:

@@ -458,16 +458,7 @@ class SendJob:
 
     def transaction(self, proto: SMTPClientProtocol) -> Step[Transaction]:
         """The protocol operation that sends this message on ``proto``."""
-        r = self.request()
-        return proto.transaction(
-            r.data,
-            r.mail_from,
-            r.rcpt_to,
-            dsn=r.dsn,
-            downgrade=r.downgrade,
-            chunking=r.chunking,
-            crlf=r.crlf,
-        )
+        return self.request().run(proto)
 
     def request(self) -> TxRequest:
         """This message as one item of :meth:`SMTPClientProtocol.transactions`."""

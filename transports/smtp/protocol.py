@@ -147,6 +147,18 @@ class TxRequest:
     chunking: bool = True
     crlf: bool = False
 
+    def run(self, proto: SMTPClientProtocol) -> Step[Transaction]:
+        """:meth:`SMTPClientProtocol.transaction` for this message on ``proto``."""
+        return proto.transaction(
+            self.data,
+            self.mail_from,
+            self.rcpt_to,
+            dsn=self.dsn,
+            downgrade=self.downgrade,
+            chunking=self.chunking,
+            crlf=self.crlf,
+        )
+
 
 @attrs.define
 class Batch:
@@ -626,15 +638,7 @@ class SMTPClientProtocol:
         self.data_committed = False
         if not self.has("PIPELINING"):
             for req in requests:
-                tx = yield from self.transaction(
-                    req.data,
-                    req.mail_from,
-                    req.rcpt_to,
-                    dsn=req.dsn,
-                    downgrade=req.downgrade,
-                    chunking=req.chunking,
-                    crlf=req.crlf,
-                )
+                tx = yield from req.run(self)
                 batch.done.append(tx)
                 if tx.final is None:
                     return
