@@ -155,7 +155,14 @@ def read_mbox(source: str | os.PathLike[str] | bytes, policy: Policy = DEFAULT) 
 
 
 def read_maildir(path: str | os.PathLike[str], policy: Policy = DEFAULT) -> Iterator[Message]:
-    """Parse every message in a Maildir's ``cur/`` and ``new/`` (sorted by file name)."""
+    """Parse every message in a Maildir's ``cur/`` and ``new/`` (sorted by file name).
+
+    A folder with none of ``cur/``, ``new/`` and ``tmp/`` is not a Maildir: that raises
+    :class:`NotADirectoryError` (as ``mimekit inspect`` reports it) rather than reading
+    as an empty mailbox, which would hide a wrong path.
+    """
+    if not any(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new", "tmp")):
+        raise NotADirectoryError(f"not a Maildir (no cur/, new/ or tmp/): {os.fspath(path)!r}")
     for sub in ("cur", "new"):
         folder = os.path.join(path, sub)
         try:

@@ -115,10 +115,6 @@ def test_maildir_deliver_and_read(tmp_path: pathlib.Path) -> None:
     assert pathlib.Path(paths[0]).read_bytes() == b"Subject: 0\r\n\r\nbody\r\n"
 
 
-def test_read_maildir_missing_subfolders(tmp_path: pathlib.Path) -> None:
-    assert list(read_maildir(tmp_path)) == []
-
-
 def test_corpus_mboxes_read() -> None:
     repo = pathlib.Path(__file__).resolve().parent.parent
     corpus = pathlib.Path(os.environ.get("MIMEKIT_CORPUS", repo.parent / "shared" / "corpus"))
@@ -382,3 +378,13 @@ def test_an_unbounded_lock_timeout_is_accepted(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "box"
     append_mbox(path, b"Subject: s\n\nx\n", "a@example.org", lock_timeout=float("inf"))
     assert [m.subject for m in read_mbox(path)] == ["s"]
+
+
+def test_read_maildir_refuses_a_folder_that_is_not_a_maildir(tmp_path: pathlib.Path) -> None:
+    """A folder without cur/, new/ and tmp/ is an error (it used to read as empty,
+    hiding a wrong path); one of them is enough for an empty Maildir."""
+    (tmp_path / "x.eml").write_bytes(b"Subject: x\r\n\r\nbody\r\n")
+    with pytest.raises(NotADirectoryError, match="not a Maildir"):
+        list(read_maildir(tmp_path))
+    (tmp_path / "new").mkdir()
+    assert list(read_maildir(tmp_path)) == []
