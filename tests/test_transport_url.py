@@ -514,3 +514,16 @@ def test_redacted_shows_security_overrides() -> None:
     assert u.redacted() == "smtp://u:***@h.example:25?security=none&allow_plaintext_auth=1"
     assert parse_url(u.redacted().replace("***", "p")) == attrs.evolve(u, timeout=None)
     assert parse_url("smtps://h.example?security=tls").redacted() == "smtps://h.example:465"
+
+
+@pytest.mark.parametrize("url", ["smtp://-bad-.example", "smtp://a..b", "smtp://host-.example:25",
+                                 "smtp://.example"])
+def test_host_names_follow_rfc1123(url: str) -> None:
+    with pytest.raises(InvalidURL, match="invalid host"):
+        parse_url(url)
+
+
+def test_ordinary_host_names_are_accepted() -> None:
+    for host in ("mail.example.org", "mail.example.org.", "a-b.example", "mail_srv", "127.0.0.1",
+                 "bücher.example"):
+        assert parse_url(f"smtp://{host}").host == host

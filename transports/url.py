@@ -274,6 +274,12 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
         host = _unquote(host, "host")
     if not host or not _HOSTNAME.match(host) and not hostport.startswith("["):
         raise InvalidURL(f"invalid host in transport URL: {hostport!r}")
+    if not hostport.startswith("[") and any(
+        not label or label[0] == "-" or label[-1] == "-"
+        for label in host.removesuffix(".").split(".")
+    ):
+        # RFC 1123 §2.1 / RFC 952: no empty label, none starting or ending with "-".
+        raise InvalidURL(f"invalid host name in transport URL: {host!r}")
     if port is not None and port == 0:
         raise InvalidURL("port 0 is not a usable port")
     username: str | None = None
