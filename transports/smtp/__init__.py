@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from mimekit.transports.smtp.aio import AsyncSMTPTransport
     from mimekit.transports.smtp.protocol import DeliveryStatusUnknown, DSNOptions
     from mimekit.transports.smtp.sync import SMTPTransport
-    from mimekit.transports.smtp.wire import ConnectionRefused
+    from mimekit.transports.smtp.wire import ConnectionRefused, GreetingTimeout, NotSMTPServer
 
 __all__ = [
     "AsyncSMTPTransport",
     "ConnectionRefused",
     "DSNOptions",
     "DeliveryStatusUnknown",
+    "GreetingTimeout",
+    "NotSMTPServer",
     "SMTPTransport",
 ]
 
@@ -32,6 +34,8 @@ _WHERE = {
     "DSNOptions": "mimekit.transports.smtp.protocol",
     "DeliveryStatusUnknown": "mimekit.transports.smtp.protocol",
     "ConnectionRefused": "mimekit.transports.smtp.wire",
+    "GreetingTimeout": "mimekit.transports.smtp.wire",
+    "NotSMTPServer": "mimekit.transports.smtp.wire",
 }
 
 
