@@ -444,8 +444,8 @@ class Builder:
         fields.extend(body.headers._items)
         root_headers = Headers._from_parsed(fields, [h.name.lower() for h in fields])
         if body.is_multipart:
-            return Message.multipart(root_headers, list(body.children))
-        return Message.leaf(root_headers, body.body)
+            return Message.multipart(root_headers, list(body.children), policy=policy)
+        return Message.leaf(root_headers, body.body, policy=policy)
 
     def _stable_msgid(self, body: Part) -> str:
         digest = hashlib.sha256()
@@ -512,7 +512,7 @@ class Builder:
         headers = Headers()
         headers.add("Content-Type", ContentType.of(f"multipart/{subtype}", boundary=boundary),
                     self._policy)
-        return Part.multipart(headers, children)
+        return Part.multipart(headers, children, policy=self._policy)
 
     def _encoded_leaf(self, ctype: ContentType | Header, data: bytes, cte: str,
                       extra: tuple[tuple[str, object], ...] = ()) -> Part:
@@ -524,7 +524,8 @@ class Builder:
         for name, value in extra:
             headers.add(name, value, self._policy)
         headers._append(_own_header("Content-Transfer-Encoding", cte, self._policy))
-        return Part.leaf(headers, encode_body(data, cte, self._policy.linesep))
+        return Part.leaf(headers, encode_body(data, cte, self._policy.linesep),
+                         policy=self._policy)
 
     def _text_leaf(self, text: str, subtype: str) -> Part:
         data = _normalize_newlines(text).encode("utf-8")
@@ -547,7 +548,7 @@ class Builder:
         params = (("filename", name),) if name else ()
         headers.add("Content-Disposition", ContentDisposition("attachment", params),
                     self._policy)
-        return Part.rfc822(headers, message)
+        return Part.rfc822(headers, message, policy=self._policy)
 
     def _file_leaf(self, att: Attachment) -> Part:
         maintype = att.content_type.partition("/")[0]

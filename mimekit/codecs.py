@@ -393,7 +393,10 @@ def encode_body(
     7bit/8bit normalise every line ending to ``linesep``; they raise
     :class:`EncodingError` when the data cannot be sent that way (RFC 2045 §2.7/2.8:
     8-bit bytes under 7bit, NUL, or a line over 998 octets), so a mislabelled body
-    is never written. ``binary`` passes bytes through. For quoted-printable,
+    is never written. ``binary`` passes bytes through only when they already fit in a
+    message: every line break CRLF (``linesep``) and no line over 998 octets; anything
+    else raises :class:`EncodingError` (RFC 5322 §2.1.1 / §2.3 hold for the whole
+    message; mimekit never writes a body that breaks them). For quoted-printable,
     ``binary=True`` encodes CR/LF (lossless, for non-text content), ``False`` makes
     line endings hard breaks (text), and ``None`` (default) picks binary mode for
     data holding NUL or invalid UTF-8, so arbitrary bytes always come back exactly.
@@ -406,6 +409,14 @@ def encode_body(
             binary = _looks_binary(data)
         return qp_encode(data, linesep, binary=binary)
     if name == "binary":
+        if linesep == b"\r\n":  # every CR and every LF part of a CRLF pair
+            breaks_ok = data.count(b"\r\n") == data.count(b"\n") == data.count(b"\r")
+        else:
+            breaks_ok = b"\r" not in data
+        if not breaks_ok or _has_long_line(data):
+            raise EncodingError(
+                "binary content with bare CR/LF or a line over 998 octets cannot be written "
+                "in a message (RFC 5322 §2.1.1, §2.3): use base64")
         return data
     if name in ("7bit", "8bit"):
         if name == "7bit" and not data.isascii():

@@ -172,10 +172,11 @@ def _lint_leaf(part: Part, add: object) -> None:
     body = part.body if cte in ("7bit", "8bit", "binary") else b""
     if body:
         longest = max(len(line) for line in _lines(body))
-        if longest > 998 and cte != "binary":
+        if longest > 998:
             add("BodyLineTooLong", "error", part.id,
                 f"a {cte} body line of {longest} octets (limit 998).",
-                "use quoted-printable or base64 (RFC 5322 §2.1.1)")
+                "use quoted-printable or base64 (RFC 5322 §2.1.1; a binary body needs "
+                "BINARYMIME, RFC 3030, which few paths offer)")
         if cte == "7bit" and not body.isascii():
             add("EightBitIn7bit", "error", part.id, "8-bit bytes in a part labelled 7bit.",
                 "label it 8bit (and send with 8BITMIME) or encode it")

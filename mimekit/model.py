@@ -576,7 +576,15 @@ class Part(DefectLog):
                 cte = choose_cte(
                     data, text=self.mime_type.startswith("text/"), allow_8bit=self.policy.allow_8bit
                 )
-        cte = cte.lower()
+        cte = cte.strip().lower()
+        if cte in ("8bit", "binary") and not self.policy.allow_8bit:
+            from mimekit.errors import EncodingError
+
+            # RFC 6152 / RFC 3030: 8-bit and binary bodies need a path that carries
+            # them; the part's policy says this one does not.
+            raise EncodingError(
+                f"a {cte} body needs a policy with allow_8bit (an 8BITMIME path): this "
+                "part's policy does not allow it; use base64 or quoted-printable")
         if self.transfer_encoding != cte or "content-transfer-encoding" not in self._headers:
             self._headers.set("Content-Transfer-Encoding", cte, self.policy)
         self.set_body(encode_body(data, cte, self.policy.linesep))

@@ -481,3 +481,12 @@ def test_attach_message_from_a_path(tmp_path: Path) -> None:
     (part,) = back.attachments
     assert part.filename == "fwd.eml"
     assert part.message is not None and part.message.subject == "s"
+
+
+def test_message_id_domain_comes_from_the_policy() -> None:
+    policy = mimekit.Policy(message_id_domain="corp.example")
+    msg = mimekit.compose(policy).from_("a@example.org").to("b@example.org").text("x").build()
+    assert re.fullmatch(r"[0-9a-f]+\.[0-9a-f]{24}@corp\.example", msg.message_id or "")
+    idn = mimekit.Policy(message_id_domain="bücher.example")
+    msg = mimekit.compose(idn).from_("a@example.org").to("b@example.org").text("x").build()
+    assert (msg.message_id or "").endswith("@xn--bcher-kva.example")

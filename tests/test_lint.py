@@ -39,6 +39,19 @@ def test_findings_on_a_hand_written_message() -> None:
             "NoLegacyFilename", "BodyLineTooLong"} <= found
 
 
+def test_every_finding_has_a_hint_saying_how_to_fix_it() -> None:
+    raw = (b"To: b@example.org\nSubject: x\nMIME-Version: 1.0\n"
+           b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
+           + b"y" * 1200 + b"\n")
+    issues = {i.code: i for i in mimekit.parse(raw).lint()}
+    assert all(i.hint.strip() for i in issues.values())
+    assert issues["MissingFrom"].severity == "error"
+    assert "from_()" in issues["MissingFrom"].hint
+    # A binary body is not exempt from the 998-octet limit (it needs BINARYMIME).
+    assert "BINARYMIME" in issues["BodyLineTooLong"].hint
+    assert str(issues["BodyLineTooLong"]).startswith("error: BodyLineTooLong (message): ")
+
+
 def test_lint_command_exit_status(tmp_path: Path, capsys: object) -> None:
     good = tmp_path / "good.eml"
     good.write_bytes(mimekit.compose().from_("a@example.org").to("b@example.org").text("x")

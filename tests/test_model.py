@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+import mimekit
 from mimekit.errors import Defect, ParseError
 from mimekit.headers import Headers
 from mimekit.model import Message, Part
@@ -562,3 +563,39 @@ def test_set_content_wants_bytes() -> None:
         part.set_content(5)  # type: ignore[arg-type]
     part.set_content(bytearray(b"caf\xc3\xa9"))
     assert part.get_content() == b"caf\xc3\xa9"
+
+
+# --- issue 5: 8bit/binary only where the policy allows; never a long line or bare CR/LF
+
+
+def _built(policy: mimekit.Policy) -> mimekit.Message:
+    return (mimekit.compose(policy).from_("a@example.org").to("b@example.org").text("x")
+            .attach(b"data", filename="a.bin").build())
+
+
+@pytest.mark.parametrize("cte", ["8bit", "binary"])
+def test_set_content_refuses_8bit_and_binary_without_the_policy(cte: str) -> None:
+    part = _built(mimekit.DEFAULT).attachments[0]
+    with pytest.raises(mimekit.EncodingError, match="allow_8bit"):
+        part.set_content(b"ok\r\n", cte=cte)
+
+
+@pytest.mark.parametrize("data", [b"y" * 3000, b"a\rb", b"a\nb", b"y" * 999 + b"\r\n"])
+def test_binary_never_writes_a_long_line_or_a_bare_line_break(data: bytes) -> None:
+    msg = _built(mimekit.SMTPUTF8)
+    with pytest.raises(mimekit.EncodingError, match="use base64"):
+        msg.attachments[0].set_content(data, cte="binary")
+    assert all(len(line) <= 998 for line in msg.to_bytes().split(b"\r\n"))
+
+
+def test_binary_allowed_when_it_fits_and_the_policy_allows_it() -> None:
+    msg = _built(mimekit.SMTPUTF8)
+    msg.attachments[0].set_content(b"\xff\x00ok\r\n", cte="binary")
+    back = mimekit.parse(msg.to_bytes())
+    assert back.attachments[0].get_content() == b"\xff\x00ok\r\n"
+    assert back.attachments[0].transfer_encoding == "binary"
+
+
+def test_builder_parts_carry_the_builder_policy() -> None:
+    msg = _built(mimekit.SMTPUTF8)
+    assert all(part.policy is mimekit.SMTPUTF8 for part in msg.walk())
