@@ -212,3 +212,59 @@ def smtp_classes(mta: MTA) -> tuple[type, type]:
 def tag() -> str:
     """A unique marker to find this test's messages in the shared Maildir."""
     return f"mk-{uuid.uuid4().hex}"
+
+
+NO_8BITMIME_PORT_OFFSET = 1  # next to MTA_SMTP_PORT (2525 -> 2526)
+
+
+def _ehlo_keywords(host: str, port: int) -> set[str] | None:
+    """The EHLO keywords a listener advertises, or None when it does not answer yet."""
+    import smtplib
+
+    try:
+        with smtplib.SMTP(host, port, timeout=5) as client:
+            code, _ = client.ehlo("probe.mimekit.test")
+            return {k.lower() for k in client.esmtp_features} if code == 250 else None
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def mta_without_8bitmime(mta: MTA) -> int:
+    """The port of an extra Postfix listener that does not advertise 8BITMIME.
+
+    The shared script's Postfix advertises 8BITMIME everywhere, so this adds one smtpd
+    listener to the running (throwaway) instance's master.cf with
+    ``smtpd_discard_ehlo_keywords = 8bitmime`` and reloads it; Postfix still accepts
+    what it is sent, so the test sees exactly what the client chose to send.
+    """
+    state = Path(os.environ.get("MTA_STATE_DIR", "/tmp/mimekit-mta"))
+    master = state / "conf" / "master.cf"
+    if not master.is_file():
+        _unavailable(f"no Postfix configuration at {master} (MTA_STATE_DIR)")
+    if os.geteuid() != 0:
+        _unavailable("adding a Postfix listener needs root")
+    port = mta.smtp_port + NO_8BITMIME_PORT_OFFSET
+    keywords = _ehlo_keywords(mta.host, port)
+    if keywords is None:
+        service = f"{mta.host}:{port} inet n - n - - smtpd"
+        text = master.read_text()
+        if service not in text:
+            master.write_text(text.rstrip("\n") + "\n" + service + "\n"
+                              "  -o syslog_name=postfix/no8bitmime\n"
+                              "  -o smtpd_discard_ehlo_keywords=8bitmime\n")
+        proc = subprocess.run(["postfix", "-c", str(master.parent), "reload"],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              check=False, timeout=60)
+        if proc.returncode != 0:
+            _unavailable(f"postfix reload failed: {proc.stderr.strip()[-300:]}")
+        deadline = time.monotonic() + POLL_SECONDS
+        while keywords is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            keywords = _ehlo_keywords(mta.host, port)
+    if keywords is None:
+        _unavailable(f"the added listener {mta.host}:{port} does not answer")
+    assert keywords is not None
+    if "8bitmime" in keywords:
+        _unavailable(f"{mta.host}:{port} still advertises 8BITMIME: {sorted(keywords)}")
+    return port

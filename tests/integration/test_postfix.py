@@ -490,3 +490,36 @@ def test_send_many_stops_at_a_message_too_large(mta: Any, SMTP: type, tag: str) 
         smtp.send_many(msgs)
     assert len(mta.wait_for(f"{tag}-1")) == 1
     assert mta.files_with(f"{tag}-2") == [] and mta.files_with(f"{tag}-3") == []
+
+
+# ------------------------------------------------- a server without 8BITMIME (RFC 6152)
+@pytest.mark.parametrize("chunking", [False, True], ids=["DATA", "BDAT"])
+def test_8bit_mail_to_a_server_without_8bitmime_arrives_7bit_clean(
+    mta: Any, mta_without_8bitmime: int, SMTP: type, tag: str, chunking: bool
+) -> None:
+    """Issue 6: the 8-bit parts are re-encoded before sending (RFC 6152 §3: no 8-bit
+    data to a server that did not advertise 8BITMIME); what Postfix stores is 7-bit
+    and decodes to the same content."""
+    import mimekit
+
+    text = "Grüße aus Köln – 8-bit body\n" * 3
+    html = "<p>Grüße aus Köln – ünïcödé</p>\n"
+    msg = (mimekit.compose(mimekit.SMTPUTF8).from_("sender@example.test")
+           .to("rcpt@example.test").subject(tag).text(text).html(html)
+           .attach("naïve café\n".encode(), filename="note.txt", content_type="text/plain")
+           .build())
+    raw = msg.to_bytes()
+    assert b"Content-Transfer-Encoding: 8bit" in raw and not raw.isascii()
+    with SMTP(mta.host, mta_without_8bitmime, security="starttls", cafile=mta.ca_file,
+              timeout=10, **chunking_kw(SMTP, chunking)) as smtp:
+        result = smtp.send(msg)
+    assert result.ok
+    (got,) = mta.wait_for(tag)
+    assert got.isascii()
+    assert b"Content-Transfer-Encoding: 8bit" not in got
+    back = mimekit.parse(got)
+    assert back.subject == tag
+    assert back.text == text
+    assert back.html == html
+    assert [a.get_content() for a in back.attachments] == ["naïve café\n".encode()]
+    assert back.defects == []
