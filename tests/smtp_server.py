@@ -49,8 +49,12 @@ USER, PASSWORD = "tester@example.test", "s3cret-pass"
 SERVER_NAME = "mx.example.test"
 
 
-def make_cert(directory: Path, name: str = SERVER_NAME) -> tuple[str, str]:
-    """A self-signed CA-capable certificate for localhost/127.0.0.1/::1 and ``name``."""
+def make_cert(
+    directory: Path, name: str = SERVER_NAME, *, client: bool = False
+) -> tuple[str, str]:
+    """A self-signed CA-capable certificate for localhost/127.0.0.1/::1 and
+    ``name``: a server certificate, or with ``client`` a TLS client
+    certificate (extended key usage clientAuth, RFC 5280 §4.2.1.12)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.timezone.utc)
@@ -89,7 +93,12 @@ def make_cert(directory: Path, name: str = SERVER_NAME) -> tuple[str, str]:
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+            ),
+            critical=False,
+        )
         .add_extension(ski, critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
@@ -356,12 +365,21 @@ class Delivery:
 @dataclass
 class Session:
     number: int
+    #: the client's address as the server saw it (``getpeername()``)
+    peer: tuple[Any, ...] = ()
     received: bytearray = field(default_factory=bytearray)
     commands: list[str] = field(default_factory=list)
     tls: bool = False
+    #: after the TLS handshake: the protocol version and the client
+    #: certificate's subject commonName (None when the client sent none)
+    tls_version: str | None = None
+    client_cn: str | None = None
     mail_from: str | None = None
     rcpts: list[str] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
+    #: set when the server is done with the connection (the client closed it,
+    #: or QUIT, DROP, 421): nothing more can arrive in ``received``
+    ended: threading.Event = field(default_factory=threading.Event)
 
 
 class FakeSMTPServer:
@@ -455,11 +473,11 @@ class FakeSMTPServer:
     def _accept_loop(self) -> None:
         while not self._stop:
             try:
-                conn, _ = self._sock.accept()
+                conn, peer = self._sock.accept()
             except OSError:
                 return
             self._conns.append(conn)
-            session = Session(len(self.sessions))
+            session = Session(len(self.sessions), peer=tuple(peer))
             self.sessions.append(session)
             t = threading.Thread(target=self._serve, args=(conn, session), daemon=True)
             self._threads.append(t)
@@ -494,6 +512,7 @@ class FakeSMTPServer:
         finally:
             with contextlib.suppress(OSError):
                 io.sock.close()
+            session.ended.set()
 
     def _reply(self, io: _LineIO, text: str) -> None:
         if self.reply_delay:
@@ -679,7 +698,13 @@ class _LineIO:
 
     def wrap(self, ctx: ssl.SSLContext) -> None:
         self.buf.clear()
-        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        tls = ctx.wrap_socket(self.sock, server_side=True)
+        self.sock = tls
+        self.session.tls_version = tls.version()
+        peer_cert = tls.getpeercert()
+        if peer_cert:
+            subject = dict(x[0] for x in peer_cert["subject"])
+            self.session.client_cn = subject.get("commonName")
 
 
 # ------------------------------------------------------------------ not SMTP

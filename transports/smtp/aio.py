@@ -32,6 +32,7 @@ from mimekit.transports.smtp.common import (
     Transact,
     check_raw,
     checked_pool_size,
+    connect_timed_out,
     default_local_hostname,
     implicit_tls_failed,
     io_failure,
@@ -227,6 +228,8 @@ async def aconnect(settings: Settings) -> _AConnection:
     wire = _Wire()
     implicit = s.security == "tls"
     try:
+        # connect_timeout bounds opening the connection (with implicit TLS, the
+        # handshake too, as in the sync driver); timeout, every command after it
         transport, _ = await asyncio.wait_for(
             loop.create_connection(
                 lambda: wire,
@@ -236,11 +239,13 @@ async def aconnect(settings: Settings) -> _AConnection:
                 server_hostname=s.tls_server_name if implicit else None,
                 local_addr=s.source_address,
             ),
-            s.timeout,
+            s.connect_timeout,
         )
     except (ssl.SSLError, ssl.CertificateError) as exc:
         raise implicit_tls_failed(s, exc) from exc
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        raise connect_timed_out(s) from exc
+    except OSError as exc:
         if _refused(exc):
             raise ConnectionRefused(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
         raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc!r}") from exc

@@ -106,6 +106,8 @@ class Settings:
     ssl_context: ssl.SSLContext | None = attrs.field(eq=False)
     credentials: Credentials | None
     timeout: float
+    #: seconds to open the connection (TCP, plus the handshake with implicit TLS)
+    connect_timeout: float
     data_timeout: float
     local_hostname: str | None
     source_address: tuple[str, int] | None
@@ -139,6 +141,7 @@ class SMTPOptions(TypedDict, total=False):
     cafile: str | None
     insecure: bool
     timeout: float
+    connect_timeout: float
     data_timeout: float
     local_hostname: str | None
     source_address: tuple[str, int] | None
@@ -169,6 +172,7 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
     oauth_token = o.get("oauth_token")
     ssl_context, cafile, insecure = o.get("ssl_context"), o.get("cafile"), o.get("insecure", False)
     timeout, data_timeout = o.get("timeout", 30.0), o.get("data_timeout", 600.0)
+    connect_timeout = o.get("connect_timeout", timeout)
     allow_plaintext_auth = o.get("allow_plaintext_auth", False)
     retries = o.get("retries", 2)
     host = host.strip()
@@ -206,7 +210,7 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
                 ssl_context.verify_mode = ssl.CERT_NONE
         elif cafile is not None or insecure:
             raise ValueError("cafile/insecure cannot be combined with ssl_context")
-    if timeout <= 0 or data_timeout <= 0:
+    if timeout <= 0 or data_timeout <= 0 or connect_timeout <= 0:
         raise ValueError("timeouts must be positive")
     if retries < 0:
         raise ValueError("retries must be >= 0")
@@ -217,6 +221,7 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
         ssl_context=ssl_context,
         credentials=credentials,
         timeout=timeout,
+        connect_timeout=connect_timeout,
         data_timeout=data_timeout,
         local_hostname=o.get("local_hostname"),
         source_address=o.get("source_address"),
@@ -377,6 +382,17 @@ def implicit_tls_failed(settings: Settings, exc: BaseException) -> TLSError:
     return TLSError(f"TLS handshake with {settings.host}:{settings.port} failed: {exc}{hint}")
 
 
+def connect_timed_out(settings: Settings) -> ConnectionLost:
+    """The error for a connection not made within ``connect_timeout`` (the TCP
+    connection, plus the handshake with implicit TLS): a :class:`ConnectionLost`,
+    retried as any connection failure before the data is."""
+    s = settings
+    return ConnectionLost(
+        f"could not connect to {s.host}:{s.port} within {s.connect_timeout:g} s "
+        "(connect_timeout)"
+    )
+
+
 def io_failure(
     proto: SMTPClientProtocol, settings: Settings, exc: BaseException, *, timed_out: bool
 ) -> TransportError:
@@ -403,6 +419,16 @@ def io_failure(
         )
     if isinstance(exc, NotSMTPServer) and proto.greeting is None:
         return NotSMTPServer(f"{where} {exc}")
+    if proto.tls_unconfirmed and not timed_out:
+        # The handshake completed on our side, then the server ended the session
+        # before its first reply: typically our client certificate is missing or
+        # not accepted (RFC 8446 §4.4.2.4: the alert comes after our Finished).
+        proto.closed = True
+        return TLSError(
+            f"the server {where} ended the TLS session before its first reply "
+            f"({str(exc) or type(exc).__name__}): does it require a client certificate? "
+            "(give an ssl_context with ctx.load_cert_chain(certfile, keyfile))"
+        )
     if isinstance(exc, ConnectionLost):
         if proto.data_committed and not isinstance(exc, DeliveryStatusUnknown):
             return lost(proto, str(exc))

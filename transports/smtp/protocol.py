@@ -214,6 +214,10 @@ class SMTPClientProtocol:
                                   "(an IDNA A-label or an address literal)")
         self.local_hostname = local_hostname
         self.tls_active = tls_active
+        #: TLS is active but no reply came over it yet: a server that requires a
+        #: client certificate ends the session here (TLS 1.3 tells the client
+        #: only after the client's side of the handshake completed)
+        self.tls_unconfirmed = tls_active
         self.parser = ReplyParser()
         self.esmtp = False
         self.capabilities: dict[str, str] = {}
@@ -239,6 +243,7 @@ class SMTPClientProtocol:
             self.parser.feed(chunk)
             if self.greeting is None:
                 self._check_greeting_bytes()
+        self.tls_unconfirmed = False
         if log.isEnabledFor(logging.DEBUG):
             pre = f"{reply.enhanced} " if reply.enhanced else ""
             last = len(reply.lines) - 1
@@ -353,6 +358,7 @@ class SMTPClientProtocol:
         self.esmtp = False
         yield StartTLS()
         self.tls_active = True
+        self.tls_unconfirmed = True
         yield from self.ehlo()
 
     def open_session(

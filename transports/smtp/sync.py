@@ -34,6 +34,7 @@ from mimekit.transports.smtp.common import (
     Transact,
     check_raw,
     checked_pool_size,
+    connect_timed_out,
     default_local_hostname,
     implicit_tls_failed,
     io_failure,
@@ -171,11 +172,14 @@ def connect(settings: Settings) -> _Connection:
     """Open a connection and run the session setup (greeting, EHLO, TLS, AUTH)."""
     s = settings
     try:
+        # connect_timeout bounds opening the connection; timeout, every command after it
         sock = socket.create_connection(
-            (s.host, s.port), timeout=s.timeout, source_address=s.source_address
+            (s.host, s.port), timeout=s.connect_timeout, source_address=s.source_address
         )
     except ConnectionRefusedError as exc:
         raise ConnectionRefused(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
+    except TimeoutError as exc:
+        raise connect_timed_out(s) from exc
     except OSError as exc:
         raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
     try:
@@ -185,8 +189,11 @@ def connect(settings: Settings) -> _Connection:
             assert s.ssl_context is not None
             try:
                 sock = s.ssl_context.wrap_socket(sock, server_hostname=s.tls_server_name)
+            except TimeoutError as exc:  # as the asyncio driver: part of connecting
+                raise connect_timed_out(s) from exc
             except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
                 raise implicit_tls_failed(s, exc) from exc
+        sock.settimeout(s.timeout)
         proto = SMTPClientProtocol(local, tls_active=s.security == "tls")
     except BaseException:
         sock.close()
@@ -217,8 +224,11 @@ class SMTPTransport(Transport):
     :func:`ssl.create_default_context`, plus ``cafile``); ``insecure=True`` is
     the explicit opt-out. AUTH (``username`` with ``password`` or an
     ``oauth_token`` callable) is never sent unencrypted unless
-    ``allow_plaintext_auth=True``. ``timeout`` applies to connecting and each
-    command, ``data_timeout`` to the reply after the message data.
+    ``allow_plaintext_auth=True``. ``connect_timeout`` (default: ``timeout``)
+    bounds opening the connection (TCP, plus the TLS handshake with implicit
+    TLS; "could not connect ... within N s", a :class:`ConnectionLost` retried
+    as other connection failures), ``timeout`` the greeting and each command,
+    ``data_timeout`` the reply after the message data.
     ``local_hostname`` is the EHLO name (default: the FQDN host name if it has
     one, else our address literal; never a DNS lookup).
 
@@ -226,7 +236,7 @@ class SMTPTransport(Transport):
     shared with the asyncio transport) and their defaults: ``security=None``,
     ``username=None``, ``password=None``, ``oauth_token=None``,
     ``ssl_context=None``, ``cafile=None``, ``insecure=False``, ``timeout=30.0``,
-    ``data_timeout=600.0``, ``local_hostname=None``, ``source_address=None``,
+    ``connect_timeout=timeout``, ``data_timeout=600.0``, ``local_hostname=None``, ``source_address=None``,
     ``allow_plaintext_auth=False``, ``auth_mechanism=None``, ``retries=2``,
     ``retry_backoff=0.5``, ``noop_after=30.0``, ``dsn=None``,
     ``downgrade_8bit=True``, ``max_messages_per_connection=1000``,
