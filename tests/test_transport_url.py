@@ -527,3 +527,12 @@ def test_ordinary_host_names_are_accepted() -> None:
     for host in ("mail.example.org", "mail.example.org.", "a-b.example", "mail_srv", "127.0.0.1",
                  "bücher.example"):
         assert parse_url(f"smtp://{host}").host == host
+
+
+def test_connect_timeout_option_reaches_the_transport() -> None:
+    u = parse_url("smtp://127.0.0.1:2525?connect_timeout=2.5&timeout=10")
+    assert u.connect_timeout == 2.5
+    assert smtp_kwargs(u)["connect_timeout"] == 2.5
+    for bad in ("0", "-1", "x", "inf"):
+        with pytest.raises(InvalidURL, match="connect_timeout"):
+            parse_url(f"smtp://127.0.0.1?connect_timeout={bad}")

@@ -19,7 +19,7 @@ path ``/var/out`` (for every path scheme); any other host (``file://server/x``,
 ``file://./x``) is an :class:`InvalidURL` naming the host, since these transports
 only write local files.
 
-SMTP query options: ``timeout`` (seconds), ``pool_size``, ``insecure`` (``1``/``0``,
+SMTP query options: ``timeout`` and ``connect_timeout`` (seconds), ``pool_size``, ``insecure`` (``1``/``0``,
 ``true``/``false``, ``yes``/``no``), ``cafile``, ``local_hostname``, ``security``
 (``starttls``, ``starttls-opportunistic``, ``tls`` or ``none``: replaces the
 scheme's mode, the default port still comes from the scheme) and
@@ -77,6 +77,7 @@ SMTP_SCHEMES: dict[str, tuple[str, int]] = {
 PATH_SCHEMES = ("file", "maildir", "mbox", "memory")
 SMTP_OPTIONS = (
     "timeout",
+    "connect_timeout",
     "pool_size",
     "insecure",
     "cafile",
@@ -120,6 +121,7 @@ class TransportURL:
         default=None, repr=lambda v: "None" if v is None else "'***'"
     )
     timeout: float | None = None
+    connect_timeout: float | None = None
     pool_size: int | None = None
     insecure: bool = False
     cafile: str | None = None
@@ -204,13 +206,13 @@ def _smtp_options(query: str) -> dict[str, Any]:
             )
         if name in out:
             raise InvalidURL(f"option {name!r} given twice")
-        if name == "timeout":
+        if name in ("timeout", "connect_timeout"):
             try:
                 seconds = float(value)
             except ValueError:
-                raise InvalidURL(f"option timeout={value!r} is not a number of seconds") from None
+                raise InvalidURL(f"option {name}={value!r} is not a number of seconds") from None
             if not seconds > 0 or seconds == float("inf"):
-                raise InvalidURL(f"option timeout={value!r} must be a positive number")
+                raise InvalidURL(f"option {name}={value!r} must be a positive number")
             out[name] = seconds
         elif name == "pool_size":
             # ASCII digits only: str.isdigit() is also true for "²", which int() refuses.
