@@ -1,7 +1,7 @@
 """Benchmark: mimekit's SMTP transports vs smtplib and aiosmtplib.
 
-    /work/venv/bin/python bench/bench_smtp.py [-n 2000] [--repeats 5]
-    /work/venv/bin/python bench/bench_smtp.py --instructions   # + valgrind counts
+    .venv/bin/python bench/bench_smtp.py [-n 2000] [--repeats 5]
+    .venv/bin/python bench/bench_smtp.py --instructions   # + valgrind counts
 
 A fast sink SMTP server (asyncio; advertises what Postfix 3.x does:
 PIPELINING, 8BITMIME, CHUNKING, SIZE; accepts everything) runs in a

@@ -1,4 +1,4 @@
-"""End-to-end bug reproductions from /work/shared/cases (c01, c04, c08, c11)."""
+"""End-to-end bug reproductions from ../shared/cases (c01, c04, c08, c11)."""
 
 from __future__ import annotations
 
