@@ -33,13 +33,32 @@ class _Renderer(HTMLParser):
         self.links: list[str | None] = []
         self.link_text: list[int] = []
         self.lists: list[list[int]] = []  # [counter or -1 for bullets]
+        # How far out[] has been searched for visible text, and whether it was found:
+        # each piece is looked at once, so many block tags stay linear in time.
+        self._scanned = 0
+        self._seen_text = False
 
     def _newline(self, count: int = 1) -> None:
-        text = "".join(self.out)
-        have = len(text) - len(text.rstrip("\n"))
-        if not text.strip():
-            return
-        self.out.append("\n" * max(0, count - have))
+        """End the current line so that ``count`` newlines trail the output (none before
+        any visible text). Looks only at the last pieces, never joins the whole output:
+        a page of many thousand blocks must not take quadratic time."""
+        if not self._seen_text:
+            out = self.out
+            while self._scanned < len(out):
+                self._scanned += 1
+                if out[self._scanned - 1].strip():
+                    self._seen_text = True
+                    break
+            if not self._seen_text:
+                return
+        have = 0
+        for piece in reversed(self.out):
+            stripped = piece.rstrip("\n")
+            have += len(piece) - len(stripped)
+            if stripped or have >= count:
+                break
+        if have < count:
+            self.out.append("\n" * (count - have))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
@@ -84,7 +103,7 @@ class _Renderer(HTMLParser):
         if tag == "a" and self.links:
             href = self.links.pop()
             start = self.link_text.pop()
-            shown = "".join(self.out[start:]).strip()
+            shown = self._shown(start, len(href or ""))
             if href and not href.startswith(("#", "cid:", "javascript:")) and href != shown \
                     and href.removeprefix("mailto:") != shown:
                 self.out.append(f" ({href})")
@@ -93,6 +112,19 @@ class _Renderer(HTMLParser):
             self._newline(2)
         elif tag in _BLOCK:
             self._newline(1)
+
+    def _shown(self, start: int, limit: int) -> str:
+        """The text of the link that began at ``out[start]``, compared with its href
+        only: collected up to a little more than the href's length (nested links
+        would otherwise join the same long tail again at every closing tag)."""
+        pieces: list[str] = []
+        size = 0
+        for piece in self.out[start:start + limit + 64]:
+            pieces.append(piece)
+            size += len(piece)
+            if size > limit + 64:
+                return "".join(pieces)  # longer than the href whatever the white space
+        return "".join(pieces).strip()
 
     def handle_data(self, data: str) -> None:
         if self.skip:

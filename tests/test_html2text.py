@@ -26,3 +26,40 @@ def test_builder_generates_the_alternative() -> None:
            .html("<p>Hi <i>there</i></p>", generate_text=True).build())
     assert msg.content_type.mime_type == "multipart/alternative"
     assert msg.text == "Hi there\r\n" or msg.text == "Hi there\n"
+
+
+class _CountingList(list[str]):
+    """The renderer's output list, counting how many pieces are read back from it."""
+
+    looked = 0
+
+    def __reversed__(self):  # type: ignore[no-untyped-def]
+        for item in super().__reversed__():
+            _CountingList.looked += 1
+            yield item
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        got = super().__getitem__(index)
+        if isinstance(index, slice):
+            _CountingList.looked += len(got)
+        return got
+
+
+def test_many_blocks_and_nested_links_take_linear_time() -> None:
+    """Regression: every block tag joined the whole output so far, and every closing
+    link tag the whole link text, so html_to_text was quadratic (40,000 paragraphs,
+    320 KB, took about 13 s). Counted work, not wall-clock: a bounded number of output
+    pieces is read back per tag."""
+    from mimekit.html2text import _Renderer
+
+    n = 20_000
+    html = "<p>x</p>" * n + "<a href=u>" * 2_000 + "y" + "</a>" * 2_000
+    renderer = _Renderer()
+    renderer.out = _CountingList()
+    _CountingList.looked = 0
+    renderer.feed(html)
+    renderer.close()
+    assert _CountingList.looked < 10 * (2 * n + 4_000)  # quadratic would be ~10**8
+    text = html_to_text(html)
+    assert text.startswith("x\n\nx\n\n") and text.count("x") == n
+    assert text.endswith("x\n\ny (u)" + " (u)" * 1_999 + "\n")
