@@ -28,7 +28,7 @@ import attrs
 
 from .address import Address, Group, coerce_addresses, mailboxes
 from .codecs import choose_cte, encode_body
-from .dates import format_date, make_msgid
+from .dates import format_date, make_msgid, msgid_domain
 from .errors import BuildError, HeaderInjectionError
 from .folding import address_field, format_header
 from .headers import Header, Headers
@@ -266,9 +266,9 @@ class Builder:
         https URI."""
         if not uris:
             raise BuildError("list_unsubscribe() needs at least one URI")
+        uris = tuple(_ascii_uri(_check_text("unsubscribe URI", uri)) for uri in uris)
         for uri in uris:
-            _check_text("unsubscribe URI", uri)
-            if not re.match(r"(?i)(mailto|https?):[^\s<>,]+$", uri):
+            if not re.match(r"(?i)(mailto|https?):[!-;=?-~]+$", uri) or "," in uri:
                 raise BuildError(f"not a mailto: or http(s): URI: {uri!r}")
         if one_click and not any(u.lower().startswith("https:") for u in uris):
             raise BuildError("one-click unsubscribe needs an https: URI (RFC 8058 §3.1)")
@@ -281,13 +281,23 @@ class Builder:
 
     def in_reply_to(self, *msgids: str) -> Builder:
         """The message(s) this one answers (RFC 5322 §3.6.4)."""
-        self._threading["In-Reply-To"] = [_check_text("in-reply-to", m) for m in msgids]
+        return self._set_ids("In-Reply-To", msgids)
+
+    def _set_ids(self, name: str, msgids: tuple[str, ...]) -> Builder:
+        ids = [_check_text(name, m) for m in msgids]
+        for ident in ids:
+            # The lenient id reader skips white space (VT and NEL included) inside an
+            # id; caller data is not rewritten: a control character is refused.
+            if _C0_C1_CONTROLS.search(ident.replace("\t", " ")):
+                raise BuildError(f"invalid message id for {name}: {ident!r} (RFC 5322 §3.6.4)")
+        if ids:
+            format_header(name, " ".join(ids), self._policy)  # each must be a msg-id: now
+        self._threading[name] = ids
         return self
 
     def references(self, *msgids: str) -> Builder:
         """The thread this message belongs to, oldest first (RFC 5322 §3.6.4)."""
-        self._threading["References"] = [_check_text("references", m) for m in msgids]
-        return self
+        return self._set_ids("References", msgids)
 
     def attach(
         self,
@@ -386,6 +396,7 @@ class Builder:
         if not re.fullmatch(r"<?[^\s<>@]+@[^\s<>@]+>?", msgid.strip()):
             raise BuildError(f"not a message id: {msgid!r} (RFC 5322 §3.6.4: left@right, "
                              "e.g. <1234.abcd@example.org>)")
+        format_header("Message-ID", msgid, self._policy)  # controls, 8-bit: refused now
         self._message_id = msgid
         return self
 
@@ -453,7 +464,8 @@ class Builder:
             digest.update(repr(self._addrs.get(field)).encode("utf-8"))
         digest.update((self._subject or "").encode("utf-8"))
         digest.update(body.to_bytes())
-        domain = self._policy.message_id_domain or "mimekit.invalid"
+        # The same checked, IDNA-encoded domain as make_msgid().
+        domain = msgid_domain(self._policy.message_id_domain)
         return f"<{digest.hexdigest()[:32]}@{domain}>"
 
     # -- tree ------------------------------------------------------------------
@@ -644,6 +656,25 @@ def _check_content_type(value: str) -> None:
         raise BuildError(f"{parsed.mime_type} cannot be an attachment's type: it needs parts")
     if parsed.mime_type in ("message/rfc822", "message/global"):
         raise BuildError(f"attach a message with attach_message(), not as {parsed.mime_type}")
+
+
+_C0_C1_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _ascii_uri(uri: str) -> str:
+    """A URI for a ``<URI>`` list field: non-ASCII characters percent-encoded as UTF-8
+    (RFC 3987 §3.1, an IRI mapped to a URI), since RFC 2369 §2 fields hold URIs and no
+    encoded words; control characters are refused (they are in no URI, RFC 3986 §2)."""
+    if _C0_C1_CONTROLS.search(uri):
+        raise BuildError(f"a control character is not allowed in a URI: {uri!r}")
+    if uri.isascii():
+        return uri
+    from urllib.parse import quote
+
+    try:
+        return "".join(ch if ch.isascii() else quote(ch.encode("utf-8")) for ch in uri)
+    except UnicodeEncodeError:
+        raise BuildError(f"not a URI (a lone surrogate): {uri!r}") from None
 
 
 def _is_canonical_ascii(data: bytes) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from mimekit.errors import Defect, HeaderInjectionError
 
-__all__ = ["format_date", "make_msgid", "parse_date", "parse_msgid_list"]
+__all__ = ["format_date", "make_msgid", "msgid_domain", "parse_date", "parse_msgid_list"]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -243,6 +243,14 @@ def make_msgid(domain: str | None = None) -> str:
     the right-hand side is ``mimekit.invalid``: no host-name lookup (slow, and it leaks
     the machine name). A non-ASCII domain is written with IDNA A-labels.
     """
+    token = f"{time.time_ns() // 1_000_000:x}.{secrets.token_hex(12)}"
+    return f"<{token}@{msgid_domain(domain)}>"
+
+
+def msgid_domain(domain: str | None) -> str:
+    """The right-hand side of a generated Message-ID: ``domain`` checked (a dot-atom or
+    a domain literal, RFC 5322 §3.6.4) and written with IDNA A-labels when it is not
+    ASCII; ``mimekit.invalid`` for None."""
     if domain is None:
         domain = "mimekit.invalid"
     if "\r" in domain or "\n" in domain or "\0" in domain:
@@ -255,8 +263,7 @@ def make_msgid(domain: str | None = None) -> str:
             raise ValueError(f"Message-ID domain {domain!r} is not a valid IDN: {exc}") from None
     if not (_DOT_ATOM_RE.match(domain) or (domain.startswith("[") and domain.endswith("]"))):
         raise ValueError(f"Message-ID domain {domain!r} is not a dot-atom (RFC 5322 §3.6.4)")
-    token = f"{time.time_ns() // 1_000_000:x}.{secrets.token_hex(12)}"
-    return f"<{token}@{domain}>"
+    return domain
 
 
 _QUOTED_RE = re.compile(r'("(?:[^"\\]|\\.)*")')

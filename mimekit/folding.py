@@ -251,11 +251,17 @@ def _unstructured(name: str, value: str, policy: Policy) -> bytes:
 # Structured values
 
 
+_ID_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
 def _norm_id(name: str, value: str, policy: Policy) -> str:
     ident = value.strip()
     if ident.startswith("<") and ident.endswith(">"):
         ident = ident[1:-1].strip()
-    if not ident or any(ch in ident for ch in " \t<>"):
+    # RFC 5322 §3.6.4: id-left and id-right are dot-atom-text (or a no-fold-literal),
+    # printable characters only; a control character (ESC, DEL, C1) is no id and would
+    # be written raw into the header.
+    if not ident or any(ch in ident for ch in " \t<>") or _ID_CONTROL.search(ident):
         raise BuildError(f"invalid message id for {name}: {value!r} (RFC 5322 §3.6.4)")
     if not policy.smtputf8 and not ident.isascii():
         raise BuildError(f"non-ASCII message id for {name} needs SMTPUTF8 (RFC 6532)")
@@ -265,8 +271,6 @@ def _norm_id(name: str, value: str, policy: Policy) -> str:
 def _id_list(name: str, value: Any, policy: Policy) -> list[str]:
     if isinstance(value, str):
         ids = parse_msgid_list(value)
-        if not ids and value.strip():
-            raise BuildError(f"no message id found in {name}: {value[:60]!r}")
     elif isinstance(value, Iterable):
         ids = []
         for item in value:
@@ -275,6 +279,10 @@ def _id_list(name: str, value: Any, policy: Policy) -> list[str]:
             ids.append(item)
     else:
         raise TypeError(f"{name} takes a string or a sequence of message ids")
+    if not ids:
+        # RFC 5322 §3.6.4: In-Reply-To and References hold 1*msg-id; an empty field
+        # says nothing and some threaders choke on it.
+        raise BuildError(f"no message id found in {name}: {str(value)[:60]!r}")
     return [_norm_id(name, i, policy) for i in ids]
 
 

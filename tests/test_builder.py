@@ -490,3 +490,60 @@ def test_message_id_domain_comes_from_the_policy() -> None:
     idn = mimekit.Policy(message_id_domain="bücher.example")
     msg = mimekit.compose(idn).from_("a@example.org").to("b@example.org").text("x").build()
     assert (msg.message_id or "").endswith("@xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize("bad", ["\x1b", "\x7f", "\x85", "\x0b"])
+def test_control_characters_in_message_ids_are_refused(bad: str) -> None:
+    """Regression: message_id(), in_reply_to(), references() and a Content-ID took
+    "<a\\x1bb@x>" and wrote the ESC byte raw into the header (RFC 5322 §3.6.4 ids are
+    printable characters)."""
+    with pytest.raises(mimekit.BuildError):
+        _mk().message_id(f"<a{bad}b@example.org>")
+    with pytest.raises(mimekit.BuildError):
+        _mk().in_reply_to(f"<a{bad}b@example.org>")
+    with pytest.raises(mimekit.BuildError):
+        _mk().references("<ok@example.org>", f"<a{bad}b@example.org>")
+    with pytest.raises(mimekit.BuildError):
+        _mk().attach(b"x", content_id=f"a{bad}b@example.org").build()
+
+
+def test_empty_threading_ids_are_refused_when_set() -> None:
+    """Regression: in_reply_to("") wrote an empty "In-Reply-To:" field (RFC 5322 §3.6.4
+    wants at least one msg-id)."""
+    for value in ("", "  "):
+        with pytest.raises(mimekit.BuildError, match="no message id"):
+            _mk().in_reply_to(value)
+        with pytest.raises(mimekit.BuildError, match="no message id"):
+            _mk().references(value)
+    raw = _mk().in_reply_to("<a@example.org>").references("a@example.org", "<b@x.org>").build()
+    assert raw.in_reply_to == ["a@example.org"]
+    assert raw.references == ["a@example.org", "b@x.org"]
+    assert "in-reply-to" not in _mk().in_reply_to().build().headers
+
+
+def test_deterministic_message_id_with_an_idn_domain() -> None:
+    """Regression: deterministic mode put the domain in unconverted, so a non-ASCII
+    message_id_domain made build() fail (make_msgid() used the A-label)."""
+    policy = mimekit.Policy(message_id_domain="bücher.example")
+    msg = (mimekit.compose(policy, deterministic=True).from_("a@example.org")
+           .to("b@example.org").text("x").build())
+    assert re.fullmatch(r"[0-9a-f]{32}@xn--bcher-kva\.example", msg.message_id or "")
+
+
+def test_unsubscribe_uris_are_ascii_uris() -> None:
+    """Regression: a control character or a non-ASCII character in a List-Unsubscribe
+    URI made the field one RFC 2047 word (``=?utf-8?B?PGh0dHBz...?=``), which no
+    client reads as a URI list (RFC 2369 §2). Non-ASCII is percent-encoded as UTF-8
+    (RFC 3987 §3.1); control characters are refused."""
+    raw = (_mk().list_unsubscribe("https://example.org/ä?x=ü", "mailto:u@bücher.example",
+                                  one_click=True).build().to_bytes())
+    assert (b"List-Unsubscribe: <https://example.org/%C3%A4?x=%C3%BC>,\r\n"
+            b" <mailto:u@b%C3%BCcher.example>\r\n") in raw
+    back = mimekit.parse(raw).list_headers
+    assert back is not None and back.unsubscribe == (
+        "https://example.org/%C3%A4?x=%C3%BC", "mailto:u@b%C3%BCcher.example")
+    assert back.one_click_unsubscribe
+    for bad in ("https://example.org/a\x1bb", "https://example.org/a\x7f",
+                "https://example.org/a\x85", "https://example.org/\ud800"):
+        with pytest.raises(mimekit.BuildError):
+            _mk().list_unsubscribe(bad)
