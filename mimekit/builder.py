@@ -80,11 +80,34 @@ def _check_filename(what: str, name: str) -> str:
     if _NAME_CONTROLS.search(name):
         raise BuildError(f"{what} {name!r} holds a control character: readers would "
                          "replace it, so the name would not come back as given")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a name decoded with surrogateescape) has no UTF-8 form: it
+        # would be written as bytes no reader decodes (RFC 2231 §4 wants a charset).
+        raise BuildError(f"{what} {name!r} is not valid Unicode (a lone surrogate): "
+                         "decode the name properly first") from None
     return name
 
 
 def _safe_name(name: str | None) -> str | None:
-    return None if name is None else _NAME_CONTROLS.sub("_", name)
+    """A file name taken from a path: controls become "_", and a name the file system
+    gave as undecodable bytes (lone surrogates, PEP 383) is read as windows-1252, what
+    such legacy names usually are, so it can be written as UTF-8."""
+    if name is None:
+        return None
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape") if _only_escapes(name) else b""
+        name = raw.decode("cp1252", "replace") if raw else name.encode(
+            "utf-8", "replace").decode("utf-8")
+    return _NAME_CONTROLS.sub("_", name)
+
+
+def _only_escapes(name: str) -> bool:
+    """Whether every lone surrogate in ``name`` is a PEP 383 escape of one byte."""
+    return all(0xDC80 <= ord(ch) <= 0xDCFF for ch in name if 0xD800 <= ord(ch) <= 0xDFFF)
 
 
 def _read_source(source: Source) -> tuple[bytes, str | None]:
@@ -151,8 +174,12 @@ class Builder:
 
     def sender(self, addr: AddressInput) -> Builder:
         """The mailbox that actually sent it, when it differs from From."""
-        self._addrs.pop("Sender", None)
-        return self._add_addresses("Sender", (addr,))
+        items = coerce_addresses(addr)
+        if len(items) != 1 or not isinstance(items[0], Address):
+            # RFC 5322 §3.6.2: sender = "Sender:" mailbox CRLF -- exactly one, no group.
+            raise BuildError(f"Sender is exactly one mailbox (RFC 5322 §3.6.2), not {addr!r}")
+        self._addrs["Sender"] = items
+        return self
 
     def to(self, *addrs: AddressInput) -> Builder:
         """Primary recipients."""
@@ -359,7 +386,11 @@ class Builder:
             # well-formed entity of that type, and RFC 2046 §5.1/§5.2.1 forbid base64
             # for both: the file goes as bytes. attach_message() attaches a message.
             ctype = "application/octet-stream"
-        return Attachment(data, name, ctype.lower(), disposition, content_id)
+        # Only type/subtype are case-insensitive (RFC 2045 §5.1): parameter values
+        # (a name, a version) keep their case.
+        mime, sep, params = ctype.partition(";")
+        return Attachment(data, name, mime.strip().lower() + sep + params, disposition,
+                          content_id)
 
     def header(self, name: str, value: str) -> Builder:
         """Any extra header, added as given (encoded and folded on output).
@@ -552,15 +583,76 @@ class Builder:
         return self._encoded_leaf(ctype, data, cte)
 
     def _message_part(self, message: Message, filename: str | None) -> Part:
-        headers = Headers()
-        headers.add("Content-Type", ContentType.of("message/rfc822"), self._policy)
         name = filename
         if name is None and message.subject:
             name = re.sub(r"[\\/:*?\"<>|\x00-\x1f\x7f]+", "_", message.subject)[:100] + ".eml"
+        message, eight = self._transportable(message)
+        headers = Headers()
+        # The name in Content-Type too, for the clients that read only that (older
+        # Outlook), as for file attachments; lint's NoLegacyFilename otherwise.
+        ctype = ContentType.of("message/rfc822")
+        headers.add("Content-Type", ctype.with_params(name=name) if name else ctype,
+                    self._policy)
         params = (("filename", name),) if name else ()
         headers.add("Content-Disposition", ContentDisposition("attachment", params),
                     self._policy)
+        if eight:
+            # RFC 2046 §5.2.1: message/rfc822 is 7bit, 8bit or binary; say which.
+            headers._append(_own_header("Content-Transfer-Encoding", "8bit", self._policy))
         return Part.rfc822(headers, message, policy=self._policy)
+
+    def _transportable(self, message: Message) -> tuple[Message, bool]:
+        """``message`` as it can travel inside this one, and whether it holds 8-bit data.
+
+        RFC 2046 §5.2.1 forbids encoding a message/rfc822 part as a whole, so what the
+        enclosed message's own bytes break is fixed inside it, the way an MTA would
+        (RFC 6152 §3): a copy whose leaves with 8-bit data (when the policy has no
+        ``allow_8bit``), NUL or lines over 998 octets (RFC 5322 §2.1.1) are re-encoded
+        with base64 or quoted-printable, and whose bare CR/LF line ends become CRLF
+        (RFC 5322 §2.3). A message that needs none of this is kept as it is, byte for
+        byte (its DKIM signature stays valid). Header bytes cannot be re-encoded without
+        changing what they say: raw 8-bit header bytes (RFC 6532) stay, and the part is
+        labelled 8bit (an 8BITMIME path carries it; without one the SMTP transport
+        refuses it rather than send it mislabelled); a header line over 998 octets raises
+        :class:`BuildError`.
+        """
+        from .codecs import _has_long_line
+        from .parser import parse
+
+        policy = self._policy
+        data = message.to_bytes(strip_prefix=True)
+        crlf = policy.linesep == b"\r\n"
+        bare = crlf and not (data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r"))
+
+        def fits(chunk: bytes) -> bool:
+            return ((policy.allow_8bit or chunk.isascii()) and b"\0" not in chunk
+                    and not _has_long_line(chunk))
+
+        if not bare and fits(data):
+            return message, not data.isascii()
+        if bare:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+        copy = parse(data, policy)
+        for part in copy.walk():
+            if _has_long_line(part.headers.to_bytes()):
+                raise BuildError(
+                    "the attached message has a header line over 998 octets (RFC 5322 "
+                    "§2.1.1), which cannot be re-encoded: attach its bytes as a file with "
+                    "attach()")
+            if part.is_multipart or part.message is not None or fits(part.body):
+                continue
+            content = part.get_content()
+            cte = part.transfer_encoding
+            if cte not in ("base64", "quoted-printable"):
+                cte = choose_cte(content, text=part.content_type.maintype == "text",
+                                 allow_8bit=False)
+            if part.headers.get_header("content-type") is None and not content.isascii():
+                # The implied text/plain; charset=us-ascii (RFC 2045 §5.2) would be
+                # wrong for the 8-bit text once it is encoded: say what it is.
+                part.headers.set("Content-Type", ContentType.of(
+                    part.content_type.mime_type, charset=_declared_charset(content)), policy)
+            part.set_content(content, cte=cte)
+        return copy, not copy.to_bytes().isascii()
 
     def _file_leaf(self, att: Attachment) -> Part:
         maintype = att.content_type.partition("/")[0]
@@ -569,23 +661,7 @@ class Builder:
         params: dict[str, str] = {}
         ctype = ContentType.parse(att.content_type)
         if maintype == "text" and ctype.charset is None:
-            if att.data.isascii():
-                params["charset"] = "us-ascii"
-            else:
-                # RFC 2046 §4.1.2: 8-bit text needs its charset declared. UTF-8 when
-                # it is; else chardet's confident guess, else ISO-8859-1 (which
-                # decodes anything, so the declaration is never false).
-                from .charset import decode_bytes
-
-                charset = decode_bytes(att.data, None)[1]
-                try:
-                    # The declaration must decode the bytes strictly in any reader:
-                    # mimekit reads ISO-8859-1 with C1 bytes as windows-1252, which
-                    # leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined.
-                    att.data.decode(charset)
-                except (LookupError, UnicodeDecodeError):
-                    charset = "iso-8859-1"
-                params["charset"] = charset
+            params["charset"] = _declared_charset(att.data)
         if att.filename is not None:
             params["name"] = att.filename
         ctype = ctype.with_params(**params)
@@ -675,6 +751,27 @@ def _ascii_uri(uri: str) -> str:
         return "".join(ch if ch.isascii() else quote(ch.encode("utf-8")) for ch in uri)
     except UnicodeEncodeError:
         raise BuildError(f"not a URI (a lone surrogate): {uri!r}") from None
+
+
+def _declared_charset(data: bytes) -> str:
+    """The charset to declare for text ``data`` (RFC 2046 §4.1.2: 8-bit text needs one).
+
+    us-ascii for ASCII; UTF-8 when it is; else chardet's confident guess, else
+    ISO-8859-1 (which decodes anything, so the declaration is never false).
+    """
+    if data.isascii():
+        return "us-ascii"
+    from .charset import decode_bytes
+
+    charset = decode_bytes(data, None)[1]
+    try:
+        # The declaration must decode the bytes strictly in any reader: mimekit reads
+        # ISO-8859-1 with C1 bytes as windows-1252, which leaves 0x81, 0x8D, 0x8F, 0x90
+        # and 0x9D undefined.
+        data.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        charset = "iso-8859-1"
+    return charset
 
 
 def _is_canonical_ascii(data: bytes) -> bool:

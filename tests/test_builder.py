@@ -547,3 +547,119 @@ def test_unsubscribe_uris_are_ascii_uris() -> None:
                 "https://example.org/a\x85", "https://example.org/\ud800"):
         with pytest.raises(mimekit.BuildError):
             _mk().list_unsubscribe(bad)
+
+
+def test_content_type_parameters_keep_their_case() -> None:
+    """Regression: attach(content_type=...) lower-cased the whole value, parameters
+    included (``name=MyFile.TXT`` became ``name=myfile.txt``); only type/subtype are
+    case-insensitive (RFC 2045 §5.1)."""
+    raw = (_mk().attach(b"abc", content_type='Application/X-Foo; Name="MyFile.TXT"; v=ABC')
+           .build().to_bytes())
+    assert b"Content-Type: application/x-foo; name=MyFile.TXT; v=ABC\r\n" in raw
+    part = mimekit.parse(raw).attachments[0]
+    assert part.mime_type == "application/x-foo" and part.content_type.get("v") == "ABC"
+
+
+def test_file_names_that_are_not_unicode(tmp_path: Path) -> None:
+    """Regression: a lone surrogate in a file name was written with surrogatepass, as
+    bytes declared UTF-8 that no reader decodes (stdlib: 'a\\ufffd\\ufffd\\ufffdb.txt').
+    An explicit name is refused; a name a path gave as undecodable bytes (PEP 383) is
+    read as windows-1252."""
+    with pytest.raises(mimekit.BuildError, match="lone surrogate"):
+        _mk().attach(b"x", filename="a\ud800b.txt")
+    import os
+
+    path = os.path.join(os.fsdecode(bytes(tmp_path)), os.fsdecode(b"caf\xe9.txt"))
+    with open(path, "wb") as fh:
+        fh.write(b"hi\r\n")
+    raw = _mk().attach(path).build().to_bytes()
+    assert mimekit.parse(raw).attachments[0].filename == "café.txt"
+    assert next(iter(_stdlib(raw).iter_attachments())).get_filename() == "café.txt"
+
+
+def test_sender_is_exactly_one_mailbox() -> None:
+    """Regression: sender("a@x, b@y") wrote two mailboxes into Sender (RFC 5322
+    §3.6.2: exactly one)."""
+    for bad in ("s1@example.org, s2@example.org", "team: s1@example.org;", ""):
+        with pytest.raises(mimekit.BuildError, match="exactly one mailbox"):
+            _mk().sender(bad)
+    msg = _mk().sender("x@example.org").sender(("S", "s@example.org")).build()
+    assert [a.address for a in msg.sender] == ["s@example.org"]  # the last one wins
+
+
+def _attached(raw_inner: bytes, policy: mimekit.Policy = mimekit.DEFAULT) -> tuple[bytes, mimekit.Part]:
+    msg = (mimekit.compose(policy).from_("a@example.org").to("b@example.org").text("x")
+           .attach_message(raw_inner).build())
+    raw = msg.to_bytes()
+    _lines(raw)  # CRLF only
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert msg.lint() == [] or all(i.code == "NonAsciiHeader" for i in msg.lint())
+    back = mimekit.parse(raw)
+    assert back.defects == []
+    (part,) = back.attachments
+    return raw, part
+
+
+def test_attached_message_with_8bit_and_long_lines_is_made_transportable() -> None:
+    """Regression: attach_message() wrote the enclosed message as it was, so a message
+    with an 8bit body line of 1,206 octets went out inside a part labelled 7bit (no
+    Content-Transfer-Encoding), with a line over the 998-octet limit (RFC 5322
+    §2.1.1) and 8-bit data on a 7-bit policy. The enclosed leaves that need it are
+    re-encoded (RFC 2046 §5.2.1 forbids encoding the message/rfc822 part itself)."""
+    body = "Grüße " + "w" * 1200
+    inner = ("From: c@example.org\r\nSubject: s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n").encode()
+    raw, part = _attached(inner)
+    assert raw.isascii()
+    assert part.headers.get("Content-Transfer-Encoding") is None
+    assert part.message is not None and part.message.text == body + "\n"
+    assert part.message.text_part is not None
+    assert part.message.text_part.transfer_encoding in ("quoted-printable", "base64")
+    std = next(p for p in _stdlib(raw).walk() if p.get_content_type() == "message/rfc822")
+    inner_std = std.get_payload()[0]
+    assert inner_std.get_content() == body + "\r\n"
+
+
+def test_attached_message_without_a_content_type_gets_its_charset() -> None:
+    inner = "From: c@example.org\r\nSubject: s\r\n\r\nGrüße\r\n".encode("latin-1")
+    _raw, part = _attached(inner)
+    assert part.message is not None and part.message.text == "Grüße\n"
+    assert part.message.content_type.charset == "iso-8859-1"
+
+
+def test_attached_message_with_lf_line_ends_gets_crlf() -> None:
+    """Regression: an .eml file with LF line ends went into the message as is: bare LF
+    in the output (RFC 5322 §2.3)."""
+    raw, part = _attached(b"From: c@example.org\nSubject: s\n\nhello\nworld\n")
+    assert b"\r\nhello\r\nworld\r\n" in raw
+    assert part.message is not None and part.message.subject == "s"
+
+
+def test_attached_message_that_fits_stays_byte_identical() -> None:
+    inner = b"From: c@example.org\r\nSubject: s\r\n\r\nhello\r\n"
+    raw, part = _attached(inner)
+    assert inner in raw and part.headers.get("Content-Transfer-Encoding") is None
+    # 8-bit data with an 8BITMIME policy: kept as it is, and labelled 8bit (RFC 2046 §5.2.1).
+    inner8 = ("From: c@example.org\r\nSubject: s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              "Content-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n").encode()
+    raw, part = _attached(inner8, mimekit.SMTPUTF8)
+    assert inner8 in raw and part.headers.get("Content-Transfer-Encoding") == "8bit"
+    # Raw UTF-8 header bytes cannot be re-encoded: kept, and the part says 8bit.
+    inner_h = "From: Jörg <c@example.org>\r\nSubject: s\r\n\r\nhello\r\n".encode()
+    raw, part = _attached(inner_h)
+    assert inner_h in raw and part.headers.get("Content-Transfer-Encoding") == "8bit"
+    with pytest.raises(mimekit.BuildError, match="998"):
+        _mk().attach_message(b"From: c@example.org\r\nX-Long: " + b"a" * 1200 + b"\r\n\r\nx\r\n").build()
+
+
+def test_attached_message_name_is_also_in_content_type() -> None:
+    """Regression: the builder's own output failed its lint (NoLegacyFilename): an
+    attached message's non-ASCII file name was written only as RFC 2231
+    ``filename*=`` in Content-Disposition, which older Outlook does not read."""
+    inner = mimekit.compose().from_("c@example.org").subject("Grüße").text("x").build()
+    msg = _mk().attach_message(inner).build()
+    assert msg.lint() == []
+    raw = msg.to_bytes()
+    assert b'Content-Type: message/rfc822; name="=?utf-8?' in raw
+    assert mimekit.parse(raw).attachments[0].filename == "Grüße.eml"
+    assert next(iter(_stdlib(raw).iter_attachments())).get_filename() == "Grüße.eml"
