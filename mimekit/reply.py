@@ -19,15 +19,18 @@ from .policy import DEFAULT, Policy
 
 if TYPE_CHECKING:
     from .address import Address, Group
-    from .model import Message
+    from .model import Message, Part
 
 __all__ = ["forward", "normalize_subject", "reply"]
 
 # Prefixes clients put in front of a subject: English, German, Nordic, Dutch, French,
-# Spanish, Italian, Polish, Finnish, ... optionally counted ("Re[2]:") or bracketed.
+# Spanish, Italian, Polish, Finnish, Turkish, ... and localized Outlook's Chinese,
+# Korean, Greek and Hebrew ones, optionally counted ("Re[2]:") or bracketed; a colon
+# may be the full-width one.
 _PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|sv|vs|antw|ref|rif|r|odp|vá|ynt|fw|fwd|wg|tr|rv|enc|i|doorst|vb|"
-    r"vl|vs)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    r"vl|pd|ilt|回复|回覆|答复|答覆|转发|轉寄|轉發|회신|전달|απ|σχετ|πρθ|השב|הועבר)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
     re.IGNORECASE,
 )
 
@@ -71,6 +74,7 @@ def _coerce(value: object) -> list[Address | Group]:
 
 
 _GOOD_ID = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")  # printable ASCII, no "<", ">" or space
+_GOOD_CID = re.compile(r"[!-;=?-~]+")  # a Content-ID, "@" optional (clients omit it)
 
 
 def _thread(builder: Builder, original: Message) -> None:
@@ -102,6 +106,18 @@ def _quote(text: str) -> str:
     lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
     return "\n".join(">" + ("" if line.startswith(">") or not line else " ") + line
                      for line in lines) + "\n"
+
+
+def _plain(original: Message) -> str:
+    """The text a reply quotes or an inline forward repeats: the text body, else the
+    html body rendered as text (an html-only message would otherwise be quoted as
+    nothing), else nothing."""
+    text = original.text
+    if text is None and original.html is not None:
+        from .html2text import html_to_text
+
+        text = html_to_text(original.html)
+    return text or ""
 
 
 def _who(original: Message) -> str:
@@ -156,7 +172,7 @@ def reply(
     if quote:
         when = original.date.strftime("%a, %d %b %Y at %H:%M") if original.date else None
         intro = f"On {when}, {_who(original)} wrote:" if when else f"{_who(original)} wrote:"
-        quoted = _quote(original.text or "")
+        quoted = _quote(_plain(original))
         body = (body.rstrip("\n") + "\n\n" if body else "") + intro + "\n" + quoted
     b.text(body)
     return b
@@ -193,10 +209,16 @@ def forward(
                          ("Cc", _format(original.cc))):
         if value:
             head.append(f"{label}: {value}")
-    body = "\n".join(head) + "\n\n" + (original.text or "")
+    body = "\n".join(head) + "\n\n" + _plain(original)
     b.text((intro + "\n\n" if intro else "") + body)
     if original.html is not None:
-        b.html(original.html)
+        b.html(_html_with_block(original.html, head, intro))
+        for part in _inline_resources(original):
+            # The images the html shows (cid: URLs, RFC 2392) go with it, under the
+            # same Content-ID, or the forwarded html shows broken images.
+            cid = (part.headers.get("Content-ID") or "").strip().strip("<>")
+            b.inline(part.get_content(), cid=cid, filename=_clean(part.filename),
+                     content_type=_leaf_type(part))
     for part in original.attachments:
         if getattr(part, "source", ""):
             continue  # found inside another part (TNEF, uuencode): that part travels itself
@@ -206,8 +228,57 @@ def forward(
             b.attach_message(part.message, filename=_clean(part.filename))
             continue
         b.attach(part.get_content(), filename=_clean(part.filename),
-                 content_type=part.content_type.mime_type)
+                 content_type=_leaf_type(part))
     return b
+
+
+def _leaf_type(part: Part) -> str:
+    """The Content-Type to attach ``part``'s content again with: its type, and for
+    text the charset it was read with (RFC 2046 §4.1.2: the bytes mean nothing
+    without it; guessing again could pick another one)."""
+    mime = part.content_type.mime_type
+    if part.content_type.maintype in ("multipart", "message"):
+        return "application/octet-stream"  # a leaf only by damage: bytes, not a tree
+    charset = part.charset if part.content_type.maintype == "text" else None
+    return f"{mime}; charset={charset}" if charset else mime
+
+
+def _inline_resources(original: Message) -> list[Part]:
+    """The leaves with a Content-ID an html body refers to (not attachments, not the
+    bodies themselves), not looking into attached messages."""
+    bodies = {id(original.text_part), id(original.html_part)}
+    found: list[Part] = []
+    stack: list[Part] = [original]
+    seen: set[str] = set()
+    while stack:
+        part = stack.pop()
+        if part.is_multipart:
+            stack.extend(reversed(part.children))
+            continue
+        if part.message is not None or part.is_attachment or id(part) in bodies:
+            continue
+        cid = (part.headers.get("Content-ID") or "").strip().strip("<>")
+        # A Content-ID a lenient parse let through but no header can carry (8-bit,
+        # controls) is left out rather than failing the whole forward.
+        if cid and cid not in seen and _GOOD_CID.fullmatch(cid):
+            seen.add(cid)
+            found.append(part)
+    return found
+
+
+def _html_with_block(html: str, head: list[str], intro: str) -> str:
+    """``html`` with the forwarded-message block (and the forwarder's text) in front,
+    as the text body has it: escaped, placed right after ``<body>`` when there is one."""
+    from html import escape
+
+    lines = "<br>\n".join(escape(line) for line in head)
+    block = f'<div class="mimekit-forward">{lines}</div><br>\n'
+    if intro:
+        block = "<div>" + escape(intro).replace("\n", "<br>\n") + "</div><br>\n" + block
+    found = re.search(r"<body\b[^>]*>", html, re.IGNORECASE)
+    if found is None:
+        return block + html
+    return html[: found.end()] + block + html[found.end():]
 
 
 def _format(items: Sequence[Address | Group]) -> str:

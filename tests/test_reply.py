@@ -139,3 +139,60 @@ def test_forward_inline_block_cannot_be_spoofed_by_decoded_line_breaks() -> None
     assert text is not None
     assert "Subject: hello Bcc: victim@example.org\n" in text
     assert "\nBcc:" not in text
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256))
+HTML_ONLY = (
+    mimekit.compose(deterministic=True).from_("Ana <ana@example.org>").to("me@example.com")
+    .subject("Plan")
+    .html('<html><body><p>Hello <b>there</b></p><img src="cid:logo@x"></body></html>')
+    .inline(PNG, cid="logo@x", filename="logo.png")
+    .attach("Příliš žluťoučký kůň".encode("cp1250"), filename="n.txt",
+            content_type="text/plain; charset=windows-1250")
+    .build().to_bytes()
+)
+
+
+def test_reply_to_an_html_only_message_quotes_its_text() -> None:
+    """Regression: the quote of an html-only message was a lone ">"."""
+    body = reply(mimekit.parse(HTML_ONLY), from_="me@example.com").build().text
+    assert body is not None
+    assert body.endswith(" Ana <ana@example.org> wrote:\n> Hello there\n")
+
+
+def test_forward_inline_keeps_images_charsets_and_the_block_in_html() -> None:
+    """Regression: forwarding inline dropped the html's cid: images (lint:
+    MissingCidTarget), attached a windows-1250 text file again as iso-8859-1
+    ("Pøíliš žlu\\x9douèký"), and left the forwarded-message block out of the html and
+    the original's text out of an html-only forward."""
+    fwd = forward(mimekit.parse(HTML_ONLY), from_="me@example.com", to="zoe@example.net",
+                  text="See <below>", inline=True).build()
+    assert fwd.lint() == []
+    back = mimekit.parse(fwd.to_bytes())
+    assert back.defects == []
+    assert [p.mime_type for p in back.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "multipart/related",
+        "text/html", "image/png", "text/plain"]
+    image = back.children[0].children[1].children[1]
+    assert image.headers.get("Content-ID") == "<logo@x>" and image.get_content() == PNG
+    (att,) = back.attachments
+    assert att.filename == "n.txt" and att.content_type.charset == "windows-1250"
+    assert att.get_text() == "Příliš žluťoučký kůň"
+    assert back.text is not None
+    assert back.text.startswith("See <below>\n\n---------- Forwarded message ----------\n")
+    assert back.text.endswith("Subject: Plan\nTo: me@example.com\n\nHello there\n")
+    assert back.html is not None
+    assert back.html.startswith('<html><body><div>See &lt;below&gt;</div><br>\n'
+                                '<div class="mimekit-forward">---------- Forwarded message')
+    assert "From: Ana &lt;ana@example.org&gt;<br>" in back.html
+    assert back.html.endswith('<p>Hello <b>there</b></p><img src="cid:logo@x"></body></html>')
+    std = email.message_from_bytes(fwd.to_bytes(), policy=email.policy.default)
+    (std_att,) = std.iter_attachments()
+    assert std_att.get_content() == "Příliš žluťoučký kůň"
+
+
+def test_localized_prefixes_of_outlook_and_others() -> None:
+    for subject in ("回复: x", "转发：x", "轉寄: x", "회신: x", "ΑΠ: x", "ΣΧΕΤ: x", "השב: x",
+                    "YNT: x", "İLT: x", "PD: x", "Antw: AW: x", "SV: VS: x", "Re[3]: Fwd: x"):
+        assert normalize_subject(subject, "Re:") == "Re: x", subject
+    assert normalize_subject("Re: 10:30 meeting", "Re:") == "Re: 10:30 meeting"
