@@ -487,7 +487,7 @@ class Builder:
         root_headers = Headers._from_parsed(fields, [h.name.lower() for h in fields])
         if body.is_multipart:
             return Message.multipart(root_headers, list(body.children), policy=policy)
-        return Message.leaf(root_headers, body.body, policy=policy)
+        return Message._encoded(root_headers, body.body, policy)
 
     def _stable_msgid(self, body: Part) -> str:
         digest = hashlib.sha256()
@@ -567,8 +567,8 @@ class Builder:
         for name, value in extra:
             headers.add(name, value, self._policy)
         headers._append(_own_header("Content-Transfer-Encoding", cte, self._policy))
-        return Part.leaf(headers, encode_body(data, cte, self._policy.linesep),
-                         policy=self._policy)
+        return Part._encoded(headers, encode_body(data, cte, self._policy.linesep),
+                             self._policy)
 
     def _text_leaf(self, text: str, subtype: str) -> Part:
         data = _normalize_newlines(text).encode("utf-8")

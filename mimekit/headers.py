@@ -43,12 +43,19 @@ def _check_field(header: Header) -> Header:
     RFC 5322 §2.2: a field ends with its one CRLF; any other line break inside it must
     be a fold (followed by WSP). A raw value with a bare line break (or without its
     final line ending, which would glue the next field onto it) would put a second
-    header line on the wire, so it raises :class:`HeaderInjectionError`.
+    header line on the wire, so it raises :class:`HeaderInjectionError`; a line over
+    998 octets (RFC 5322 §2.1.1) raises :class:`~mimekit.errors.EncodingError`.
     """
     raw = header.raw
     body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
     if not raw.endswith(b"\n") or _BAD_BREAK.search(body):
         raise HeaderInjectionError(f"raw bytes of {header.name!r} are not exactly one header field")
+    if len(raw) > 1000 and any(len(line.rstrip(b"\r")) > 998 for line in body.split(b"\n")):
+        from mimekit.errors import EncodingError
+
+        # RFC 5322 §2.1.1: a line is at most 998 octets, whatever built it.
+        raise EncodingError(f"raw bytes of {header.name!r} have a line over 998 octets: "
+                            "fold them, or give the value as text so it is folded for you")
     colon = raw.find(b":")
     if colon < 0 or not _FIELD_NAME.match(raw[:colon].rstrip(b" \t")):
         raise HeaderInjectionError(f"raw bytes of {header.name!r} do not start with a field name")

@@ -49,6 +49,37 @@ _DISPOSITIONS = ("inline", "attachment")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+def wire_body(body: bytes, policy: Policy, cte: str) -> bytes:
+    """A caller's already-encoded leaf body as it may be written.
+
+    RFC 5322 §2.1.1: no line over 998 octets, whatever the encoding -- such a body
+    raises :class:`~mimekit.errors.EncodingError` (encode the content with
+    :meth:`Part.set_content` instead). RFC 5322 §2.3 / RFC 2045 §2.7-2.8: CR and LF
+    only as CRLF -- with CRLF output a bare CR or LF becomes CRLF (for 7bit, 8bit,
+    quoted-printable and base64 it is a line break either way), except under
+    ``binary``, where it is data and raises. Output with other line ends
+    (``policy.linesep`` LF, for local files) is written as given.
+    """
+    from mimekit.codecs import _has_long_line
+
+    if _has_long_line(body):
+        from mimekit.errors import EncodingError
+
+        raise EncodingError(
+            "a body line is longer than 998 octets (RFC 5322 §2.1.1): encode the content "
+            "with set_content() (quoted-printable or base64)")
+    if policy.linesep == b"\r\n" and not (
+            body.count(b"\n") == body.count(b"\r\n") == body.count(b"\r")):
+        if cte == "binary":
+            from mimekit.errors import EncodingError
+
+            raise EncodingError(
+                "a binary body with a bare CR or LF cannot be written in a message "
+                "(RFC 5322 §2.3): use base64")
+        body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    return body
+
+
 class _Defaults(dict[str, "ContentType"]):
     """The two RFC default types as shared immutable values, made on first use."""
 
@@ -115,9 +146,19 @@ class Part(DefectLog):
 
     @classmethod
     def leaf(cls: type[_P], headers: Headers, body: bytes, *, policy: Policy = DEFAULT) -> _P:  # noqa: PYI019
-        """A leaf whose body is already transfer-encoded (written as given)."""
+        """A leaf whose body is already transfer-encoded, written as given except that
+        with CRLF output (``policy.linesep``) a bare CR or LF becomes CRLF; a line over
+        998 octets, or a bare line end under the ``binary`` encoding, raises
+        :class:`~mimekit.errors.EncodingError` (see :func:`wire_body`)."""
         part = cls(headers, policy=policy)
-        part._body = bytes(body)
+        part._body = wire_body(bytes(body), policy, part.transfer_encoding)
+        return part
+
+    @classmethod
+    def _encoded(cls: type[_P], headers: Headers, body: bytes, policy: Policy) -> _P:  # noqa: PYI019
+        """:meth:`leaf` for a body mimekit's own encoder made (valid by construction)."""
+        part = cls(headers, policy=policy)
+        part._body = body
         return part
 
     @classmethod
@@ -520,11 +561,16 @@ class Part(DefectLog):
         return b"".join(generator.iter_body_chunks(self))
 
     def set_body(self, encoded: bytes) -> None:
-        """Replace a leaf's body with already transfer-encoded bytes."""
+        """Replace a leaf's body with already transfer-encoded bytes (line ends made
+        CRLF, over-long lines refused: see :func:`wire_body`)."""
+        self._replace_body(wire_body(bytes(encoded), self.policy, self.transfer_encoding))
+
+    def _replace_body(self, encoded: bytes) -> None:
+        """:meth:`set_body` for bytes already fit to be written."""
         self._children = None
         self._message = None
         self._decoded_message = None
-        self._body = bytes(encoded)
+        self._body = encoded
         self._decoded = False
         self.__dict__.pop("_content", None)
         self._charset = None
@@ -587,7 +633,7 @@ class Part(DefectLog):
                 "part's policy does not allow it; use base64 or quoted-printable")
         if self.transfer_encoding != cte or "content-transfer-encoding" not in self._headers:
             self._headers.set("Content-Transfer-Encoding", cte, self.policy)
-        self.set_body(encode_body(data, cte, self.policy.linesep))
+        self._replace_body(encode_body(data, cte, self.policy.linesep))  # fit by construction
 
     def get_content(self) -> bytes:
         """The decoded content of a leaf (transfer encoding removed, RFC 2045 §6)."""

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from mimekit.headers import Header, Headers
 from mimekit.model import Message, Part
 from mimekit.parser import parse
+from mimekit.policy import Policy
 
 DATA = (
     b"From: a@example.com\r\n"
@@ -237,8 +238,9 @@ def test_linesep_policy_for_new_structure() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"-", b"_")), min_size=1,
-                max_size=5),
+@given(st.lists(st.binary(max_size=40).map(  # CRLF line ends only: Part.leaf makes them so
+    lambda b: b.replace(b"-", b"_").replace(b"\r", b"").replace(b"\n", b"\r\n")),
+    min_size=1, max_size=5),
        st.integers(min_value=0, max_value=4))
 def test_replace_child_property(bodies: list[bytes], which: int) -> None:
     root = Message.multipart(Headers([("Content-Type", 'multipart/mixed; boundary="p"')]),
@@ -302,3 +304,35 @@ def test_writing_a_large_attachment_makes_no_second_copy() -> None:
         tracemalloc.stop()
     assert sink.written == len(msg.to_bytes()) > 5_500_000
     assert peak < 256 * 1024
+
+
+def test_a_forced_body_never_breaks_the_line_rules() -> None:
+    """Regression: set_body() and Part.leaf() wrote any bytes: a 2,000-octet line (RFC
+    5322 §2.1.1 allows 998) and bare LF / CR line ends (§2.3) reached the output."""
+    import pytest
+
+    from mimekit.errors import EncodingError
+
+    msg = parse(DATA)
+    first = msg.children[0]
+    with pytest.raises(EncodingError, match="998"):
+        first.set_body(b"y" * 2000 + b"\r\n")
+    with pytest.raises(EncodingError, match="998"):
+        Part.leaf(Headers([("Content-Type", "text/plain")]), b"z" * 999)
+    before = msg.to_bytes()
+    assert before == DATA  # the refused edit changed nothing
+    first.set_body(b"a\nb\rc\r\n")
+    out = first.to_bytes()
+    assert out.count(b"\n") == out.count(b"\r\n") == out.count(b"\r")
+    assert parse(msg.to_bytes()).children[0].body == b"a\r\nb\r\nc\r\n"
+    leaf = Part.leaf(Headers([("Content-Type", "text/plain")]), b"one\ntwo")
+    assert leaf.body == b"one\r\ntwo"
+    binary = Headers([("Content-Type", "application/octet-stream"),
+                      ("Content-Transfer-Encoding", "binary")])
+    with pytest.raises(EncodingError, match="bare CR or LF"):
+        Part.leaf(binary, b"\x00\n\xff")
+    assert Part.leaf(binary, b"\x00\r\n\xff").body == b"\x00\r\n\xff"
+    # A 998-octet line is allowed; an LF policy (local files) writes its line ends as given.
+    assert Part.leaf(Headers(), b"w" * 998).body == b"w" * 998
+    lf = Policy(linesep=b"\n")
+    assert Part.leaf(Headers(policy=lf), b"a\nb", policy=lf).body == b"a\nb"

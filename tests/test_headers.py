@@ -220,3 +220,25 @@ def test_undecodable_bytes_corpus_russian_attachment() -> None:
             if d.kind == "UndecodableHeaderBytes"] == [
         ("UndecodableHeaderBytes", "2", "Content-Type"),
         ("UndecodableHeaderBytes", "2", "Content-Disposition")]
+
+
+def test_raw_header_with_a_line_over_998_octets_is_refused() -> None:
+    """Regression: a caller-built Header with one 1,200-octet line was written as is
+    (RFC 5322 §2.1.1: 998 at most, whatever the caller forces)."""
+    import pytest
+
+    from mimekit.errors import EncodingError
+    from mimekit.headers import Header, Headers
+
+    long = Header("X-Long", b"X-Long: " + b"a" * 1200 + b"\r\n")
+    headers = Headers()
+    with pytest.raises(EncodingError, match="998"):
+        headers.append_header(long)
+    with pytest.raises(EncodingError, match="998"):
+        headers.set("X-Long", long)
+    with pytest.raises(EncodingError, match="998"):
+        Headers([long])
+    assert len(headers) == 0
+    folded = Header("X-Long", b"X-Long: " + b"a" * 990 + b"\r\n " + b"b" * 990 + b"\r\n")
+    headers.append_header(folded)  # every line within the limit
+    assert headers.get_header("x-long") is folded
