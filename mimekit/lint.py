@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import attrs
 
@@ -99,7 +100,8 @@ def lint(message: Message | bytes | bytearray | memoryview) -> list[LintIssue]:
             continue
         if part.mime_type == "text/html":
             try:
-                referenced.update(m.lower() for m in _CID_REF.findall(part.get_text()))
+                # RFC 2392 §2: a cid: URL is the Content-ID %-encoded ("%40" for "@").
+                referenced.update(unquote(m).lower() for m in _CID_REF.findall(part.get_text()))
             except Exception:  # noqa: BLE001, S110 - lint must not fail on undecodable parts
                 pass
         _lint_leaf(part, add)

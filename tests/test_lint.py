@@ -89,3 +89,12 @@ def test_lint_accepts_bytes_and_refuses_other_types() -> None:
     assert lint_(bytearray(data)) == issues
     with pytest.raises(TypeError, match=r"^lint\(\) takes a Message or the bytes of one, not str$"):
         lint_(data.decode())  # type: ignore[arg-type]
+
+
+def test_percent_encoded_cid_url_names_its_part() -> None:
+    """Regression: ``cid:logo%40example.org`` (RFC 2392 §2: the URL form of the id is
+    %-encoded) was reported as MissingCidTarget plus UnreferencedInlineImage."""
+    msg = (mimekit.compose().from_("a@example.com").to("b@example.org").text("x")
+           .html('<img src="cid:logo%40example.org">')
+           .inline(b"\x89PNG\r\n\x1a\n", cid="logo@example.org").build())
+    assert msg.lint() == []
