@@ -252,6 +252,13 @@ class Builder:
         line (RFC 5546 §1.4: an iTIP object carries the method it is sent with).
         """
         data = ics.encode("utf-8") if isinstance(ics, str) else bytes(ics)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            # RFC 5545 §3.1.4 / §6: iCalendar text is UTF-8; other bytes would come out
+            # as U+FFFD in the text/calendar part, silently.
+            raise BuildError("the calendar is not UTF-8 (RFC 5545 §6): decode it and pass "
+                             "a str, or give its UTF-8 bytes") from None
         found = re.search(rb"(?mi)^METHOD:([A-Za-z-]+)\s*$", data)
         ics_method = found.group(1).decode("ascii").upper() if found else None
         if method is None:
@@ -577,7 +584,7 @@ class Builder:
 
     def _calendar_leaf(self, data: bytes, method: str) -> Part:
         # RFC 5545 §3.1: content lines end in CRLF.
-        data = _normalize_newlines(data.decode("utf-8", "replace")).encode("utf-8")
+        data = _normalize_newlines(data.decode("utf-8")).encode("utf-8")
         cte = choose_cte(data, text=True, allow_8bit=self._policy.allow_8bit)
         ctype = ContentType.of("text/calendar", charset="utf-8", method=method)
         return self._encoded_leaf(ctype, data, cte)

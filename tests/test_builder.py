@@ -663,3 +663,15 @@ def test_attached_message_name_is_also_in_content_type() -> None:
     assert b'Content-Type: message/rfc822; name="=?utf-8?' in raw
     assert mimekit.parse(raw).attachments[0].filename == "Grüße.eml"
     assert next(iter(_stdlib(raw).iter_attachments())).get_filename() == "Grüße.eml"
+
+
+def test_calendar_that_is_not_utf8_is_refused() -> None:
+    """Regression: calendar(bytes) decoded with errors="replace": a Latin-1 "Réunion"
+    went out as "R\\ufffdunion" in the text/calendar part (RFC 5545 §6: UTF-8)."""
+    ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:1@x\r\n"
+           "SUMMARY:Réunion\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    with pytest.raises(mimekit.BuildError, match="not UTF-8"):
+        _mk().calendar(ics.encode("latin-1"))
+    msg = _mk().calendar(ics.encode("utf-8")).build()
+    (cal,) = [p for p in msg.walk() if p.mime_type == "text/calendar"]
+    assert "SUMMARY:Réunion\n" in cal.get_text()
