@@ -648,7 +648,12 @@ def _phrase_tokens(name: str, policy: Policy) -> list[str]:
         return word if phrase.match(word) else _quote(word)
 
     if "=?" not in name and phrase.match(name):
-        return name.split(" ")
+        atoms = name.split(" ")
+        if all(len(atom) <= policy.hard_line_limit - 40 for atom in atoms):
+            return atoms
+        # An atom too long for any line (RFC 5322 §2.1.1) cannot be folded: RFC 2047
+        # words can, and decode to the same name.
+        return encode_words(name, maxlen=word_max)
     if not must_encode(name):
         quoted = _quote(name)
         if len(quoted.encode("utf-8")) <= policy.hard_line_limit - 40:

@@ -675,3 +675,15 @@ def test_calendar_that_is_not_utf8_is_refused() -> None:
     msg = _mk().calendar(ics.encode("utf-8")).build()
     (cal,) = [p for p in msg.walk() if p.mime_type == "text/calendar"]
     assert "SUMMARY:Réunion\n" in cal.get_text()
+
+
+def test_display_name_atom_longer_than_a_line_is_encoded() -> None:
+    """Regression: a display name holding one atom of 2,000 characters raised
+    BuildError ("header token of 2000 octets cannot be folded"); it is written as
+    RFC 2047 words, which fold (the standard library keeps a space between adjacent
+    words in a phrase, RFC 2047 §6.2 drops it: only mimekit's reading is checked)."""
+    for name in ("n" * 2000, "a " + "n" * 1500 + " b"):
+        raw = mimekit.compose().from_((name, "a@example.com")).to("b@example.org").text("x")
+        out = raw.build().to_bytes()
+        assert max(len(line) for line in _lines(out)) <= 78
+        assert mimekit.parse(out).from_[0].name == name
