@@ -421,9 +421,12 @@ class Builder:
         return self
 
     def date(self, when: _dt.datetime | str) -> Builder:
-        """Override the generated Date."""
+        """Override the generated Date (a datetime, or a date string checked now)."""
         if isinstance(when, str):
             _check_text("date", when)
+            format_header("Date", when, self._policy)  # not a date: BuildError now
+        elif not isinstance(when, _dt.datetime):
+            raise BuildError(f"date() takes a datetime or a string, not {type(when).__name__}")
         self._date = when
         return self
 

@@ -687,3 +687,14 @@ def test_display_name_atom_longer_than_a_line_is_encoded() -> None:
         out = raw.build().to_bytes()
         assert max(len(line) for line in _lines(out)) <= 78
         assert mimekit.parse(out).from_[0].name == name
+
+
+def test_date_is_checked_when_set() -> None:
+    """Regression: date(12345) or date("garbage") only failed in build(), the first
+    with a TypeError."""
+    with pytest.raises(mimekit.BuildError, match="datetime or a string"):
+        _mk().date(12345)  # type: ignore[arg-type]
+    with pytest.raises(mimekit.BuildError, match="not a date"):
+        _mk().date("yesterday-ish")
+    assert _mk().date("Mon, 1 Jan 2024 00:00:00 +0100").build().headers.get("Date") == \
+        "Mon, 01 Jan 2024 00:00:00 +0100"
