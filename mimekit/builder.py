@@ -417,6 +417,11 @@ class Builder:
             raise BuildError(f"{name} is written by the builder: use {method} instead of "
                              "header()")
         format_header(name, value, self._policy)  # validates the name and value now
+        if name.strip().lower() in _SINGLE_EXTRA:
+            # A field that occurs once (RFC 2369 §3, RFC 8058 §3.1, the priority fields):
+            # the later call wins, as with list_unsubscribe() / priority(), instead of
+            # a second copy that readers pick from differently.
+            self._extra = [(n, v) for n, v in self._extra if n.lower() != name.strip().lower()]
         self._extra.append((name, value))
         return self
 
@@ -718,6 +723,13 @@ def _text_type_header(subtype: str, policy: Policy) -> Header:
             _TEXT_TYPES[(subtype, policy)] = raw
     return Header("Content-Type", raw)
 
+
+# Extra fields a message carries once: header() replaces an earlier copy.
+_SINGLE_EXTRA = frozenset({
+    "list-unsubscribe", "list-unsubscribe-post", "list-id", "list-help", "list-subscribe",
+    "list-post", "list-owner", "list-archive", "x-priority", "importance", "priority",
+    "x-msmail-priority", "auto-submitted", "precedence", "organization", "user-agent",
+    "x-mailer"})
 
 # Headers build() writes itself, with the method that sets each.
 _MANAGED_HEADERS = {

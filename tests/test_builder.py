@@ -698,3 +698,17 @@ def test_date_is_checked_when_set() -> None:
         _mk().date("yesterday-ish")
     assert _mk().date("Mon, 1 Jan 2024 00:00:00 +0100").build().headers.get("Date") == \
         "Mon, 01 Jan 2024 00:00:00 +0100"
+
+
+def test_header_replaces_a_single_use_field_the_methods_wrote() -> None:
+    """Regression: list_unsubscribe() then header("List-Unsubscribe", ...) wrote two
+    List-Unsubscribe fields (RFC 2369: one), and so on for the priority fields."""
+    b = (_mk().list_unsubscribe("https://x.example/u", one_click=True).priority("high")
+         .header("List-Unsubscribe", "<https://y.example/u>").header("X-Priority", "2")
+         .header("Received", "from a by b; Mon, 1 Jan 2024 00:00:00 +0000")
+         .header("Received", "from c by d; Mon, 1 Jan 2024 00:00:00 +0000"))
+    msg = b.build()
+    assert msg.headers.get_all("List-Unsubscribe") == ["<https://y.example/u>"]
+    assert msg.headers.get_all("X-Priority") == ["2"]
+    assert msg.headers.get_all("Importance") == ["high"]
+    assert len(msg.headers.get_all("Received")) == 2  # a trace field may repeat
