@@ -377,6 +377,10 @@ class Builder:
         name = filename if filename is not None else default_name
         if filename is not None:
             _check_filename("attachment filename", filename)
+            if not filename:
+                # filename="" reads back as no name in mimekit and as "" in the stdlib.
+                raise BuildError("an attachment file name cannot be empty: pass None "
+                                 "for none")
         if content_type is not None:
             _check_content_type(content_type)
         if content_id is not None:
@@ -521,8 +525,14 @@ class Builder:
         inline: list[Attachment] = []
         attached: list[Attachment] = []
         for f in self._files:
-            is_inline = f.disposition == "inline" and f.content_id and self._html is not None
-            (inline if is_inline else attached).append(f)
+            if f.disposition == "inline" and f.content_id:
+                if self._html is not None:
+                    inline.append(f)
+                    continue
+                # Said so, not only placed so: an inline part with a Content-ID is a
+                # resource shown in place (RFC 2387), which no client lists as a file.
+                f = attrs.evolve(f, disposition="attachment")
+            attached.append(f)
 
         text_body = self._text
         if text_body is None and self._html is not None and self._generate_text:

@@ -712,3 +712,23 @@ def test_header_replaces_a_single_use_field_the_methods_wrote() -> None:
     assert msg.headers.get_all("X-Priority") == ["2"]
     assert msg.headers.get_all("Importance") == ["high"]
     assert len(msg.headers.get_all("Received")) == 2  # a trace field may repeat
+
+
+def test_inline_image_without_html_is_an_attachment() -> None:
+    """Regression: inline(cid=...) without html went into multipart/mixed still marked
+    ``Content-Disposition: inline`` with its Content-ID: the stdlib listed it as an
+    attachment, mimekit did not (an in-place resource), and lint flagged the builder's
+    own output (UnreferencedInlineImage)."""
+    msg = _mk().inline(PNG, cid="logo@x", filename="logo.png").build()
+    assert msg.lint() == []
+    raw = msg.to_bytes()
+    assert b"Content-Disposition: attachment; filename=logo.png\r\n" in raw
+    assert [a.filename for a in mimekit.parse(raw).attachments] == ["logo.png"]
+    assert [a.get_filename() for a in _stdlib(raw).iter_attachments()] == ["logo.png"]
+
+
+def test_empty_file_name_is_refused() -> None:
+    """Regression: filename="" wrote ``filename=""``: no name for mimekit, "" for the
+    standard library."""
+    with pytest.raises(mimekit.BuildError, match="cannot be empty"):
+        _mk().attach(b"abc", filename="")

@@ -26,6 +26,7 @@ exact), not by asking the builder.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import email.message
@@ -607,7 +608,11 @@ def expected_tree(s: Shape) -> Any:
     for several bodies (text, html, calendar in that order); related for html with
     inline images; mixed, body first, when there are attachments or messages."""
     inline = [f for f in s.files if f.kind == "inline" and f.cid and s.html is not None]
-    attached = [f for f in s.files if f not in inline]
+    # Without html nothing shows an inline image in place: it goes as an attachment,
+    # and says so (an inline part with a Content-ID is a resource, not a file).
+    attached = [dataclasses.replace(f, disposition="attachment")
+                if f.kind == "inline" and f.cid else f
+                for f in s.files if f not in inline]
     text = s.text
     if text is None and s.html is not None and s.generate_text:
         text = html_to_text(s.html)
