@@ -635,7 +635,8 @@ class Builder:
         ``allow_8bit``), NUL or lines over 998 octets (RFC 5322 §2.1.1) are re-encoded
         with base64 or quoted-printable, and whose bare CR/LF line ends become CRLF
         (RFC 5322 §2.3). A message that needs none of this is kept as it is, byte for
-        byte (its DKIM signature stays valid). Header bytes cannot be re-encoded without
+        byte (its DKIM signature stays valid), without what preceded its headers in a
+        file (an mbox ``From `` line, a byte order mark). Header bytes cannot be re-encoded without
         changing what they say: raw 8-bit header bytes (RFC 6532) stay, and the part is
         labelled 8bit (an 8BITMIME path carries it; without one the SMTP transport
         refuses it rather than send it mislabelled); a header line over 998 octets raises
@@ -654,6 +655,11 @@ class Builder:
                     and not _has_long_line(chunk))
 
         if not bare and fits(data):
+            if message.prefix:
+                # An mbox "From " line or a byte order mark before the headers is no
+                # part of the message (RFC 5322 §2.1): inside this part it would read
+                # as a broken first header field.
+                return parse(data, policy), not data.isascii()
             return message, not data.isascii()
         if bare:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")

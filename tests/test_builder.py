@@ -732,3 +732,22 @@ def test_empty_file_name_is_refused() -> None:
     standard library."""
     with pytest.raises(mimekit.BuildError, match="cannot be empty"):
         _mk().attach(b"abc", filename="")
+
+
+def test_attached_message_read_from_an_mbox_leaves_its_envelope_line_out() -> None:
+    """Regression: a message read from an mbox (or a file with a byte order mark) kept
+    its ``From `` envelope line / BOM when attached or forwarded, so the enclosed
+    message began with a line that is no header field."""
+    from mimekit.reply import forward
+
+    for prefix in (b"From x@example.org Mon Jan  1 00:00:00 2024\r\n", b"\xef\xbb\xbf"):
+        inner = mimekit.parse(prefix + b"From: c@example.org\r\nSubject: s\r\n\r\nbody\r\n")
+        assert inner.prefix == prefix
+        for msg in (_mk().attach_message(inner).build(),
+                    forward(inner, from_="a@example.org", to="b@example.org").build()):
+            raw = msg.to_bytes()
+            assert prefix not in raw
+            assert b"\r\n\r\nFrom: c@example.org\r\nSubject: s\r\n\r\nbody\r\n" in raw
+            part = mimekit.parse(raw).attachments[0]
+            assert part.message is not None and part.message.defects == []
+            assert part.message.subject == "s"
