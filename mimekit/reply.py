@@ -26,13 +26,19 @@ __all__ = ["forward", "normalize_subject", "reply"]
 # Prefixes clients put in front of a subject: English, German, Nordic, Dutch, French,
 # Spanish, Italian, Polish, Finnish, Turkish, ... and localized Outlook's Chinese,
 # Korean, Greek and Hebrew ones, optionally counted ("Re[2]:") or bracketed; a colon
-# may be the full-width one.
-_PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|sv|vs|antw|ref|rif|r|odp|vá|ynt|fw|fwd|wg|tr|rv|enc|i|doorst|vb|"
-    r"vl|pd|ilt|回复|回覆|答复|答覆|转发|轉寄|轉發|회신|전달|απ|σχετ|πρθ|השב|הועבר)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
-    re.IGNORECASE,
-)
+# may be the full-width one. Reply and forward prefixes are told apart so that a reply
+# to "Fwd: x" says "Re: Fwd: x", as Outlook, Gmail and Thunderbird write it.
+_REPLY_WORDS = r"re|aw|sv|vs|antw|ref|rif|res|r|odp|vá|ynt|回复|回覆|答复|答覆|회신|απ|σχετ|השב"
+_FORWARD_WORDS = r"fw|fwd|wg|tr|rv|enc|i|doorst|vb|vl|pd|ilt|转发|轉寄|轉發|전달|πρθ|הועבר"
+
+
+def _prefix_pattern(words: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*(?:(?:{words})\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+                      re.IGNORECASE)
+
+
+_REPLY_PREFIX = _prefix_pattern(_REPLY_WORDS)
+_FORWARD_PREFIX = _prefix_pattern(_FORWARD_WORDS)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
@@ -45,8 +51,15 @@ def _clean(text: str | None) -> str | None:
 
 
 def normalize_subject(subject: str | None, prefix: str) -> str:
-    """``prefix`` followed by the subject without any reply/forward prefixes it had."""
-    base = _PREFIX.sub("", _clean(subject) or "").strip()
+    """``prefix`` followed by the subject without the leading prefixes of the same kind.
+
+    A reply prefix (``Re:``, ``AW:``, ``Re[2]:``, ``回复:`` ...) replaces the reply prefixes
+    a subject starts with, a forward prefix (``Fwd:``, ``WG:``, ``转发:`` ...) the forward
+    ones; prefixes of the other kind stay, so the subject still tells the story:
+    ``Re: Fwd: x`` answers a forwarded message, ``Fwd: Re: x`` forwards a reply.
+    """
+    pattern = _FORWARD_PREFIX if _FORWARD_PREFIX.fullmatch(prefix + " ") else _REPLY_PREFIX
+    base = pattern.sub("", _clean(subject) or "").strip()
     return f"{prefix} {base}".rstrip() if base else prefix.rstrip(":") + ":"
 
 

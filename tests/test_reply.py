@@ -27,7 +27,13 @@ ORIGINAL = (
 
 
 def test_normalize_subject() -> None:
-    assert normalize_subject("Re: AW: Fwd: hello", "Re:") == "Re: hello"
+    assert normalize_subject("Re: AW: hello", "Re:") == "Re: hello"
+    # a reply keeps a forward prefix and a forward keeps a reply prefix (as Outlook,
+    # Gmail and Thunderbird write them): only prefixes of the same kind collapse
+    assert normalize_subject("Re: AW: Fwd: hello", "Re:") == "Re: Fwd: hello"
+    assert normalize_subject("Fwd: hello", "Re:") == "Re: Fwd: hello"
+    assert normalize_subject("Re: hello", "Fwd:") == "Fwd: Re: hello"
+    assert normalize_subject("WG: FW: Fwd[2]: Re: hello", "Fwd:") == "Fwd: Re: hello"
     assert normalize_subject("RE[2]: hello", "Re:") == "Re: hello"
     assert normalize_subject("hello", "Fwd:") == "Fwd: hello"
     assert normalize_subject(None, "Re:") == "Re:"
@@ -60,7 +66,7 @@ def test_forward_attached_keeps_the_original_bytes() -> None:
     orig = mimekit.parse(ORIGINAL)
     msg = forward(orig, from_="me@example.com", to="zoe@example.net", text="FYI").build()
     std = email.message_from_bytes(msg.to_bytes(), policy=email.policy.default)
-    assert std["Subject"] == "Fwd: Quarterly report"
+    assert std["Subject"] == "Fwd: Re: AW: Quarterly report"  # forwarding a reply
     kinds = [p.get_content_type() for p in std.walk()]
     assert kinds[:3] == ["multipart/mixed", "text/plain", "message/rfc822"]
     assert ORIGINAL in msg.to_bytes()
@@ -192,7 +198,11 @@ def test_forward_inline_keeps_images_charsets_and_the_block_in_html() -> None:
 
 
 def test_localized_prefixes_of_outlook_and_others() -> None:
-    for subject in ("回复: x", "转发：x", "轉寄: x", "회신: x", "ΑΠ: x", "ΣΧΕΤ: x", "השב: x",
-                    "YNT: x", "İLT: x", "PD: x", "Antw: AW: x", "SV: VS: x", "Re[3]: Fwd: x"):
+    for subject in ("回复: x", "회신: x", "ΑΠ: x", "ΣΧΕΤ: x", "השב: x", "YNT: x",
+                    "Antw: AW: x", "SV: VS: x", "Re[3]: RES: x", "答覆：x"):
         assert normalize_subject(subject, "Re:") == "Re: x", subject
+    for subject in ("转发：x", "轉寄: x", "전달: x", "ΠΡΘ: x", "הועבר: x", "İLT: x", "PD: x",
+                    "WG: x", "TR: x", "RV: x", "ENC: x", "I: x", "Doorst: x", "VB: x", "VL: x"):
+        assert normalize_subject(subject, "Fwd:") == "Fwd: x", subject
+        assert normalize_subject(subject, "Re:") == f"Re: {subject}", subject
     assert normalize_subject("Re: 10:30 meeting", "Re:") == "Re: 10:30 meeting"
