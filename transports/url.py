@@ -24,7 +24,8 @@ SMTP query options: ``timeout`` and ``connect_timeout`` (seconds), ``pool_size``
 (``starttls``, ``starttls-opportunistic``, ``tls`` or ``none``: replaces the
 scheme's mode, the default port still comes from the scheme) and
 ``allow_plaintext_auth`` (a boolean: AUTH over an unencrypted connection). Credentials and
-paths are percent-decoded; IPv6 hosts are written ``[::1]``. Anything else is an
+paths are percent-decoded; IPv6 hosts are written ``[::1]``, with a zone as RFC 6874
+says (``[fe80::1%25eth0]`` is the host ``fe80::1%eth0``). Anything else is an
 :class:`InvalidURL` error naming the problem. :func:`parse_url` gives the parsed,
 frozen :class:`TransportURL` (its repr never shows the password);
 :func:`from_url` builds the transport, :func:`from_url_async` the asyncio one.
@@ -144,7 +145,9 @@ class TransportURL:
         if self.username is not None:
             user = quote(self.username, safe="!$&'()*+,;=-._~")
             auth = user + (":***" if self.password is not None else "") + "@"
-        host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
+        # An IPv6 literal in brackets, its zone's "%" written "%25" (RFC 6874 §2).
+        host = (f"[{self.host.replace('%', '%25')}]" if self.host and ":" in self.host
+                else (self.host or ""))
         # the options that change what is safe to send (shown so a log tells them apart)
         shown: list[str] = []
         if self.scheme in SMTP_SCHEMES and self.security != SMTP_SCHEMES[self.scheme][0]:
@@ -247,6 +250,11 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
                          "percent-encode special characters in a password)") from None
     if parts.fragment:
         raise InvalidURL("a transport URL has no #fragment")
+    if "@" in parts.query:
+        # No option value holds an "@" unencoded: this is a password with an unencoded
+        # "?" (the text after it would otherwise be echoed in an "unknown option" error).
+        raise InvalidURL("an '@' after '?' in the transport URL (percent-encode '?' and "
+                         "'@' in a password as %3F and %40)")
     if parts.path not in ("", "/"):
         raise InvalidURL("an SMTP URL has no path (percent-encode '/' in a password)")
     netloc = parts.netloc
@@ -268,12 +276,27 @@ def _parse_smtp(url: str, scheme: str) -> TransportURL:
         host = hostport[1:end]
         import ipaddress
 
+        address, pct, zone = host.partition("%")
+        if pct:
+            # RFC 6874 §2: a zone id is written "%25" + the percent-encoded zone
+            # ("[fe80::1%25eth0]"); the socket layer wants it as "fe80::1%eth0".
+            if not zone.startswith("25") or len(zone) == 2:
+                raise InvalidURL(f"invalid IPv6 zone in {host!r} (write it as "
+                                 "[fe80::1%25eth0], RFC 6874)")
+            zone = _unquote(zone[2:], "IPv6 zone")
+            if _BAD_TEXT.search(zone) or any(c.isspace() or c in "%/" for c in zone):
+                raise InvalidURL(f"invalid IPv6 zone {zone!r}")
         try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
+            ipaddress.IPv6Address(address)
         except ValueError:
             raise InvalidURL(f"invalid IPv6 address {host!r}") from None
+        host = f"{address}%{zone}" if pct else address
     elif host is not None:
         host = _unquote(host, "host")
+        if _BAD_TEXT.search(host):
+            # "%00" or "%0A" in the host: it would reach getaddrinfo, the TLS server
+            # name and log lines (RFC 1123 §2.1 names hold letters, digits, "-", ".").
+            raise InvalidURL("the host in the transport URL contains control characters")
     if not host or not _HOSTNAME.match(host) and not hostport.startswith("["):
         raise InvalidURL(f"invalid host in transport URL: {hostport!r}")
     if not hostport.startswith("[") and any(
@@ -323,14 +346,19 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
     if qmark:
         # The one path option: maildir:DIR?envelope_headers=0 (MaildirTransport and
         # MboxTransport's envelope_headers=False).
-        name, eq, value = query.partition("=")
-        if scheme not in ("maildir", "mbox") or name != "envelope_headers" or not eq:
+        if scheme not in ("maildir", "mbox"):
+            raise InvalidURL(f"{scheme}: URLs take no options (got ?{query})")
+        pairs = [piece.partition("=") for piece in query.split("&")]
+        names = [name for name, _, _ in pairs]
+        if any(name != "envelope_headers" or not eq for name, eq, _ in pairs):
+            wrong = next((n for n, eq, _ in pairs if n != "envelope_headers" or not eq), "")
             raise InvalidURL(
-                f"{scheme}: URLs take no options (got ?{query})"
-                if scheme not in ("maildir", "mbox")
-                else f"{scheme}: URLs take only ?envelope_headers=0 or =1 (got ?{query})"
+                f"{scheme}: URLs take only ?envelope_headers=0 or =1 (got "
+                f"{'an empty option' if not wrong else repr(wrong)} in ?{query})"
             )
-        envelope_headers = _parse_bool(name, _unquote(value, "query"))
+        if len(names) > 1:
+            raise InvalidURL("option 'envelope_headers' given twice")
+        envelope_headers = _parse_bool(names[0], _unquote(pairs[0][2], "query"))
     if rest.startswith("//"):
         # RFC 8089 §2: "//" starts an authority; the path after it is absolute.
         # An empty host or "localhost" (§3) is this machine; any other host is a
@@ -410,13 +438,41 @@ def _constructor_kwargs(cls: Any, config: TransportURL) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if k in params}
 
 
+def _override(name: str, value: object) -> Any:
+    """An override of ``from_url`` checked as strictly as the same option in a URL,
+    so ``insecure="no"`` (a truthy string) can never turn verification off and a
+    ``local_hostname`` with CR/LF never reaches EHLO. Strings are read as in a URL
+    query (``insecure="0"`` is False); anything else of the wrong type is an
+    :class:`InvalidURL`."""
+    if isinstance(value, str):
+        return _smtp_options(f"{name}={quote(value, safe='')}")[name]
+    if name in ("insecure", "allow_plaintext_auth"):
+        if not isinstance(value, bool):
+            raise InvalidURL(f"option {name} must be True or False, not {type(value).__name__}")
+        return value
+    if name in ("timeout", "connect_timeout"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidURL(f"option {name} must be a number of seconds, "
+                             f"not {type(value).__name__}")
+        return _smtp_options(f"{name}={value!r}")[name]
+    if name == "pool_size":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidURL(f"option pool_size must be an int, not {type(value).__name__}")
+        return _smtp_options(f"pool_size={value}")[name]
+    if name == "cafile" and isinstance(value, os.PathLike):
+        return _override(name, os.fspath(value))
+    raise InvalidURL(f"option {name} must be a string, not {type(value).__name__}")
+
+
 def _resolve(url: str | TransportURL, overrides: dict[str, Any]) -> TransportURL:
     config = url if isinstance(url, TransportURL) else parse_url(url)
     unknown = [k for k in overrides if k not in SMTP_OPTIONS]
     if unknown:
         raise InvalidURL(f"unknown transport option(s): {', '.join(sorted(unknown))}")
     if config.kind == "smtp" and overrides:
-        config = attrs.evolve(config, **{k: v for k, v in overrides.items() if v is not None})
+        config = attrs.evolve(
+            config, **{k: _override(k, v) for k, v in overrides.items() if v is not None}
+        )
     return config
 
 
@@ -426,7 +482,9 @@ def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
     ``overrides`` (``timeout``, ``pool_size``, ``insecure``, ``cafile``,
     ``local_hostname``, ``security``, ``allow_plaintext_auth``) replace the
     URL's options for SMTP, as the CLI's ``--cafile``/``--insecure`` flags do;
-    ``None`` values are ignored. They do not apply to the file, Maildir, mbox and memory transports, which have
+    ``None`` values are ignored. Each is checked as the same option in a URL is
+    (a string is read as a query value, so ``insecure="no"`` is False; a value of
+    another wrong type is an :class:`InvalidURL`). They do not apply to the file, Maildir, mbox and memory transports, which have
     no network, and are ignored there. An unknown override is an
     :class:`InvalidURL` error. Nothing connects until the first send.
     """
