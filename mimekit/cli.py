@@ -346,7 +346,12 @@ def _raw_messages(path: str) -> list[tuple[str, bytes]]:
 
 def _transport_url(args: argparse.Namespace) -> tuple[str, str]:
     """The transport URL and where it came from (for error messages)."""
-    if args.transport:
+    if args.transport is not None:
+        if not args.transport.strip():
+            # `--transport "$URL"` with URL unset: never fall back to the default
+            # outbox silently (mail meant for a server would land in ./outbox).
+            raise UsageError("--transport is empty (give a transport URL, e.g. "
+                             f"{DEFAULT_TRANSPORT} or smtp://host)")
         return args.transport, "--transport"
     env = os.environ.get("MIMEKIT_TRANSPORT")
     if env:
@@ -358,7 +363,7 @@ def _open_transport(args: argparse.Namespace) -> Any:
     import ssl
 
     from mimekit.transports import from_url
-    from mimekit.transports.url import InvalidURL, parse_url
+    from mimekit.transports.url import InvalidURL, parse_url, redact_url
 
     url, origin = _transport_url(args)
     options: dict[str, Any] = {}
@@ -385,11 +390,12 @@ def _open_transport(args: argparse.Namespace) -> Any:
             raise JobFailed(f"{what} {cafile} holds no CA certificate in PEM form (BEGIN "
                             "CERTIFICATE)") from exc
     except InvalidURL as exc:
-        text, quoted = str(exc), repr(url.strip())
+        # The URL as the user wrote it, but never its password.
+        text, raw, quoted = str(exc), repr(url.strip()), repr(redact_url(url.strip()))
         name = f"MIMEKIT_TRANSPORT={quoted}" if origin == "MIMEKIT_TRANSPORT" else (
             f"{origin} {quoted}")
-        if text.startswith(quoted):
-            raise JobFailed(name + text[len(quoted):]) from exc
+        if text.startswith(raw):
+            raise JobFailed(name + text[len(raw):]) from exc
         raise JobFailed(f"{name}: {text}") from exc
 
 
@@ -505,7 +511,8 @@ def _check_envelope_options(args: argparse.Namespace) -> None:
     from mimekit.transports.base import check_address
     from mimekit.transports.errors import InvalidEnvelope
 
-    values = [("--envelope-from", "sender", args.envelope_from)] if args.envelope_from else []
+    values = ([("--envelope-from", "sender", args.envelope_from.strip())]
+              if args.envelope_from is not None else [])
     for value in args.envelope_to:
         values.extend(("--envelope-to", "recipient", v.strip())
                       for v in value.split(",") if v.strip())
@@ -527,7 +534,7 @@ def _envelope(args: argparse.Namespace, message: Message) -> Any:
     for value in args.envelope_to:
         rcpts.extend(v.strip() for v in value.split(",") if v.strip())
     return Envelope(
-        args.envelope_from if args.envelope_from is not None else default.mail_from,
+        args.envelope_from.strip() if args.envelope_from is not None else default.mail_from,
         tuple(rcpts) if rcpts else default.rcpt_to,
     )
 
@@ -714,9 +721,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"an argument or file is not valid UTF-8 text ({reason})", 1)
 
 
+def _is_ssl_error(exc: BaseException | None) -> bool:
+    """An ``ssl.SSLError``: an OSError whose errno is an OpenSSL code, not an errno
+    (a failed certificate check has errno 1, which is EPERM), so it keeps its text."""
+    ssl = sys.modules.get("ssl")  # if ssl was never imported, no SSLError exists
+    return ssl is not None and isinstance(exc, ssl.SSLError)
+
+
 def _sentence(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     cause = exc.__cause__
+    if _is_ssl_error(cause) or _is_ssl_error(exc):
+        return text.splitlines()[0]
     if isinstance(cause, OSError) and cause.strerror and str(cause) and text.endswith(str(cause)):
         # "cannot append to mbox 'o': [Errno 21] Is a directory: 'o'" -> "...: it is a folder"
         text = text[: -len(str(cause))] + _os_reason(cause, writing=True)

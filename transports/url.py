@@ -60,6 +60,7 @@ __all__ = [
     "from_url",
     "from_url_async",
     "parse_url",
+    "redact_url",
     "smtp_kwargs",
 ]
 
@@ -156,6 +157,19 @@ class TransportURL:
             shown.append("allow_plaintext_auth=1")
         tail = "?" + "&".join(shown) if shown else ""
         return f"{self.scheme}://{auth}{host}:{self.port}{tail}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, even when it does not parse
+    (for error messages that name the URL). The user information is everything
+    between ``//`` and the *last* ``@``, so a password with an unencoded ``@``, ``/``,
+    ``?`` or ``#`` is hidden whole; the user name (up to the first ``:``) stays."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return url
+    user, colon, _ = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
 def _unquote(text: str, what: str) -> str:

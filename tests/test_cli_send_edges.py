@@ -1,0 +1,190 @@
+"""`mimekit send` at its edges: passwords in URL errors, TLS errors, an empty
+--transport or --envelope-from, every URL kind, and many files with a progress bar."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from mimekit.cli import main
+from mimekit.transports import MboxTransport
+from mimekit.transports.memory import Outbox
+from smtp_server import PASSWORD, USER, aiosmtpd_server
+
+ADDRS = ("--from", "a@example.org", "--to", "b@example.org", "--bcc", "c@example.org",
+         "--subject", "S", "--text", "x")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIMEKIT_TRANSPORT", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("url,detail", [
+    ("smtp://user:s3cr3t@mail.example.org?bogus=1", "unknown option 'bogus'"),
+    ("smtp://user:s3cr3t@mail.example.org:99999", "invalid port"),
+    ("smtp://user:s3/cr3t@mail.example.org", "has no path"),
+    ("smtp://user:s3?cr3t@mail.example.org", "an '@' after '?'"),
+    ("smtps://user:s3cr3t@[::1", "an IPv6 host must be a [literal]"),
+])
+def test_url_errors_never_show_the_password(
+        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        url: str, detail: str) -> None:
+    """Regression: the error named the URL as given, password included
+    ("--transport 'smtp://user:s3cr3t@...': unknown option 'bogus'")."""
+    code, out, err = cli(capsys, "send", *ADDRS, "--transport", url)
+    assert (code, out) == (1, "")
+    assert "s3" not in err and "cr3t" not in err and detail in err
+    assert err.startswith(f"mimekit: --transport '{url.split('://')[0]}://user:***@")
+    monkeypatch.setenv("MIMEKIT_TRANSPORT", url)
+    code, out, err = cli(capsys, "send", *ADDRS)
+    assert code == 1 and "s3" not in err and "cr3t" not in err
+    assert err.startswith("mimekit: MIMEKIT_TRANSPORT='")
+    assert not list(workdir.iterdir())
+
+
+def test_a_failed_certificate_check_is_not_called_permission_denied(
+        tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: ssl.SSLCertVerificationError has errno 1, and the CLI turned it into
+    "TLS handshake with localhost:PORT failed: permission denied"."""
+    with aiosmtpd_server(tmp_path, auth=False) as srv:
+        code, out, err = cli(capsys, "send", *ADDRS, "--transport",
+                             f"smtp+starttls://localhost:{srv.port}?timeout=10")
+        assert not srv.handler.messages
+    assert (code, out) == (1, "")
+    assert "permission denied" not in err
+    assert "certificate verify failed" in err and err.count("\n") == 1
+
+
+def test_every_smtp_url_kind_with_a_percent_encoded_password(
+        tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    user, password = quote(USER, safe=""), quote(PASSWORD, safe="")
+    (tmp_path / "tls").mkdir()
+    with aiosmtpd_server(tmp_path) as starttls, \
+            aiosmtpd_server(tmp_path / "tls", implicit_tls=True) as tls:
+        for url in (f"smtp+starttls://{user}:{password}@localhost:{starttls.port}",
+                    f"smtp://{user}:{password}@127.0.0.1:{starttls.port}?timeout=10"):
+            code, out, err = cli(capsys, "send", *ADDRS, "--transport", url,
+                                 "--cafile", starttls.cafile)
+            assert (code, err) == (0, ""), err
+            assert out.splitlines()[:2] == ["accepted b@example.org 250 OK",
+                                            "accepted c@example.org 250 OK"]
+        monkeypatch.setenv("MIMEKIT_TRANSPORT", f"smtps://{user}:{password}@localhost:"
+                           f"{tls.port}?cafile={quote(tls.cafile, safe='')}")
+        code, out, err = cli(capsys, "send", *ADDRS)
+        assert (code, err) == (0, ""), err
+        code, out, err = cli(capsys, "send", *ADDRS, "--transport",
+                             f"smtps://{user}:wrong@localhost:{tls.port}",
+                             "--cafile", tls.cafile)
+        assert code == 1 and err.startswith("mimekit: 535 ") and "wrong" not in err
+        assert len(starttls.handler.messages) == 2 and len(tls.handler.messages) == 1
+        for stored in (*starttls.handler.messages, *tls.handler.messages):
+            assert stored.rcpt_tos == ["b@example.org", "c@example.org"]
+            assert b"c@example.org" not in stored.content  # the Bcc never on the wire
+    assert not (workdir / "outbox").exists()
+
+
+def test_every_local_url_kind(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for url in ("file:./o", "maildir:./md", "maildir:./md0?envelope_headers=0", "mbox:./mb",
+                "memory:", "memory:./mem", f"file://{workdir}/o2"):
+        code, out, err = cli(capsys, "send", *ADDRS, "--transport", url)
+        assert (code, err) == (0, ""), (url, err)
+        assert out.splitlines()[1].startswith("accepted c@example.org 250 ")
+        assert out.splitlines()[2].startswith("queued as ")
+    assert len(list((workdir / "o").glob("*.eml"))) == 1
+    assert len(list((workdir / "o2").glob("*.eml"))) == 1
+    assert len(os.listdir(workdir / "md" / "new")) == 1
+    assert [s.envelope.rcpt_to for s in MboxTransport(workdir / "mb").read()
+            if s.envelope] == [("b@example.org", "c@example.org")]
+    assert [m.envelope.rcpt_to for m in Outbox(workdir / "mem")] == [
+        ("b@example.org", "c@example.org")]
+
+
+def test_an_empty_transport_is_a_usage_error(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: ``--transport "$URL"`` with URL unset wrote to ./outbox and exited 0,
+    so mail meant for a server was silently kept on disk."""
+    assert cli(capsys, "send", *ADDRS, "--transport", "") == (
+        2, "", "mimekit: --transport is empty (give a transport URL, e.g. file:./outbox or "
+               "smtp://host)\n")
+    assert not list(workdir.iterdir())
+    monkeypatch.setenv("MIMEKIT_TRANSPORT", "")  # an empty variable is an unset one
+    code, _, err = cli(capsys, "send", *ADDRS)
+    assert (code, err) == (0, "") and (workdir / "outbox").is_dir()
+
+
+def test_an_empty_envelope_from_is_named(workdir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: ``--envelope-from ""`` said "the message has no Sender or From header
+    and no envelope was given" (it has a From header)."""
+    assert cli(capsys, "send", *ADDRS, "--envelope-from", "") == (
+        1, "", "mimekit: --envelope-from: envelope sender is empty\n")
+    assert not list(workdir.iterdir())
+
+
+def _many(workdir: Path, n: int) -> list[str]:
+    args = []
+    for i in range(n):
+        path = workdir / f"m{i:02d}.eml"
+        path.write_bytes(f"From: a@example.org\r\nTo: b@example.org\r\nSubject: n{i}\r\n"
+                         f"\r\nx\r\n".encode())
+        args += ["--eml", str(path)]
+    return args
+
+
+def test_many_files_on_a_terminal_draw_a_progress_bar(workdir: Path) -> None:
+    """A pty as stderr and stdout (as a person runs it): the bar is drawn before each
+    message and erased before each result line; every message is sent once."""
+    argv = [sys.executable, "-m", "mimekit", "send", "--transport", "mbox:./mb",
+            *_many(workdir, 12)]
+    env = {k: v for k, v in os.environ.items() if k != "MIMEKIT_TRANSPORT"}
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(workdir)
+        os.execve(sys.executable, argv, env)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the pty
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    screen = b"".join(chunks).decode()
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert "\r[------------------------------] 0/12 m00.eml" in screen
+    assert "] 11/12 m11.eml\r\x1b[K" in screen
+    assert screen.count("queued as mb") == 12
+    assert [s.message.subject for s in MboxTransport(workdir / "mb").read()] == [
+        f"n{i}" for i in range(12)]
+
+
+def test_many_files_without_a_terminal_print_no_bar(workdir: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "mimekit", "send", "--transport", "memory:./mem",
+                        *_many(workdir, 40)], cwd=workdir, capture_output=True, timeout=120,
+                       check=False, env={k: v for k, v in os.environ.items()
+                                         if k != "MIMEKIT_TRANSPORT"})
+    assert r.returncode == 0, r.stderr
+    assert b"\r" not in r.stdout + r.stderr and r.stderr == b""
+    assert len(Outbox(workdir / "mem")) == 40
