@@ -139,6 +139,21 @@ def _body_text(message: Message) -> str:
 _FILTERS = ("subject", "to", "from_", "mail_from", "contains", "header", "where")
 
 
+def _check_filters(filters: Mapping[str, object]) -> None:
+    """Refuse a misspelt or malformed filter before any message is looked at: checked
+    per message only, ``assert_not_sent(subjet="x")`` on an empty outbox (or one whose
+    messages fail an earlier filter) would pass without ever reading the typo."""
+    for key, wanted in filters.items():
+        if key not in _FILTERS:
+            raise TypeError(f"unknown filter {key!r}; use one of {', '.join(_FILTERS)}")
+        if key == "header" and not (isinstance(wanted, tuple) and len(wanted) == 2):
+            raise TypeError("header= takes a (name, value) pair")
+        if key == "to":
+            _as_list(wanted)
+        if key == "where" and not callable(wanted):
+            raise TypeError("where= takes a predicate on the SentMessage")
+
+
 def _match(item: SentMessage, filters: Mapping[str, object]) -> bool:
     for key, wanted in filters.items():
         if key == "subject":
@@ -173,10 +188,29 @@ def _match(item: SentMessage, filters: Mapping[str, object]) -> bool:
 
 
 def _describe(item: SentMessage) -> str:
+    refused = item.result.refused
     return (
         f"subject={item.subject!r} from={item.envelope.mail_from!r} "
-        f"to={list(item.result.accepted)!r}"
+        f"to={list(item.result.accepted)!r}" + (f" refused={list(refused)!r}" if refused else "")
     )
+
+
+#: At most this many messages are described in an assertion failure (half from each end).
+LISTED = 20
+
+
+def _listing(items: Sequence[SentMessage]) -> str:
+    """One line per message for an AssertionError; a long outbox is shown by its first
+    and last ``LISTED // 2`` messages, so a failure in a big test stays readable."""
+    shown = list(enumerate(items))
+    if len(shown) > LISTED:
+        half = LISTED // 2
+        skipped = len(shown) - 2 * half
+        lines = [f"  {i}: {_describe(it)}" for i, it in shown[:half]]
+        lines.append(f"  ... {skipped} more ...")
+        lines.extend(f"  {i}: {_describe(it)}" for i, it in shown[-half:])
+        return "\n".join(lines)
+    return "\n".join(f"  {i}: {_describe(it)}" for i, it in shown)
 
 
 class Outbox(Sequence[SentMessage]):
@@ -222,9 +256,17 @@ class Outbox(Sequence[SentMessage]):
             "result": item.result.to_dict(),
         }
         # The .json first: an .eml is only listed once its metadata exists.
-        atomic_write(self.path / f"{stem}.json", json.dumps(meta).encode("utf-8"), durable=False)
+        meta_path = self.path / f"{stem}.json"
+        atomic_write(meta_path, json.dumps(meta).encode("utf-8"), durable=False)
         eml = self.path / f"{stem}.eml"
-        atomic_write(eml, item.data, durable=False)
+        try:
+            atomic_write(eml, item.data, durable=False)
+        except BaseException:
+            try:
+                meta_path.unlink()  # ours, just written: no metadata without its message
+            except OSError:
+                pass
+            raise
         try:
             key = _stat_key(eml)
         except OSError:
@@ -309,25 +351,33 @@ class Outbox(Sequence[SentMessage]):
     @property
     def last(self) -> SentMessage:
         """The most recent message; AssertionError if nothing was sent."""
+        __tracebackhide__ = True
         items = self._snapshot()
         if not items:
             raise AssertionError("the outbox is empty")
         return items[-1]
 
     def find(self, **filters: object) -> list[SentMessage]:
-        """Sent messages matching every filter (see the class docstring)."""
+        """Sent messages matching every filter (see the class docstring). An unknown
+        or malformed filter is a TypeError, whatever the outbox holds."""
+        _check_filters(filters)
         return [item for item in self._snapshot() if _match(item, filters)]
 
     def assert_sent(self, count: int | None = None, **filters: object) -> list[SentMessage]:
         """Assert that messages matching ``filters`` were sent: exactly ``count`` of
         them, or at least one when ``count`` is None. Returns the matches; the
         AssertionError lists what was sent, to make failures readable."""
+        __tracebackhide__ = True  # pytest shows the test's line, not this one
+        _check_filters(filters)
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or count < 0):
+            raise ValueError(f"count must be a non-negative int or None, not {count!r}")
         items = self._snapshot()
         found = [item for item in items if _match(item, filters)]
         ok = len(found) >= 1 if count is None else len(found) == count
         if not ok:
             wanted = "at least 1" if count is None else str(count)
-            listing = "\n".join(f"  {i}: {_describe(it)}" for i, it in enumerate(items))
+            listing = _listing(items)
             crit = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filter"
             raise AssertionError(
                 f"expected {wanted} message(s) matching {crit}, found {len(found)}; "
@@ -337,6 +387,7 @@ class Outbox(Sequence[SentMessage]):
 
     def assert_not_sent(self, **filters: object) -> None:
         """Assert that no message matches ``filters``."""
+        __tracebackhide__ = True
         self.assert_sent(count=0, **filters)
 
 
@@ -527,10 +578,12 @@ class MemoryTransport(Transport, AsyncTransport):
 
     def assert_sent(self, count: int | None = None, **filters: object) -> list[SentMessage]:
         """``outbox.assert_sent``."""
+        __tracebackhide__ = True
         return self.outbox.assert_sent(count, **filters)
 
     def assert_not_sent(self, **filters: object) -> None:
         """``outbox.assert_not_sent``."""
+        __tracebackhide__ = True
         self.outbox.assert_not_sent(**filters)
 
     def clear(self) -> None:
