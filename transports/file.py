@@ -184,7 +184,7 @@ _NOT_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _MAX_LINE = 998  # RFC 5322 §2.1.1: a line is at most 998 characters before CRLF
 
 
-def delivery_headers(envelope: Envelope) -> bytes:
+def delivery_headers(envelope: Envelope, *, count: bool = False) -> bytes:
     """The header fields that record ``envelope`` on top of a delivered message (LF).
 
     As Postfix local(8)/virtual(8), qmail and dovecot-lda do on final delivery
@@ -207,8 +207,16 @@ def delivery_headers(envelope: Envelope) -> bytes:
     break a header line (also U+0085, U+2028, U+2029, which a quoted SMTPUTF8 local
     part may hold), so the fields are injection-safe whatever built the envelope:
     :class:`InvalidEnvelope` otherwise, as for a line over 998 characters.
+
+    ``count=True`` adds a comment to ``Return-Path`` saying how many ``X-Original-To``
+    lines are ours (``Return-Path: <a@example.org> (2 recipients)``; RFC 5322 §3.6.7
+    ``path`` allows a trailing CFWS). The transports ask for it only when the message
+    itself starts with an ``X-Original-To`` field (a copy taken from a mailbox), where
+    :func:`split_delivery_headers` could not tell where our block ends otherwise.
     """
-    lines = [f"Return-Path: <{envelope.mail_from}>"]
+    n = len(envelope.rcpt_to)
+    tail = f" ({n} recipient{'' if n == 1 else 's'})" if count else ""
+    lines = [f"Return-Path: <{envelope.mail_from}>{tail}"]
     lines.extend(f"X-Original-To: {rcpt}" for rcpt in envelope.rcpt_to)
     for address, line in zip((envelope.mail_from, *envelope.rcpt_to), lines):
         if _NOT_IN_HEADER.search(address):
@@ -226,7 +234,19 @@ def delivery_headers(envelope: Envelope) -> bytes:
 
 
 # One unfolded field each (a continuation line after it means another writer's field).
-_RETURN_PATH = re.compile(rb"(?i)Return-Path:[ \t]*<([^\r\n<>]*)>[ \t]*\r?\n(?![ \t])")
+_RETURN_PATH = re.compile(
+    rb"(?i)Return-Path:[ \t]*<([^\r\n<>]*)>[ \t]*(?:\(([0-9]{1,6}) recipients?\)[ \t]*)?"
+    rb"\r?\n(?![ \t])"
+)
+# Whether a message's own header starts with an X-Original-To field (any spelling).
+_STARTS_WITH_ORIGINAL_TO = re.compile(rb"(?i)X-Original-To[ \t]*:")
+
+
+def _top_block(envelope: Envelope, wire: bytes) -> bytes:
+    """The delivery header fields for ``envelope`` on top of ``wire`` (see
+    :func:`delivery_headers`), counted when the message starts with its own
+    ``X-Original-To``."""
+    return delivery_headers(envelope, count=_STARTS_WITH_ORIGINAL_TO.match(wire) is not None)
 _ORIGINAL_TO = re.compile(rb"(?i)X-Original-To:[ \t]*([^\s<>][^\r\n<>]*?)[ \t]*\r?\n(?![ \t])")
 
 
@@ -239,17 +259,22 @@ def split_delivery_headers(data: bytes) -> tuple[Envelope | None, bytes]:
     same names further down are the message's own (from an earlier delivery) and
     are left alone. Without such a block (a message stored with
     ``envelope_headers=False``, or by another program) the result is
-    ``(None, data)``.
+    ``(None, data)``. When ``Return-Path`` carries the count comment that
+    :func:`delivery_headers` writes with ``count=True``, exactly that many
+    ``X-Original-To`` fields are taken (the message's own follow them).
     """
     top = _RETURN_PATH.match(data)
     if top is None:
         return None, data
+    wanted = int(top.group(2)) if top.group(2) is not None else None
     rcpts: list[bytes] = []
     pos = top.end()
-    while (m := _ORIGINAL_TO.match(data, pos)) is not None:
+    while (wanted is None or len(rcpts) < wanted) and (
+        m := _ORIGINAL_TO.match(data, pos)
+    ) is not None:
         rcpts.append(m.group(1))
         pos = m.end()
-    if not rcpts:
+    if not rcpts or (wanted is not None and len(rcpts) != wanted):
         return None, data
     try:
         mail_from = top.group(1).strip().decode("utf-8")
@@ -310,6 +335,10 @@ class FileTransport(Transport):
     def _ensure_dir(self) -> None:
         if self.directory.is_dir():
             return
+        if self.directory.exists() or self.directory.is_symlink():
+            # A file (or a dangling link) where the folder should be: say so, rather
+            # than mkdir's "File exists", which reads as if the folder were fine.
+            raise TransportError(f"outbox {str(self.directory)!r} is not a folder")
         if not self._create:
             raise TransportError(f"outbox directory {str(self.directory)!r} does not exist")
         try:
@@ -423,7 +452,7 @@ class MaildirTransport(Transport):
         from mimekit.mailbox import maildir_deliver
 
         _, wire, env, message_id = prepare_wire(message, envelope)
-        top = delivery_headers(env) if self.envelope_headers else b""
+        top = _top_block(env, wire) if self.envelope_headers else b""
         try:
             final = maildir_deliver(self.directory, top + _to_lf(wire))
         except OSError as exc:
@@ -494,7 +523,7 @@ class MboxTransport(Transport):
         from mimekit.mailbox import append_mbox
 
         _, wire, env, message_id = prepare_wire(message, envelope)
-        top = delivery_headers(env) if self.envelope_headers else b""
+        top = _top_block(env, wire) if self.envelope_headers else b""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             append_mbox(

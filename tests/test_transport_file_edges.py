@@ -1,0 +1,240 @@
+"""File, Maildir and mbox transports under stress: several processes (each with
+threads) writing one folder or mbox at once, a process killed mid-write, a write that
+fails for lack of room, From-munging read back exactly, and a message that already
+starts with an X-Original-To field."""
+
+from __future__ import annotations
+
+import mailbox as stdlib_mailbox
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mimekit.mailbox import read_mbox
+from mimekit.transports import (
+    Envelope,
+    FileTransport,
+    MaildirTransport,
+    MboxTransport,
+    TransportError,
+)
+from mimekit.transports.base import prepare_wire
+from mimekit.transports.file import delivery_headers, split_delivery_headers
+
+KINDS = {"file": FileTransport, "maildir": MaildirTransport, "mbox": MboxTransport}
+
+
+def message(tag: str, lines: int = 40) -> bytes:
+    """A message whose body has lines an mbox must quote, and a Bcc."""
+    body = "".join(f"From line {k} of {tag}\r\n>From quoted {k}\r\n" for k in range(lines))
+    return (f"From: a@example.org\r\nTo: b@example.net\r\nBcc: hidden@example.net\r\n"
+            f"Subject: {tag}\r\nMessage-ID: <{tag}@example.org>\r\n\r\n{body}"
+            f"{'z' * 3000}\r\n").encode()
+
+
+def expected(tag: str, kind: str) -> bytes:
+    wire = message(tag).replace(b"Bcc: hidden@example.net\r\n", b"")
+    return wire if kind == "file" else wire.replace(b"\r\n", b"\n")
+
+
+_WRITER = """
+import sys, threading
+sys.path.insert(0, sys.argv[4])
+from test_transport_file_edges import KINDS, message
+kind, path, proc = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def work(thread):
+    t = KINDS[kind](path)
+    for i in range(15):
+        t.send(message(f"{proc}-{thread}-{i}"))
+
+threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+"""
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_processes_and_threads_writing_at_once_lose_and_mix_nothing(
+        tmp_path: Path, kind: str) -> None:
+    """3 processes x 3 threads x 15 messages into one folder / Maildir / mbox: every
+    message is there once, byte for byte, with its envelope (Bcc included), and the
+    Bcc header is stored nowhere."""
+    target = tmp_path / ("out.mbox" if kind == "mbox" else "out")
+    here = str(Path(__file__).resolve().parent)
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, kind, str(target), f"p{n}", here])
+             for n in range(3)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    stored = KINDS[kind](target).read()  # type: ignore[attr-defined]
+    tags = [s.message.message_id.split("@")[0] for s in stored]
+    want = sorted(f"p{p}-{t}-{i}" for p in range(3) for t in range(3) for i in range(15))
+    assert sorted(tags) == want
+    for tag, item in zip(tags, stored):
+        assert item.data == expected(tag, kind)
+        assert item.envelope == Envelope("a@example.org", ("b@example.net",
+                                                            "hidden@example.net"))
+    if kind == "mbox":
+        assert len(stdlib_mailbox.mbox(str(target), create=False)) == len(want)
+        assert sorted(m.message_id.split("@")[0] for m in read_mbox(target)) == want
+        assert not Path(f"{target}.lock").exists()
+    else:
+        names = os.listdir(target / "tmp") if kind == "maildir" else [
+            n for n in os.listdir(target) if n.startswith(".")]
+        assert names == []  # no temporary file left behind
+
+
+_KILLED = """
+import sys
+from mimekit.transports import FileTransport, MaildirTransport
+kind, path = sys.argv[1], sys.argv[2]
+t = (FileTransport if kind == "file" else MaildirTransport)(path)
+big = (b"From: a@example.org\\r\\nTo: b@example.net\\r\\nSubject: big\\r\\n\\r\\n"
+       + (b"y" * 76 + b"\\r\\n") * 40000)
+while True:
+    t.send(big)
+"""
+
+
+@pytest.mark.parametrize("kind", ["file", "maildir"])
+def test_a_writer_killed_mid_write_leaves_only_complete_messages(
+        tmp_path: Path, kind: str) -> None:
+    """SIGKILL at an arbitrary moment (while a 3 MB message is being written): every
+    visible .eml / new/ file is a complete message; the only leftover is a hidden
+    temporary file (".tmp-*" or in tmp/), never a partial message under its name."""
+    target = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, kind, str(target)])
+    visible = (lambda: [p for p in target.glob("*.eml")]) if kind == "file" else (
+        lambda: list((target / "new").glob("*")))
+    deadline = time.monotonic() + 120
+    try:
+        while len(visible()) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    files = visible()
+    assert len(files) >= 3
+    size = len(b"From: a@example.org\r\nTo: b@example.net\r\nSubject: big\r\n\r\n"
+               ) + 78 * 40000
+    for path in files:
+        data = path.read_bytes()
+        assert len(data) == (size if kind == "file" else size - 40000 - 4 + len(
+            delivery_headers(Envelope("a@example.org", ("b@example.net",)))))
+    if kind == "file":
+        assert {p.name[: -len(".eml")] for p in files} <= {
+            p.name[: -len(".envelope.json")] for p in target.glob("*.envelope.json")}
+        assert len(FileTransport(target).read()) == len(files)
+
+
+_FULL = """
+import resource, sys
+from mimekit.transports import FileTransport, MaildirTransport, MboxTransport
+kind, path = sys.argv[1], sys.argv[2]
+t = {"file": FileTransport, "maildir": MaildirTransport, "mbox": MboxTransport}[kind](path)
+t.send(b"From: a@example.org\\r\\nTo: b@example.net\\r\\nSubject: small\\r\\n\\r\\nhi\\r\\n")
+used = sum(len(open(p, "rb").read()) for p in sys.argv[3:]) if kind == "mbox" else 0
+resource.setrlimit(resource.RLIMIT_FSIZE, (used + 50000, used + 50000))
+try:
+    t.send(b"From: a@example.org\\r\\nTo: b@example.net\\r\\nSubject: big\\r\\n\\r\\n"
+           + (b"y" * 76 + b"\\r\\n") * 3000)
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_write_that_runs_out_of_room_leaves_nothing(tmp_path: Path, kind: str) -> None:
+    """The second message hits a file size limit halfway (as a full disk would): a
+    TransportError naming the cause, and storage holds exactly the first message (no
+    partial file, no temporary file, no orphan envelope, the mbox cut back, unlocked)."""
+    target = tmp_path / ("out.mbox" if kind == "mbox" else "out")
+    args = [sys.executable, "-c", _FULL, kind, str(target)]
+    proc = subprocess.run(args + ([str(target)] if kind == "mbox" else []),
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.stdout.startswith("TransportError ") and "File too large" in proc.stdout, (
+        proc.stdout + proc.stderr)
+    stored = KINDS[kind](target).read()  # type: ignore[attr-defined]
+    assert [s.message.subject for s in stored] == ["small"]
+    if kind == "file":
+        assert sorted(p.name.split("-", 2)[2] for p in target.iterdir()) == [
+            "small.eml", "small.envelope.json"]
+    elif kind == "maildir":
+        assert os.listdir(target / "tmp") == [] and len(os.listdir(target / "new")) == 1
+    else:
+        assert target.read_bytes().endswith(b"\nhi\n\n")
+        assert sorted(os.listdir(tmp_path)) == ["out.mbox"]  # no dot-lock left
+
+
+_PIECES = st.sampled_from([b"From ", b">From ", b">>From x", b"From", b"from me", b"", b"x",
+                           b" From ", b"From: y", b"From - Mon Jan  1 00:00:00 2024",
+                           b"Content-Length: 5", b">", b"\xc3\xa9"])
+_LINES = st.lists(st.lists(_PIECES, min_size=1, max_size=3).map(b"".join), max_size=12)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=st.lists(_LINES, min_size=1, max_size=4), blank_tail=st.booleans())
+def test_mbox_reads_back_exactly_what_was_written(
+        tmp_path_factory: pytest.TempPathFactory, bodies: list[list[bytes]],
+        blank_tail: bool) -> None:
+    """Property: lines starting with "From " or ">From " (and other look-alikes) survive
+    the mboxrd quoting; the transport, mimekit's reader and the stdlib see the same
+    number of messages, and each reads back as its LF wire form."""
+    path = tmp_path_factory.mktemp("mb") / "out.mbox"
+    t = MboxTransport(path)
+    sent = []
+    for lines in bodies:
+        body = b"\r\n".join(lines) + (b"\r\n\r\n" if blank_tail else b"")
+        raw = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: t\r\n\r\n" + body
+        t.send(raw)
+        sent.append(prepare_wire(raw, None)[1].replace(b"\r\n", b"\n"))
+    assert [s.data for s in t.read()] == sent
+    assert len(list(read_mbox(path))) == len(sent)
+    assert len(stdlib_mailbox.mbox(str(path), create=False)) == len(sent)
+
+
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+def test_a_message_starting_with_its_own_x_original_to_reads_back_unchanged(
+        tmp_path: Path, kind: str) -> None:
+    """Regression: a copy taken from a mailbox (``X-Original-To: old@...`` first) gave
+    back the envelope plus "old@example.net", and lost that field from the message."""
+    raw = (b"X-Original-To: old@example.net\r\nDelivered-To: old@example.net\r\n"
+           b"From: a@example.org\r\nTo: b@example.net\r\nCc: c@example.net\r\n\r\nhi\r\n")
+    t = KINDS[kind](tmp_path / "out")
+    t.send(raw)
+    (stored,) = t.read()  # type: ignore[attr-defined]
+    assert stored.envelope == Envelope("a@example.org", ("b@example.net", "c@example.net"))
+    assert stored.data == raw.replace(b"\r\n", b"\n")
+
+
+def test_the_count_comment_is_written_only_when_needed() -> None:
+    env = Envelope("a@example.org", ("b@example.net",))
+    assert delivery_headers(env) == (b"Return-Path: <a@example.org>\n"
+                                     b"X-Original-To: b@example.net\n")
+    counted = delivery_headers(env, count=True)
+    assert counted.startswith(b"Return-Path: <a@example.org> (1 recipient)\n")
+    tail = b"X-Original-To: old@example.net\nFrom: a@example.org\n\nx\n"
+    assert split_delivery_headers(counted + tail) == (env, tail)
+    # a count that does not match the fields that follow: not our block
+    wrong = b"Return-Path: <a@example.org> (3 recipients)\nX-Original-To: b@example.net\n"
+    assert split_delivery_headers(wrong + b"\nx\n") == (None, wrong + b"\nx\n")
+
+
+def test_an_outbox_path_that_is_a_file_is_named(tmp_path: Path) -> None:
+    """Regression: "cannot create outbox directory 'mb': [Errno 17] File exists"."""
+    (tmp_path / "mb").write_bytes(b"")
+    with pytest.raises(TransportError, match=r"outbox '.*mb' is not a folder"):
+        FileTransport(tmp_path / "mb").send(message("x"))
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(TransportError, match="is not a folder"):
+        FileTransport(tmp_path / "dangling").send(message("x"))
