@@ -11,10 +11,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from mimekit.cli import main
 from mimekit.transports import MboxTransport
 from mimekit.transports.memory import Outbox
 from smtp_server import PASSWORD, USER, aiosmtpd_server
+
+from mimekit.cli import main
 
 ADDRS = ("--from", "a@example.org", "--to", "b@example.org", "--bcc", "c@example.org",
          "--subject", "S", "--text", "x")
@@ -123,8 +124,8 @@ def test_an_empty_transport_is_a_usage_error(
     """Regression: ``--transport "$URL"`` with URL unset wrote to ./outbox and exited 0,
     so mail meant for a server was silently kept on disk."""
     assert cli(capsys, "send", *ADDRS, "--transport", "") == (
-        2, "", "mimekit: --transport is empty (give a transport URL, e.g. file:./outbox or "
-               "smtp://host)\n")
+        2, "", ("mimekit: --transport is empty (give a transport URL, e.g. file:./outbox or "
+                "smtp://host)\n"))
     assert not list(workdir.iterdir())
     monkeypatch.setenv("MIMEKIT_TRANSPORT", "")  # an empty variable is an unset one
     code, _, err = cli(capsys, "send", *ADDRS)

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mimekit.mailbox import read_mbox
 from mimekit.transports import (
     Envelope,
     FileTransport,
@@ -27,6 +26,8 @@ from mimekit.transports import (
 )
 from mimekit.transports.base import prepare_wire
 from mimekit.transports.file import delivery_headers, split_delivery_headers
+
+from mimekit.mailbox import read_mbox
 
 KINDS = {"file": FileTransport, "maildir": MaildirTransport, "mbox": MboxTransport}
 
