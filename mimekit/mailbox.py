@@ -243,15 +243,51 @@ def _lock_error(path: str, kind: str, timeout: float, detail: str) -> MailboxLoc
     )
 
 
+def _node() -> str:
+    """This machine's node name, as written into our dot-locks (no DNS lookup)."""
+    uname = getattr(os, "uname", None)
+    return (uname().nodename if uname is not None else "") or "localhost"
+
+
+_OUR_DOTLOCK = re.compile(rb"([0-9]{1,10}) (\S{1,255})\n\Z")
+
+
+def _writer_is_dead(lock_path: str) -> bool:
+    """Whether the dot-lock was written by this module on this machine (``PID NODE``)
+    for a process that no longer exists: a ``mimekit`` killed while appending. Only
+    then is the lock stale before ``stale_after``; a lock from another program, another
+    machine (an NFS-shared mbox) or a live (or unknown) process is left to the age rule.
+    A live writer also holds the fcntl and flock locks, which are still waited for."""
+    try:
+        with open(lock_path, "rb") as fh:
+            content = fh.read(300)
+    except OSError:
+        return False
+    m = _OUR_DOTLOCK.match(content)
+    if m is None or m.group(2).decode("utf-8", "replace") != _node():
+        return False
+    pid = int(m.group(1))
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists (another user's process)
+        return False
+    return False
+
+
 def _break_stale_dotlock(lock_path: str, stale_after: float) -> bool:
-    """Remove ``lock_path`` if it is older than ``stale_after`` seconds (its writer died);
-    True if the lock is gone now. The file is stat'ed again just before the unlink and
-    left alone if it changed meanwhile (another writer broke it and took a fresh one)."""
+    """Remove ``lock_path`` if it is older than ``stale_after`` seconds, or if it is
+    one of ours whose process is gone (:func:`_writer_is_dead`): its writer died; True
+    if the lock is gone now. The file is stat'ed again just before the unlink and left
+    alone if it changed meanwhile (another writer broke it and took a fresh one)."""
     try:
         st = os.stat(lock_path)
     except FileNotFoundError:
         return True
-    if time.time() - st.st_mtime <= stale_after:
+    if time.time() - st.st_mtime <= stale_after and not _writer_is_dead(lock_path):
         return False
     try:
         again = os.stat(lock_path)
@@ -284,7 +320,8 @@ def _take_dotlock(
             ) from None
         else:
             try:
-                os.write(fd, f"{os.getpid()}\n".encode("ascii"))  # for people, not parsed
+                # "PID NODE": for people, and for _writer_is_dead after a crash
+                os.write(fd, f"{os.getpid()} {_node()}\n".encode("utf-8", "replace"))
                 st = os.fstat(fd)
             except BaseException:
                 os.close(fd)
@@ -360,8 +397,9 @@ def append_mbox(
     current UTC time; the message is followed by a blank line (RFC 4155).
 
     Locking excludes the other programs that write or rewrite mboxes, whichever lock
-    they use: first the dot-lock ``<path>.lock`` (created with ``O_EXCL``; one older
-    than ``stale_after`` seconds is removed as stale; ``dotlock=False`` skips it, for
+    they use: first the dot-lock ``<path>.lock`` (created with ``O_EXCL``, holding
+    ``PID NODE``; one older than ``stale_after`` seconds, or one of ours whose process
+    on this machine is gone, is removed as stale; ``dotlock=False`` skips it, for
     an mbox in a directory you cannot write), then an ``fcntl`` lock and an ``flock``
     lock on the file. Each is waited for, in all at most ``lock_timeout`` seconds, then
     :class:`MailboxLockError` is raised and nothing is written. Every lock is released

@@ -239,3 +239,50 @@ def test_an_outbox_path_that_is_a_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     with pytest.raises(TransportError, match="is not a folder"):
         FileTransport(tmp_path / "dangling").send(message("x"))
+
+
+def test_a_dotlock_left_by_a_killed_writer_is_broken_at_once(tmp_path: Path) -> None:
+    """Regression: a ``mimekit send --transport mbox:`` killed while appending left
+    ``FILE.lock``, and every later send waited ``lock_timeout`` and failed for the next
+    500 s. A lock of ours (``PID NODE``) whose process is gone is stale at once; one
+    whose process lives, or from another machine or program, is still respected."""
+    from mimekit.mailbox import MailboxLockError, _node, append_mbox
+
+    path = tmp_path / "box"
+    lock = tmp_path / "box.lock"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    lock.write_bytes(f"{dead} {_node()}\n".encode())
+    append_mbox(path, b"Subject: s\n\nx\n", "a@example.org", lock_timeout=0)
+    assert not lock.exists() and [m.subject for m in read_mbox(path)] == ["s"]
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for content in (f"{alive.pid} {_node()}\n", f"{dead} other-host.example\n",
+                        "0\n", ""):
+            lock.write_text(content)
+            with pytest.raises(MailboxLockError, match="dot-lock"):
+                append_mbox(path, b"Subject: t\n\nx\n", "a@example.org", lock_timeout=0)
+            assert lock.read_text() == content
+    finally:
+        alive.kill()
+        alive.wait()
+    lock.unlink()
+    assert [m.subject for m in read_mbox(path)] == ["s"]
+
+
+def test_our_dotlock_names_its_process_and_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mimekit import mailbox as mb
+
+    seen: list[bytes] = []
+    real = mb._append_locked
+
+    def spy(fd: int, message: bytes) -> None:
+        seen.append((tmp_path / "box.lock").read_bytes())  # read while it is held
+        real(fd, message)
+
+    monkeypatch.setattr(mb, "_append_locked", spy)
+    mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
+    assert seen == [f"{os.getpid()} {mb._node()}\n".encode()]
+    assert not (tmp_path / "box.lock").exists()
