@@ -339,6 +339,9 @@ def _raw_messages(path: str) -> list[tuple[str, bytes]]:
     if path != "-" and os.path.isdir(path):
         raise JobFailed(f"cannot read {path}: it is a folder")
     data = _read_bytes(path)
+    if not data.strip():
+        # Not "the envelope has no sender": there is no message at all.
+        raise JobFailed(f"no message in {'standard input' if path == '-' else path}: it is empty")
     if data.startswith(b"From ") and _looks_like_mbox(data):
         return [(f"{path}#{n}", raw) for n, (_, raw) in enumerate(iter_mbox_raw(data), 1)]
     return [(path, data)]
@@ -573,6 +576,9 @@ def _messages(path: str) -> Iterator[tuple[str, Message]]:
             yield f"{path}#{n}", msg
         return
     data = _read_bytes(path)
+    if not data.strip():
+        # Not "the envelope has no sender": there is no message at all.
+        raise JobFailed(f"no message in {'standard input' if path == '-' else path}: it is empty")
     if data.startswith(b"From ") and _looks_like_mbox(data):
         for n, msg in enumerate(read_mbox(data), 1):
             yield f"{path}#{n}", msg

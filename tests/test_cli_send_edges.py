@@ -189,3 +189,21 @@ def test_many_files_without_a_terminal_print_no_bar(workdir: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert b"\r" not in r.stdout + r.stderr and r.stderr == b""
     assert len(Outbox(workdir / "mem")) == 40
+
+
+def test_an_empty_input_is_named(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: an empty file or stdin said "the envelope has no sender: the message
+    has no Sender or From header"."""
+    (workdir / "empty.eml").write_bytes(b"\n")
+    assert cli(capsys, "send", "--eml", "empty.eml") == (
+        1, "", "mimekit: no message in empty.eml: it is empty\n")
+    import io
+
+    class Stdin:
+        buffer = io.BytesIO(b"")
+
+    monkeypatch.setattr(sys, "stdin", Stdin())
+    assert cli(capsys, "send", "-") == (
+        1, "", "mimekit: no message in standard input: it is empty\n")
+    assert not (workdir / "outbox").exists()

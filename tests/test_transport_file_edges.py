@@ -286,3 +286,16 @@ def test_our_dotlock_names_its_process_and_machine(
     mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
     assert seen == [f"{os.getpid()} {mb._node()}\n".encode()]
     assert not (tmp_path / "box.lock").exists()
+
+
+def test_a_sidecar_with_the_wrong_shape_gives_no_envelope(tmp_path: Path) -> None:
+    """A hand-edited ``.envelope.json`` with ``"rcpt_to": "bo@example.net"`` read back as
+    the recipients ("b", "o", "@", ...); now as no envelope."""
+    import json
+
+    t = FileTransport(tmp_path)
+    name = str(t.send(message("x")).queue_id)
+    sidecar = tmp_path / (name[: -len(".eml")] + ".envelope.json")
+    sidecar.write_text(json.dumps({"mail_from": "a@example.org", "rcpt_to": "bo@example.net"}))
+    (stored,) = t.read()
+    assert stored.envelope is None

@@ -412,9 +412,12 @@ class FileTransport(Transport):
                 record = json.loads(
                     (self.directory / (name[: -len(".eml")] + ".envelope.json")).read_text("utf-8")
                 )
-                mail_from = str(record["mail_from"])
+                mail_from = record["mail_from"]
+                rcpt_to = record["rcpt_to"]
+                if not isinstance(mail_from, str) or not isinstance(rcpt_to, list):
+                    raise TypeError("not an envelope record")  # "abc" is not ("a", "b", "c")
                 envelope = Envelope(
-                    mail_from, tuple(str(r) for r in record["rcpt_to"]), null_sender=not mail_from
+                    mail_from, tuple(str(r) for r in rcpt_to), null_sender=not mail_from
                 )
             except (OSError, ValueError, KeyError, TypeError):
                 pass
