@@ -259,7 +259,8 @@ class Builder:
             # as U+FFFD in the text/calendar part, silently.
             raise BuildError("the calendar is not UTF-8 (RFC 5545 §6): decode it and pass "
                              "a str, or give its UTF-8 bytes") from None
-        found = re.search(rb"(?mi)^METHOD:([A-Za-z-]+)\s*$", data)
+        # RFC 5545 §3.1: name *(";" param) ":" value; METHOD may carry x-params (§3.7.2)
+        found = re.search(rb'(?mi)^METHOD(?:;(?:[^:"\r\n]|"[^"\r\n]*")*)?:([A-Za-z-]+)\s*$', data)
         ics_method = found.group(1).decode("ascii").upper() if found else None
         if method is None:
             if ics_method is None:

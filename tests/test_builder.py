@@ -283,6 +283,19 @@ def test_calendar_without_method_gets_the_one_given() -> None:
         mimekit.compose().calendar(no_method, method="RE QUEST")
 
 
+def test_calendar_method_with_parameters_is_read() -> None:
+    """Regression: ``METHOD;X-P=1:CANCEL`` (RFC 5545 §3.1 property parameters) was not
+    recognised, so the calendar read as one without a METHOD."""
+    ics = ICS.replace("METHOD:REQUEST", 'METHOD;X-SRC="a:b";X-N=1:CANCEL')
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("Cancelled")
+           .calendar(ics).build())
+    cal = next(p for p in mimekit.parse(msg.to_bytes()).walk() if p.mime_type == "text/calendar")
+    assert cal.content_type.get("method") == "CANCEL"
+    assert cal.get_text().count("METHOD") == 1
+    with pytest.raises(mimekit.BuildError, match="agree|REQUEST"):
+        mimekit.compose().calendar(ics, method="REQUEST")
+
+
 def test_priority_and_list_unsubscribe() -> None:
     msg = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
            .priority("high").list_unsubscribe("https://example.org/u?id=1",
