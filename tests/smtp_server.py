@@ -20,8 +20,10 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import hmac
 import ipaddress
+import json
 import logging
 import secrets
 import socket
@@ -393,6 +395,17 @@ class FakeSMTPServer:
     (after the whole data arrived), ``on_data_start(session)`` (after DATA
     before 354). ``after_starttls_220`` bytes are sent in the same write as
     the 220 to STARTTLS (c22). ``reply_delay`` sleeps before each reply.
+
+    AUTH (``auth_mechanisms``): PLAIN, LOGIN, CRAM-MD5 (RFC 2195),
+    SCRAM-SHA-256 (RFC 7677; ``scram_lie`` sends a wrong server signature),
+    XOAUTH2 and OAUTHBEARER (RFC 7628; ``oauth_token`` is the token it
+    accepts; any other gets the JSON error challenge of §3.2.2, and the
+    client's answer to it is recorded in ``auth_log``), all checked against
+    ``credentials`` with UTF-8 encoding.
+
+    ``data_read_delay`` sleeps before each read of message data (DATA or
+    BDAT) and ``rcvbuf`` sets the receive buffer (``SO_RCVBUF``): a server
+    that reads a large message slowly but steadily.
     """
 
     def __init__(
@@ -413,6 +426,10 @@ class FakeSMTPServer:
         reply_delay: float = 0.0,
         greeting: str = f"220 {SERVER_NAME} ESMTP fake",
         host: str = "127.0.0.1",
+        oauth_token: str = "ya29.good-token",
+        scram_lie: bool = False,
+        data_read_delay: float = 0.0,
+        rcvbuf: int | None = None,
     ) -> None:
         self.extensions = extensions
         self.post_tls_extensions = post_tls_extensions
@@ -428,13 +445,19 @@ class FakeSMTPServer:
         self.on_data_end = on_data_end
         self.reply_delay = reply_delay
         self.greeting = greeting
+        self.oauth_token = oauth_token
+        self.scram_lie = scram_lie
+        self.data_read_delay = data_read_delay
         self.deliveries: list[Delivery] = []
         self.sessions: list[Session] = []
         self.auth_log: list[bytes] = []  # decoded SASL client data, in order
+        self.challenges: list[bytes] = []  # decoded SASL challenges we sent, in order
         self.errors: list[BaseException] = []
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf is not None:  # inherited by the accepted sockets
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self._sock.bind((host, 0))
         self._sock.listen(16)
         self.host = host
@@ -585,7 +608,11 @@ class FakeSMTPServer:
                 self._reply(io, f"250 2.0.0 Ok: queued as Q{len(self.deliveries)}")
             elif verb == "BDAT":
                 size_s, _, last = arg.partition(" ")
-                chunk = io.read_exact(int(size_s))
+                io.pace = self.data_read_delay
+                try:
+                    chunk = io.read_exact(int(size_s))
+                finally:
+                    io.pace = 0.0
                 session.chunks.append(chunk)
                 if session.mail_from is None or not session.rcpts:
                     session.chunks = []
@@ -616,12 +643,16 @@ class FakeSMTPServer:
     def _read_data(self, io: _LineIO, session: Session) -> Delivery:
         raw = bytearray()
         lines = []
-        while True:
-            line = io.readline()
-            raw += line
-            if line == b".\r\n":
-                break
-            lines.append(line[1:] if line.startswith(b".") else line)
+        io.pace = self.data_read_delay
+        try:
+            while True:
+                line = io.readline()
+                raw += line
+                if line == b".\r\n":
+                    break
+                lines.append(line[1:] if line.startswith(b".") else line)
+        finally:
+            io.pace = 0.0
         assert session.mail_from is not None
         return Delivery(session.mail_from, list(session.rcpts), bytes(raw), b"".join(lines))
 
@@ -643,6 +674,38 @@ class FakeSMTPServer:
             p = base64.b64decode(io.readline().strip())
             self.auth_log += [u, p]
             ok = (u, p) == (user.encode(), password.encode())
+        elif mech == "CRAM-MD5":
+            challenge = f"<{secrets.token_hex(8)}@{SERVER_NAME}>".encode()
+            self.challenges.append(challenge)
+            self._reply(io, "334 " + base64.b64encode(challenge).decode())
+            answer = base64.b64decode(io.readline().strip())
+            self.auth_log.append(answer)
+            good = hmac.new(password.encode(), challenge, "md5").hexdigest().encode()
+            ok = answer == user.encode() + b" " + good
+        elif mech == "SCRAM-SHA-256":
+            ok = self._scram(io, initial, user, password)
+            if ok is None:
+                return
+        elif mech in ("XOAUTH2", "OAUTHBEARER"):
+            data = base64.b64decode(initial or self._ask(io))
+            self.auth_log.append(data)
+            if mech == "XOAUTH2":
+                good = f"user={user}\x01auth=Bearer {self.oauth_token}\x01\x01".encode()
+                ok = data == good
+            else:
+                gs2, _, rest = data.partition(b"\x01")
+                fields = dict(f.split(b"=", 1) for f in rest.split(b"\x01") if b"=" in f)
+                ok = (
+                    gs2 == b"n,a=" + user.encode() + b","
+                    and fields.get(b"auth") == b"Bearer " + self.oauth_token.encode()
+                    and rest.endswith(b"\x01\x01")
+                )
+            if not ok:
+                # RFC 7628 §3.2.2: the error as a JSON challenge; the client answers
+                # (OAUTHBEARER: a dummy ^A, §3.2.3) and then gets the failure
+                error = {"status": "invalid_token", "scope": "https://mail.example.test/"}
+                self._reply(io, "334 " + base64.b64encode(json.dumps(error).encode()).decode())
+                self.auth_log.append(base64.b64decode(io.readline().strip()))
         else:
             self._reply(io, "504 5.5.4 Unrecognized authentication type")
             return
@@ -652,6 +715,54 @@ class FakeSMTPServer:
             if ok
             else "535 5.7.8 Error: authentication failed",
         )
+
+    def _ask(self, io: _LineIO) -> bytes:
+        """An empty 334 challenge (no initial response was given); the answer."""
+        self._reply(io, "334 ")
+        return io.readline().strip()
+
+    def _scram(self, io: _LineIO, initial: str, user: str, password: str) -> bool | None:
+        """The server side of SCRAM-SHA-256 (RFC 5802 §3, RFC 7677), written
+        from the RFC independently of the client: True/False for the final
+        reply, None when the exchange was cancelled ("*") or refused."""
+        client_first = base64.b64decode(initial or self._ask(io)).decode("utf-8")
+        self.auth_log.append(client_first.encode())
+        gs2, _, bare = client_first.partition(",,")
+        attrs_ = dict(a.split("=", 1) for a in bare.split(","))
+        if gs2 != "n" or attrs_["n"] != user.replace("=", "=3D").replace(",", "=2C"):
+            self._reply(io, "535 5.7.8 Error: authentication failed")
+            return None
+        salt, iterations = b"mimekit-salt", 4096
+        nonce = attrs_["r"] + secrets.token_hex(8)
+        server_first = f"r={nonce},s={base64.b64encode(salt).decode()},i={iterations}"
+        self._reply(io, "334 " + base64.b64encode(server_first.encode()).decode())
+        line = io.readline().strip()
+        if line == b"*":
+            self._reply(io, "501 5.7.0 Authentication cancelled")
+            return None
+        client_final = base64.b64decode(line).decode("utf-8")
+        self.auth_log.append(client_final.encode())
+        without_proof, _, proof_b64 = client_final.rpartition(",p=")
+        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+        client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+        stored_key = hashlib.sha256(client_key).digest()
+        auth_message = f"{bare},{server_first},{without_proof}".encode()
+        signature = hmac.new(stored_key, auth_message, "sha256").digest()
+        proof = base64.b64decode(proof_b64)
+        recovered = bytes(a ^ b for a, b in zip(proof, signature))
+        if without_proof != f"c=biws,r={nonce}" or hashlib.sha256(recovered).digest() != stored_key:
+            return False
+        server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+        server_sig = hmac.new(server_key, auth_message, "sha256").digest()
+        if self.scram_lie:
+            server_sig = bytes(b ^ 1 for b in server_sig)
+        self._reply(io, "334 " + base64.b64encode(b"v=" + base64.b64encode(server_sig)).decode())
+        answer = io.readline().strip()
+        if answer == b"*":
+            self._reply(io, "501 5.7.0 Authentication cancelled")
+            return None
+        self.auth_log.append(base64.b64decode(answer))
+        return True
 
 
 class _Closed(Exception):
@@ -668,27 +779,31 @@ class _LineIO:
         self.sock.settimeout(10)
         self.session = session
         self.buf = bytearray()
+        self.pace = 0.0  # seconds to sleep before each read (a slow reader)
+
+    def _fill(self) -> None:
+        if self.pace:
+            time.sleep(self.pace)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise _Closed()
+        self.session.received += chunk
+        self.buf += chunk
 
     def readline(self) -> bytes:
+        start = 0
         while True:
-            nl = self.buf.find(b"\n")
+            nl = self.buf.find(b"\n", start)
             if nl >= 0:
                 line = bytes(self.buf[: nl + 1])
                 del self.buf[: nl + 1]
                 return line
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise _Closed()
-            self.session.received += chunk
-            self.buf += chunk
+            start = len(self.buf)
+            self._fill()
 
     def read_exact(self, n: int) -> bytes:
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise _Closed()
-            self.session.received += chunk
-            self.buf += chunk
+            self._fill()
         data = bytes(self.buf[:n])
         del self.buf[:n]
         return data
@@ -773,6 +888,53 @@ class SilentServer:
             self._thread.join(2)
 
     def __enter__(self) -> SilentServer:  # noqa: PYI034 - final in practice
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RawServer:
+    """A TCP listener on 127.0.0.1 that runs ``handler(sock)`` in a thread for
+    each connection: for hostile servers no SMTP state machine would play
+    (replies dripped a line at a time, floods). ``connections`` counts them."""
+
+    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        self.handler = handler
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.host = "127.0.0.1"
+        self.port: int = self._sock.getsockname()[1]
+        self.connections = 0
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            self.handler(conn)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        self._thread.join(2)
+
+    def __enter__(self) -> RawServer:  # noqa: PYI034 - final in practice
         return self
 
     def __exit__(self, *exc: object) -> None:
