@@ -752,3 +752,118 @@ def test_dsn_limits_and_utf8_orcpt() -> None:
     s.run(proto.transaction(b"x\r\n", "a@x", ["jörg@x"], dsn=DSNOptions(orcpt=True)))
     rcpt = next(c for c in s.sent if c.startswith(b"RCPT"))
     assert rcpt == "RCPT TO:<jörg@x> ORCPT=utf-8;j\\x{F6}rg@x\r\n".encode()
+
+
+# ------------------------------------------------------------------ bounds (hostile servers)
+
+
+def test_reply_size_limits_hold_for_complete_lines() -> None:
+    """A line over MAX_REPLY_LINE is refused even when it arrives whole in one
+    read, and a reply is refused past MAX_REPLY_BYTES in all."""
+    from mimekit.transports.smtp.wire import MAX_REPLY_BYTES, MAX_REPLY_LINE
+
+    p = ReplyParser()
+    p.feed(b"250 " + b"x" * MAX_REPLY_LINE + b"\r\n")
+    with pytest.raises(SMTPProtocolError, match="line from the server is too long"):
+        p.next_reply()
+    p = ReplyParser()
+    line = b"250-" + b"y" * 16000 + b"\r\n"
+    p.feed(line * (MAX_REPLY_BYTES // len(line) + 1) + b"250 end\r\n")
+    with pytest.raises(SMTPProtocolError, match=f"larger than {MAX_REPLY_BYTES} octets"):
+        p.next_reply()
+    # just under the limits: accepted, and the count starts again for the next reply
+    p = ReplyParser()
+    n = MAX_REPLY_BYTES // len(line)
+    p.feed(line * (n - 1) + b"250 end\r\n" + line * (n - 1) + b"250 again\r\n")
+    first, second = p.next_reply(), p.next_reply()
+    assert first is not None and len(first.lines) == n and first.lines[-1] == "end"
+    assert second is not None and second.lines[-1] == "again"
+
+
+def test_receive_says_when_it_continues_a_reply() -> None:
+    """The first read for each reply has continued=False (the driver starts the
+    reply's deadline), the later reads of the same reply continued=True."""
+    proto = ready()
+    gen = proto.noop()
+    assert gen.send(None) == Send(b"NOOP\r\n")
+    assert gen.send(b"") == Receive(False, False)
+    assert gen.send(b"25") == Receive(False, True)
+    assert gen.send(b"0-a\r\n250") == Receive(False, True)
+    with pytest.raises(StopIteration) as stop:
+        gen.send(b" 2.0.0 ok\r\n")
+    assert stop.value.value.lines == ("a", "2.0.0 ok")
+    gen = proto.noop()
+    assert gen.send(None) == Send(b"NOOP\r\n")
+    assert gen.send(b"") == Receive(False, False)  # a new reply: a new deadline
+
+
+def _window_run(
+    proto: SMTPClientProtocol, step: Any, replies: Any, writes: list[tuple[str, int]] | None = None
+) -> list[tuple[str, int]]:
+    """Drive ``step``, answering each command line with ``replies(line)``; returns
+    the writes (also appended to ``writes``) as (first command, number of
+    lines) and checks that every reply to a write is read before the next."""
+    writes = [] if writes is None else writes
+    pending: list[bytes] = []
+    value: Any = None
+    try:
+        action = step.send(None)
+        while True:
+            if isinstance(action, Send):
+                assert not pending, "a write before the replies to the previous one were read"
+                lines = action.data.split(b"\r\n")[:-1]
+                if action.data.startswith((b"MAIL", b"RCPT", b"DATA", b"RSET")):
+                    writes.append((lines[0].decode().split(":")[0], len(lines)))
+                    pending = [replies(x) for x in lines]
+                else:
+                    writes.append(("<data>", 0))
+                    pending = [b"250 2.0.0 queued\r\n"]
+                value = b""
+            else:
+                value = pending.pop(0)
+            action = step.send(value)
+    except StopIteration as stop:
+        proto.last = stop.value  # type: ignore[attr-defined]
+    return writes
+
+
+def test_pipelined_groups_hold_at_most_the_window() -> None:
+    """RFC 2920 §3.1: 250 recipients go as MAIL+99 RCPT, 100 RCPT, 51 RCPT+DATA,
+    each group's replies read before the next is written (no deadlock)."""
+    from mimekit.transports.smtp.protocol import PIPELINE_WINDOW
+
+    rcpts = [f"u{i}@x" for i in range(250)]
+
+    def replies(line: bytes) -> bytes:
+        if line == b"DATA":
+            return b"354 go\r\n"
+        return b"550 5.1.1 no\r\n" if line == b"RCPT TO:<u123@x>" else b"250 ok\r\n"
+
+    proto = ready()
+    writes = _window_run(proto, proto.transaction(b"hi\r\n", "a@x", rcpts), replies)
+    assert PIPELINE_WINDOW == 100
+    assert writes == [("MAIL FROM", 100), ("RCPT TO", 100), ("RCPT TO", 52), ("<data>", 0)]
+    tx = proto.last  # type: ignore[attr-defined]
+    assert [r.address for r in tx.recipients] == rcpts
+    assert [r.address for r in tx.recipients if not r.reply.ok] == ["u123@x"]
+    # with CHUNKING: the same groups without DATA, then BDAT with the body
+    proto = ready("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+    writes = _window_run(proto, proto.transaction(b"hi\r\n", "a@x", rcpts), replies)
+    assert writes == [("MAIL FROM", 100), ("RCPT TO", 100), ("RCPT TO", 51), ("<data>", 0)]
+    assert proto.last.final.code == 250  # type: ignore[attr-defined]
+
+
+def test_refused_sender_stops_after_the_first_group() -> None:
+    rcpts = [f"u{i}@x" for i in range(250)]
+
+    def replies(line: bytes) -> bytes:
+        if line == b"RSET":
+            return b"250 ok\r\n"
+        return b"553 5.7.1 sender refused\r\n" if line.startswith(b"MAIL") else b"503 no\r\n"
+
+    proto = ready()
+    writes: list[tuple[str, int]] = []
+    with pytest.raises(SMTPResponseError) as info:
+        _window_run(proto, proto.transaction(b"hi\r\n", "a@x", rcpts), replies, writes)
+    assert info.value.code == 553
+    assert writes == [("MAIL FROM", 100), ("RSET", 1)]  # no RCPT group after the refusal

@@ -10,9 +10,11 @@ at STARTTLS, every byte received before the handshake is provably dropped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -63,9 +65,18 @@ __all__ = ["AsyncSMTPTransport"]
 
 T = TypeVar("T")
 
+#: Stop reading from the socket while this much is buffered and unread: a
+#: server that floods an idle pooled connection (or answers a command with an
+#: endless stream) must not grow the client's memory without bound.
+_READ_LIMIT = 256 * 1024
+#: Large writes are handed to the transport in pieces of this size, each of
+#: which must drain within ``timeout`` (progress, not the whole message, is
+#: what is timed: RFC 5321 §4.5.3.2.5; as the sync driver's ``_send_all``).
+_WRITE_PIECE = 128 * 1024
+
 
 class _Wire(asyncio.Protocol):
-    """Bytes in, bytes out, with flow control; no parsing."""
+    """Bytes in, bytes out, with flow control both ways; no parsing."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -75,6 +86,7 @@ class _Wire(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
         self._paused = False
+        self.reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -82,6 +94,10 @@ class _Wire(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if len(self.buffer) >= _READ_LIMIT and not self.reading_paused:
+            self.reading_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
         self._wake()
 
     def eof_received(self) -> bool:
@@ -115,15 +131,31 @@ class _Wire(asyncio.Protocol):
             await self._wait("_waiter", timeout)
         data = bytes(self.buffer)
         self.buffer.clear()
+        if self.reading_paused:
+            self.reading_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
         return data
 
     async def write(self, data: bytes, timeout: float) -> None:
-        """Write, waiting up to ``timeout`` seconds while the transport is paused."""
-        if self.transport is None or self.transport.is_closing():
+        """Write, waiting up to ``timeout`` seconds while the transport is
+        paused: for each :data:`_WRITE_PIECE` of a large ``data``, so a slow
+        but working link is not timed out on the total."""
+        if len(data) <= _WRITE_PIECE:
+            self._write_piece(data)
+            if self._paused and not self.eof:
+                await self._wait("_drain", timeout)
+            return
+        with memoryview(data) as view:
+            for start in range(0, len(data), _WRITE_PIECE):
+                self._write_piece(view[start : start + _WRITE_PIECE])
+                if self._paused and not self.eof:
+                    await self._wait("_drain", timeout)
+
+    def _write_piece(self, data: bytes | memoryview) -> None:
+        if self.transport is None or self.transport.is_closing() or self.eof:
             raise ConnectionResetError("the connection is closed")
         self.transport.write(data)
-        if self._paused and not self.eof:
-            await self._wait("_drain", timeout)
 
     async def _wait(self, slot: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -155,8 +187,11 @@ class _AConnection:
         self.last_used = time.monotonic()
 
     async def run(self, gen: Step[T]) -> T:
+        """Pump one protocol operation; the timeouts are those of the sync
+        driver's ``_Connection.run`` (a whole reply within the timeout)."""
         s = self.settings
         value = b""
+        deadline = 0.0
         try:
             action = next(gen)
             while True:
@@ -164,8 +199,14 @@ class _AConnection:
                     await self.wire.write(action.data, s.timeout)
                     value = b""
                 elif isinstance(action, Receive):
-                    limit = s.data_timeout if action.data_phase else s.timeout
-                    value = await self.wire.read(limit)
+                    wait = s.data_timeout if action.data_phase else s.timeout
+                    if action.continued:
+                        wait = deadline - time.monotonic()
+                        if wait <= 0:
+                            raise asyncio.TimeoutError()
+                    else:
+                        deadline = time.monotonic() + wait
+                    value = await self.wire.read(wait)
                 else:
                     await self._start_tls()
                     value = b""
@@ -187,6 +228,8 @@ class _AConnection:
         s = self.settings
         assert s.ssl_context is not None and self.wire.transport is not None
         self.wire.buffer.clear()  # RFC 3207 §4.2: nothing from before TLS survives (c22)
+        if self.wire.reading_paused:  # start_tls pauses and resumes the transport itself
+            self.wire.reading_paused = False
         loop = asyncio.get_running_loop()
         try:
             transport = await loop.start_tls(
@@ -249,6 +292,7 @@ async def aconnect(settings: Settings) -> _AConnection:
         if _refused(exc):
             raise ConnectionRefused(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
         raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc!r}") from exc
+    _limit_unsent(transport)
     sockname = transport.get_extra_info("sockname")
     local = s.local_hostname or default_local_hostname(sockname[0] if sockname else "")
     conn = _AConnection(s, wire, SMTPClientProtocol(local, tls_active=implicit))
@@ -265,6 +309,21 @@ async def aconnect(settings: Settings) -> _AConnection:
         conn.abort()
         raise
     return conn
+
+
+def _limit_unsent(transport: asyncio.BaseTransport) -> None:
+    """Ask the kernel to report the socket writable while less than
+    :data:`_WRITE_PIECE` octets wait unsent (``TCP_NOTSENT_LOWAT``, where the
+    platform has it). Otherwise a socket with a large send buffer (4 MiB on
+    Linux loopback) signals writability only once about half of it drained,
+    so a slow but working link would show no progress within ``timeout``
+    and a large message would be timed out while the server is reading it."""
+    option = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+    sock = transport.get_extra_info("socket")
+    if option is None or sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, option, _WRITE_PIECE)
 
 
 def _refused(exc: BaseException) -> bool:

@@ -62,6 +62,7 @@ from mimekit.transports.smtp.wire import (
 
 __all__ = [
     "BDAT_PIPELINE_LIMIT",
+    "PIPELINE_WINDOW",
     "Batch",
     "ConnectionRefused",
     "DSNOptions",
@@ -112,9 +113,16 @@ class Send:
 class Receive:
     """Read bytes from the server. ``data_phase`` is true while waiting for the
     reply to the end of the message data (RFC 5321 §4.5.3.2.6 allows that one
-    10 minutes), so the driver can apply its longer data timeout."""
+    10 minutes), so the driver can apply its longer data timeout.
+
+    ``continued`` is true when this read is not the first for the same reply:
+    the driver then keeps the deadline the first read of that reply set
+    instead of starting a new one, so the timeout bounds the whole reply, not
+    each read (a server that drips a reply a byte at a time, or an endless
+    multiline reply, must not hold the client for longer than the timeout)."""
 
     data_phase: bool = False
+    continued: bool = False
 
 
 @attrs.frozen
@@ -132,6 +140,15 @@ Step = Generator[Action, bytes, T]
 #: next to the time such a body takes to transfer (64 KiB is already more than
 #: a fresh TCP connection's initial window, RFC 6928: 10 segments).
 BDAT_PIPELINE_LIMIT = 64 * 1024
+
+#: At most this many commands go in one pipelined write; the replies to one
+#: group are read before the next group is written. RFC 2920 §3.1 leaves
+#: avoiding deadlock to the client: a server may stop reading while its
+#: replies wait to be read, and a client that only writes (thousands of RCPT
+#: in one write) then blocks forever. 100 is the number of recipients a
+#: server must accept in one transaction (RFC 5321 §4.5.3.1.8); the replies
+#: to 100 commands fit in any socket buffer.
+PIPELINE_WINDOW = 100
 
 
 @attrs.frozen
@@ -232,11 +249,13 @@ class SMTPClientProtocol:
     # -- low level ---------------------------------------------------------
 
     def _read(self, *, data_phase: bool = False) -> Step[Reply]:
+        continued = False
         while True:
             reply = self.parser.next_reply()
             if reply is not None:
                 break
-            chunk = yield Receive(data_phase)
+            chunk = yield Receive(data_phase, continued)
+            continued = True
             if not chunk:
                 self.closed = True
                 raise ConnectionLost("the server closed the connection")
@@ -488,7 +507,8 @@ class SMTPClientProtocol:
         that skips a pass over the data, and must never be claimed otherwise.
 
         With PIPELINING (RFC 2920 §3.1) MAIL, every RCPT and DATA go in one
-        write. The message is refused before MAIL when it exceeds the
+        write (in groups of :data:`PIPELINE_WINDOW` commands when there are
+        more recipients). The message is refused before MAIL when it exceeds the
         advertised SIZE (RFC 1870 §6). 8-bit data is declared BODY=8BITMIME
         (RFC 6152 §3) or, without that extension, re-encoded by ``downgrade``.
         Any failure before the data is sent leaves the session reset (RSET) and
@@ -502,13 +522,9 @@ class SMTPClientProtocol:
         if chunking and self.has("CHUNKING"):
             return (yield from self._bdat(mail_line, rcpt_lines, rcpt_to, body))
         if self.has("PIPELINING"):
-            batch = [mail_line, *rcpt_lines, "DATA"]
-            yield self._send(b"".join(self._encode(x) for x in batch), "\n   ".join(batch))
-            mail_reply = yield from self._read()
-            replies = []
-            for _ in rcpt_lines:
-                replies.append((yield from self._read()))
-            data_reply: Reply | None = yield from self._read()
+            mail_reply, replies, data_reply = yield from self._pipelined(
+                mail_line, rcpt_lines, "DATA"
+            )
         else:
             mail_reply = yield from self.command(mail_line)
             replies = []
@@ -542,6 +558,30 @@ class SMTPClientProtocol:
             raise final.error()
         return Transaction(rcpts, final)
 
+    def _pipelined(
+        self, mail_line: str, rcpt_lines: Sequence[str], last: str | None
+    ) -> Step[tuple[Reply, list[Reply], Reply | None]]:
+        """MAIL, the RCPTs and ``last`` (``DATA``, or ``None``) pipelined
+        (RFC 2920 §3.1) in groups of at most :data:`PIPELINE_WINDOW` commands,
+        each group's replies read before the next group is written (no
+        deadlock with a server that stops reading while its replies are
+        unread). ``DATA`` ends the last group, as RFC 2920 §3.1 requires.
+        Once MAIL is refused, no further group is sent (each would be refused:
+        RFC 5321 §4.1.4, no transaction). Returns the replies to MAIL, to the
+        RCPTs that were sent and to ``last`` (``None`` if it was not sent)."""
+        lines = [mail_line, *rcpt_lines, *((last,) if last is not None else ())]
+        got: list[Reply] = []
+        for start in range(0, len(lines), PIPELINE_WINDOW):
+            group = lines[start : start + PIPELINE_WINDOW]
+            yield self._send(b"".join(map(self._encode, group)), "\n   ".join(group))
+            for _ in group:
+                got.append((yield from self._read()))
+            if not got[0].ok:
+                break
+        rcpts = got[1 : 1 + len(rcpt_lines)]
+        final = got[len(lines) - 1] if last is not None and len(got) == len(lines) else None
+        return got[0], rcpts, final
+
     def _bdat(
         self, mail_line: str, rcpt_lines: list[str], rcpt_to: Sequence[str], body: bytes
     ) -> Step[Transaction]:
@@ -557,7 +597,11 @@ class SMTPClientProtocol:
         shown = f"{bdat}\n   [{len(body)} octets of message data]"
         replies: list[Reply] = []
         pipelining = self.has("PIPELINING")
-        if pipelining and len(body) <= BDAT_PIPELINE_LIMIT:
+        if (
+            pipelining
+            and len(body) <= BDAT_PIPELINE_LIMIT
+            and len(rcpt_lines) + 2 <= PIPELINE_WINDOW
+        ):
             head = b"".join(self._encode(x) for x in (mail_line, *rcpt_lines, bdat))
             self.data_committed = True
             yield self._send(head + body, "\n   ".join((mail_line, *rcpt_lines, shown)))
@@ -572,12 +616,8 @@ class SMTPClientProtocol:
                 raise
             final: Reply | None = yield from self._read(data_phase=True)
         else:
-            if pipelining:  # RFC 2920 §3.1: MAIL and every RCPT in one group
-                batch = [mail_line, *rcpt_lines]
-                yield self._send(b"".join(map(self._encode, batch)), "\n   ".join(batch))
-                mail_reply = yield from self._read()
-                for _ in rcpt_lines:
-                    replies.append((yield from self._read()))
+            if pipelining:  # RFC 2920 §3.1: MAIL and the RCPTs in groups
+                mail_reply, replies, _ = yield from self._pipelined(mail_line, rcpt_lines, None)
             else:
                 mail_reply = yield from self.command(mail_line)
                 if mail_reply.ok:
@@ -639,10 +679,15 @@ class SMTPClientProtocol:
         recipients, ending the data would deliver an empty message, so the
         connection is marked closed instead (the driver drops it; without the
         end-of-data indication, RFC 5321 §4.1.1.4, there is no message).
-        Without PIPELINING the messages go one :meth:`transaction` at a time.
+        Without PIPELINING, or when a message has more recipients than fit in
+        one group (:data:`PIPELINE_WINDOW`), the messages go one
+        :meth:`transaction` at a time.
         """
         self.data_committed = False
-        if not self.has("PIPELINING"):
+        if not self.has("PIPELINING") or any(
+            len(r.rcpt_to) + 2 > PIPELINE_WINDOW for r in requests
+        ):
+            # one transaction at a time (each pipelined on its own, in windows)
             for req in requests:
                 tx = yield from req.run(self)
                 batch.done.append(tx)

@@ -67,6 +67,24 @@ T = TypeVar("T")
 _RECV = 65536
 
 
+#: Writes larger than this go out in pieces of this size, each of which must be
+#: taken within ``timeout``: since Python 3.5 ``sendall``'s timeout bounds the
+#: whole call, which would fail a large message on a slow but working link
+#: (RFC 5321 §4.5.3.2.5 times each TCP send of a data block, not the total).
+_SEND_PIECE = 128 * 1024
+
+
+def _send_all(sock: socket.socket, data: bytes) -> None:
+    """``sock.sendall(data)``, with the socket timeout bounding each
+    :data:`_SEND_PIECE` rather than the whole of ``data``."""
+    if len(data) <= _SEND_PIECE:
+        sock.sendall(data)
+        return
+    with memoryview(data) as view:
+        for start in range(0, len(data), _SEND_PIECE):
+            sock.sendall(view[start : start + _SEND_PIECE])
+
+
 class _Connection:
     """One socket and its protocol state."""
 
@@ -78,24 +96,36 @@ class _Connection:
         self.last_used = time.monotonic()
 
     def run(self, gen: Step[T]) -> T:
-        """Pump one protocol operation, doing the I/O it asks for."""
+        """Pump one protocol operation, doing the I/O it asks for.
+
+        Each reply must arrive whole within ``timeout`` (``data_timeout`` after
+        the message data) of the first read for it (:attr:`Receive.continued`);
+        a write must make progress within ``timeout`` (:func:`_send_all`)."""
         s = self.settings
         value = b""
+        deadline = 0.0
         try:
             action = next(gen)
             while True:
                 if isinstance(action, Send):
-                    self.sock.sendall(action.data)
+                    _send_all(self.sock, action.data)
                     value = b""
                 elif isinstance(action, Receive):
-                    if action.data_phase:
-                        self.sock.settimeout(s.data_timeout)
+                    wait = s.data_timeout if action.data_phase else s.timeout
+                    if action.continued:
+                        wait = deadline - time.monotonic()
+                        if wait <= 0:
+                            raise TimeoutError("the reply did not arrive whole in time")
+                    else:
+                        deadline = time.monotonic() + wait
+                    if wait == s.timeout:
+                        value = self.sock.recv(_RECV)
+                    else:
+                        self.sock.settimeout(wait)
                         try:
                             value = self.sock.recv(_RECV)
                         finally:
                             self.sock.settimeout(s.timeout)
-                    else:
-                        value = self.sock.recv(_RECV)
                 else:
                     self._start_tls()
                     value = b""

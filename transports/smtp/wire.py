@@ -84,9 +84,12 @@ class DeliveryStatusUnknown(ConnectionLost):
 
 # RFC 3463 §2: class.subject.detail; the class must agree with the reply code.
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:[ \t]+|$)")
-# RFC 5321 §4.5.3.1.5 says 512 octets per reply line; be lenient but bounded.
+# RFC 5321 §4.5.3.1.5 says 512 octets per reply line; be lenient but bounded:
+# a hostile server must not make the client hold (or join, or copy) more than
+# MAX_REPLY_BYTES for one reply, however it splits the lines.
 MAX_REPLY_LINE = 16384
 MAX_REPLY_LINES = 1000
+MAX_REPLY_BYTES = 256 * 1024
 
 
 @attrs.frozen
@@ -129,6 +132,7 @@ class ReplyParser:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._lines: list[tuple[int, bytes]] = []
+        self._size = 0  # octets in self._lines: the reply being read
 
     def feed(self, data: bytes) -> None:
         """Append bytes read from the server."""
@@ -139,6 +143,7 @@ class ReplyParser:
         before the TLS handshake may be used after it; case c22)."""
         self._buf.clear()
         self._lines.clear()
+        self._size = 0
 
     @property
     def buffered(self) -> int:
@@ -157,12 +162,14 @@ class ReplyParser:
         try:
             while True:
                 nl = buf.find(b"\n", start)
+                # a complete line is checked too: one read can hold a whole long line
+                if (len(buf) if nl < 0 else nl) - start > MAX_REPLY_LINE:
+                    raise SMTPProtocolError("reply line from the server is too long")
                 if nl < 0:
-                    if len(buf) - start > MAX_REPLY_LINE:
-                        raise SMTPProtocolError("reply line from the server is too long")
                     return None
                 end = nl - 1 if nl > start and buf[nl - 1] == 13 else nl
                 line = bytes(buf[start:end])
+                self._size += nl + 1 - start
                 start = nl + 1
                 code = line[:3]
                 # RFC 5321 §4.2: three digits, the first 2 to 5 (1yz is not used by SMTP)
@@ -173,6 +180,10 @@ class ReplyParser:
                 lines.append((int(code), line[4:] if sep in (b" ", b"-") else line[3:]))
                 if len(lines) > MAX_REPLY_LINES:
                     raise SMTPProtocolError("reply from the server has too many lines")
+                if self._size > MAX_REPLY_BYTES:
+                    raise SMTPProtocolError(
+                        f"reply from the server is larger than {MAX_REPLY_BYTES} octets"
+                    )
                 if sep != b"-":
                     return self._finish()
         finally:
@@ -184,6 +195,7 @@ class ReplyParser:
         code = lines[-1][0]
         texts = [raw.decode("utf-8", "replace") for _, raw in lines]
         lines.clear()
+        self._size = 0
         enhanced = None
         first = texts[0]
         if len(first) >= 5 and first[1] == "." and first[0] == str(code)[0]:
