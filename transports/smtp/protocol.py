@@ -456,6 +456,31 @@ class SMTPClientProtocol:
         if initial is not None:
             # RFC 4954 §4: a zero-length initial response is sent as "="
             line += " " + (base64.b64encode(initial).decode("ascii") or "=")
+        try:
+            reply = yield from self._sasl_exchange(mech, line)
+        except SMTPResponseError as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            # A 421 in the middle of AUTH (RFC 5321 §3.8; "too many failed logins"):
+            # the credentials were sent, so it is an authentication failure, never
+            # retried (a retry would send them again; see common.io_failure).
+            raise AuthenticationError(exc.code, exc.enhanced, exc.text) from None
+        self.authenticating = False
+        if reply.code != 235:
+            detail = mech.failure_detail()
+            text = f"{reply.text} ({mech.name}: {detail})" if detail else reply.text
+            raise AuthenticationError(reply.code, reply.enhanced, text)
+        try:
+            mech.success(_maybe_b64(reply.text))
+        except sasl.SASLError as exc:
+            self.closed = True  # we do not trust this server: drop the connection
+            raise AuthenticationError(reply.code, reply.enhanced, str(exc)) from exc
+        self.authenticated = True
+        return reply
+
+    def _sasl_exchange(self, mech: sasl.Mechanism, line: str) -> Step[Reply]:
+        """Send the AUTH command ``line`` and answer each 334 challenge of
+        ``mech`` (RFC 4954 §4); returns the final reply."""
         reply = yield from self.command(line, shown=f"AUTH {mech.name} [redacted]")
         rounds = 0
         while reply.code == 334:
@@ -476,15 +501,6 @@ class SMTPClientProtocol:
             reply = yield from self.command(
                 base64.b64encode(answer).decode("ascii"), shown="[redacted SASL response]"
             )
-        self.authenticating = False
-        if reply.code != 235:
-            raise AuthenticationError(reply.code, reply.enhanced, reply.text)
-        try:
-            mech.success(_maybe_b64(reply.text))
-        except sasl.SASLError as exc:
-            self.closed = True  # we do not trust this server: drop the connection
-            raise AuthenticationError(reply.code, reply.enhanced, str(exc)) from exc
-        self.authenticated = True
         return reply
 
     # -- mail transaction --------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import stringprep
 import unicodedata
@@ -71,6 +72,11 @@ class Mechanism:
 
     def success(self, data: bytes | None) -> None:
         """Called on 235; raises :class:`SASLError` if the server was not verified."""
+
+    def failure_detail(self) -> str | None:
+        """What the server said about a failed exchange beyond its final reply
+        (the OAuth error status), or ``None``."""
+        return None
 
 
 # ------------------------------------------------------------------ SASLprep
@@ -169,12 +175,31 @@ class XOAuth2(Mechanism):
 
     def __init__(self, username: str, token: str) -> None:
         self._msg = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+        self._error: bytes | None = None
 
     def initial_response(self) -> bytes:
         return self._msg
 
     def respond(self, challenge: bytes) -> bytes:
+        self._error = challenge
         return b""  # acknowledge the error document; the server then sends 535
+
+    def failure_detail(self) -> str | None:
+        return _oauth_status(self._error)
+
+
+def _oauth_status(document: bytes | None) -> str | None:
+    """The ``status`` of an OAuth error document (RFC 7628 §3.2.2, also sent
+    by XOAUTH2 servers), bounded and printable; ``None`` if there is none."""
+    if not document:
+        return None
+    try:
+        status = json.loads(document.decode("utf-8")).get("status")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(status, str) or not status.isprintable():
+        return None
+    return f"error status {status[:100]!r}"
 
 
 class OAuthBearer(Mechanism):
@@ -192,12 +217,19 @@ class OAuthBearer(Mechanism):
             parts.append(f"port={port}")
         parts.append(f"auth=Bearer {token}")
         self._msg = ("\x01".join(parts) + "\x01\x01").encode()
+        self._error: bytes | None = None
 
     def initial_response(self) -> bytes:
         return self._msg
 
     def respond(self, challenge: bytes) -> bytes:
+        # RFC 7628 §3.2.3: the error challenge is answered with a dummy ^A; the
+        # server then ends the exchange with a failure reply
+        self._error = challenge
         return b"\x01"
+
+    def failure_detail(self) -> str | None:
+        return _oauth_status(self._error)
 
 
 # ------------------------------------------------------------------ SCRAM
@@ -303,6 +335,8 @@ def _build(name: str, cred: Credentials, host: str) -> Mechanism:
         if cred.oauth_token is None:
             raise SASLError(f"{name} needs an oauth_token callable")
         token = cred.oauth_token()
+        if not isinstance(token, str):
+            raise SASLError(f"{name}: oauth_token() returned {type(token).__name__}, not str")
         if any(c in token + cred.username for c in "\x00\x01\r\n"):
             # ^A separates the fields (RFC 7628 §3.1): it would inject another field
             raise SASLError(f"{name}: the user name or token contains a control character")
@@ -327,6 +361,14 @@ def _build_checked(name: str, cred: Credentials, host: str) -> Mechanism:
         return _build(name, cred, host)
     except SASLError as exc:
         raise AuthenticationError(0, None, str(exc)) from exc
+    except UnicodeError:
+        # A lone surrogate (a secret read with surrogateescape) cannot be UTF-8.
+        # The UnicodeEncodeError holds the whole string it failed on (the
+        # password, or the token's field): it is neither raised nor chained.
+        pass
+    raise AuthenticationError(
+        0, None, f"{name}: the user name, password or token is not valid UTF-8 text"
+    )
 
 
 def choose(
