@@ -34,8 +34,10 @@ from smtp_server import (
     FakeSMTPServer,
     Session,
     aiosmtpd_server,
+    aplain,
     client,
     make_cert,
+    plain,
     tls_pair,
 )
 
@@ -449,6 +451,17 @@ def test_command_injection_nothing_sent(env: Envelope, kind: str) -> None:
     with FakeSMTPServer() as srv, client(kind, srv) as t, pytest.raises(InvalidEnvelope):
         t.send_raw(MSG, env)
     assert srv.sessions == []  # refused before even connecting
+
+
+@pytest.mark.parametrize("name", ["c.test\r\nMAIL FROM:<x@y>", "c.test x", "c\x00", "hôte.test"])
+def test_bad_local_hostname_refused_when_the_transport_is_made(kind: str, name: str) -> None:
+    """The EHLO name is checked by the constructor (not at the first send,
+    after a connection was opened): no CR/LF/NUL/space, ASCII only."""
+    make = plain if kind == "sync" else aplain
+    with FakeSMTPServer() as srv:
+        with pytest.raises(InvalidEnvelope, match="local host name"):
+            make(srv, local_hostname=name)
+        assert srv.sessions == []
 
 
 def test_ipv6_loopback() -> None:

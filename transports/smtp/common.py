@@ -46,6 +46,7 @@ from mimekit.transports.smtp.protocol import (
     Step,
     Transaction,
     TxRequest,
+    check_local_hostname,
     normalize_line_endings,
     parse_queue_id,
 )
@@ -214,6 +215,9 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
         raise ValueError("timeouts must be positive")
     if retries < 0:
         raise ValueError("retries must be >= 0")
+    local_hostname = o.get("local_hostname")
+    if local_hostname:  # "" (like None) means the default name
+        check_local_hostname(local_hostname)  # refused here, not at the first send
     return Settings(
         host=host,
         port=port,
@@ -223,7 +227,7 @@ def make_settings(host: str, port: int | None, **options: Unpack[SMTPOptions]) -
         timeout=timeout,
         connect_timeout=connect_timeout,
         data_timeout=data_timeout,
-        local_hostname=o.get("local_hostname"),
+        local_hostname=local_hostname,
         source_address=o.get("source_address"),
         allow_plaintext_auth=allow_plaintext_auth,
         auth_mechanism=o.get("auth_mechanism"),

@@ -80,6 +80,7 @@ __all__ = [
     "StartTLS",
     "Transaction",
     "TxRequest",
+    "check_local_hostname",
     "check_param",
     "dot_stuff",
     "has_8bit_headers",
@@ -215,6 +216,18 @@ class _Prepared:
 # ---------------------------------------------------------------- the state machine
 
 
+def check_local_hostname(name: str) -> str:
+    """``name`` if it can follow EHLO/HELO, else :class:`InvalidEnvelope`:
+    no CR, LF, NUL or white space (command injection, RFC 5321 §2.3.8), and
+    ASCII only (RFC 5321 §4.1.1.1 / RFC 6531 §3.2: a domain in A-labels or an
+    address literal, never raw UTF-8)."""
+    check_param(name, "local host name")
+    if not name or not name.isascii():
+        raise InvalidEnvelope(f"local host name {name!r} must be ASCII "
+                              "(an IDNA A-label or an address literal)")
+    return name
+
+
 class SMTPClientProtocol:
     """One SMTP client connection's protocol state.
 
@@ -223,12 +236,7 @@ class SMTPClientProtocol:
     """
 
     def __init__(self, local_hostname: str, *, tls_active: bool = False) -> None:
-        check_param(local_hostname, "local host name")
-        if not local_hostname.isascii() or " " in local_hostname:
-            # RFC 5321 §4.1.1.1 / RFC 6531 §3.2: EHLO carries a domain in A-labels or an
-            # address literal, never raw UTF-8.
-            raise InvalidEnvelope(f"local host name {local_hostname!r} must be ASCII "
-                                  "(an IDNA A-label or an address literal)")
+        check_local_hostname(local_hostname)
         self.local_hostname = local_hostname
         self.tls_active = tls_active
         #: TLS is active but no reply came over it yet: a server that requires a
