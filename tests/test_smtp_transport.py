@@ -401,6 +401,10 @@ def test_all_refused_5xx(kind: str) -> None:
             "u1@x.test": (550, "5.1.1", "<u1@x.test>: unknown"),
             "u2@x.test": (550, "5.1.1", "<u2@x.test>: unknown"),
         }
+        assert str(info.value) == (
+            "all recipients refused: <u1@x.test>: 550 5.1.1 <u1@x.test>: unknown; "
+            "<u2@x.test>: 550 5.1.1 <u2@x.test>: unknown"
+        )
         assert srv.deliveries == [] and len(srv.sessions) == 1
         assert MSG not in srv.all_received
         srv.on_rcpt = None

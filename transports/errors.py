@@ -124,9 +124,16 @@ class RecipientsRefused(SMTPResponseError):
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.result,))
 
+    #: ``str()`` names at most this many recipients with their replies
+    SHOWN = 10
+
     def __str__(self) -> str:
-        first = _format_reply(self.code, self.enhanced, self.text)
-        extra = len(self.replies) - 1
-        if extra > 0:
-            return f"all recipients refused: {first} (and {extra} more)"
-        return f"recipient refused: {first}"
+        if len(self.replies) <= 1:
+            return f"recipient refused: {_format_reply(self.code, self.enhanced, self.text)}"
+        shown = [
+            f"<{address}>: {_format_reply(*reply)}"
+            for address, reply in list(self.replies.items())[: self.SHOWN]
+        ]
+        extra = len(self.replies) - len(shown)
+        more = f"; and {extra} more" if extra > 0 else ""
+        return "all recipients refused: " + "; ".join(shown) + more
