@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from mimekit.errors import HeaderInjectionError, MimekitError
 from mimekit.model import Message
@@ -249,15 +249,18 @@ def _node() -> str:
     return (uname().nodename if uname is not None else "") or "localhost"
 
 
-_OUR_DOTLOCK = re.compile(rb"([0-9]{1,10}) (\S{1,255})\n\Z")
+# "PID NODE", then " START END" once the append's span is known (see _note_span).
+_OUR_DOTLOCK = re.compile(rb"([0-9]{1,10}) (\S{1,255})(?: ([0-9]{1,20}) ([0-9]{1,20}))?\n\Z")
 
 
-def _writer_is_dead(lock_path: str) -> bool:
-    """Whether the dot-lock was written by this module on this machine (``PID NODE``)
-    for a process that no longer exists: a ``mimekit`` killed while appending. Only
-    then is the lock stale before ``stale_after``; a lock from another program, another
-    machine (an NFS-shared mbox) or a live (or unknown) process is left to the age rule.
-    A live writer also holds the fcntl and flock locks, which are still waited for."""
+def _dead_writer_span(lock_path: str) -> tuple[int, int] | None | bool:
+    """What a dot-lock says of its writer: False unless it was written by this module on
+    this machine (``PID NODE``) for a process that no longer exists (a ``mimekit``
+    killed while appending); else the ``(start, end)`` byte span that writer was
+    appending to the mbox, or None when it died before it knew the span. A lock from
+    another program, another machine (an NFS-shared mbox) or a live (or unknown)
+    process is left to the age rule. A live writer also holds the fcntl and flock
+    locks, which are still waited for."""
     try:
         with open(lock_path, "rb") as fh:
             content = fh.read(300)
@@ -272,45 +275,52 @@ def _writer_is_dead(lock_path: str) -> bool:
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
-        return True
+        return (int(m.group(3)), int(m.group(4))) if m.group(3) else None
     except OSError:  # PermissionError: it exists (another user's process)
         return False
     return False
 
 
-def _break_stale_dotlock(lock_path: str, stale_after: float) -> bool:
+def _break_stale_dotlock(lock_path: str, stale_after: float) -> tuple[bool, tuple[int, int] | None]:
     """Remove ``lock_path`` if it is older than ``stale_after`` seconds, or if it is
-    one of ours whose process is gone (:func:`_writer_is_dead`): its writer died; True
-    if the lock is gone now. The file is stat'ed again just before the unlink and left
-    alone if it changed meanwhile (another writer broke it and took a fresh one)."""
+    one of ours whose process is gone (:func:`_dead_writer_span`): its writer died.
+    Returns whether the lock is gone now, and the span that a dead writer of ours was
+    appending (for :func:`_repair_torn_tail`). The file is stat'ed again just before the
+    unlink and left alone if it changed meanwhile (another writer broke it and took a
+    fresh one)."""
     try:
         st = os.stat(lock_path)
     except FileNotFoundError:
-        return True
-    if time.time() - st.st_mtime <= stale_after and not _writer_is_dead(lock_path):
-        return False
+        return True, None
+    dead = _dead_writer_span(lock_path)
+    if time.time() - st.st_mtime <= stale_after and dead is False:
+        return False, None
     try:
         again = os.stat(lock_path)
         if (again.st_ino, again.st_mtime_ns) != (st.st_ino, st.st_mtime_ns):
-            return False
+            return False, None
         os.unlink(lock_path)
     except FileNotFoundError:
         pass
-    return True
+    return True, dead if isinstance(dead, tuple) else None
 
 
 def _take_dotlock(
     lock_path: str, mbox: str, deadline: float, timeout: float, stale_after: float
-) -> tuple[int, int]:
+) -> tuple[tuple[int, int], tuple[int, int] | None]:
     """Create ``<mbox>.lock`` with ``O_CREAT|O_EXCL`` (the dot-lock of Postfix local(8),
     procmail and mutt; exclusive creation works on local file systems and NFSv3+),
-    waiting while another program holds it. Returns the lock's (device, inode)."""
+    waiting while another program holds it. Returns the lock's (device, inode), and the
+    span a dead writer of ours left unfinished when its lock was broken on the way."""
     attempt = 0
+    torn: tuple[int, int] | None = None
     while True:
         try:
             fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            if _break_stale_dotlock(lock_path, stale_after):
+            gone, span = _break_stale_dotlock(lock_path, stale_after)
+            torn = span or torn
+            if gone:
                 continue
         except OSError as exc:  # e.g. no write permission on the mbox's directory
             raise OSError(
@@ -320,18 +330,39 @@ def _take_dotlock(
             ) from None
         else:
             try:
-                # "PID NODE": for people, and for _writer_is_dead after a crash
-                os.write(fd, f"{os.getpid()} {_node()}\n".encode("utf-8", "replace"))
+                # "PID NODE": for people, and for _dead_writer_span after a crash
+                os.write(fd, _lock_text().encode("utf-8", "replace"))
                 st = os.fstat(fd)
             except BaseException:
                 os.close(fd)
                 os.unlink(lock_path)
                 raise
             os.close(fd)
-            return (st.st_dev, st.st_ino)
+            return (st.st_dev, st.st_ino), torn
         if not _pause(deadline, attempt):
             raise _lock_error(mbox, "dotlock", timeout, f"dot-lock {lock_path!r} exists")
         attempt += 1
+
+
+def _lock_text(span: tuple[int, int] | None = None) -> str:
+    extra = "" if span is None else f" {span[0]} {span[1]}"
+    return f"{os.getpid()} {_node()}{extra}\n"
+
+
+def _note_span(lock_path: str, ident: tuple[int, int], start: int, end: int) -> None:
+    """Write the span about to be appended into our dot-lock (``PID NODE START END``),
+    so that if this process dies mid-write, the next writer can take the torn tail out."""
+    try:
+        fd = os.open(lock_path, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == ident:
+            os.ftruncate(fd, 0)
+            os.write(fd, _lock_text((start, end)).encode("utf-8", "replace"))
+    finally:
+        os.close(fd)
 
 
 def _drop_dotlock(lock_path: str, ident: tuple[int, int]) -> None:
@@ -403,7 +434,10 @@ def append_mbox(
     an mbox in a directory you cannot write), then an ``fcntl`` lock and an ``flock``
     lock on the file. Each is waited for, in all at most ``lock_timeout`` seconds, then
     :class:`MailboxLockError` is raised and nothing is written. Every lock is released
-    on every path out (success, error, interrupt). Threads of one process take turns
+    on every path out (success, error, interrupt). A write that fails is cut back; a
+    writer killed mid-write (SIGKILL, power loss) leaves its span in the dot-lock, and
+    the next writer that breaks that lock moves the half message out of the mbox into
+    ``<path>.torn-<time>-<pid>`` (see :func:`_repair_torn_tail`). Threads of one process take turns
     (POSIX record locks belong to the process), but another part of this process that
     opens and closes the mbox while a message is appended drops the ``fcntl`` lock.
     """
@@ -422,13 +456,23 @@ def append_mbox(
         raise _lock_error(mbox, "thread", lock_timeout, "another thread is appending")
     try:
         lock_path = mbox + ".lock"
-        ident = _take_dotlock(lock_path, mbox, deadline, lock_timeout, stale_after) if dotlock else None
+        ident, torn = (_take_dotlock(lock_path, mbox, deadline, lock_timeout, stale_after)
+                       if dotlock else (None, None))
         try:
             fd = os.open(mbox, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 _take_kernel_locks(fd, mbox, deadline, lock_timeout)
                 try:
-                    _append_locked(fd, line + body)
+                    if torn is not None:
+                        _repair_torn_tail(fd, mbox, *torn)
+                    note = None
+                    if ident is not None:
+                        lock_ident = ident
+
+                        def note(start: int, end: int) -> None:
+                            _note_span(lock_path, lock_ident, start, end)
+
+                    _append_locked(fd, line + body, note)
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
                     fcntl.lockf(fd, fcntl.LOCK_UN)
@@ -441,8 +485,10 @@ def append_mbox(
         in_process.release()
 
 
-def _append_locked(fd: int, message: bytes) -> None:
-    """Write ``message`` (From line and quoted body) at the end of the locked mbox."""
+def _append_locked(fd: int, message: bytes,
+                   note: Callable[[int, int], None] | None = None) -> None:
+    """Write ``message`` (From line and quoted body) at the end of the locked mbox;
+    ``note(start, end)`` is told the span first (it goes into the dot-lock)."""
     size = os.fstat(fd).st_size
     lead = b""
     if size:
@@ -450,6 +496,8 @@ def _append_locked(fd: int, message: bytes) -> None:
         tail = os.pread(fd, 2, max(0, size - 2))
         lead = b"" if tail.endswith(b"\n\n") else (b"\n" if tail.endswith(b"\n") else b"\n\n")
     payload = lead + message + b"\n"
+    if note is not None:
+        note(size, size + len(payload))
     view = memoryview(payload)
     try:
         while view:
@@ -461,6 +509,60 @@ def _append_locked(fd: int, message: bytes) -> None:
         # never holds half a message (readers would see a broken last one).
         os.ftruncate(fd, size)
         raise
+
+
+_TORN_START = re.compile(rb"\n{0,2}From ")
+
+
+def _repair_torn_tail(fd: int, mbox: str, start: int, end: int) -> str | None:
+    """Take out the half message a killed writer of ours left at the end of the mbox.
+
+    Its dot-lock said it was writing bytes ``start`` to ``end``. When the mbox now ends
+    between the two, and what follows ``start`` is that one message (a ``From `` line
+    first, and no other ``From `` line, which mboxrd quoting keeps out of a body), those
+    bytes are the torn write: they are moved to ``<mbox>.torn-<time>-<pid>`` (nothing
+    is thrown away) and the mbox is cut back to ``start``. Anything else (the write
+    completed, or another program appended since) is left as it is. Returns the name
+    of the file the torn bytes went to, or None.
+    """
+    size = os.fstat(fd).st_size
+    if not start < size < end:
+        return None
+    chunk = 1 << 20
+    head = os.pread(fd, min(chunk, size - start), start)
+    m = _TORN_START.match(head)
+    if m is None:
+        return None
+    pos, prev = start + m.end(), b""
+    while pos < size:  # no second envelope line in the tail
+        block = os.pread(fd, min(chunk, size - pos), pos)
+        if not block:
+            return None
+        if (prev + block).find(b"\nFrom ") >= 0:
+            return None
+        prev, pos = block[-6:], pos + len(block)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    keep = f"{mbox}.torn-{stamp}-{os.getpid()}"
+    out = os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        pos = start
+        while pos < size:
+            block = os.pread(fd, min(chunk, size - pos), pos)
+            if not block:
+                break
+            os.write(out, block)
+            pos += len(block)
+        os.fsync(out)
+    finally:
+        os.close(out)
+    os.ftruncate(fd, start)
+    os.fsync(fd)
+    import logging
+
+    logging.getLogger("mimekit.mailbox").warning(
+        "mbox %r: took out the %d bytes of a message whose writer was killed mid-append "
+        "(kept in %r)", mbox, size - start, keep)
+    return keep
 
 
 def _unique_name() -> str:

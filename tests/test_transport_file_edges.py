@@ -11,8 +11,10 @@ import resource
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -278,9 +280,9 @@ def test_our_dotlock_names_its_process_and_machine(
     seen: list[bytes] = []
     real = mb._append_locked
 
-    def spy(fd: int, message: bytes) -> None:
+    def spy(fd: int, message: bytes, note: Any = None) -> None:
         seen.append((tmp_path / "box.lock").read_bytes())  # read while it is held
-        real(fd, message)
+        real(fd, message, note)
 
     monkeypatch.setattr(mb, "_append_locked", spy)
     mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
@@ -299,3 +301,112 @@ def test_a_sidecar_with_the_wrong_shape_gives_no_envelope(tmp_path: Path) -> Non
     sidecar.write_text(json.dumps({"mail_from": "a@example.org", "rcpt_to": "bo@example.net"}))
     (stored,) = t.read()
     assert stored.envelope is None
+
+
+def _dead_pid() -> int:
+    out = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out)
+
+
+def test_a_writer_killed_mid_append_leaves_no_half_message(tmp_path: Path) -> None:
+    """Regression: an mbox writer killed during its write left the first part of its
+    message at the end of the mbox (seen: 13 MB of a 15 MB message), which every reader
+    took for a whole, broken message. The span it was writing is in its dot-lock; the
+    next writer moves those bytes to ``box.torn-*`` and cuts the mbox back."""
+    from mimekit.mailbox import _node, append_mbox
+
+    path, lock = tmp_path / "box", tmp_path / "box.lock"
+    append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    whole = path.read_bytes()
+    torn = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\n" + b"x" * 5000
+    with open(path, "ab") as fh:
+        fh.write(torn[:3000])  # the killed writer got this far of its 5,000+ bytes
+    lock.write_bytes(f"{_dead_pid()} {_node()} {len(whole)} {len(whole) + len(torn) + 1}\n"
+                     .encode())
+    append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
+    assert [m.subject for m in read_mbox(path)] == ["one", "three"]
+    assert path.read_bytes().startswith(whole)
+    (kept,) = tmp_path.glob("box.torn-*")
+    assert kept.read_bytes() == torn[:3000]
+    assert not lock.exists()
+
+
+@pytest.mark.parametrize("case", ["complete", "appended-after", "not-ours", "before"])
+def test_a_torn_tail_is_only_taken_out_when_it_is_that_message(tmp_path: Path,
+                                                               case: str) -> None:
+    """What is not exactly the dead writer's half message stays: a write that completed
+    before the kill, a message another program appended since (a second From line), a
+    tail that does not start with a From line, a span the mbox does not reach."""
+    from mimekit.mailbox import _node, append_mbox
+
+    path, lock = tmp_path / "box", tmp_path / "box.lock"
+    append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    start = len(path.read_bytes())
+    msg = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\nbody\n\n"
+    tail = {"complete": msg, "appended-after": msg[:30] + b"\n\n" + msg,
+            "not-ours": b"Subject: two\n\nbody\n", "before": b""}[case]
+    with open(path, "ab") as fh:
+        fh.write(tail)
+    end = start + (len(msg) if case == "complete" else 1000)
+    if case == "before":
+        start, end = start + 10, start + 1000
+    lock.write_bytes(f"{_dead_pid()} {_node()} {start} {end}\n".encode())
+    before = path.read_bytes()
+    append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
+    assert path.read_bytes().startswith(before)
+    assert not list(tmp_path.glob("box.torn-*"))
+
+
+def test_the_dotlock_carries_the_span_being_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mimekit import mailbox as mb
+
+    seen: list[bytes] = []
+    real_write = os.write
+
+    def spy(fd: int, data: bytes | memoryview) -> int:
+        if b"Subject: s" in bytes(data):
+            seen.append((tmp_path / "box.lock").read_bytes())
+        return real_write(fd, data)
+
+    mb.append_mbox(tmp_path / "box", b"Subject: r\n\nx\n", "a@example.org")
+    start = (tmp_path / "box").stat().st_size
+    monkeypatch.setattr(mb.os, "write", spy)
+    mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
+    end = (tmp_path / "box").stat().st_size
+    assert seen == [f"{os.getpid()} {mb._node()} {start} {end}\n".encode()]
+
+
+def test_sigkill_mid_append_then_the_next_send_repairs_the_mbox(tmp_path: Path) -> None:
+    """End to end: a process sending through ``MboxTransport`` is killed (SIGKILL) after
+    writing part of its message; the next send takes the half message out."""
+    path = tmp_path / "box"
+    child = textwrap.dedent(f"""
+        import os, signal
+        import mimekit
+        from mimekit import mailbox
+        from mimekit.transports import MboxTransport
+
+        real_write = os.write
+        def write_half_then_die(fd, data):
+            if len(data) > 100_000:
+                real_write(fd, bytes(data[: len(data) // 2]))
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_write(fd, data)
+        mailbox.os.write = write_half_then_die
+        msg = (mimekit.compose().from_("a@example.org").to("b@example.org")
+               .subject("big").text("see attached").attach(b"z" * 300_000, filename="z.bin")
+               .build())
+        MboxTransport({str(path)!r}).send(msg)
+    """)
+    MboxTransport(path).send(message("before"))
+    size_before = path.stat().st_size
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, timeout=60,
+                          check=False)
+    assert done.returncode == -9, done.stderr
+    assert path.stat().st_size > size_before + 100_000  # the half message is there
+    assert (tmp_path / "box.lock").exists()
+    MboxTransport(path, lock_timeout=0).send(message("after"))
+    assert [m.subject for m in read_mbox(path)] == ["before", "after"]
+    assert len(list(tmp_path.glob("box.torn-*"))) == 1
