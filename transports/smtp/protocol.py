@@ -31,14 +31,20 @@ from mimekit.transports.errors import (
     AuthenticationError,
     ConnectionLost,
     InvalidEnvelope,
-    MessageTooLarge,
     SMTPResponseError,
     TLSError,
-    TransportError,
 )
 from mimekit.transports.smtp import sasl
+from mimekit.transports.smtp.batch import (
+    BDAT_PIPELINE_LIMIT,
+    PIPELINE_WINDOW,
+    Batch,
+    TxRequest,
+    run_transactions,
+)
+from mimekit.transports.smtp.envelope import prepare_envelope
+from mimekit.transports.smtp.envelope import size_limit as _size_limit
 from mimekit.transports.smtp.wire import (
-    _UNSAFE,
     ConnectionRefused,
     DeliveryStatusUnknown,
     DSNOptions,
@@ -50,11 +56,9 @@ from mimekit.transports.smtp.wire import (
     SMTPNotSupportedError,
     SMTPProtocolError,
     Transaction,
-    _needs_utf8,
     check_param,
     dot_stuff,
     has_8bit_headers,
-    has_long_line,
     normalize_line_endings,
     parse_queue_id,
     xtext,
@@ -133,85 +137,6 @@ class StartTLS:
 
 Action = Send | Receive | StartTLS
 Step = Generator[Action, bytes, T]
-
-#: With PIPELINING, a ``BDAT ... LAST`` chunk up to this size goes in the same
-#: write as MAIL and RCPT (RFC 3030 §4.2 allows it: one round trip). A larger
-#: body waits for the MAIL/RCPT replies first, so it is never uploaded only to
-#: be refused because every recipient was: one extra round trip, which is small
-#: next to the time such a body takes to transfer (64 KiB is already more than
-#: a fresh TCP connection's initial window, RFC 6928: 10 segments).
-BDAT_PIPELINE_LIMIT = 64 * 1024
-
-#: At most this many commands go in one pipelined write; the replies to one
-#: group are read before the next group is written. RFC 2920 §3.1 leaves
-#: avoiding deadlock to the client: a server may stop reading while its
-#: replies wait to be read, and a client that only writes (thousands of RCPT
-#: in one write) then blocks forever. 100 is the number of recipients a
-#: server must accept in one transaction (RFC 5321 §4.5.3.1.8); the replies
-#: to 100 commands fit in any socket buffer.
-PIPELINE_WINDOW = 100
-
-
-@attrs.frozen
-class TxRequest:
-    """One message for :meth:`SMTPClientProtocol.transactions`: the arguments
-    of :meth:`SMTPClientProtocol.transaction`."""
-
-    data: bytes
-    mail_from: str
-    rcpt_to: tuple[str, ...]
-    dsn: DSNOptions | None = None
-    downgrade: Callable[[bytes, bool], bytes] | None = attrs.field(default=None, eq=False)
-    chunking: bool = True
-    crlf: bool = False
-
-    def run(self, proto: SMTPClientProtocol) -> Step[Transaction]:
-        """:meth:`SMTPClientProtocol.transaction` for this message on ``proto``."""
-        return proto.transaction(
-            self.data,
-            self.mail_from,
-            self.rcpt_to,
-            dsn=self.dsn,
-            downgrade=self.downgrade,
-            chunking=self.chunking,
-            crlf=self.crlf,
-        )
-
-
-@attrs.define
-class Batch:
-    """The progress of :meth:`SMTPClientProtocol.transactions`, kept outside the
-    generator so the caller still has it when the operation failed.
-
-    ``done``: one :class:`Transaction` per message whose outcome is known, in
-    order (a refused one, ``final is None``, is the last). ``failure``: the
-    error of message number ``len(done)``, set as soon as its reply is read,
-    *before* any clean-up of the next message: if the clean-up then fails,
-    the error the caller sees is still attributed to the right message.
-    """
-
-    done: list[Transaction] = attrs.Factory(list)
-    failure: TransportError | None = None
-
-
-@attrs.frozen
-class _Prepared:
-    """A message ready for the wire: its commands and its data."""
-
-    rcpt_to: tuple[str, ...]
-    mail_line: str
-    rcpt_lines: tuple[str, ...]
-    chunking: bool
-    body: bytes  # dot-stuffed with the terminator (DATA), or as is (BDAT)
-
-    @property
-    def head(self) -> tuple[str, ...]:
-        """The commands before the data; with DATA, DATA itself is the last of
-        the group (RFC 2920 §3.1: the client waits for 354 before the data)."""
-        if self.chunking:
-            return (self.mail_line, *self.rcpt_lines)
-        return (self.mail_line, *self.rcpt_lines, "DATA")
-
 
 # ---------------------------------------------------------------- the state machine
 
@@ -326,14 +251,7 @@ class SMTPClientProtocol:
     @property
     def size_limit(self) -> int | None:
         """The SIZE the server declared (RFC 1870 §4), ``None`` if none or 0 (no limit)."""
-        if "SIZE" not in self.capabilities:
-            return None
-        value = self.capabilities["SIZE"]
-        try:
-            n = int(value.split()[0]) if value.strip() else 0
-        except ValueError:
-            return None
-        return n or None
+        return _size_limit(self.capabilities)
 
     @property
     def auth_mechanisms(self) -> tuple[str, ...]:
@@ -541,7 +459,8 @@ class SMTPClientProtocol:
         """
         self.data_committed = False
         body = data if crlf else normalize_line_endings(data)
-        params, rcpt_lines, body = self._prepare(body, mail_from, rcpt_to, dsn, downgrade)
+        params, rcpt_lines, body = prepare_envelope(
+            self.capabilities, body, mail_from, rcpt_to, dsn, downgrade)
         mail_line = f"MAIL FROM:<{mail_from}>" + "".join(" " + p for p in params)
         if chunking and self.has("CHUNKING"):
             return (yield from self._bdat(mail_line, rcpt_lines, rcpt_to, body))
@@ -672,277 +591,10 @@ class SMTPClientProtocol:
             raise final.error()
         return Transaction(rcpts, final)
 
-    # -- several messages, pipelined across messages ------------------------------------
-
     def transactions(self, requests: Sequence[TxRequest], batch: Batch) -> Step[None]:
-        """Several mail transactions in order on this connection, recording
-        each outcome in ``batch`` (see :class:`Batch`); stops after the first
-        message that is not accepted (its error is raised, or, when every
-        recipient was refused, its :class:`Transaction` with ``final=None`` is
-        the last of ``batch.done``).
-
-        With PIPELINING the next message's commands go in the same write as
-        this message's data: RFC 2920 §3.1 allows the message content as the
-        first "command" of a group, so the group is ``<data of N> MAIL RCPT...
-        DATA`` (or ``BDAT <N> LAST + data, MAIL, RCPT...`` with CHUNKING,
-        RFC 3030 §4.2): one round trip per message with DATA or BDAT. Replies
-        are read in order, so each belongs to exactly one message:
-
-        - the reply to the end of N's data is N's (a 4xx/5xx fails N only);
-        - a message's data is sent only after its MAIL and RCPT replies (and
-          the 354 to DATA) were read, so a refused sender or recipients never
-          get its data, and at most one message is ever "sent, reply pending":
-          :attr:`data_committed` is true exactly while that is so;
-        - a message refused before anything is sent (SIZE, SMTPUTF8,
-          8BITMIME: :class:`TransportError`) is found before its commands are
-          written; the message before it still completes.
-
-        When N fails while N+1's commands are already on the wire, N+1 is
-        abandoned: RSET (after the lone "." of RFC 2920 §3.1 when its DATA got
-        354 with no recipient accepted). If its DATA got 354 *with* accepted
-        recipients, ending the data would deliver an empty message, so the
-        connection is marked closed instead (the driver drops it; without the
-        end-of-data indication, RFC 5321 §4.1.1.4, there is no message).
-        Without PIPELINING, or when a message has more recipients than fit in
-        one group (:data:`PIPELINE_WINDOW`), the messages go one
-        :meth:`transaction` at a time.
-        """
-        self.data_committed = False
-        if not self.has("PIPELINING") or any(
-            len(r.rcpt_to) + 2 > PIPELINE_WINDOW for r in requests
-        ):
-            # one transaction at a time (each pipelined on its own, in windows)
-            for req in requests:
-                tx = yield from req.run(self)
-                batch.done.append(tx)
-                if tx.final is None:
-                    return
-            return
-        if not requests:
-            return
-        nxt: _Prepared | None = self._prepared(requests[0])  # raises before any I/O
-        pending: _Prepared | None = None  # accepted; its data leads the next write
-        pending_rcpts: tuple[RcptReply, ...] = ()
-        refused_early: TransportError | None = None  # the message after it, not sendable
-        index = 0
-        assert nxt is not None
-        out, shown = self._encode_head(nxt)
-        tail: Send | None = None  # the next commands, written apart from a large body
-        while True:
-            if pending is not None:
-                self.data_committed = True  # the end of pending's data goes out now
-            yield self._send(out, shown)
-            if tail is not None:
-                yield tail
-                tail = None
-            if pending is not None:
-                final = yield from self._read(data_phase=True)
-                self.data_committed = False  # its outcome is known
-                if not final.ok:
-                    error = final.error()
-                    batch.failure = error  # pending's, whatever the clean-up below does
-                    if nxt is not None:
-                        yield from self._abandon(nxt)
-                    elif pending.chunking:
-                        # RFC 3030 §2: after an error reply to BDAT the state is
-                        # indeterminate: RSET before anything else
-                        yield from self.rset()
-                    raise error
-                batch.done.append(Transaction(pending_rcpts, final))
-                pending = None
-            if nxt is None:
-                if refused_early is not None:
-                    batch.failure = refused_early
-                    raise refused_early
-                return
-            mail_reply, replies, data_reply = yield from self._read_head(nxt)
-            rcpts = _zip_rcpts(nxt, replies)
-            if (
-                not mail_reply.ok
-                or not any(r.reply.ok for r in rcpts)
-                or (data_reply is not None and data_reply.code != 354)
-            ):
-                refusal: SMTPResponseError | None = None
-                if not mail_reply.ok:
-                    refusal = mail_reply.error()
-                elif any(r.reply.ok for r in rcpts) and data_reply is not None:
-                    refusal = data_reply.error()
-                if refusal is not None:
-                    batch.failure = refusal
-                else:
-                    batch.done.append(Transaction(rcpts, None))  # every recipient refused
-                yield from self._end_refused(data_reply)
-                if refusal is not None:
-                    raise refusal
-                return
-            # nxt is accepted: its data leads the next write, behind it the
-            # commands of the message after it (if that one can be sent at all)
-            pending, pending_rcpts = nxt, rcpts
-            nxt = None
-            index += 1
-            if index < len(requests):
-                try:
-                    nxt = self._prepared(requests[index])
-                except TransportError as exc:
-                    refused_early = exc
-            data_shown = f"[{len(pending.body)} octets of message data]" + (
-                "" if pending.chunking else "\n   ."
-            )
-            if nxt is None:
-                out, shown = pending.body, data_shown
-            else:
-                head, head_shown = self._encode_head(nxt)
-                if len(pending.body) > BDAT_PIPELINE_LIMIT:
-                    # two writes, no copy of a large body; still no wait in between
-                    out, shown = pending.body, data_shown
-                    tail = self._send(head, head_shown)
-                else:
-                    out, shown = pending.body + head, data_shown + "\n   " + head_shown
-
-    def _prepared(self, req: TxRequest) -> _Prepared:
-        """``req`` checked and encoded for this server (raises what
-        :meth:`_prepare` raises, before anything is sent)."""
-        body = req.data if req.crlf else normalize_line_endings(req.data)
-        params, rcpt_lines, body = self._prepare(
-            body, req.mail_from, req.rcpt_to, req.dsn, req.downgrade
-        )
-        mail_line = f"MAIL FROM:<{req.mail_from}>" + "".join(" " + p for p in params)
-        if req.chunking and self.has("CHUNKING"):
-            # RFC 3030 §2: length-delimited, no dot-stuffing
-            wire = self._encode(f"BDAT {len(body)} LAST") + body
-            return _Prepared(tuple(req.rcpt_to), mail_line, tuple(rcpt_lines), True, wire)
-        # RFC 5321 §4.5.2 transparency + §4.1.1.4 terminator
-        return _Prepared(tuple(req.rcpt_to), mail_line, tuple(rcpt_lines), False, dot_stuff(body))
-
-    def _encode_head(self, p: _Prepared) -> tuple[bytes, str]:
-        return b"".join(map(self._encode, p.head)), "\n   ".join(p.head)
-
-    def _read_head(self, p: _Prepared) -> Step[tuple[Reply, list[Reply], Reply | None]]:
-        """The replies to ``p``'s MAIL, each RCPT and (with DATA) DATA, in order."""
-        mail_reply = yield from self._read()
-        replies = []
-        for _ in p.rcpt_lines:
-            replies.append((yield from self._read()))
-        data_reply = None if p.chunking else (yield from self._read())
-        return mail_reply, replies, data_reply
-
-    def _end_refused(self, data_reply: Reply | None) -> Step[None]:
-        """Leave a refused transaction: the lone "." when DATA was accepted
-        anyway (RFC 2920 §3.1; only called when no recipient was accepted or
-        the sender was refused), then RSET (RFC 5321 §4.1.1.5)."""
-        if data_reply is not None and data_reply.code == 354:
-            yield self._send(b".\r\n")
-            yield from self._read(data_phase=True)
-        yield from self.rset()
-
-    def _abandon(self, p: _Prepared) -> Step[None]:
-        """Read the replies to ``p``'s commands, already sent, and cancel its
-        transaction without sending its data (see :meth:`transactions`)."""
-        mail_reply, replies, data_reply = yield from self._read_head(p)
-        accepted = mail_reply.ok and any(r.ok for r in replies)
-        if data_reply is not None and data_reply.code == 354 and accepted:
-            # the only ways out of the data phase are the end of data (which
-            # would deliver an empty message) or closing the connection
-            self.closed = True
-            return
-        yield from self._end_refused(data_reply)
-
-    def _prepare(
-        self,
-        data: bytes,
-        mail_from: str,
-        rcpt_to: Sequence[str],
-        dsn: DSNOptions | None,
-        downgrade: Callable[[bytes, bool], bytes] | None,
-    ) -> tuple[list[str], list[str], bytes]:
-        """Validate and build the MAIL parameters, RCPT lines and the body."""
-        if not rcpt_to:
-            raise InvalidEnvelope("no recipients")
-        for addr in (mail_from, *rcpt_to):
-            if _UNSAFE.search(addr) or "<" in addr or ">" in addr:
-                # RFC 5321 §2.3.8/§4.1.2: would end the path or the command line
-                raise InvalidEnvelope(f"envelope address {addr!r} contains CR, LF, NUL, '<' or '>'")
-        params: list[str] = []
-        body = data  # CRLF-normalized by transaction()
-        can8 = self.has("8BITMIME")
-        eight = not body.isascii()
-        # RFC 6531 §3.4: SMTPUTF8 on MAIL FROM when an envelope address is not
-        # ASCII or the headers hold raw UTF-8 (RFC 6532 §3.2); without the
-        # extension such a message must not be sent (§3.2: no downgrade here).
-        utf8_env = any(_needs_utf8(a) for a in (mail_from, *rcpt_to))
-        utf8_headers = eight and has_8bit_headers(body)
-        utf8 = utf8_env or utf8_headers
-        if utf8 and not self.has("SMTPUTF8"):
-            raise SMTPNotSupportedError(
-                "an envelope address is not ASCII and the server does not offer SMTPUTF8 "
-                "(RFC 6531 §3.4); nothing was sent"
-                if utf8_env
-                else "the message has raw UTF-8 (8-bit) header bytes (RFC 6532) and the "
-                "server does not offer SMTPUTF8 (RFC 6531 §3.4); nothing was sent: encode "
-                "the headers with RFC 2047 words or use a server that offers SMTPUTF8"
-            )
-        # RFC 2045 §2.7-2.8 / RFC 6152: neither 7bit nor 8bit data may hold NUL; without
-        # BINARYMIME such parts are re-encoded like 8-bit data without 8BITMIME.
-        too_long = has_long_line(body) or b"\0" in body
-        if (eight and not can8) or too_long:
-            # RFC 6152 §3: no 8-bit data without 8BITMIME; RFC 5321 §4.5.3.1.6: no line
-            # over 998 octets. Re-encode the parts concerned, or refuse.
-            if downgrade is None:
-                raise SMTPNotSupportedError(
-                    "the message has a line longer than 998 octets (RFC 5321 §4.5.3.1.6)"
-                    if too_long
-                    else "the message has 8-bit data and the server does not offer 8BITMIME"
-                )
-            body = normalize_line_endings(downgrade(body, can8))
-            eight = not body.isascii()
-            if (eight and not can8) or has_long_line(body) or b"\0" in body:
-                raise SMTPNotSupportedError(
-                    "the message could not be re-encoded for this server (8-bit data without "
-                    "8BITMIME, or lines longer than 998 octets)"
-                )
-        if eight:
-            params.append("BODY=8BITMIME")  # RFC 6152 §3
-        limit = self.size_limit
-        if limit is not None and len(body) > limit:
-            # RFC 1870 §6: do not send a message larger than the declared SIZE
-            raise MessageTooLarge(
-                f"the message is {len(body)} octets; the server accepts at most {limit}",
-                size=len(body),
-                limit=limit,
-            )
-        if self.has("SIZE"):
-            params.append(f"SIZE={len(body)}")  # RFC 1870 §3
-        if utf8:
-            params.append("SMTPUTF8")  # RFC 6531 §3.4
-        use_dsn = dsn is not None and (dsn.notify or dsn.ret or dsn.envid or dsn.orcpt)
-        if use_dsn and not self.has("DSN"):
-            log.info("the server does not offer DSN; DSN options dropped")
-            use_dsn = False
-        if use_dsn and dsn is not None:
-            if dsn.ret:
-                params.append(f"RET={dsn.ret}")  # RFC 3461 §4.3
-            if dsn.envid:
-                envid = check_param(xtext(dsn.envid), "ENVID")
-                if len(envid) > 100:  # RFC 3461 §4.4: at most 100 characters, encoded
-                    raise InvalidEnvelope("the DSN ENVID is longer than 100 characters")
-                params.append("ENVID=" + envid)
-        rcpt_lines = []
-        for addr in rcpt_to:
-            line = f"RCPT TO:<{addr}>"
-            if use_dsn and dsn is not None:
-                if dsn.notify:
-                    line += " NOTIFY=" + ",".join(dsn.notify)  # RFC 3461 §4.1
-                if dsn.orcpt:
-                    # RFC 3461 §4.2 (rfc822; xtext), RFC 6533 §3 (utf-8; for UTF-8
-                    # addresses); at most 500 characters
-                    orcpt = ("rfc822;" + xtext(addr) if addr.isascii()
-                             else "utf-8;" + _utf8_addr_xtext(addr))
-                    if len(orcpt) <= 500:
-                        line += " ORCPT=" + orcpt
-            rcpt_lines.append(line)
-        for p in params:
-            check_param(p, "MAIL parameter")
-        return params, rcpt_lines, body
+        """Several transactions on this connection, pipelined across messages:
+        see :func:`mimekit.transports.smtp.batch.run_transactions`."""
+        return (yield from run_transactions(self, requests, batch))
 
     # -- other commands --------------------------------------------------------
 
@@ -964,10 +616,6 @@ class SMTPClientProtocol:
         """QUIT (RFC 5321 §4.1.1.10)."""
         self.closed = True
         return (yield from self.command("QUIT"))
-
-
-def _zip_rcpts(p: _Prepared, replies: Sequence[Reply]) -> tuple[RcptReply, ...]:
-    return tuple(RcptReply(a, r) for a, r in zip(p.rcpt_to, replies))
 
 
 def _parse_ehlo(reply: Reply) -> dict[str, str]:
@@ -998,15 +646,3 @@ def _maybe_b64(text: str) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
-
-
-def _utf8_addr_xtext(addr: str) -> str:
-    """RFC 6533 §3 utf-8-addr-xtext: ASCII printables except "+", "=" and controls as
-    they are, everything else as ``\\x{HEX}`` (the code point in upper-case hex)."""
-    out = []
-    for ch in addr:
-        if "!" <= ch <= "~" and ch not in "+=\\":
-            out.append(ch)
-        else:
-            out.append(f"\\x{{{ord(ch):X}}}")
-    return "".join(out)
