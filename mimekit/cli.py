@@ -379,6 +379,13 @@ def _open_transport(args: argparse.Namespace) -> Any:
                 options["insecure"] = True
         elif args.cafile or args.insecure:
             raise UsageError("--cafile and --insecure only apply to smtp:// transports")
+        if (config.kind == "smtp" and config.password is not None
+                and config.security == "none" and not config.allow_plaintext_auth):
+            # SMTPTransport refuses it too, in words for Python callers (a keyword
+            # argument); here the fix is in the URL.
+            raise InvalidURL("a user name and password with ?security=none would be sent in "
+                             "the clear; use TLS (drop security=none), or add "
+                             "&allow_plaintext_auth=1 to allow it")
         cafile = options.get("cafile", config.cafile)
         if cafile is not None and not os.path.isfile(cafile):
             what = "--cafile" if args.cafile else "cafile="
@@ -392,6 +399,12 @@ def _open_transport(args: argparse.Namespace) -> Any:
             what = "--cafile" if args.cafile else "cafile="
             raise JobFailed(f"{what} {cafile} holds no CA certificate in PEM form (BEGIN "
                             "CERTIFICATE)") from exc
+        except InvalidURL:
+            raise
+        except ValueError as exc:
+            # A setting the transport refuses (not a TransportError): an error about the
+            # URL, named below, never a traceback.
+            raise InvalidURL(str(exc)) from exc
     except InvalidURL as exc:
         # The URL as the user wrote it, but never its password.
         text, raw, quoted = str(exc), repr(url.strip()), repr(redact_url(url.strip()))

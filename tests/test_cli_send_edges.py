@@ -207,3 +207,33 @@ def test_an_empty_input_is_named(workdir: Path, capsys: pytest.CaptureFixture[st
     assert cli(capsys, "send", "-") == (
         1, "", "mimekit: no message in standard input: it is empty\n")
     assert not (workdir / "outbox").exists()
+
+
+# ------------------------------------------------- new-user trial, second round
+def test_credentials_over_security_none_are_one_sentence(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 2): ``smtp://ana:pw@host?security=none`` (and smtps://) ended in a
+    ValueError traceback with exit 1; it is one sentence naming the URL and the way out."""
+    for scheme in ("smtp", "smtps", "smtp+starttls"):
+        url = f"{scheme}://ana:s3cr3t@mail.example.org?security=none"
+        code, out, err = cli(capsys, "send", *ADDRS, "--transport", url)
+        assert (code, out) == (1, "")
+        assert err == (f"mimekit: --transport '{scheme}://ana:***@mail.example.org?"
+                       "security=none': a user name and password with ?security=none would "
+                       "be sent in the clear; use TLS (drop security=none), or add "
+                       "&allow_plaintext_auth=1 to allow it\n")
+    assert not list(workdir.iterdir())
+
+
+def test_allow_plaintext_auth_still_sends_over_security_none(
+        tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The way out the error names works (a loopback server without TLS or AUTH)."""
+    from smtp_server import FakeSMTPServer
+
+    user, password = quote(USER, safe=""), quote(PASSWORD, safe="")
+    with FakeSMTPServer(auth_mechanisms=("PLAIN",)) as srv:
+        code, out, err = cli(capsys, "send", *ADDRS, "--transport",
+                             f"smtp://{user}:{password}@127.0.0.1:{srv.port}?security=none"
+                             "&allow_plaintext_auth=1&timeout=10")
+    assert (code, err) == (0, ""), err
+    assert out.startswith("accepted b@example.org 250")
