@@ -342,7 +342,7 @@ def _raw_messages(path: str) -> list[tuple[str, bytes]]:
     if not data.strip():
         # Not "the envelope has no sender": there is no message at all.
         raise JobFailed(f"no message in {'standard input' if path == '-' else path}: it is empty")
-    if data.startswith(b"From ") and _looks_like_mbox(data):
+    if _looks_like_mbox(data):
         return [(f"{path}#{n}", raw) for n, (_, raw) in enumerate(iter_mbox_raw(data), 1)]
     return [(path, data)]
 
@@ -592,7 +592,7 @@ def _messages(path: str) -> Iterator[tuple[str, Message]]:
     if not data.strip():
         # Not "the envelope has no sender": there is no message at all.
         raise JobFailed(f"no message in {'standard input' if path == '-' else path}: it is empty")
-    if data.startswith(b"From ") and _looks_like_mbox(data):
+    if _looks_like_mbox(data):
         for n, msg in enumerate(read_mbox(data), 1):
             yield f"{path}#{n}", msg
         return
@@ -600,7 +600,13 @@ def _messages(path: str) -> Iterator[tuple[str, Message]]:
 
 
 def _looks_like_mbox(data: bytes) -> bool:
-    """An mbox starts with a "From " separator line followed by a header line."""
+    """An mbox starts with a "From " separator line followed by a header line.
+
+    A UTF-8 byte order mark before it does not count (editors on Windows add one, and
+    :func:`mimekit.mailbox.iter_mbox_raw` skips it too)."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data.startswith(b"From "):
+        return False
     first, _, rest = data.partition(b"\n")
     return b":" in rest.partition(b"\n")[0] and not first.rstrip().endswith(b":")
 

@@ -527,3 +527,32 @@ def test_bad_envelope_options_are_refused_once_naming_the_option(
         1, "", ("mimekit: --envelope-to: envelope recipient 'a<b@example.org' contains CR, LF, "
                "NUL, '<' or '>'\n"))
     assert not (workdir / "out.mbox").exists()
+
+
+# ------------------------------------------------- new-user trial, second round
+def test_inspect_reads_an_mbox_that_starts_with_a_byte_order_mark(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 6): the CLI tested ``data.startswith(b"From ")`` before the BOM
+    was skipped, so an mbox saved by a Windows editor was shown as one message."""
+    (workdir / "bom.mbox").write_bytes(
+        b"\xef\xbb\xbfFrom a@example.org Thu Feb  1 10:00:00 2024\n"
+        b"From: a@example.org\nSubject: one\n\n1\n\n"
+        b"From a@example.org Thu Feb  1 10:01:00 2024\nFrom: a@example.org\nSubject: two\n\n2\n")
+    code, out, err = cli(capsys, "inspect", "--json", "bom.mbox")
+    assert (code, err) == (0, "")
+    assert [json.loads(line)["subject"] for line in out.splitlines()] == ["one", "two"]
+
+
+def test_inspect_the_corpus_mbox_with_a_byte_order_mark(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial's file: iter_mbox_raw gives 2 messages, so must the CLI."""
+    from corpus import CORPUS, corpus_bytes
+
+    from mimekit.mailbox import iter_mbox_raw
+
+    relative = "jstedfast-MimeKit/mbox/unmunged.mbox.txt"
+    data = corpus_bytes(relative)
+    assert data.startswith(b"\xef\xbb\xbfFrom ")
+    assert len(list(iter_mbox_raw(data))) == 2
+    code, out, _ = cli(capsys, "inspect", "--json", str(CORPUS / relative))
+    assert code == 0 and len(out.splitlines()) == 2

@@ -237,3 +237,23 @@ def test_allow_plaintext_auth_still_sends_over_security_none(
                              "&allow_plaintext_auth=1&timeout=10")
     assert (code, err) == (0, ""), err
     assert out.startswith("accepted b@example.org 250")
+
+
+def _bom_mbox(workdir: Path) -> Path:
+    path = workdir / "bom.mbox"
+    path.write_bytes(b"\xef\xbb\xbfFrom a@example.org Thu Feb  1 10:00:00 2024\n"
+                     b"From: a@example.org\nTo: b@example.org\nSubject: one\n\n1\n\n"
+                     b"From a@example.org Thu Feb  1 10:01:00 2024\n"
+                     b"From: a@example.org\nTo: b@example.org\nSubject: two\n\n2\n")
+    return path
+
+
+def test_an_mbox_with_a_byte_order_mark_is_sent_as_its_messages(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 6): a UTF-8 BOM before the first ``From `` line made the file one
+    message (the BOM, the envelope line and both messages sent as one)."""
+    _bom_mbox(workdir)
+    code, out, err = cli(capsys, "send", "--eml", "bom.mbox", "--transport", "memory:./mem")
+    assert (code, err) == (0, ""), err
+    assert out.splitlines()[0] == "bom.mbox#1: accepted b@example.org 250 2.1.5 OK"
+    assert [m.message.subject for m in Outbox(workdir / "mem")] == ["one", "two"]
