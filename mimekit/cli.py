@@ -522,16 +522,35 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# RFC 5321 §4.5.5: bounces and other notifications go out with the null reverse-path
+# MAIL FROM:<>, so nothing answers them; `--envelope-from '<>'` asks for it.
+_NULL_PATH = "<>"
+
+
+def _envelope_recipients(args: argparse.Namespace) -> list[str]:
+    """The --envelope-to addresses (each value a comma-separated list)."""
+    return [v.strip() for value in args.envelope_to for v in value.split(",") if v.strip()]
+
+
 def _check_envelope_options(args: argparse.Namespace) -> None:
     """--envelope-from/--envelope-to are the same for every message: check them once."""
     from mimekit.transports.base import check_address
     from mimekit.transports.errors import InvalidEnvelope
 
-    values = ([("--envelope-from", "sender", args.envelope_from.strip())]
-              if args.envelope_from is not None else [])
+    values: list[tuple[str, str, str]] = []
+    if args.envelope_from is not None:
+        sender = args.envelope_from.strip()
+        if not sender:
+            # Most often `--envelope-from "$VAR"` with VAR unset: not the null path.
+            raise JobFailed("--envelope-from is empty: give an address, or '<>' for the "
+                            "null reverse-path of a bounce (RFC 5321 section 4.5.5)")
+        if sender != _NULL_PATH:
+            values.append(("--envelope-from", "sender", sender))
     for value in args.envelope_to:
-        values.extend(("--envelope-to", "recipient", v.strip())
-                      for v in value.split(",") if v.strip())
+        if not value.strip(" \t,"):
+            raise JobFailed("--envelope-to is empty: give one or more addresses (a "
+                            "comma-separated list)")
+    values.extend(("--envelope-to", "recipient", v) for v in _envelope_recipients(args))
     for option, what, value in values:
         try:
             check_address(value, what=what)
@@ -546,12 +565,12 @@ def _envelope(args: argparse.Namespace, message: Message) -> Any:
     if args.envelope_from is None and not args.envelope_to:
         return None
     default = Envelope.from_message(message)
-    rcpts: list[str] = []
-    for value in args.envelope_to:
-        rcpts.extend(v.strip() for v in value.split(",") if v.strip())
+    rcpts = tuple(_envelope_recipients(args)) or default.rcpt_to
+    if args.envelope_from is not None and args.envelope_from.strip() == _NULL_PATH:
+        return Envelope.null_sender_for(rcpts)
     return Envelope(
         args.envelope_from.strip() if args.envelope_from is not None else default.mail_from,
-        tuple(rcpts) if rcpts else default.rcpt_to,
+        rcpts,
     )
 
 

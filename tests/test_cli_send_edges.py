@@ -135,9 +135,11 @@ def test_an_empty_transport_is_a_usage_error(
 def test_an_empty_envelope_from_is_named(workdir: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Regression: ``--envelope-from ""`` said "the message has no Sender or From header
-    and no envelope was given" (it has a From header)."""
+    and no envelope was given" (it has a From header). It now also says how to ask for
+    the null reverse-path, which an empty value does not mean (an unset variable)."""
     assert cli(capsys, "send", *ADDRS, "--envelope-from", "") == (
-        1, "", "mimekit: --envelope-from: envelope sender is empty\n")
+        1, "", ("mimekit: --envelope-from is empty: give an address, or '<>' for the null "
+                "reverse-path of a bounce (RFC 5321 section 4.5.5)\n"))
     assert not list(workdir.iterdir())
 
 
@@ -237,6 +239,39 @@ def test_allow_plaintext_auth_still_sends_over_security_none(
                              "&allow_plaintext_auth=1&timeout=10")
     assert (code, err) == (0, ""), err
     assert out.startswith("accepted b@example.org 250")
+
+
+def test_a_null_reverse_path_is_sent_as_mail_from_empty(
+        tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 7): ``--envelope-from '<>'`` was refused ("contains ... '<' or
+    '>'"), so a bounce could not be sent with the null reverse-path of RFC 5321 §4.5.5."""
+    (workdir / "bounce.eml").write_bytes(b"From: MAILER-DAEMON@example.org\r\n"
+                                         b"To: a@example.org\r\nSubject: failed\r\n\r\nx\r\n")
+    with aiosmtpd_server(tmp_path, auth=False) as srv:
+        code, _, err = cli(capsys, "send", "--eml", "bounce.eml", "--envelope-from", "<>",
+                             "--transport", f"smtp+starttls://localhost:{srv.port}?timeout=10",
+                             "--cafile", srv.cafile)
+        assert (code, err) == (0, ""), err
+        assert [(m.mail_from, m.rcpt_tos) for m in srv.handler.messages] == [
+            ("<>", ["a@example.org"])]
+    code, _, err = cli(capsys, "send", "--eml", "bounce.eml", "--envelope-from", " <> ",
+                         "--envelope-to", "z@example.org", "--transport", "mbox:./mb")
+    assert (code, err) == (0, ""), err
+    [stored] = MboxTransport(workdir / "mb").read()
+    assert stored.envelope is not None
+    assert (stored.envelope.mail_from, stored.envelope.rcpt_to) == ("", ("z@example.org",))
+    assert stored.envelope.null_sender
+
+
+@pytest.mark.parametrize("value", ["", " ", ",", " , "])
+def test_an_empty_envelope_to_is_an_error(
+        workdir: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    """Regression (item 15): ``--envelope-to ""`` was ignored, and the message went to
+    the header recipients instead."""
+    assert cli(capsys, "send", *ADDRS, "--envelope-to", value) == (
+        1, "", ("mimekit: --envelope-to is empty: give one or more addresses (a "
+                "comma-separated list)\n"))
+    assert not list(workdir.iterdir())
 
 
 def _bom_mbox(workdir: Path) -> Path:
