@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("extract", help="write every attachment into a folder")
     e.add_argument("file", metavar="FILE")
-    e.add_argument("--dir", required=True, metavar="DIR")
+    e.add_argument("--dir", required=True, metavar="DIR",
+                   help="created if missing (its parent folder must exist)")
+    e.set_defaults(command_parser=e)
     return top
 
 
@@ -306,6 +308,45 @@ def _build(args: argparse.Namespace) -> Message:
         raise
 
 
+def _parent(path: str) -> str:
+    """The folder that holds ``path`` as written ("." for a bare name)."""
+    return os.path.dirname(path.rstrip("/")) or ("/" if path.startswith("/") else ".")
+
+
+def _folder_problem(path: str) -> str | None:
+    """Why ``path`` cannot be the folder a command writes into, or None.
+
+    The one rule of every command that writes into a folder (``extract --dir``, the
+    ``file:``, ``maildir:`` and ``memory:`` outboxes): an existing folder is used, a
+    missing one is created, but only the last level of the path, like ``compose -o``
+    needs its file's folder to exist, so a typo in a parent never grows a new tree.
+    """
+    if os.path.isdir(path):
+        return None
+    if os.path.lexists(path):
+        return f"{path} is not a folder"
+    parent = _parent(path)
+    if os.path.isdir(parent):
+        return None
+    if os.path.lexists(parent):
+        return f"cannot create the folder {path}: {parent} is not a folder"
+    return (f"cannot create the folder {path}: its parent {parent} does not exist (only the "
+            "last folder of a path is created)")
+
+
+def _mbox_problem(path: str) -> str | None:
+    """Why ``path`` cannot be an mbox to append to, or None: the file is created when
+    missing, but its folder must exist (the rule of ``compose -o``)."""
+    if os.path.isdir(path):
+        return f"{path} is a folder, not an mbox file"
+    parent = _parent(path)
+    if os.path.isdir(parent):
+        return None
+    if os.path.lexists(parent):
+        return f"cannot create the mbox {path}: {parent} is not a folder"
+    return f"cannot create the mbox {path}: its folder {parent} does not exist"
+
+
 def _need_file(path: str) -> None:
     if os.path.isdir(path):
         raise JobFailed(f"cannot read {path}: it is a folder")
@@ -386,6 +427,10 @@ def _open_transport(args: argparse.Namespace) -> Any:
             raise InvalidURL("a user name and password with ?security=none would be sent in "
                              "the clear; use TLS (drop security=none), or add "
                              "&allow_plaintext_auth=1 to allow it")
+        if config.path is not None:
+            problem = (_mbox_problem if config.kind == "mbox" else _folder_problem)(config.path)
+            if problem is not None:
+                raise InvalidURL(problem)
         cafile = options.get("cafile", config.cafile)
         if cafile is not None and not os.path.isfile(cafile):
             what = "--cafile" if args.cafile else "cafile="
@@ -707,6 +752,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     if os.path.isdir(args.file):
         raise JobFailed(f"cannot read {args.file}: it is a folder")
+    problem = _folder_problem(args.dir)
+    if problem is not None:
+        raise JobFailed(f"--dir: {problem}")
     msg = parse(_read_bytes(args.file))
     try:
         os.makedirs(args.dir, exist_ok=True)
@@ -778,8 +826,15 @@ def _sentence(exc: BaseException) -> str:
     if _is_ssl_error(cause) or _is_ssl_error(exc):
         return text.splitlines()[0]
     if isinstance(cause, OSError) and cause.strerror and str(cause) and text.endswith(str(cause)):
-        # "cannot append to mbox 'o': [Errno 21] Is a directory: 'o'" -> "...: it is a folder"
-        text = text[: -len(str(cause))] + _os_reason(cause, writing=True)
+        if cause.errno is not None and cause.strerror == os.strerror(cause.errno):
+            # "cannot append to mbox 'o': [Errno 21] Is a directory: 'o'" -> "...: it is
+            # a folder"
+            reason = _os_reason(cause, writing=True)
+        else:
+            # The library's own sentence ("cannot create the dot-lock ... (No such file
+            # or directory)"): more precise than a reason guessed from the errno alone.
+            reason = cause.strerror[:1].lower() + cause.strerror[1:]
+        text = text[: -len(str(cause))] + reason
     if isinstance(exc, OSError) and exc.strerror:
         text = (f"cannot use {exc.filename}: {_os_reason(exc)}" if exc.filename
                 else _os_reason(exc))

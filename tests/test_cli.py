@@ -451,7 +451,8 @@ def test_file_errors_have_one_wording_naming_the_path(
         (("lint", "nosuch"), "cannot read nosuch: no such file"),
         (("extract", "nosuch", "--dir", "out"), "cannot read nosuch: no such file"),
         (("extract", "adir", "--dir", "out"), "cannot read adir: it is a folder"),
-        (("extract", "m.eml", "--dir", "m.eml"), "cannot write m.eml: it already exists"),
+        # Regression (new-user trial, item 8): "cannot write m.eml: it already exists".
+        (("extract", "m.eml", "--dir", "m.eml"), "--dir: m.eml is not a folder"),
         (("send", "--eml", "nosuch"), "cannot read nosuch: no such file"),
         (("send", "--eml", "adir"), "cannot read adir: it is a folder"),
         (("compose", *ADDRS[:4], "--text-file", "nosuch"), "cannot read nosuch: no such file"),
@@ -463,10 +464,9 @@ def test_file_errors_have_one_wording_naming_the_path(
         (("compose", *ADDRS, "-o", "nodir/m.eml"),
          "cannot write nodir/m.eml: its folder does not exist"),
         (("send", "--eml", "m.eml", "--envelope-to", "b@example.org", "--transport",
-          "mbox:adir"), "cannot append to mbox 'adir': it is a folder"),
+          "mbox:adir"), "--transport 'mbox:adir': adir is a folder, not an mbox file"),
         (("send", "--eml", "m.eml", "--envelope-to", "b@example.org", "--transport",
-          "maildir:m.eml"), ("cannot deliver to Maildir 'm.eml': a part of the path is not a "
-                            "folder")),
+          "maildir:m.eml"), "--transport 'maildir:m.eml': m.eml is not a folder"),
     ]
     for args, message in cases:
         assert cli(capsys, *args) == (1, "", f"mimekit: {message}\n"), args
@@ -556,3 +556,21 @@ def test_inspect_the_corpus_mbox_with_a_byte_order_mark(
     assert len(list(iter_mbox_raw(data))) == 2
     code, out, _ = cli(capsys, "inspect", "--json", str(CORPUS / relative))
     assert code == 0 and len(out.splitlines()) == 2
+
+
+def test_extract_creates_only_the_last_folder(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 9): ``extract --dir a/b/c`` created the whole missing tree;
+    (item 8) ``--dir FILE`` said "cannot write FILE: it already exists"."""
+    run_compose = ("compose", "--from", "a@example.org", "--text", "x", "--attach", str(PDF),
+                   "-o", "m.eml")
+    assert cli(capsys, *run_compose)[0] == 0
+    assert cli(capsys, "extract", "m.eml", "--dir", "a/b/c") == (
+        1, "", ("mimekit: --dir: cannot create the folder a/b/c: its parent a/b does not exist "
+                "(only the last folder of a path is created)\n"))
+    assert cli(capsys, "extract", "m.eml", "--dir", "m.eml/x") == (
+        1, "", "mimekit: --dir: cannot create the folder m.eml/x: m.eml is not a folder\n")
+    assert sorted(p.name for p in workdir.iterdir()) == ["m.eml"]
+    assert cli(capsys, "extract", "m.eml", "--dir", "a") == (0, "report.pdf\n", "")
+    assert cli(capsys, "extract", "m.eml", "--dir", "a/b/") == (0, "report.pdf\n", "")
+    assert (workdir / "a" / "b" / "report.pdf").read_bytes() == PDF.read_bytes()

@@ -292,3 +292,51 @@ def test_an_mbox_with_a_byte_order_mark_is_sent_as_its_messages(
     assert (code, err) == (0, ""), err
     assert out.splitlines()[0] == "bom.mbox#1: accepted b@example.org 250 2.1.5 OK"
     assert [m.message.subject for m in Outbox(workdir / "mem")] == ["one", "two"]
+
+
+def test_a_path_transport_on_a_file_says_not_a_folder(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 8): ``memory:FILE`` said "cannot use FILE: it already exists",
+    ``mbox:/proc/version`` "its folder does not exist" (/proc exists)."""
+    (workdir / "m.eml").write_bytes(b"From: a@example.org\nTo: b@example.org\n\nx\n")
+    for kind in ("file", "maildir", "memory"):
+        assert cli(capsys, "send", *ADDRS, "--transport", f"{kind}:m.eml") == (
+            1, "", f"mimekit: --transport '{kind}:m.eml': m.eml is not a folder\n")
+    if os.path.isfile("/proc/version"):
+        code, out, err = cli(capsys, "send", *ADDRS, "--transport", "mbox:/proc/version")
+        assert (code, out) == (1, "")
+        assert "does not exist" not in err and err.count("\n") == 1
+        assert err.startswith("mimekit: cannot append to mbox '/proc/version': cannot create "
+                              "the dot-lock '/proc/version.lock'")
+    assert sorted(p.name for p in workdir.iterdir()) == ["m.eml"]
+    # From Python too: mkdir's "File exists" said nothing of what was wrong.
+    from mimekit.transports import TransportError
+
+    with pytest.raises(TransportError, match=r"^outbox '.*m\.eml' is not a folder$"):
+        Outbox(workdir / "m.eml")
+
+
+def test_a_path_transport_creates_only_the_last_folder(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (item 9): ``file:/a/b/c`` created the whole missing tree, while
+    ``compose -o a/b.eml`` refused a missing folder. One rule now: the last level is
+    created, a missing parent is an error naming it."""
+    for kind in ("file", "maildir", "memory"):
+        assert cli(capsys, "send", *ADDRS, "--transport", f"{kind}:a/b/c") == (
+            1, "", (f"mimekit: --transport '{kind}:a/b/c': cannot create the folder a/b/c: "
+                    "its parent a/b does not exist (only the last folder of a path is "
+                    "created)\n"))
+    assert cli(capsys, "send", *ADDRS, "--transport", "mbox:a/b.mbox") == (
+        1, "", ("mimekit: --transport 'mbox:a/b.mbox': cannot create the mbox a/b.mbox: its "
+                "folder a does not exist\n"))
+    monkeypatch.setenv("MIMEKIT_TRANSPORT", f"file://{workdir}/x/y")
+    assert cli(capsys, "send", *ADDRS) == (
+        1, "", (f"mimekit: MIMEKIT_TRANSPORT='file://{workdir}/x/y': cannot create the "
+                f"folder {workdir}/x/y: its parent {workdir}/x does not exist (only the last "
+                "folder of a path is created)\n"))
+    assert not list(workdir.iterdir())
+    for url in ("file:o", "maildir:md/", "memory:mem", "mbox:mb"):
+        code, _, err = cli(capsys, "send", *ADDRS, "--transport", url)
+        assert (code, err) == (0, ""), (url, err)
+    assert sorted(p.name for p in workdir.iterdir()) == ["mb", "md", "mem", "o"]
