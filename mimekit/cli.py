@@ -161,6 +161,8 @@ def _read_text_arg(text: str | None, path: str | None, what: str) -> str | None:
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM_TEXT = rf"{_ATEXT}(?:\.{_ATEXT})*"
 _MSG_ID = re.compile(rf"{_DOT_ATOM_TEXT}@(?:{_DOT_ATOM_TEXT}|\[[\x21-\x5a\x5e-\x7e]*\])")
+# An --inline Content-ID (RFC 2392 §2: what a cid: URL names): printable ASCII but "<", ">".
+_CID = re.compile(r"[!-;=?-~]+")
 
 # Headers the command writes itself, and the option that sets each.
 _HEADER_OPTIONS = {"from": "--from", "sender": "--sender", "reply-to": "--reply-to",
@@ -229,13 +231,50 @@ def _inline_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
         path, cid = spec, os.path.basename(spec)
         if not os.path.exists(spec) and ":" in spec:
             path, _, cid = spec.rpartition(":")
-        cid = cid.strip().strip("<>").strip() or os.path.basename(path)
+        cid = cid.strip(" \t").strip("<>").strip(" \t") or os.path.basename(path)
+        _need_utf8(cid, f"--inline {spec!r}: the Content-ID")
+        if not _CID.fullmatch(cid):
+            # RFC 2392 §2: a cid: URL names a Content-ID, an RFC 5322 §3.6.4 msg-id, so
+            # printable ASCII without spaces or angle brackets (mimekit writes ASCII mail).
+            raise JobFailed(f"--inline {spec!r}: the Content-ID {cid!r} must be printable "
+                            "ASCII without spaces, line breaks or angle brackets; give one "
+                            "as PATH:CID, e.g. logo.png:logo")
         if cid in seen:
             raise UsageError(f"--inline {spec!r}: the Content-ID {cid!r} is already used by "
                              f"--inline {seen[cid]!r}; give each image its own PATH:CID")
         seen[cid] = spec
         out.append((path, cid))
     return out
+
+
+# Options whose values are text written into the message or an SMTP command (file
+# paths are not: a file name may be any bytes).
+_TEXT_DESTS = ("from_", "sender", "reply_to", "to", "cc", "bcc", "subject", "text", "html",
+               "header", "date", "message_id", "envelope_from", "envelope_to")
+
+
+def _need_utf8(value: str, what: str) -> None:
+    """Refuse text that is not UTF-8, naming ``what``. Python keeps the bytes of a
+    non-UTF-8 argument as lone surrogates (PEP 383), which no charset can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        byte = (f"the byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF
+                else f"the lone surrogate U+{ord(bad):04X}")
+        shown = value.encode("utf-8", "surrogateescape" if byte.startswith("the byte")
+                             else "backslashreplace")
+        text = shown.decode("utf-8", "backslashreplace")
+        raise JobFailed(f"{what} '{text[:60]}' is not UTF-8 text ({byte}): give UTF-8, or "
+                        "set the terminal or script to a UTF-8 locale") from None
+
+
+def _check_text_options(args: argparse.Namespace) -> None:
+    for dest in _TEXT_DESTS:
+        value = getattr(args, dest, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                _need_utf8(item, _option(dest))
 
 
 def _builder(args: argparse.Namespace) -> Builder:
@@ -251,6 +290,9 @@ def _builder(args: argparse.Namespace) -> Builder:
     if args.date:
         from .dates import parse_date
 
+        if re.search(r"[\r\n\0]", args.date):
+            raise JobFailed(f"--date: {args.date!r} holds a line break or NUL, which a header "
+                            "cannot (RFC 5322 section 2.2)")
         if parse_date(args.date) is None:
             raise JobFailed(f"--date: {args.date!r} is not an RFC 5322 date, e.g. "
                             "'Thu, 01 Feb 2024 10:00:00 +0100'")
@@ -275,9 +317,12 @@ def _builder(args: argparse.Namespace) -> Builder:
     for path in args.attach:
         _need_file(path)
         b.attach(path)
-    for path, cid in inline:
+    for spec, (path, cid) in zip(args.inline, inline, strict=True):
         _need_file(path)
-        b.inline(path, cid=cid)
+        try:
+            b.inline(path, cid=cid)
+        except BuildError as exc:
+            raise JobFailed(f"--inline {spec!r}: {exc}") from exc
     for name, value in headers:
         try:
             b.header(name, value)
@@ -794,6 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"compose": _cmd_compose, "send": _cmd_send, "inspect": _cmd_inspect,
                "lint": _cmd_lint, "extract": _cmd_extract}[args.command]
     try:
+        _check_text_options(args)
         return handler(args)
     except UsageError as exc:
         if args.debug:

@@ -574,3 +574,51 @@ def test_extract_creates_only_the_last_folder(
     assert cli(capsys, "extract", "m.eml", "--dir", "a") == (0, "report.pdf\n", "")
     assert cli(capsys, "extract", "m.eml", "--dir", "a/b/") == (0, "report.pdf\n", "")
     assert (workdir / "a" / "b" / "report.pdf").read_bytes() == PDF.read_bytes()
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--subject", "caf\udce9"),
+     ("--subject 'caf\\xe9' is not UTF-8 text (the byte 0xe9): give UTF-8, or set the "
+      "terminal or script to a UTF-8 locale")),
+    (("--to", "b@example.org", "--to", "j\udcf6rg@example.org"),
+     ("--to 'j\\xf6rg@example.org' is not UTF-8 text (the byte 0xf6): give UTF-8, or set the "
+      "terminal or script to a UTF-8 locale")),
+    (("--header", "X-Tag: \ud800"),
+     ("--header 'X-Tag: \\ud800' is not UTF-8 text (the lone surrogate U+D800): give UTF-8, "
+      "or set the terminal or script to a UTF-8 locale")),
+    (("--date", "Thu, 01 Feb 2024 10:00:00 +0100\nBcc: x@example.org"),
+     ("--date: 'Thu, 01 Feb 2024 10:00:00 +0100\\nBcc: x@example.org' holds a line break or "
+      "NUL, which a header cannot (RFC 5322 section 2.2)")),
+    (("--html", "<img src=cid:a>", "--inline", "logo.png:a\nb"),
+     ("--inline 'logo.png:a\\nb': the Content-ID 'a\\nb' must be printable ASCII without "
+      "spaces, line breaks or angle brackets; give one as PATH:CID, e.g. logo.png:logo")),
+    (("--html", "x", "--inline", "my logo.png"),
+     ("--inline 'my logo.png': the Content-ID 'my logo.png' must be printable ASCII without "
+      "spaces, line breaks or angle brackets; give one as PATH:CID, e.g. logo.png:logo")),
+    (("--html", "x", "--inline", "café.png"),
+     ("--inline 'café.png': the Content-ID 'café.png' must be printable ASCII without "
+      "spaces, line breaks or angle brackets; give one as PATH:CID, e.g. logo.png:logo")),
+    (("--html", "x", "--inline", "logo.png:caf\udce9"),
+     ("--inline 'logo.png:caf\\udce9': the Content-ID 'caf\\xe9' is not UTF-8 text (the byte "
+      "0xe9): give UTF-8, or set the terminal or script to a UTF-8 locale")),
+])
+def test_bad_text_errors_name_the_option(
+        workdir: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+        message: str) -> None:
+    """Regression (item 10): "text cannot be encoded in utf-8: ... surrogates not
+    allowed", "date contains '\\n'...", "cid contains '\\n'...": no option named."""
+    for name in ("logo.png", "my logo.png", "café.png"):
+        (workdir / name).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    full = ("compose", "--from", "a@example.org", "--text", "x", *args, "-o", "m.eml")
+    assert cli(capsys, *full) == (1, "", f"mimekit: {message}\n")
+    assert not (workdir / "m.eml").exists()
+
+
+def test_a_non_utf8_argument_from_the_shell_names_the_option(tmp_path: Path) -> None:
+    """The same as a user's shell passes it: raw Latin-1 bytes in argv."""
+    r = subprocess.run([sys.executable, "-m", "mimekit", "compose", "--from", "a@example.org",
+                        "--subject", b"caf\xe9", "--text", "x"], cwd=tmp_path,
+                       capture_output=True, timeout=60, check=False)
+    assert (r.returncode, r.stdout) == (1, b"")
+    assert r.stderr == (b"mimekit: --subject 'caf\\xe9' is not UTF-8 text (the byte 0xe9): "
+                        b"give UTF-8, or set the terminal or script to a UTF-8 locale\n")
