@@ -367,7 +367,34 @@ def _addr_spec(toks: list[_Tok], ctx: _Ctx) -> tuple[str, str] | None:
     labels = domain.split(".")
     if not all(_DOMAIN_LABEL.match(label) for label in labels):
         ctx.add("InvalidDomain", f"unusual domain {domain!r}")
+    if ctx.strict:
+        _check_host_labels(domain, labels, ctx)
     return local, _to_unicode_domain(domain, ctx.defects)
+
+
+def _check_host_labels(domain: str, labels: list[str], ctx: _Ctx) -> None:
+    """Host name rules for an address being composed (strict reading only).
+
+    RFC 1035 §2.3.4 (labels of at most 63 octets), RFC 1123 §2.1 (a label starts and
+    ends with a letter or digit, so never with "-") and RFC 5321 §4.5.3.1.2 (a domain
+    of at most 255 octets): mail to such a domain cannot be delivered, so composing
+    refuses it. The lenient reading keeps such addresses of real mail as they are.
+    """
+    for label in labels:
+        if label.startswith("-") or label.endswith("-"):
+            ctx.add("InvalidDomain",
+                    f"the domain label {label[:70]!r} starts or ends with '-', which RFC 1123 "
+                    "§2.1 forbids")
+        # A non-ASCII label is measured as its A-label (what DNS holds); the IDNA
+        # conversion of the whole domain checks those when the address is written.
+        if label.isascii() and len(label) > 63:
+            ctx.add("InvalidDomain",
+                    f"the domain label {label[:20] + '...'!r} is {len(label)} characters "
+                    "long, over the 63 of RFC 1035 §2.3.4")
+    if domain.isascii() and len(domain) > 255:
+        ctx.add("InvalidDomain",
+                f"the domain is {len(domain)} characters long, over the 255 of RFC 5321 "
+                "§4.5.3.1.2")
 
 
 def _mailbox(toks: list[_Tok], ctx: _Ctx) -> Address | None:
@@ -588,6 +615,8 @@ def _simple_list(text: str) -> list[Address | Group] | None:
         name, local, domain = simple.group(1, 2, 3)
         if local is None:
             local, domain = simple.group(4, 5)
+        if len(domain) > 255:
+            return None  # the full parser says why (RFC 5321 §4.5.3.1.2)
         out.append(Address(name, local, domain))
     return out
 

@@ -190,19 +190,40 @@ def _add_address(b: Builder, dest: str, value: str) -> None:
     except HeaderInjectionError as exc:
         raise JobFailed(f"{opt}: {exc}") from exc
     except AddressError as exc:
-        # The parser's reason: "not a valid address: '...' (REASON)" or "REASON dropped".
-        found = re.search(r"\(([^()]*)\)$", str(exc))
-        detail = found.group(1) if found else re.sub(r";? (?:address |item )?dropped$", "",
-                                                        str(exc).splitlines()[0])
-        reason = f" ({detail})" if detail and value not in detail else ""
-        raise JobFailed(f"{opt}: {value!r} is not an email address{reason}") from exc
-    for item in items:
-        for addr in item.members if isinstance(item, Group) else (item,):
-            if not addr.local.isascii():
-                raise JobFailed(
-                    f"{opt}: {addr.address!r} is not ASCII before the '@', and mimekit compose "
-                    "writes ASCII mail only (such an address needs SMTPUTF8, RFC 6531)")
+        raise JobFailed(f"{opt}: {value!r} is not an email address{_address_reason(exc, value)}"
+                        ) from exc
+    boxes = [addr for item in items
+             for addr in (item.members if isinstance(item, Group) else (item,))]
+    if dest in ("from_", "sender") and items and not boxes:
+        # RFC 5322 §3.6.2: the author (or sender) is a mailbox; an empty group such as
+        # "Undisclosed:;" names nobody the message could come from.
+        raise JobFailed(f"{opt}: {value!r} is a group with no mailbox in it, and a message "
+                         "needs an address to come from (RFC 5322 section 3.6.2)")
+    for addr in boxes:
+        if not addr.local.isascii():
+            raise JobFailed(
+                f"{opt}: {addr.address!r} is not ASCII before the '@', and mimekit compose "
+                "writes ASCII mail only (such an address needs SMTPUTF8, RFC 6531)")
+        try:
+            addr.ascii_domain  # noqa: B018 - the IDNA conversion the message will need
+        except AddressError as exc:
+            raise JobFailed(f"{opt}: {addr.address!r} is not an email address "
+                            f"({exc})") from exc
     getattr(b, dest)(value)
+
+
+def _address_reason(exc: Exception, value: str) -> str:
+    """`` (REASON)`` from a strict-parsing AddressError, or "" when it only repeats the
+    value: the defect's detail, without the lenient reading's "...; dropped" ending."""
+    defect = getattr(exc, "defect", None)
+    detail = defect.detail if defect is not None else str(exc).splitlines()[0]
+    detail = re.sub(r"[;,]? *(?:(?:address|item) )?dropped$", "", detail).strip()
+    if not detail or value.strip() in detail:
+        return ""
+    return f" ({detail})"
+
+
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 §2.2 ftext
 
 
 def _check_header(line: str) -> tuple[str, str]:

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from mimekit.cli import main, safe_filename
 
@@ -622,3 +624,86 @@ def test_a_non_utf8_argument_from_the_shell_names_the_option(tmp_path: Path) -> 
     assert (r.returncode, r.stdout) == (1, b"")
     assert r.stderr == (b"mimekit: --subject 'caf\\xe9' is not UTF-8 text (the byte 0xe9): "
                         b"give UTF-8, or set the terminal or script to a UTF-8 locale\n")
+
+
+def test_a_from_group_without_mailbox_is_named(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 15): ``--from 'Undisclosed:;'`` said "give --from" though it
+    was given."""
+    for opt in ("--from", "--sender"):
+        args = ("--from", "a@example.org", "--sender", "Undisclosed:;") if opt == "--sender" \
+            else ("--from", "Undisclosed:;")
+        assert cli(capsys, "compose", *args, "--text", "x") == (
+            1, "", (f"mimekit: {opt}: 'Undisclosed:;' is a group with no mailbox in it, and a "
+                    "message needs an address to come from (RFC 5322 section 3.6.2)\n"))
+    # An empty group is fine where RFC 5322 allows it (To: address-list).
+    assert cli(capsys, "compose", "--from", "a@example.org", "--to", "Undisclosed:;",
+               "--text", "x", "-o", "m.eml")[0] == 0
+    assert b"\r\nTo: Undisclosed:;\r\n" in (workdir / "m.eml").read_bytes()
+
+
+_HYPHEN = "starts or ends with '-', which RFC 1123 §2.1 forbids"
+
+
+@pytest.mark.parametrize("domain,reason", [
+    ("a" * 64 + ".net",
+     f"the domain label '{'a' * 20}...' is 64 characters long, over the 63 of RFC 1035 §2.3.4"),
+    ("-bad-.net", f"the domain label '-bad-' {_HYPHEN}"),
+    ("bad-.net", f"the domain label 'bad-' {_HYPHEN}"),
+    ("x.-y", f"the domain label '-y' {_HYPHEN}"),
+    (".".join(["a" * 63] * 4) + ".net",
+     "the domain is 259 characters long, over the 255 of RFC 5321 §4.5.3.1.2"),
+])
+def test_composing_refuses_domains_no_dns_can_hold(
+        workdir: Path, capsys: pytest.CaptureFixture[str], domain: str, reason: str) -> None:
+    """Regression (item 15): a 300-character label and ``bo@-bad-.net`` were accepted
+    when composing. Only strict parsing (caller input) refuses them: the lenient
+    reading of received mail keeps the address as written."""
+    from mimekit import AddressError, parse, parse_address_list
+
+    for value in (f"bo@{domain}", f"Bo <bo@{domain}>"):
+        assert cli(capsys, "compose", "--from", value, "--text", "x") == (
+            1, "", f"mimekit: --from: {value!r} is not an email address ({reason})\n")
+        with pytest.raises(AddressError):
+            parse_address_list(value, strict=True)
+        [box] = parse_address_list(value)
+        assert box.address == f"bo@{domain}"  # type: ignore[union-attr]
+        msg = parse(f"From: {value}\r\n\r\nx\r\n".encode())
+        assert [a.address for a in msg.from_] == [f"bo@{domain}"]  # type: ignore[union-attr]
+
+
+def test_composing_keeps_every_rfc1123_host_name() -> None:
+    """The limits themselves are allowed: a 63-character label, inner hyphens, digits
+    first, A-labels (kept as U-labels), a domain of 254 characters."""
+    from mimekit.address import coerce_addresses
+
+    long_domain = ".".join(["a" * 63] * 3 + ["b" * 61 + "c"])
+    for given, stored in [("a" * 63 + ".net", "a" * 63 + ".net"),
+                          ("a-b--c.example", "a-b--c.example"),
+                          ("3com.example", "3com.example"),
+                          ("xn--bcher-kva.example", "bücher.example"),
+                          ("bücher.example", "bücher.example"),
+                          (long_domain, long_domain)]:
+        [box] = coerce_addresses(f"bo@{given}")
+        assert box.address == f"bo@{stored}"  # type: ignore[union-attr]
+
+
+_LDH = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=90)
+
+
+@hypothesis.given(label=_LDH)
+@hypothesis.settings(max_examples=200, deadline=None)
+def test_strict_label_rule_property(label: str) -> None:
+    """Strict parsing accepts a label exactly when RFC 1035/1123 do (1..63 characters,
+    no '-' at either end); lenient parsing always keeps the address."""
+    from mimekit import AddressError, parse_address_list
+
+    ok = len(label) <= 63 and not label.startswith("-") and not label.endswith("-")
+    value = f"bo@{label}.example"
+    try:
+        parse_address_list(value, strict=True)
+        accepted = True
+    except AddressError:
+        accepted = False
+    assert accepted == ok
+    assert [b.address for b in parse_address_list(value)] == [value]  # type: ignore[union-attr]
