@@ -9,8 +9,6 @@ The public face. Everything a user needs is importable from here::
 Transports live in :mod:`mimekit.transports`, which this module never imports.
 """
 
-from __future__ import annotations
-
 from .address import Address, Group, parse_address_list
 from .builder import Builder, compose
 from .errors import (

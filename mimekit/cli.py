@@ -77,7 +77,7 @@ def _and_list(items: Sequence[str]) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="mimekit",
-                                  description="Compose, send, inspect and extract email.")
+                                  description="Compose, send, inspect, lint and extract email.")
     top.add_argument("--debug", action="store_true", help="show tracebacks")
     top.add_argument("--version", action="store_true", help="print the version and exit")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compose", help="build a message and write its bytes")
     _add_compose_options(c)
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    c.set_defaults(command_parser=c)
 
     s = sub.add_parser("send", help="compose (or read) a message and send it")
     _add_compose_options(s)
@@ -98,14 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--envelope-to", action="append", default=[], metavar="ADDR")
     s.add_argument("--cafile", metavar="PATH", help="also trust this CA for TLS")
     s.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    s.set_defaults(command_parser=s)
 
     i = sub.add_parser("inspect", help="show a message's tree, or its JSON")
     i.add_argument("--json", action="store_true", help="JSON (one object per message per line)")
     i.add_argument("files", nargs="+", metavar="FILE", help=".eml, mbox, Maildir folder, or -")
+    i.set_defaults(command_parser=i)
 
     lt = sub.add_parser("lint", help="list what would break in real mail clients")
     lt.add_argument("--json", action="store_true", help="one JSON object per finding per line")
     lt.add_argument("files", nargs="+", metavar="FILE", help=".eml, mbox, Maildir folder, or -")
+    lt.set_defaults(command_parser=lt)
 
     e = sub.add_parser("extract", help="write every attachment into a folder")
     e.add_argument("file", metavar="FILE")
@@ -113,6 +117,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="created if missing (its parent folder must exist)")
     e.set_defaults(command_parser=e)
     return top
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str]) -> NoReturn:
+    """The usage error for arguments no option takes, from the command's own parser (so
+    its usage line is shown, not the top-level one), with the option probably meant."""
+    import difflib
+
+    known = [opt for action in parser._actions for opt in action.option_strings]
+    hints = [f"{arg} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+        arg.partition("=")[0], known, n=1)) and arg.startswith("--") else arg for arg in extras]
+    parser.error(f"unrecognized arguments: {' '.join(hints)}")
 
 
 # ---------------------------------------------------------------------- compose
@@ -228,7 +243,12 @@ _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 §2.2 ftext
 
 def _check_header(line: str) -> tuple[str, str]:
     name, sep, value = line.partition(":")
-    name = name.strip()
+    # Only blanks are trimmed: a line break (`$'X-A\n: ok'`) is refused below or by the
+    # builder, never dropped (RFC 5322 §2.2: a field name is printable ASCII, no colon).
+    name = name.strip(" \t")
+    if sep and name and not _FIELD_NAME.fullmatch(name):
+        raise UsageError(f"--header {line!r}: {name!r} is not a header field name (RFC 5322 "
+                         "section 2.2: printable ASCII without spaces or ':')")
     if not sep or not name:
         raise UsageError(f'--header wants "Name: value", got {line!r}')
     key = name.lower()
@@ -241,7 +261,7 @@ def _check_header(line: str) -> tuple[str, str]:
     if key in ("mime-version", "in-reply-to", "references"):
         raise UsageError(f"--header {line!r}: mimekit compose writes {name} itself or not "
                          "at all, and has no option for it")
-    return name, value.strip()
+    return name, value.strip(" \t")
 
 
 def _inline_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
@@ -498,17 +518,18 @@ def _open_transport(args: argparse.Namespace) -> Any:
             if problem is not None:
                 raise InvalidURL(problem)
         cafile = options.get("cafile", config.cafile)
+        # The CA file named as the user gave it: the flag, or the URL's query option.
+        what = (f"--cafile {cafile}" if args.cafile else
+                f"{cafile} (the cafile option of the transport URL)")
         if cafile is not None and not os.path.isfile(cafile):
-            what = "--cafile" if args.cafile else "cafile="
             reason = "it is a folder" if os.path.isdir(cafile) else "no such file"
-            raise JobFailed(f"cannot read {what} {cafile}: {reason}")
+            raise JobFailed(f"cannot read {what}: {reason}")
         try:
             return from_url(url, **options)
         except ssl.SSLError as exc:
             if cafile is None:
                 raise
-            what = "--cafile" if args.cafile else "cafile="
-            raise JobFailed(f"{what} {cafile} holds no CA certificate in PEM form (BEGIN "
+            raise JobFailed(f"{what} holds no CA certificate in PEM form (BEGIN "
                             "CERTIFICATE)") from exc
         except InvalidURL:
             raise
@@ -848,7 +869,9 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _unrecognized(getattr(args, "command_parser", parser), extras)
     if args.version:
         from . import __version__
 

@@ -626,6 +626,30 @@ def test_a_non_utf8_argument_from_the_shell_names_the_option(tmp_path: Path) -> 
                         b"give UTF-8, or set the terminal or script to a UTF-8 locale\n")
 
 
+@pytest.mark.parametrize("line", ["X-A\n: ok", "X-A\r: ok", "\nX-A: ok", "X A: ok",
+                                  "X-Ä: ok"])
+def test_a_header_name_with_a_line_break_is_refused(
+        workdir: Path, capsys: pytest.CaptureFixture[str], line: str) -> None:
+    """Regression (item 15): ``--header $'X-A\\n: ok'`` was written as ``X-A: ok`` (the
+    line break stripped from the name); it is refused as 'X A' is."""
+    name = line.partition(":")[0].strip(" \t")
+    assert cli(capsys, "compose", *ADDRS, "--header", line, "-o", "m.eml") == (
+        2, "", (f"mimekit: --header {line!r}: {name!r} is not a header field name (RFC 5322 "
+                "section 2.2: printable ASCII without spaces or ':')\n"))
+    assert not (workdir / "m.eml").exists()
+
+
+def test_a_header_value_keeps_its_blanks_trimmed_only(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Blanks around the name and value are still trimmed (``X-A : ok``); a line break
+    in the value is refused by the builder, never dropped."""
+    assert cli(capsys, "compose", *ADDRS, "--header", " X-A :  ok ", "-o", "m.eml")[0] == 0
+    assert b"\r\nX-A: ok\r\n" in (workdir / "m.eml").read_bytes()
+    code, out, err = cli(capsys, "compose", *ADDRS, "--header", "X-B: ok\n", "-o", "n.eml")
+    assert (code, out) == (1, "") and err.startswith("mimekit: --header 'X-B: ok\\n': ")
+    assert not (workdir / "n.eml").exists()
+
+
 def test_a_from_group_without_mailbox_is_named(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Regression (item 15): ``--from 'Undisclosed:;'`` said "give --from" though it
@@ -707,3 +731,34 @@ def test_strict_label_rule_property(label: str) -> None:
         accepted = False
     assert accepted == ok
     assert [b.address for b in parse_address_list(value)] == [value]  # type: ignore[union-attr]
+
+
+def test_a_mistyped_option_shows_the_command_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 15): ``mimekit compose --frm x`` printed the top-level usage."""
+    code, out, err = cli(capsys, "compose", "--frm", "x")
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: mimekit compose ")
+    assert err.endswith("mimekit compose: error: unrecognized arguments: --frm (did you mean "
+                        "--from?) x\n")
+    code, _, err = cli(capsys, "inspect", "--jsn", "m.eml")
+    assert code == 2 and err.startswith("usage: mimekit inspect ")
+    assert err.endswith("error: unrecognized arguments: --jsn (did you mean --json?)\n")
+
+
+def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 15): the description left out lint."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "Compose, send, inspect, lint and extract email." in out
+
+
+def test_annotations_is_not_a_public_name() -> None:
+    """Regression (item 15): ``from __future__ import annotations`` in __init__ put
+    ``annotations`` in dir(mimekit) (and dir(mimekit.transports))."""
+    import mimekit.transports
+
+    import mimekit
+
+    assert "annotations" not in dir(mimekit)
+    assert "annotations" not in dir(mimekit.transports)

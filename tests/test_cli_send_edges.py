@@ -340,3 +340,35 @@ def test_a_path_transport_creates_only_the_last_folder(
         code, _, err = cli(capsys, "send", *ADDRS, "--transport", url)
         assert (code, err) == (0, ""), (url, err)
     assert sorted(p.name for p in workdir.iterdir()) == ["mb", "md", "mem", "o"]
+
+
+def test_the_file_outbox_names_its_file_once(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 15): ``accepted b 250 2.0.0 written to NAME`` then ``queued as
+    NAME``: the name twice per message."""
+    code, out, err = cli(capsys, "send", *ADDRS, "--transport", "file:o")
+    assert (code, err) == (0, "")
+    [name] = [p.name for p in (workdir / "o").glob("*.eml")]
+    assert out.splitlines() == ["accepted b@example.org 250 2.0.0 written to outbox",
+                                "accepted c@example.org 250 2.0.0 written to outbox",
+                                f"queued as {name}"]
+
+
+def test_mbox_without_a_path_suggests_a_file(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 15): ``mbox:`` suggested ``mbox:./outbox`` (a folder name)."""
+    assert cli(capsys, "send", *ADDRS, "--transport", "mbox:") == (
+        1, "", "mimekit: --transport 'mbox:': mbox: needs a path, e.g. mbox:./sent.mbox\n")
+
+
+def test_a_cafile_query_option_is_named_in_words(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (item 15): ``?cafile=/nonexist`` said "cannot read cafile= /nonexist"."""
+    (workdir / "not.pem").write_text("x")
+    url = "smtp://127.0.0.1:1?cafile="
+    assert cli(capsys, "send", *ADDRS, "--transport", url + "nosuch.pem") == (
+        1, "", ("mimekit: cannot read nosuch.pem (the cafile option of the transport URL): "
+                "no such file\n"))
+    assert cli(capsys, "send", *ADDRS, "--transport", url + "not.pem") == (
+        1, "", ("mimekit: not.pem (the cafile option of the transport URL) holds no CA "
+                "certificate in PEM form (BEGIN CERTIFICATE)\n"))

@@ -11,7 +11,6 @@ sans-I/O SMTP state machine, or the error classes, pulls in no ``socket``,
 ``ssl`` or ``asyncio``.
 """
 
-from __future__ import annotations
 
 import importlib as _importlib
 import typing as _typing

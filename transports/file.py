@@ -392,7 +392,7 @@ class FileTransport(Transport):
             raise TransportError(f"could not find an unused file name in {str(self.directory)!r}")
         if self.durable:
             _fsync_dir(self.directory)  # both links reach the disk
-        return accepted_result(env, message_id, queue_id=name, text=f"written to {name}")
+        return accepted_result(env, message_id, queue_id=name, text="written to outbox")
 
     def read(self) -> list[StoredMessage]:
         """Every ``.eml`` in the directory, oldest name first, with the envelope from

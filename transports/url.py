@@ -392,7 +392,9 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
     if not path:
         if scheme == "memory":
             return TransportURL(scheme=scheme, kind=scheme, path=None)
-        raise InvalidURL(f"{scheme}: needs a path, e.g. {scheme}:./outbox")
+        # An mbox is one file, the others are folders.
+        example = "./sent.mbox" if scheme == "mbox" else "./outbox"
+        raise InvalidURL(f"{scheme}: needs a path, e.g. {scheme}:{example}")
     path = os.path.expanduser(path)
     return TransportURL(scheme=scheme, kind=scheme, path=path, envelope_headers=envelope_headers)
 
