@@ -410,3 +410,31 @@ def test_sigkill_mid_append_then_the_next_send_repairs_the_mbox(tmp_path: Path) 
     MboxTransport(path, lock_timeout=0).send(message("after"))
     assert [m.subject for m in read_mbox(path)] == ["before", "after"]
     assert len(list(tmp_path.glob("box.torn-*"))) == 1
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_an_outbox_folder_another_process_creates_meanwhile_is_fine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Regression (seen in the many-process test): two processes creating one new outbox
+    at once; the second looked (no folder), the first created it, and the second then
+    said "is not a folder" because something now existed there."""
+    from mimekit.transports import MemoryTransport
+
+    out = tmp_path / "out"
+    out.mkdir()  # the other process has just made it ...
+    real_is_dir = Path.is_dir
+    looks: list[Path] = []
+
+    def first_look_misses(self: Path) -> bool:
+        if self == out and not looks:
+            looks.append(self)
+            return False  # ... right after this process looked
+        return real_is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", first_look_misses)
+    if kind == "file":
+        FileTransport(out).send(message("x"))
+        assert len(list(out.glob("*.eml"))) == 1
+    else:
+        MemoryTransport(path=out).send(message("x"))
+    assert looks == [out]

@@ -70,6 +70,30 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def ensure_folder(path: Path, *, create: bool = True, what: str = "outbox") -> None:
+    """Make sure ``path`` is a folder (created with its parents, mode 0700: mail is
+    private, when ``create``), or raise :class:`TransportError` saying what is wrong:
+    "is not a folder" for a file or dangling link there, "does not exist", or why it
+    cannot be created. Safe when several processes create the same folder at once:
+    the final ``is_dir()`` decides, not a look before ``mkdir``."""
+    if path.is_dir():
+        return
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except FileExistsError:
+            pass  # something that is not a folder is there (said below)
+        except OSError as exc:
+            raise TransportError(f"cannot create {what} directory {str(path)!r}: {exc}") from exc
+    if path.is_dir():
+        return
+    if path.exists() or path.is_symlink():
+        # A file (or a dangling link) where the folder should be: say so, rather
+        # than mkdir's "File exists", which reads as if the folder were fine.
+        raise TransportError(f"{what} {str(path)!r} is not a folder")
+    raise TransportError(f"{what} directory {str(path)!r} does not exist")
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either absent or complete, and
     never replace a file that is already there.
@@ -333,20 +357,7 @@ class FileTransport(Transport):
         return f"FileTransport({str(self.directory)!r})"
 
     def _ensure_dir(self) -> None:
-        if self.directory.is_dir():
-            return
-        if self.directory.exists() or self.directory.is_symlink():
-            # A file (or a dangling link) where the folder should be: say so, rather
-            # than mkdir's "File exists", which reads as if the folder were fine.
-            raise TransportError(f"outbox {str(self.directory)!r} is not a folder")
-        if not self._create:
-            raise TransportError(f"outbox directory {str(self.directory)!r} does not exist")
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # mail is private
-        except OSError as exc:
-            raise TransportError(
-                f"cannot create outbox directory {str(self.directory)!r}: {exc}"
-            ) from exc
+        ensure_folder(self.directory, create=self._create)
 
     def _unique_name(self, subject: str | None) -> str:
         """A fresh candidate name (time, 48 random bits, slug). Whether it is free is

@@ -41,7 +41,7 @@ from mimekit.transports.base import (
     prepare_wire,
 )
 from mimekit.transports.errors import MessageTooLarge, RecipientsRefused, TransportError
-from mimekit.transports.file import atomic_write
+from mimekit.transports.file import atomic_write, ensure_folder
 
 if TYPE_CHECKING:
     from mimekit.model import Message
@@ -237,10 +237,7 @@ class Outbox(Sequence[SentMessage]):
         self._cache: dict[str, tuple[tuple[int, int, int], SentMessage]] = {}
         self.path = Path(path) if path is not None else None
         if self.path is not None:
-            if not self.path.is_dir() and (self.path.exists() or self.path.is_symlink()):
-                # As FileTransport says it: mkdir's "File exists" reads as if all were fine.
-                raise TransportError(f"outbox {str(self.path)!r} is not a folder")
-            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            ensure_folder(self.path)
 
     # -- storage ---------------------------------------------------------
     def _new_name(self) -> str:
