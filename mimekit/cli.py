@@ -729,7 +729,7 @@ def _read_bytes(path: str) -> bytes:
 def _messages(path: str) -> Iterator[tuple[str, Message]]:
     """Every message in an .eml, an mbox, a Maildir folder, or stdin."""
     from . import parse
-    from .mailbox import read_maildir, read_mbox
+    from .mailbox import iter_mbox_raw, read_maildir
 
     if path != "-" and os.path.isdir(path):
         if not (os.path.isdir(os.path.join(path, "cur")) or
@@ -744,9 +744,13 @@ def _messages(path: str) -> Iterator[tuple[str, Message]]:
         # Not "the envelope has no sender": there is no message at all.
         raise JobFailed(f"no message in {'standard input' if path == '-' else path}: it is empty")
     if _looks_like_mbox(data):
-        for n, msg in enumerate(read_mbox(data), 1):
-            yield f"{path}#{n}", msg
-        return
+        raws = [raw for _, raw in iter_mbox_raw(data)]
+        if len(raws) > 1:
+            for n, raw in enumerate(raws, 1):
+                yield f"{path}#{n}", parse(raw)
+            return
+    # One message, with or without a "From " line: read as parse_file() reads it, so
+    # the JSON is Message.to_dict() exactly (offsets in the file, UnixFromLine kept).
     yield path, parse(data)
 
 

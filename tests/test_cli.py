@@ -762,3 +762,23 @@ def test_annotations_is_not_a_public_name() -> None:
 
     assert "annotations" not in dir(mimekit)
     assert "annotations" not in dir(mimekit.transports)
+
+
+# ------------------------------------------------- new-user trial, third round
+def test_inspect_json_of_one_message_with_a_from_line_is_its_to_dict(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: a single .eml starting with a ``From `` line was read as a one-message
+    mbox, so its JSON lost the UnixFromLine defect and every offset was counted from
+    after that line, unlike ``parse_file(...).to_dict()`` (the README's promise)."""
+    import mimekit
+
+    data = (b"From a@example.org Thu Feb  1 10:00:00 2024\nFrom: a@example.org\n"
+            b"Subject: one\nContent-Disposition: form-data\n\nbody\n")
+    (workdir / "one.eml").write_bytes(data)
+    code, out, err = cli(capsys, "inspect", "--json", "one.eml")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc == json.loads(json.dumps(mimekit.parse_file(workdir / "one.eml").to_dict()))
+    kinds = {d["kind"]: d["offset"] for d in doc["defects"]}
+    assert "UnixFromLine" in kinds
+    assert kinds["UnknownDisposition"] == data.index(b"Content-Disposition")
