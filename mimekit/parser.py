@@ -172,7 +172,12 @@ class _Parser:
             # An mbox envelope line (not a header): kept raw, written back as is.
             nl = data.find(b"\n", start, end)
             start = end if nl < 0 else nl + 1
-            self.defect(part, "UnixFromLine", "mbox 'From ' line before the headers", prefix_start)
+            detail = "mbox 'From ' line before the headers"
+            if data.find(b"\nFrom ", start, end) >= 0:
+                # parse() reads one message; an mbox would come out as one long body
+                detail += ("; more 'From ' lines follow: if this is an mbox, read it with "
+                           "mimekit.read_mbox()")
+            self.defect(part, "UnixFromLine", detail, prefix_start)
         m = _LEADING_WSP_LINES.match(data, start, end) if data[start : start + 1] in (
             b" ", b"\t") else None
         if m is not None and _HEADER_START.match(data, m.end(), end):

@@ -274,6 +274,17 @@ def test_unix_from_line_kept_raw() -> None:
     assert msg.headers["from"] == "a@example.com" and kinds(msg) == []
 
 
+def test_an_mbox_given_to_parse_says_so_in_its_defect() -> None:
+    """parse()/parse_file() read one message: an mbox comes out as one long body, and
+    the UnixFromLine defect says where to look (the new-user trial found only the kind)."""
+    one = b"From a@example.com Thu Jan  1 00:00:00 2024\nSubject: x\n\nbody\n"
+    (only,) = parse(one).defects
+    assert only.detail == "mbox 'From ' line before the headers"
+    (first,) = parse(one + b"\n" + one).defects
+    assert first.kind == "UnixFromLine" and first.detail.endswith(
+        "more 'From ' lines follow: if this is an mbox, read it with mimekit.read_mbox()")
+
+
 def test_bom_and_leading_whitespace_lines_kept_raw() -> None:
     data = b"\xef\xbb\xbfSubject: bom\n\nx"
     msg = parse(data)
