@@ -41,7 +41,8 @@ class InvalidEnvelope(TransportError, ValueError):
 
 
 def _format_reply(code: int, enhanced: str | None, text: str) -> str:
-    parts = [str(code)]
+    # code 0: no reply was read (the client's own refusal, or a timeout): no "0 " prefix
+    parts = [str(code)] if code else []
     if enhanced:
         parts.append(enhanced)
     if text:
@@ -55,7 +56,9 @@ class SMTPResponseError(TransportError):
     ``code`` is the three-digit reply code (RFC 5321 §4.2), ``enhanced`` the
     enhanced status code (RFC 3463, e.g. ``"5.7.8"``) when the server sent one,
     ``text`` the reply text (lines joined with a space). ``str(error)`` is
-    ``"535 5.7.8 authentication failed"``.
+    ``"535 5.7.8 authentication failed"``. ``code`` is 0 when no reply was read (the
+    client refused on its own, or the server did not answer): ``str(error)`` is then
+    the text alone.
     """
 
     def __init__(self, code: int, enhanced: str | None, text: str) -> None:
