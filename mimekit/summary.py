@@ -296,9 +296,13 @@ def inspect_text(message: Message, label: str) -> str:
     if doc["date"]:
         lines.append(f"  Date: {doc['date']}")
     lines.append("")
+    located: list[tuple[dict[str, Any], str]] = []  # each defect, with its part's label
     for node in _tree_nodes(message, doc):
         info = node.info
-        bits = [info["id"] or "root", info["content_type"]]
+        # the message inside a message/rfc822 part shares that part's section id
+        label = (info["id"] or "root") + (" (message)" if node.embedded else "")
+        located.extend((d, label) for d in info["defects"])
+        bits = [label, info["content_type"]]
         if info["charset"]:
             bits.append(f"charset={info['charset']}")
         if info["disposition"]:
@@ -316,8 +320,10 @@ def inspect_text(message: Message, label: str) -> str:
     if doc["defects"]:
         lines.append("")
         lines.append(f"defects ({len(doc['defects'])}):")
-        for defect in doc["defects"]:
-            where = f"part {defect['part'] or 'root'}"
+        if len(located) != len(doc["defects"]):  # defects not tied to a part: as listed
+            located = [(d, d["part"] or "root") for d in doc["defects"]]
+        for defect, label in located:
+            where = f"part {label}"
             if defect["header"]:
                 where += f", {defect['header']}"
             if defect["offset"] is not None:

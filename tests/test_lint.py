@@ -98,3 +98,24 @@ def test_percent_encoded_cid_url_names_its_part() -> None:
            .html('<img src="cid:logo%40example.org">')
            .inline(b"\x89PNG\r\n\x1a\n", cid="logo@example.org").build())
     assert msg.lint() == []
+
+
+def test_long_header_lines_of_an_attached_message_are_not_the_senders_problem() -> None:
+    """Regression (new-user trial): forwarding a real message gave a HeaderLineLong
+    warning per long Received/X-* line of the original, which is attached byte for byte
+    and cannot be refolded. Only the hard 998-octet limit holds inside it."""
+    from mimekit.reply import forward
+
+    long = "X-Long: " + " ".join(["word"] * 40)
+    orig = mimekit.parse(
+        ("From: a@example.org\r\nTo: b@example.org\r\nSubject: s\r\n"
+         "Date: Thu, 01 Feb 2024 10:00:00 +0000\r\nMessage-ID: <x@example.org>\r\n"
+         f"{long}\r\n\r\nbody\r\n").encode())
+    assert [i.code for i in orig.lint()] == ["HeaderLineLong"]
+    fwd = forward(orig, from_="me@example.org", to="c@example.org").build()
+    assert fwd.lint() == []
+    too_long = mimekit.parse(
+        b"From: a@example.org\r\nDate: Thu, 01 Feb 2024 10:00:00 +0000\r\n"
+        b"Message-ID: <y@example.org>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: message/rfc822\r\n\r\nX-Huge: " + b"y" * 1200 + b"\r\n\r\nz\r\n")
+    assert [(i.code, i.part) for i in too_long.lint()] == [("HeaderLineTooLong", "")]

@@ -189,7 +189,7 @@ root  multipart/mixed
   1  text/plain  charset=utf-8  8 B
   2  application/octet-stream  attachment  "data.bin"  4 B  base64
   3  message/rfc822  28 B
-    3  text/plain  charset=us-ascii  10 B
+    3 (message)  text/plain  charset=us-ascii  10 B
 """
 
 TREE_TEXT = """part root multipart/mixed parts=3
