@@ -248,7 +248,7 @@ def test_a_dotlock_left_by_a_killed_writer_is_broken_at_once(tmp_path: Path) -> 
     ``FILE.lock``, and every later send waited ``lock_timeout`` and failed for the next
     500 s. A lock of ours (``PID NODE``) whose process is gone is stale at once; one
     whose process lives, or from another machine or program, is still respected."""
-    from mimekit.mailbox import MailboxLockError, _node, append_mbox
+    from mimekit.mboxwrite import MailboxLockError, _node, append_mbox
 
     path = tmp_path / "box"
     lock = tmp_path / "box.lock"
@@ -275,14 +275,14 @@ def test_a_dotlock_left_by_a_killed_writer_is_broken_at_once(tmp_path: Path) -> 
 
 def test_our_dotlock_names_its_process_and_machine(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mimekit import mailbox as mb
+    from mimekit import mboxwrite as mb
 
     seen: list[bytes] = []
     real = mb._append_locked
 
-    def spy(fd: int, message: bytes, note: Any = None) -> None:
+    def spy(fd: int, message: bytes, mbox: Any = None) -> None:
         seen.append((tmp_path / "box.lock").read_bytes())  # read while it is held
-        real(fd, message, note)
+        real(fd, message, mbox)
 
     monkeypatch.setattr(mb, "_append_locked", spy)
     mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
@@ -309,65 +309,140 @@ def _dead_pid() -> int:
     return int(out)
 
 
+def _journal(path: Path, start: int, end: int, head: bytes) -> Path:
+    """The journal a writer leaves beside the mbox when it is killed mid-append."""
+    import base64
+
+    journal = Path(str(path) + ".mimekit-append")
+    journal.write_bytes(f"mimekit-append 1 {start} {end} ".encode()
+                        + base64.b64encode(head[:1024]) + b"\n")
+    return journal
+
+
 def test_a_writer_killed_mid_append_leaves_no_half_message(tmp_path: Path) -> None:
     """Regression: an mbox writer killed during its write left the first part of its
     message at the end of the mbox (seen: 13 MB of a 15 MB message), which every reader
-    took for a whole, broken message. The span it was writing is in its dot-lock; the
-    next writer moves those bytes to ``box.torn-*`` and cuts the mbox back."""
-    from mimekit.mailbox import _node, append_mbox
+    took for a whole, broken message. What it was writing is in its journal; the next
+    writer moves those bytes to ``box.torn-*`` and cuts the mbox back."""
+    from mimekit.mailbox import append_mbox
 
-    path, lock = tmp_path / "box", tmp_path / "box.lock"
+    path = tmp_path / "box"
     append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
     whole = path.read_bytes()
     torn = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\n" + b"x" * 5000
     with open(path, "ab") as fh:
         fh.write(torn[:3000])  # the killed writer got this far of its 5,000+ bytes
-    lock.write_bytes(f"{_dead_pid()} {_node()} {len(whole)} {len(whole) + len(torn) + 1}\n"
-                     .encode())
+    journal = _journal(path, len(whole), len(whole) + len(torn) + 1, torn)
     append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
     assert [m.subject for m in read_mbox(path)] == ["one", "three"]
     assert path.read_bytes().startswith(whole)
     (kept,) = tmp_path.glob("box.torn-*")
     assert kept.read_bytes() == torn[:3000]
-    assert not lock.exists()
+    assert not journal.exists() and not (tmp_path / "box.lock").exists()
 
 
-@pytest.mark.parametrize("case", ["complete", "appended-after", "not-ours", "before"])
+@pytest.mark.parametrize(
+    "case", ["complete", "appended-after", "not-ours", "before", "another-message"])
 def test_a_torn_tail_is_only_taken_out_when_it_is_that_message(tmp_path: Path,
                                                                case: str) -> None:
     """What is not exactly the dead writer's half message stays: a write that completed
     before the kill, a message another program appended since (a second From line), a
-    tail that does not start with a From line, a span the mbox does not reach."""
-    from mimekit.mailbox import _node, append_mbox
+    tail that does not start with a From line, a span the mbox does not reach, and
+    (review finding) a shorter message another writer put at the span's start, whose
+    first bytes are not the dead writer's. The journal is gone after the next append."""
+    from mimekit.mailbox import append_mbox
 
-    path, lock = tmp_path / "box", tmp_path / "box.lock"
+    path = tmp_path / "box"
     append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
     start = len(path.read_bytes())
     msg = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\nbody\n\n"
+    other = b"From b@example.org Thu Dec  3 10:00:01 2026\nSubject: B\n\nB delivered\n\n"
     tail = {"complete": msg, "appended-after": msg[:30] + b"\n\n" + msg,
-            "not-ours": b"Subject: two\n\nbody\n", "before": b""}[case]
+            "not-ours": b"Subject: two\n\nbody\n", "before": b"",
+            "another-message": other}[case]
     with open(path, "ab") as fh:
         fh.write(tail)
     end = start + (len(msg) if case == "complete" else 1000)
+    head = msg if case != "not-ours" else tail
     if case == "before":
         start, end = start + 10, start + 1000
-    lock.write_bytes(f"{_dead_pid()} {_node()} {start} {end}\n".encode())
+    journal = _journal(path, start, end, head + b"x" * 900)
     before = path.read_bytes()
     append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
     assert path.read_bytes().startswith(before)
-    assert not list(tmp_path.glob("box.torn-*"))
+    assert not list(tmp_path.glob("box.torn-*")) and not journal.exists()
 
 
-def test_the_dotlock_carries_the_span_being_written(
+def test_two_writers_after_a_killed_one_repair_once(tmp_path: Path) -> None:
+    """Review finding: with the span in the dead writer's dot-lock, two writers breaking
+    that lock could both get it; the second then "repaired" the message the first had
+    just delivered. The journal is read and removed under all the locks: whoever comes
+    first repairs, the next finds nothing to do."""
+    from mimekit.mailbox import append_mbox
+
+    path = tmp_path / "box"
+    append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    whole = path.read_bytes()
+    torn = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\n" + b"x" * 5000
+    with open(path, "ab") as fh:
+        fh.write(torn[:3000])
+    _journal(path, len(whole), len(whole) + len(torn) + 1, torn)
+    append_mbox(path, b"Subject: B\n\nB delivered\n", "b@example.org", lock_timeout=0)
+    append_mbox(path, b"Subject: C\n\nC delivered\n", "c@example.org", lock_timeout=0)
+    assert [m.subject for m in read_mbox(path)] == ["one", "B", "C"]
+    assert len(list(tmp_path.glob("box.torn-*"))) == 1
+
+
+def test_a_fresh_lock_taken_while_the_dead_one_is_broken_is_put_back(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mimekit import mailbox as mb
+    """Review finding: two writers breaking one dead dot-lock; the first took a fresh
+    lock between the second's look and its removal, and the second removed that fresh
+    lock. Now the lock is renamed, found not to be the one judged stale, and put back."""
+    from mimekit import mboxwrite as mb
+
+    path, lock = tmp_path / "box", tmp_path / "box.lock"
+    mb.append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    before = path.read_bytes()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        fresh = f"{alive.pid} {mb._node()}\n".encode()
+        lock.write_bytes(f"{dead} {mb._node()}\n".encode())
+        real_rename = os.rename
+        renames: list[str] = []
+
+        def another_writer_gets_in_first(src: str, dst: str) -> None:
+            if src == str(lock) and not renames:  # B breaks the lock and takes its own
+                lock.unlink()
+                lock.write_bytes(fresh)
+            renames.append(src)
+            real_rename(src, dst)
+
+        monkeypatch.setattr(mb.os, "rename", another_writer_gets_in_first)
+        with pytest.raises(mb.MailboxLockError, match="dot-lock"):
+            mb.append_mbox(path, b"Subject: two\n\nx\n", "a@example.org", lock_timeout=0)
+        assert lock.read_bytes() == fresh  # B's lock is back under its name
+        assert path.read_bytes() == before
+        assert not list(tmp_path.glob("box.lock.broken-*"))
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_the_journal_records_what_is_being_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    from mimekit import mboxwrite as mb
 
     seen: list[bytes] = []
     real_write = os.write
+    journal = tmp_path / "box.mimekit-append"
 
     def spy(fd: int, data: bytes | memoryview) -> int:
-        if b"Subject: s" in bytes(data):
-            seen.append((tmp_path / "box.lock").read_bytes())
+        if b"Subject: s" in bytes(data) and b"mimekit-append" not in bytes(data):
+            seen.append(journal.read_bytes())
         return real_write(fd, data)
 
     mb.append_mbox(tmp_path / "box", b"Subject: r\n\nx\n", "a@example.org")
@@ -375,7 +450,10 @@ def test_the_dotlock_carries_the_span_being_written(
     monkeypatch.setattr(mb.os, "write", spy)
     mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
     end = (tmp_path / "box").stat().st_size
-    assert seen == [f"{os.getpid()} {mb._node()} {start} {end}\n".encode()]
+    written = (tmp_path / "box").read_bytes()[start:end]
+    assert seen == [f"mimekit-append 1 {start} {end} ".encode()
+                    + base64.b64encode(written[:1024]) + b"\n"]
+    assert not journal.exists()
 
 
 def test_sigkill_mid_append_then_the_next_send_repairs_the_mbox(tmp_path: Path) -> None:
@@ -406,7 +484,7 @@ def test_sigkill_mid_append_then_the_next_send_repairs_the_mbox(tmp_path: Path) 
                           check=False)
     assert done.returncode == -9, done.stderr
     assert path.stat().st_size > size_before + 100_000  # the half message is there
-    assert (tmp_path / "box.lock").exists()
+    assert (tmp_path / "box.lock").exists() and (tmp_path / "box.mimekit-append").exists()
     MboxTransport(path, lock_timeout=0).send(message("after"))
     assert [m.subject for m in read_mbox(path)] == ["before", "after"]
     assert len(list(tmp_path.glob("box.torn-*"))) == 1
