@@ -372,3 +372,17 @@ def test_a_cafile_query_option_is_named_in_words(
     assert cli(capsys, "send", *ADDRS, "--transport", url + "not.pem") == (
         1, "", ("mimekit: not.pem (the cafile option of the transport URL) holds no CA "
                 "certificate in PEM form (BEGIN CERTIFICATE)\n"))
+
+
+@pytest.mark.parametrize("url", ["smtp:u:SECRETPW@host", "smtp:/u:SECRETPW@host:x",
+                                 "file://u:SECRETPW@remote/x"])
+def test_a_url_without_two_slashes_never_shows_its_password(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str) -> None:
+    """Review finding: the CLI's URL errors redacted only 'scheme://user:pw@' URLs."""
+    from mimekit.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["send", "--from", "a@example.org", "--to", "b@example.org", "--text", "x",
+              "--transport", url])
+    err = capsys.readouterr().err
+    assert exit_.value.code != 0 and "SECRETPW" not in err and "***" in err, err

@@ -120,3 +120,32 @@ def test_a_second_path_option_is_named() -> None:
     with pytest.raises(InvalidURL, match="'lock_timeout'"):
         parse_url("mbox:/tmp/m?lock_timeout=1")
     assert parse_url("mbox:/tmp/m?envelope_headers=0").envelope_headers is False
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("smtp:u:SECRETPW@host", "smtp:u:***@host"),
+    ("smtp:/u:SECRETPW@host", "smtp:/u:***@host"),
+    ("smtps:///u:SECRETPW@host", "smtps:///u:***@host"),
+    ("smtp+starttls:u:SECRETPW@host", "smtp+starttls:u:***@host"),
+    ("SMTP://u:SECRETPW@host", "SMTP://u:***@host"),
+    ("SMTP//u:SECRETPW@host", "***@host"),  # no scheme: all before the last @ hidden
+    ("u:SECRETPW@host", "***@host"),
+    ("smtp://u:p@SECRETPW@host:25", "smtp://u:***@host:25"),
+    ("smtp://host:25", "smtp://host:25"),
+])
+def test_redact_url_hides_the_password_of_urls_without_two_slashes(url: str,
+                                                                 shown: str) -> None:
+    """Review finding: redact_url only looked after '://', so 'smtp:u:PW@host' (a typo a
+    user makes) was echoed whole in the CLI's error."""
+    from mimekit.transports.url import redact_url
+
+    assert redact_url(url) == shown
+    assert "SECRETPW" not in redact_url(url)
+
+
+@pytest.mark.parametrize("scheme", ["file", "maildir", "mbox", "memory"])
+def test_user_information_in_a_path_url_is_never_echoed(scheme: str) -> None:
+    """Review finding: 'file://u:PW@host/x' said "the host 'u:PW@host' ..."."""
+    with pytest.raises(InvalidURL) as info:
+        parse_url(f"{scheme}://u:SECRETPW@localhost/x")
+    assert "SECRETPW" not in str(info.value) and "'***@localhost'" in str(info.value)

@@ -159,17 +159,28 @@ class TransportURL:
         return f"{self.scheme}://{auth}{host}:{self.port}{tail}"
 
 
+_SCHEME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, even when it does not parse
     (for error messages that name the URL). The user information is everything
-    between ``//`` and the *last* ``@``, so a password with an unencoded ``@``, ``/``,
-    ``?`` or ``#`` is hidden whole; the user name (up to the first ``:``) stays."""
-    scheme, sep, rest = url.partition("://")
-    at = rest.rfind("@")
-    if not sep or at < 0:
+    between the scheme (with or without ``//``, however many slashes) and the *last*
+    ``@``, so a password with an unencoded ``@``, ``/``, ``?`` or ``#`` is hidden
+    whole; the user name (up to the first ``:``) stays. Anything that does not start
+    with one of the transport schemes but holds ``@`` is shown with everything before
+    the last ``@`` hidden."""
+    m = _SCHEME_PREFIX.match(url)
+    at = url.rfind("@")
+    if at < 0:
         return url
-    user, colon, _ = rest[:at].partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+    if m is None or m.group()[:-1].lower() not in (*SMTP_SCHEMES, *PATH_SCHEMES):
+        return "***" + url[at:]  # not one of ours: "user:" could be a scheme or a user
+    start = m.end()
+    while start < at and url[start] == "/":
+        start += 1
+    user, colon, _ = url[start:at].partition(":")
+    return f"{url[:start]}{user}{':***' if colon else ''}{url[at:]}"
 
 
 def _unquote(text: str, what: str) -> str:
@@ -378,10 +389,13 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
         # An empty host or "localhost" (§3) is this machine; any other host is a
         # remote file that a local transport cannot write, never a relative path.
         host, slash, tail = rest[2:].partition("/")
-        host_name = _unquote(host, "host")
-        if host_name and host_name.lower() != "localhost":
+        # user information (RFC 3986 §3.2.1) is never quoted: it may hold a password
+        had_userinfo = "@" in host
+        host_name = _unquote(host.rpartition("@")[2], "host")
+        if had_userinfo or (host_name and host_name.lower() != "localhost"):
+            shown = f"{'***@' if had_userinfo else ''}{host_name}"
             raise InvalidURL(
-                f"the host {host_name!r} in a {scheme}:// URL is not this machine (only "
+                f"the host {shown!r} in a {scheme}:// URL is not this machine (only "
                 f"{scheme}:///path and {scheme}://localhost/path name a local file); "
                 f"write {scheme}:DIR for a relative path, e.g. {scheme}:./outbox"
             )
