@@ -867,3 +867,18 @@ def test_refused_sender_stops_after_the_first_group() -> None:
         _window_run(proto, proto.transaction(b"hi\r\n", "a@x", rcpts), replies, writes)
     assert info.value.code == 553
     assert writes == [("MAIL FROM", 100), ("RSET", 1)]  # no RCPT group after the refusal
+
+
+@pytest.mark.parametrize("depth", [4000, 50_000])
+@pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
+def test_a_hostile_oauth_error_document_never_crashes(mech: str, depth: int) -> None:
+    """Review finding: a server's error challenge of 5,000 '[' raised RecursionError
+    out of the JSON parser instead of the AuthenticationError with its 535."""
+    from mimekit.transports.smtp import sasl
+
+    m = (sasl.XOAuth2("me@example.test", "tok") if mech == "XOAUTH2"
+         else sasl.OAuthBearer("me@example.test", "tok"))
+    m.respond(b"[" * depth)
+    assert m.failure_detail() is None
+    m.respond(b'{"status": "invalid_token", "schemes": "Bearer"}')
+    assert m.failure_detail() == "error status 'invalid_token'"

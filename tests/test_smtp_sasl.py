@@ -224,3 +224,4 @@ def test_no_secret_in_log_or_reprs(
                 assert form.decode("utf-8", "replace") not in shown
     secret = TOKEN if oauth else PW8
     assert secret not in shown and base64.b64encode(secret.encode()).decode() not in shown
+

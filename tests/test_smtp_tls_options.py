@@ -413,3 +413,12 @@ def test_connect_timeout_does_not_shorten_commands(kind: str) -> None:
     ):
         assert d.send_raw(MSG, ENV).ok
     assert len(srv.deliveries) == 1
+
+
+def test_the_tls_server_name_of_a_zoned_ipv6_address_has_no_zone() -> None:
+    """Review finding: 'smtps://[fe80::1%25eth0]' gave the host 'fe80::1%eth0', used
+    as is as the TLS server name, which no certificate can match (the zone names our
+    interface, RFC 6874 §1)."""
+    assert make_settings("fe80::1%eth0", 465).tls_server_name == "fe80::1"
+    assert make_settings("::1", 465).tls_server_name == "::1"
+    assert make_settings("mail.example.org", 465).tls_server_name == "mail.example.org"

@@ -191,11 +191,12 @@ class XOAuth2(Mechanism):
 def _oauth_status(document: bytes | None) -> str | None:
     """The ``status`` of an OAuth error document (RFC 7628 §3.2.2, also sent
     by XOAUTH2 servers), bounded and printable; ``None`` if there is none."""
-    if not document:
+    if not document or len(document) > 4096:  # a real one is a few hundred bytes
         return None
     try:
         status = json.loads(document.decode("utf-8")).get("status")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
+        # RecursionError: "[[[[..." from a hostile server nests past the parser's limit
         return None
     if not isinstance(status, str) or not status.isprintable():
         return None

@@ -66,7 +66,11 @@ class Settings:
 
     @property
     def tls_server_name(self) -> str:
-        """The name the certificate must match (an IP literal is checked against IP SANs)."""
+        """The name the certificate must match (an IP literal is checked against IP SANs).
+        An IPv6 zone (``fe80::1%eth0``, RFC 6874) names our interface, not the server:
+        it is no part of the server's identity and never in a certificate."""
+        if ":" in self.host:
+            return self.host.partition("%")[0]
         return self.host
 
 
