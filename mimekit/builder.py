@@ -640,8 +640,9 @@ class Builder:
         file (an mbox ``From `` line, a byte order mark). Header bytes cannot be re-encoded without
         changing what they say: raw 8-bit header bytes (RFC 6532) stay, and the part is
         labelled 8bit (an 8BITMIME path carries it; without one the SMTP transport
-        refuses it rather than send it mislabelled); a header line over 998 octets raises
-        :class:`BuildError`.
+        refuses it rather than send it mislabelled); a header line over 998 octets is
+        folded at white space (RFC 5322 §2.2.3: the value stays the same), and raises
+        :class:`BuildError` only when it holds none.
         """
         from .codecs import _has_long_line
         from .parser import parse
@@ -666,11 +667,11 @@ class Builder:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
         copy = parse(data, policy)
         for part in copy.walk():
-            if _has_long_line(part.headers.to_bytes()):
+            if _has_long_line(part.headers.to_bytes()) and not part.headers.fold_long_lines():
                 raise BuildError(
                     "the attached message has a header line over 998 octets (RFC 5322 "
-                    "§2.1.1), which cannot be re-encoded: attach its bytes as a file with "
-                    "attach()")
+                    "§2.1.1) with no white space to fold it at: attach its bytes as a "
+                    "file with attach()")
             if part.is_multipart or part.message is not None or fits(part.body):
                 continue
             content = part.get_content()

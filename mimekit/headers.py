@@ -243,6 +243,22 @@ class Header:
         return text, result
 
 
+def _fold_line(line: bytes, limit: int) -> list[bytes] | None:
+    """``line`` cut before white space into pieces of at most ``limit`` octets, each
+    piece after the first starting with that white space (RFC 5322 §2.2.3 folding);
+    None when some stretch longer than ``limit`` holds no white space to cut at."""
+    pieces: list[bytes] = []
+    while len(line) > limit:
+        cut = max(line.rfind(b" ", 1, limit + 1), line.rfind(b"\t", 1, limit + 1))
+        # never a piece that is only white space (RFC 5322 §3.2.2: no all-WSP line)
+        if cut <= 0 or not line[:cut].strip(b" \t") or not line[cut:].strip(b" \t"):
+            return None
+        pieces.append(line[:cut])
+        line = line[cut:]
+    pieces.append(line)
+    return pieces
+
+
 class Headers:
     """Ordered, case-insensitive multi-map of :class:`Header` (RFC 5322 §3.6 order kept).
 
@@ -375,6 +391,29 @@ class Headers:
         if name.lower() not in self._keys:
             raise KeyError(name)
         self.set(name, value, policy)
+
+    def fold_long_lines(self, limit: int = 998) -> bool:
+        """Fold every physical line longer than ``limit`` octets at white space, in
+        place, the way RFC 5322 §2.2.3 allows (a CRLF put before a space or tab: the
+        unfolded value stays the same), so the fields fit §2.1.1's 998-octet limit.
+        Other fields keep their bytes. False when some line has no white space to fold
+        at (a single word over the limit): that field is left as it was."""
+        ok = True
+        changed = False
+        for i, header in enumerate(self._items):
+            lines = header.raw.split(b"\r\n")
+            if all(len(line) <= limit for line in lines):
+                continue
+            folded = [_fold_line(line, limit) for line in lines]
+            if any(f is None for f in folded):
+                ok = False
+                continue
+            self._items[i] = Header(header.name, b"\r\n".join(
+                b"\r\n".join(f) for f in folded if f is not None))
+            changed = True
+        if changed:
+            self._changed()
+        return ok
 
     def remove(self, name: str) -> int:
         """Remove every field called ``name``; return how many were removed."""

@@ -242,3 +242,19 @@ def test_raw_header_with_a_line_over_998_octets_is_refused() -> None:
     folded = Header("X-Long", b"X-Long: " + b"a" * 990 + b"\r\n " + b"b" * 990 + b"\r\n")
     headers.append_header(folded)  # every line within the limit
     assert headers.get_header("x-long") is folded
+
+
+def test_fold_long_lines_keeps_the_value_and_the_other_fields() -> None:
+    import mimekit
+
+    long = b"X-Long: " + b" ".join(b"w%d" % i for i in range(400)) + b"\r\n"
+    short = b"Subject: hi\r\n"
+    hs = mimekit.parse(short + long + b"\r\nbody\r\n").headers  # as received
+    before = hs.get("X-Long")
+    assert hs.fold_long_lines() is True
+    assert hs.get("X-Long") == before and hs.get_header("Subject").raw == short  # type: ignore[union-attr]
+    assert all(len(line) <= 998 for line in hs.to_bytes().split(b"\r\n"))
+    assert all(line[:1] in b" \t" for line in hs.get_header("X-Long").raw.split(b"\r\n")[1:-1])  # type: ignore[union-attr]
+    word = mimekit.parse(b"X-W: " + b"y" * 1200 + b"\r\n\r\n").headers
+    assert word.fold_long_lines() is False
+    assert word.to_bytes() == b"X-W: " + b"y" * 1200 + b"\r\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 
+import pytest
+
 import mimekit
 from mimekit.reply import forward, normalize_subject, reply
 
@@ -206,3 +208,25 @@ def test_localized_prefixes_of_outlook_and_others() -> None:
         assert normalize_subject(subject, "Fwd:") == "Fwd: x", subject
         assert normalize_subject(subject, "Re:") == f"Re: {subject}", subject
     assert normalize_subject("Re: 10:30 meeting", "Re:") == "Re: 10:30 meeting"
+
+
+def test_forward_folds_a_header_line_over_998_octets_of_the_original() -> None:
+    """Review finding (regression of this session): forward() of received mail with a
+    header line over 998 octets raised BuildError; the line is folded at white space
+    inside the attached copy (the unfolded value is the same, RFC 5322 §2.2.3). Only
+    a line with no white space to fold at is refused, with a way out."""
+    long = b"X-Long: " + b" ".join(b"word%d" % i for i in range(300))
+    orig = mimekit.parse(b"From: a@example.org\r\nTo: b@example.org\r\nSubject: s\r\n"
+                         + long + b"\r\n\r\nbody\r\n")
+    raw = forward(orig, from_="me@example.org", to="c@example.org").build().to_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    back = mimekit.parse(raw)
+    (inner,) = [p.message for p in back.walk() if p.message is not None]
+    assert inner is not None and inner.headers["X-Long"] == orig.headers["X-Long"]
+    assert back.defects == [] and inner.text == "body\n"
+    std = email.message_from_bytes(raw, policy=email.policy.default)
+    (att,) = std.iter_attachments()
+    assert att.get_content()["X-Long"] == orig.headers["X-Long"]
+    word = mimekit.parse(b"From: a@example.org\r\nX-W: " + b"y" * 1200 + b"\r\n\r\nb\r\n")
+    with pytest.raises(mimekit.BuildError, match="no white space to fold it at.*attach"):
+        forward(word, from_="me@example.org", to="c@example.org").build()
