@@ -498,6 +498,14 @@ class Builder:
         for name in ("In-Reply-To", "References"):
             if self._threading.get(name):
                 fields.append(Header.create(name, " ".join(self._threading[name]), policy))
+        extra = {n.lower(): v for n, v in self._extra}
+        if "list-unsubscribe-post" in extra and not re.search(
+                r"(?i)<https:", extra.get("list-unsubscribe", "")):
+            # RFC 8058 §3.1: one-click needs an https URI in List-Unsubscribe; without
+            # one, a mail client's POST has nowhere to go (header() replaced the list?)
+            raise BuildError("List-Unsubscribe-Post (one-click) needs an https: URI in "
+                             "List-Unsubscribe (RFC 8058 §3.1): give one, or use "
+                             "list_unsubscribe(..., one_click=False)")
         fields.extend(Header.create(name, value, policy) for name, value in self._extra)
         fields.append(_own_header("MIME-Version", "1.0", policy))
         # The root is the body's top part with the message headers in front. Every

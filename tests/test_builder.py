@@ -764,3 +764,21 @@ def test_attached_message_read_from_an_mbox_leaves_its_envelope_line_out() -> No
             part = mimekit.parse(raw).attachments[0]
             assert part.message is not None and part.message.defects == []
             assert part.message.subject == "s"
+
+
+def test_one_click_without_an_https_uri_left_is_refused() -> None:
+    """Review finding: list_unsubscribe(https, one_click=True) then header("List-
+    Unsubscribe", "<mailto:...>") replaced the list but kept List-Unsubscribe-Post, a
+    one-click promise with no https URI (RFC 8058 §3.1)."""
+    base = mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+    b = base.list_unsubscribe("https://example.org/u?id=1", one_click=True)
+    b.header("List-Unsubscribe", "<mailto:u@example.org>")
+    with pytest.raises(mimekit.BuildError, match="RFC 8058"):
+        b.build()
+    b.header("List-Unsubscribe", "<mailto:u@example.org>, <https://example.org/u?id=2>")
+    std = _stdlib(b.build().to_bytes())
+    assert std["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    alone = (mimekit.compose().from_("a@example.org").to("b@example.org").text("x")
+             .header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    with pytest.raises(mimekit.BuildError, match="RFC 8058"):
+        alone.build()
