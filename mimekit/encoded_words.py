@@ -110,7 +110,26 @@ def _decode_charset(data: bytes, charset: str, defects: list[Defect] | None) -> 
             except UnicodeDecodeError:
                 return data.decode("latin-1")
     text, _used = decode_bytes(data, charset, defects)
+    if "\ufffd" in text and _replaced(data, charset, text):
+        # The word's bytes are not text in its charset: what could not be read became
+        # U+FFFD (lenient). A U+FFFD the sender encoded on purpose is no defect.
+        _add(defects, "UndecodableHeaderBytes",
+             "undecodable bytes in an encoded word replaced by U+FFFD")
     return text
+
+
+def _replaced(data: bytes, charset: str, text: str) -> bool:
+    """Whether ``text`` holds U+FFFD that decoding ``data`` put in (the declared
+    charset does not give exactly ``text`` strictly)."""
+    from mimekit.charset import lookup
+
+    codec = lookup(charset)
+    if codec is None:
+        return True
+    try:
+        return data.decode(codec) != text
+    except (LookupError, UnicodeDecodeError):
+        return True
 
 
 def decode_header_text(text: str, defects: list[Defect] | None = None) -> str:

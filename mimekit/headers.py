@@ -222,12 +222,14 @@ class Header:
         if "=?" in text:
             from mimekit.encoded_words import decode_header_text
 
-            before = text.count("\ufffd")
+            found: list[Defect] = []
             try:
-                text = decode_header_text(text, defects)
+                text = decode_header_text(text, found)
             except Exception as exc:  # noqa: BLE001 - lenient: never raise on bad input
-                defects.append(Defect("UndecodableHeader", f"cannot decode: {exc}"))
-            if text.count("\ufffd") > before:
+                found.append(Defect("UndecodableHeader", f"cannot decode: {exc}"))
+            undecodable = [d for d in found if d.kind == "UndecodableHeaderBytes"]
+            defects.extend(d for d in found if d.kind != "UndecodableHeaderBytes")
+            if undecodable:  # one per field, naming it
                 defects.append(_undecodable(self.name, "an encoded word of "))
             if "\r" in text or "\n" in text:
                 # RFC 2047 §5: "Only printable and white space character data should be

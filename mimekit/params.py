@@ -176,11 +176,13 @@ def _decode_words(value: str, defects: list[Defect] | None, header: str | None) 
         text = decode_header_text(value, found)
     except Exception:  # noqa: BLE001 - never let a sibling's bug break parsing
         return value
-    if text.count("\ufffd") > value.count("\ufffd"):
-        # Bytes the word's charset cannot decode became U+FFFD (lenient): say so. The
-        # same words read through Header.value give this very defect (recorded once).
+    if any(d.kind == "UndecodableHeaderBytes" for d in found):
+        # Bytes the word's charset cannot decode became U+FFFD (lenient): say so, once,
+        # naming the field. The same words read through Header.value give this very
+        # defect (recorded once).
         from mimekit.headers import _undecodable
 
+        found = [d for d in found if d.kind != "UndecodableHeaderBytes"]
         found.append(_undecodable(header or "parameter", "an encoded word of "))
     if defects is not None:
         defects.extend(attrs.evolve(d, header=header) for d in found)

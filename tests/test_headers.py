@@ -258,3 +258,26 @@ def test_fold_long_lines_keeps_the_value_and_the_other_fields() -> None:
     word = mimekit.parse(b"X-W: " + b"y" * 1200 + b"\r\n\r\n").headers
     assert word.fold_long_lines() is False
     assert word.to_bytes() == b"X-W: " + b"y" * 1200 + b"\r\n"
+
+
+def test_a_replacement_character_the_sender_encoded_is_no_defect() -> None:
+    """Regression (hypothesis, builder shapes): a header value holding U+FFFD itself,
+    sent as an RFC 2047 word (=?utf-8?b?77+9?=), was flagged UndecodableHeaderBytes:
+    the check counted U+FFFD after decoding instead of asking whether decoding put it
+    there. Bytes that really are not UTF-8 are still flagged, once per field."""
+    import mimekit
+
+    msg = (mimekit.compose().from_("a@example.org").to("b@example.org")
+           .header("X-0", "\ufffd").header("X-1", "a \ufffd b").text("x").build())
+    back = mimekit.parse(msg.to_bytes())
+    assert (back.headers["X-0"], back.headers["X-1"]) == ("\ufffd", "a \ufffd b")
+    assert back.defects == []
+    mostly = "ärger " * 10  # mostly UTF-8: read with replacement characters
+    import base64
+
+    word = base64.b64encode(mostly.encode() + b"\xff\xfe").decode()
+    bad = mimekit.parse(f"From: a@example.org\r\nSubject: =?utf-8?b?{word}?=\r\n\r\nx\r\n"
+                        .encode())
+    assert bad.subject == mostly + "\ufffd\ufffd"
+    assert [(d.kind, d.header) for d in bad.defects] == [
+        ("CharsetMismatch", "Subject"), ("UndecodableHeaderBytes", "Subject")]
