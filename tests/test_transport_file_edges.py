@@ -516,3 +516,21 @@ def test_an_outbox_folder_another_process_creates_meanwhile_is_fine(
     else:
         MemoryTransport(path=out).send(message("x"))
     assert looks == [out]
+
+
+def test_mbox_and_maildir_say_which_path_is_not_a_folder(tmp_path: Path) -> None:
+    """Review finding: MboxTransport('f/box') with f a file said "[Errno 17] File
+    exists: 'f'", MaildirTransport('f') "[Errno 20] Not a directory: 'f/tmp'"."""
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(TransportError) as info:
+        MboxTransport(tmp_path / "f" / "box").send(message("x"))
+    assert str(info.value) == (f"mbox {str(tmp_path / 'f' / 'box')!r}: its folder "
+                               f"{str(tmp_path / 'f')!r} is not a folder")
+    with pytest.raises(TransportError) as info:
+        MaildirTransport(tmp_path / "f").send(message("x"))
+    assert str(info.value) == f"Maildir {str(tmp_path / 'f')!r} is not a folder"
+    (tmp_path / "md").mkdir()
+    (tmp_path / "md" / "new").write_bytes(b"")
+    with pytest.raises(TransportError) as info:
+        MaildirTransport(tmp_path / "md").send(message("x"))
+    assert str(info.value) == f"Maildir {str(tmp_path / 'md' / 'new')!r} is not a folder"

@@ -467,6 +467,9 @@ class MaildirTransport(Transport):
 
         _, wire, env, message_id = prepare_wire(message, envelope)
         top = _top_block(env, wire) if self.envelope_headers else b""
+        ensure_folder(self.directory, what="Maildir")
+        for sub in ("tmp", "new", "cur"):
+            ensure_folder(self.directory / sub, what="Maildir")
         try:
             final = maildir_deliver(self.directory, top + _to_lf(wire))
         except OSError as exc:
@@ -538,8 +541,8 @@ class MboxTransport(Transport):
 
         _, wire, env, message_id = prepare_wire(message, envelope)
         top = _top_block(env, wire) if self.envelope_headers else b""
+        ensure_folder(self.path.parent, what=f"mbox {str(self.path)!r}: its folder")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             append_mbox(
                 self.path,
                 top + _to_lf(wire),
