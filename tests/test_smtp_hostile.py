@@ -164,8 +164,8 @@ def test_a_large_message_to_a_slow_reader_is_delivered_once(kind: str, chunking:
 
 @pytest.mark.parametrize("chunking", [False, True])
 def test_more_recipients_than_one_pipelined_group(kind: str, chunking: bool) -> None:
-    """250 recipients: MAIL and the RCPTs go in groups of PIPELINE_WINDOW
-    (RFC 2920 §3.1: no deadlock), every reply lands on its recipient."""
+    """250 recipients: every reply lands on its recipient, also in send_many (how the
+    commands are grouped is checked by the next test)."""
     rcpts = tuple(f"user{i:03d}@example.test" for i in range(250))
     env = Envelope("a@example.test", rcpts)
     refused = {"user007@example.test", "user150@example.test", "user249@example.test"}
@@ -185,3 +185,71 @@ def test_more_recipients_than_one_pipelined_group(kind: str, chunking: bool) -> 
     ] * 2 + [["b@example.test"]]
     assert [len(r.recipients) for r in results] == [250, 1]
     assert len(srv.sessions) == 1
+
+
+def _group_recorder(groups: list[int]) -> RawServer:
+    """A pipelining server that answers only once the client stops writing: each
+    batch of commands it read before answering is one pipelined group; ``groups``
+    gets their sizes (commands before the message data)."""
+    import select
+
+    def handler(sock: socket.socket) -> None:
+        sock.sendall(b"220 mx.example.test ESMTP\r\n")
+        buf = b""
+        pending: list[bytes] = []
+        in_data = False
+        while True:
+            ready, _, _ = select.select([sock], [], [], 0.2)
+            if ready:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+                if in_data:
+                    end = buf.find(b"\r\n.\r\n")
+                    if end < 0:
+                        continue
+                    buf, in_data = buf[end + 5 :], False
+                    sock.sendall(b"250 2.0.0 queued as Q1\r\n")
+                while b"\r\n" in buf:
+                    line, buf = buf.split(b"\r\n", 1)
+                    pending.append(line)
+                continue
+            if not pending:  # idle, nothing to answer
+                continue
+            # the client stopped writing: it waits for these replies
+            replies = []
+            for line in pending:
+                verb = line.split(b" ", 1)[0].upper()
+                if verb == b"EHLO":
+                    replies.append(b"250-mx.example.test\r\n250 PIPELINING\r\n")
+                elif verb == b"DATA":
+                    replies.append(b"354 go ahead\r\n")
+                    in_data = True
+                elif verb == b"QUIT":
+                    sock.sendall(b"".join(replies) + b"221 bye\r\n")
+                    return
+                else:
+                    replies.append(b"250 2.1.0 ok\r\n")
+            if pending[0].split(b" ", 1)[0].upper() != b"EHLO":
+                groups.append(len(pending))
+            pending = []
+            sock.sendall(b"".join(replies))
+
+    return RawServer(handler)
+
+
+def test_pipelined_commands_go_in_groups_the_server_answers_in_turn(kind: str) -> None:
+    """Review finding: the 250-recipient test above passed against the code that
+    wrote every RCPT in one go. This server answers only when the client stops
+    writing, so it sees each group the client wrote before waiting: MAIL and 249
+    RCPT, then DATA, go as 100 + 100 + 51 commands, never more than
+    PIPELINE_WINDOW unanswered (RFC 2920 §3.1: the client avoids the deadlock)."""
+    from mimekit.transports.smtp.protocol import PIPELINE_WINDOW
+
+    rcpts = tuple(f"user{i:03d}@example.test" for i in range(249))
+    groups: list[int] = []
+    with _group_recorder(groups) as srv, client(kind, srv, retries=0) as t:
+        result = t.send_raw(MSG, Envelope("a@example.test", rcpts))
+    assert result.ok and len(result.accepted) == 249
+    assert groups == [PIPELINE_WINDOW, PIPELINE_WINDOW, 51]
