@@ -144,51 +144,106 @@ def reply(
     original: Message,
     *,
     from_: object = None,
+    to: object = None,
     reply_all: bool = False,
     text: str | None = None,
+    html: str | None = None,
     quote: bool = True,
     policy: Policy = DEFAULT,
 ) -> Builder:
     """A builder answering ``original``: recipients, ``Re:`` subject, threading
-    headers and (unless ``quote=False``) the quoted text above your ``text``.
+    headers and (unless ``quote=False``) the quoted original below your answer.
 
-    ``from_`` is you: it becomes From and is left out of the recipients.
+    ``from_`` is you: it becomes From and is left out of the recipients. The
+    recipients are the original's Reply-To, else From, else Sender (with
+    ``reply_all``, its To and Cc as Cc too); ``to`` replaces the computed To, e.g.
+    for a message that names nobody else to answer.
+
+    ``text`` alone gives a plain-text reply quoting the original's text with ``>``.
+    With ``html``, the reply is text + html as mail clients write it: the html
+    answer, then the original's html body (or its text, escaped) in a
+    ``<blockquote type="cite">``, with the images that body shows attached again
+    under their Content-IDs; the text part is ``text`` (or ``html`` rendered as
+    text) over the ``>``-quoted original.
     """
     me = _coerce(from_)
     mine = _own_keys(me)
     targets = original.reply_to or original.from_ or original.sender
-    to = [a for a in _mailboxes(targets) if _key(a) not in mine]
-    if not to and not reply_all:
+    computed = [a for a in _mailboxes(targets) if _key(a) not in mine]
+    if not computed and not reply_all:
         # Replying to your own message: answer its recipients, as clients do.
-        to = [a for a in _mailboxes(original.to) if _key(a) not in mine]
-    seen = {_key(a) for a in to}
+        computed = [a for a in _mailboxes(original.to) if _key(a) not in mine]
+    recipients = _mailboxes(_coerce(to)) if to is not None else computed
+    seen = {_key(a) for a in recipients}
     cc: list[Address] = []
     if reply_all:
-        for a in _mailboxes([*original.to, *original.cc]):
+        for a in _mailboxes([*computed, *original.to, *original.cc]):
             if _key(a) not in mine and _key(a) not in seen:
                 seen.add(_key(a))
                 cc.append(a)
-        if not to and cc:
-            to, cc = cc[:1], cc[1:]
-    if not to:
-        raise BuildError("nobody to reply to: the message names no other mailbox")
+        if not recipients and cc:
+            recipients, cc = cc[:1], cc[1:]
+    if not recipients:
+        raise BuildError("nobody to reply to: the message names no other mailbox "
+                         "(give the recipients with to=)")
 
     b = compose(policy)
     if me:
         b.from_(me)
-    b.to(to)
+    b.to(recipients)
     if cc:
         b.cc(cc)
     b.subject(normalize_subject(original.subject, "Re:"))
     _thread(b, original)
-    body = text or ""
+    when = original.date.strftime("%a, %d %b %Y at %H:%M") if original.date else None
+    intro = f"On {when}, {_who(original)} wrote:" if when else f"{_who(original)} wrote:"
+    body = text
+    if body is None and html is not None:
+        from .html2text import html_to_text
+
+        body = html_to_text(html)
+    body = body or ""
     if quote:
-        when = original.date.strftime("%a, %d %b %Y at %H:%M") if original.date else None
-        intro = f"On {when}, {_who(original)} wrote:" if when else f"{_who(original)} wrote:"
         quoted = _quote(_plain(original))
         body = (body.rstrip("\n") + "\n\n" if body else "") + intro + "\n" + quoted
     b.text(body)
+    if html is not None:
+        b.html(_html_reply(html, original, intro) if quote else html)
+        if quote and original.html is not None:
+            _attach_inline_resources(b, original)
     return b
+
+
+def _html_reply(answer: str, original: Message, intro: str) -> str:
+    """``answer`` with the original below it in a ``<blockquote type="cite">`` (the
+    form mail clients quote and collapse): the original's html body without its
+    ``<html>``/``<head>``/``<body>`` wrapper, or its text escaped."""
+    from html import escape
+
+    if original.html is not None:
+        found = re.search(r"<body\b[^>]*>(.*?)(?:</body\s*>|\Z)", original.html,
+                          re.IGNORECASE | re.DOTALL)
+        inner = found.group(1) if found else original.html
+    else:
+        inner = "<div>" + escape(_plain(original)).replace("\n", "<br>\n") + "</div>"
+    quoted = (f'<div class="mimekit-quote">{escape(intro)}</div>\n'
+              '<blockquote type="cite" style="margin:0 0 0 .8ex;'
+              f'border-left:1px solid #ccc;padding-left:1ex">\n{inner}\n</blockquote>\n')
+    end = None
+    for end in re.finditer(r"</body\s*>", answer, re.IGNORECASE):
+        pass
+    if end is None:
+        return answer.rstrip("\n") + "\n<br>\n" + quoted
+    return answer[: end.start()] + "<br>\n" + quoted + answer[end.start():]
+
+
+def _attach_inline_resources(b: Builder, original: Message) -> None:
+    """The images the original's html shows (cid: URLs, RFC 2392), under the same
+    Content-ID, or the quoted or forwarded html shows broken images."""
+    for part in _inline_resources(original):
+        cid = (part.headers.get("Content-ID") or "").strip().strip("<>")
+        b.inline(part.get_content(), cid=cid, filename=_clean(part.filename),
+                 content_type=_leaf_type(part))
 
 
 def forward(
@@ -226,12 +281,7 @@ def forward(
     b.text((intro + "\n\n" if intro else "") + body)
     if original.html is not None:
         b.html(_html_with_block(original.html, head, intro))
-        for part in _inline_resources(original):
-            # The images the html shows (cid: URLs, RFC 2392) go with it, under the
-            # same Content-ID, or the forwarded html shows broken images.
-            cid = (part.headers.get("Content-ID") or "").strip().strip("<>")
-            b.inline(part.get_content(), cid=cid, filename=_clean(part.filename),
-                     content_type=_leaf_type(part))
+        _attach_inline_resources(b, original)
     for part in original.attachments:
         if getattr(part, "source", ""):
             continue  # found inside another part (TNEF, uuencode): that part travels itself

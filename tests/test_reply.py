@@ -230,3 +230,67 @@ def test_forward_folds_a_header_line_over_998_octets_of_the_original() -> None:
     word = mimekit.parse(b"From: a@example.org\r\nX-W: " + b"y" * 1200 + b"\r\n\r\nb\r\n")
     with pytest.raises(mimekit.BuildError, match="no white space to fold it at.*attach"):
         forward(word, from_="me@example.org", to="c@example.org").build()
+
+
+HTML_ORIGINAL = (
+    b"From: Ana Lima <ana@example.org>\r\nTo: me@example.com\r\nSubject: Plan\r\n"
+    b"Date: Thu, 01 Feb 2024 10:00:00 +0000\r\nMessage-ID: <plan@example.org>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=r\r\n\r\n"
+    b"--r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<html><head><style>p{color:red}</style></head><body><p>See the <b>plan</b>"
+    b"</p><img src=\"cid:logo@x\"></body></html>\r\n"
+    b"--r\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--r--\r\n")
+
+
+def test_html_reply_quotes_the_original_html_as_clients_do() -> None:
+    """New-user trial: replies were text only. With html=, the reply is text + html,
+    the original's body in a blockquote, its cid: images attached again."""
+    orig = mimekit.parse(HTML_ORIGINAL)
+    msg = reply(orig, from_="me@example.com", html="<p>Looks <i>good</i>!</p>").build()
+    back = mimekit.parse(msg.to_bytes())
+    assert back.subject == "Re: Plan" and [a.address for a in back.to] == ["ana@example.org"]
+    html = back.html or ""
+    assert html.startswith("<p>Looks <i>good</i>!</p>\n<br>\n"
+                           '<div class="mimekit-quote">On Thu, 01 Feb 2024 at 10:00, '
+                           "Ana Lima &lt;ana@example.org&gt; wrote:</div>\n"
+                           '<blockquote type="cite"')
+    assert '<p>See the <b>plan</b></p><img src="cid:logo@x">\n</blockquote>' in html
+    assert "<style>" not in html and "<body" not in html
+    assert (back.text or "").startswith("Looks good!\n\nOn Thu, 01 Feb 2024 at 10:00, ")
+    assert "> See the plan" in (back.text or "")
+    (logo,) = [p for p in back.walk() if p.mime_type == "image/png"]
+    assert logo.headers["Content-ID"] == "<logo@x>" and logo.get_content() == (
+        b"\x89PNG\r\n\x1a\n")
+    assert back.defects == [] and msg.lint() == []
+    std = email.message_from_bytes(msg.to_bytes(), policy=email.policy.default)
+    assert std["In-Reply-To"] == "<plan@example.org>"
+
+
+def test_html_reply_to_a_text_message_and_into_a_full_document() -> None:
+    orig = mimekit.parse(ORIGINAL)
+    msg = reply(orig, from_="me@example.com", text="Fine.",
+                html="<html><body><p>Fine.</p></body></html>").build()
+    back = mimekit.parse(msg.to_bytes())
+    html = back.html or ""
+    assert html.startswith("<html><body><p>Fine.</p><br>\n<div class=\"mimekit-quote\">")
+    assert html.endswith("</blockquote>\n</body></html>")
+    assert "Numbers attached.<br>\n&gt; old" in html.split("<blockquote")[1]  # escaped
+    assert (back.text or "").startswith("Fine.\n\n")
+    assert reply(orig, from_="me@example.com", html="<p>x</p>", quote=False).build().html == (
+        "<p>x</p>")
+
+
+def test_reply_to_gives_the_recipients_when_the_message_names_nobody() -> None:
+    """New-user trial: reply() raised 'nobody to reply to' for a message without
+    From, and had no to= (forward has one)."""
+    orig = mimekit.parse(b"Subject: note\r\nMessage-ID: <n@example.org>\r\n\r\nhi\r\n")
+    with pytest.raises(mimekit.BuildError, match="to="):
+        reply(orig, from_="me@example.com")
+    msg = reply(orig, from_="me@example.com", to="bo@example.net", text="ok").build()
+    assert [a.address for a in msg.to] == ["bo@example.net"] and msg.subject == "Re: note"
+    # to= replaces the computed To; with reply_all the others still go to Cc
+    full = mimekit.parse(ORIGINAL)
+    both = reply(full, from_="me@example.com", to="boss@example.org", reply_all=True).build()
+    assert [a.address for a in both.to] == ["boss@example.org"]
+    assert "desk@example.org" in [a.address for a in both.cc]  # its Reply-To
