@@ -8,12 +8,13 @@ message in mboxrd form (RFC 4155) and fsyncs it.
 A write that fails (a full disk, an interrupt) is cut back at once. A writer that is
 killed mid-write (SIGKILL, power loss) cannot cut anything back, so before writing it
 records what it is about to write in a journal beside the mbox
-(``<mbox>.mimekit-append``: where the message starts and ends, and its first bytes),
-removed once the data is on disk. The next :func:`append_mbox` finds a journal left
-behind while it holds the locks (so its writer is gone: a live writer holds them all
-the time it writes), and moves the torn tail out of the mbox, into
-``<mbox>.torn-<time>-<pid>``, when the mbox still ends inside that span with exactly
-those bytes. Anything else there (another program appended since) is left alone.
+(``<mbox>.mimekit-append``: where the message starts and ends, its first bytes and a
+CRC-32 of each 64 KiB block), removed once the data is on disk. The next
+:func:`append_mbox` finds a journal left behind while it holds the locks (so its
+writer is gone: a live writer holds them all the time it writes), and moves the torn
+tail out of the mbox, into ``<mbox>.torn-<time>-<pid>``, when every byte after the
+span's start is provably that writer's. Anything else there (another program
+appended since) is left alone.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import logging
 import os
 import re
 import secrets
+import stat
 import threading
 import time
+import zlib
 from typing import NamedTuple
 
 from mimekit.errors import HeaderInjectionError, MimekitError
@@ -182,10 +185,11 @@ def _break_stale_dotlock(lock_path: str, stale_after: float) -> bool:
 
 def _take_dotlock(
     lock_path: str, mbox: str, deadline: float, timeout: float, stale_after: float
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Create ``<mbox>.lock`` with ``O_CREAT|O_EXCL`` (the dot-lock of Postfix local(8),
     procmail and mutt; exclusive creation works on local file systems and NFSv3+),
-    waiting while another program holds it. Returns the lock's (device, inode)."""
+    waiting while another program holds it. Returns the lock's (device, inode,
+    mtime in ns): an inode number alone is soon reused for the next writer's lock."""
     attempt = 0
     while True:
         try:
@@ -209,17 +213,18 @@ def _take_dotlock(
                 os.unlink(lock_path)
                 raise
             os.close(fd)
-            return (st.st_dev, st.st_ino)
+            return (st.st_dev, st.st_ino, st.st_mtime_ns)
         if not _pause(deadline, attempt):
             raise _lock_error(mbox, "dotlock", timeout, f"dot-lock {lock_path!r} exists")
         attempt += 1
 
 
-def _drop_dotlock(lock_path: str, ident: tuple[int, int]) -> None:
-    """Remove our dot-lock, unless it is no longer ours (broken as stale and retaken)."""
+def _drop_dotlock(lock_path: str, ident: tuple[int, int, int]) -> None:
+    """Remove our dot-lock, unless it is no longer ours (broken as stale and retaken,
+    perhaps under the same inode number)."""
     try:
         st = os.stat(lock_path)
-        if (st.st_dev, st.st_ino) == ident:
+        if (st.st_dev, st.st_ino, st.st_mtime_ns) == ident:
             os.unlink(lock_path)
     except FileNotFoundError:
         pass
@@ -332,47 +337,90 @@ def append_mbox(
 
 # ------------------------------------------------------------------------- the journal
 
-#: How many of the payload's first bytes the journal keeps, to recognise a torn write.
-_JOURNAL_HEAD = 1024
-_JOURNAL = re.compile(rb"mimekit-append 1 ([0-9]{1,20}) ([0-9]{1,20}) ([A-Za-z0-9+/=]{4,2000})\n\Z")
+#: The journal keeps a CRC-32 of each block of this size of the payload, so every
+#: byte of a torn tail can be checked to be the dead writer's (its last, partial block
+#: must hold no "From " at all: nothing of another program's message).
+_BLOCK = 64 * 1024
+#: A journal larger than this is not ours (a 1 GB message takes 16,384 checksums).
+_JOURNAL_MAX = 256 * 1024
+#: ... and the payload's first bytes as they are, to recognise a tail shorter than a block.
+_HEAD = 1024
+_JOURNAL = re.compile(rb"mimekit-append 2 ([0-9]{1,20}) ([0-9]{1,20}) ([A-Za-z0-9+/=]{4,1400})"
+                      rb"((?: [0-9a-f]{8})*)\n\Z")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class _Span(NamedTuple):
     """What a writer was appending: bytes ``start`` to ``end`` of the mbox, the first
-    of which are ``head`` (at most :data:`_JOURNAL_HEAD`)."""
+    of them (up to :data:`_HEAD`) and the CRC-32 of each :data:`_BLOCK` of them (the
+    last block may be shorter)."""
 
     start: int
     end: int
     head: bytes
+    crcs: tuple[int, ...]
 
 
 def _journal_path(mbox: str) -> str:
     return mbox + ".mimekit-append"
 
 
+def _span_of(start: int, payload: bytes) -> _Span:
+    view = memoryview(payload)
+    crcs = tuple(zlib.crc32(view[i : i + _BLOCK]) for i in range(0, len(payload), _BLOCK))
+    return _Span(start, start + len(payload), payload[:_HEAD], crcs)
+
+
 def _write_journal(mbox: str, span: _Span) -> bool:
     """Record ``span`` before it is written; False when the folder cannot take the
-    journal (an mbox in a folder this process cannot write: appended without one)."""
-    text = (f"mimekit-append 1 {span.start} {span.end} ".encode()
-            + base64.b64encode(span.head) + b"\n")
-    try:
-        fd = os.open(_journal_path(mbox), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError:
+    journal (an mbox in a folder this process cannot write: appended without one).
+    Created anew with ``O_EXCL | O_NOFOLLOW``: a link planted under its name by
+    someone who can write the folder is never followed (it would be truncated and
+    overwritten)."""
+    text = (f"mimekit-append 2 {span.start} {span.end} ".encode()
+            + base64.b64encode(span.head) + b"".join(b" %08x" % c for c in span.crcs)
+            + b"\n")
+    path = _journal_path(mbox)
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+            break
+        except FileExistsError:
+            if not _drop_journal(mbox):
+                return False
+        except OSError:
+            return False
+    else:
         return False
     try:
-        os.write(fd, text)
+        view = memoryview(text)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)  # on disk before the data: a power loss mid-write is repaired too
-    finally:
+    except OSError:
         os.close(fd)
+        _drop_journal(mbox)
+        return False
+    os.close(fd)
     return True
 
 
 def _read_journal(mbox: str) -> _Span | None:
+    """The journal's span, or None when there is none or it is not one of ours (not
+    a regular file with one link, too large, or not in the journal's form)."""
     try:
-        with open(_journal_path(mbox), "rb") as fh:
-            content = fh.read(4096)
+        fd = os.open(_journal_path(mbox), os.O_RDONLY | _NOFOLLOW)
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > _JOURNAL_MAX:
+            return None
+        content = os.read(fd, _JOURNAL_MAX + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     m = _JOURNAL.match(content)
     if m is None:
         return None
@@ -380,12 +428,26 @@ def _read_journal(mbox: str) -> _Span | None:
         head = base64.b64decode(m.group(3), validate=True)
     except ValueError:
         return None
-    return _Span(int(m.group(1)), int(m.group(2)), head)
+    crcs = tuple(int(c, 16) for c in m.group(4).split())
+    start, end = int(m.group(1)), int(m.group(2))
+    if len(crcs) != -(-(end - start) // _BLOCK) or not head.lstrip(b"\n").startswith(b"From "):
+        return None
+    return _Span(start, end, head, crcs)
 
 
-def _drop_journal(mbox: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+def _drop_journal(mbox: str) -> bool:
+    """Remove the journal; False (logged) when it cannot be removed, e.g. the folder
+    became read-only, or it belongs to another user in a sticky folder: the append
+    then goes on without one rather than fail every time."""
+    try:
         os.unlink(_journal_path(mbox))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("mbox %r: cannot remove %r (%s); appending without a journal",
+                    mbox, _journal_path(mbox), exc.strerror)
+        return False
+    return True
 
 
 def _append_locked(fd: int, message: bytes, mbox: str | None = None) -> None:
@@ -398,8 +460,7 @@ def _append_locked(fd: int, message: bytes, mbox: str | None = None) -> None:
         tail = os.pread(fd, 2, max(0, size - 2))
         lead = b"" if tail.endswith(b"\n\n") else (b"\n" if tail.endswith(b"\n") else b"\n\n")
     payload = lead + message + b"\n"
-    journalled = mbox is not None and _write_journal(
-        mbox, _Span(size, size + len(payload), payload[:_JOURNAL_HEAD]))
+    journalled = mbox is not None and _write_journal(mbox, _span_of(size, payload))
     view = memoryview(payload)
     try:
         while view:
@@ -420,55 +481,75 @@ def _repair_torn_tail(fd: int, mbox: str) -> str | None:
     """Take out the half message a killed writer left at the end of the locked mbox.
 
     Called with every lock held, so a journal found here was left by a writer that is
-    gone. When the mbox ends inside the journal's span and what follows its start is
-    exactly that writer's data (the first bytes as recorded, and no other ``From `` line
-    after its own, which mboxrd quoting keeps out of a body), those bytes are moved to
-    ``<mbox>.torn-<time>-<pid>`` (nothing is thrown away) and the mbox is cut back.
-    Anything else (the write completed, another program appended since) is left as it
-    is. The journal is removed either way. Returns where the torn bytes went, or None.
+    gone. When the mbox ends inside the journal's span and every byte after its start
+    is that writer's (each whole block matches its recorded checksum; the last, partial
+    one holds no ``From `` at all, so no other program's message), those bytes are
+    moved to ``<mbox>.torn-<time>-<pid>`` (nothing is thrown away) and the mbox is cut
+    back. Anything else (the write completed, another program appended since) is left
+    as it is. The journal is removed once that is decided; when the move fails (a full
+    disk) it stays, the error is raised and nothing is appended, so the next append
+    tries again. Returns where the torn bytes went, or None.
     """
     span = _read_journal(mbox)
     if span is None:
         if os.path.lexists(_journal_path(mbox)):
-            _drop_journal(mbox)  # unreadable: nothing can be checked against it
+            _drop_journal(mbox)  # not ours, or unreadable: nothing to check against
         return None
-    try:
-        return _move_torn_tail(fd, mbox, span)
-    finally:
-        _drop_journal(mbox)
+    kept = _move_torn_tail(fd, mbox, span)  # raises (journal kept) when it cannot
+    _drop_journal(mbox)
+    return kept
+
+
+def _is_torn_tail(fd: int, span: _Span, size: int) -> bool:
+    """Whether bytes ``span.start`` to ``size`` are exactly the start of that span:
+    the recorded first bytes, each whole block's checksum, and in the last, partial
+    block (which no checksum covers) no ``From `` at all past the recorded first bytes,
+    so no other program's message (one that does not start on a new line glues its
+    envelope line to the torn bytes)."""
+    seen = os.pread(fd, min(len(span.head), size - span.start), span.start)
+    if seen != span.head[: len(seen)]:
+        return False
+    for n, crc in enumerate(span.crcs):
+        lo = span.start + n * _BLOCK
+        if lo >= size:
+            return True
+        hi = min(lo + _BLOCK, span.end)
+        if hi <= size:
+            if zlib.crc32(os.pread(fd, hi - lo, lo)) != crc:
+                return False
+            continue
+        checked = max(lo, span.start + len(seen) - 4)  # a "From " across the head's end
+        partial = os.pread(fd, size - checked, checked)
+        return len(partial) == size - checked and b"From " not in partial
+    return False
 
 
 def _move_torn_tail(fd: int, mbox: str, span: _Span) -> str | None:
     start, end = span.start, span.end
     size = os.fstat(fd).st_size
-    if not start < size < end or b"From " not in span.head[:8]:
-        return None
-    seen = os.pread(fd, min(len(span.head), size - start), start)
-    if seen != span.head[: len(seen)]:
+    if not start < size < end or not _is_torn_tail(fd, span, size):
         return None
     chunk = 1 << 20
-    pos, prev = start + len(seen), seen[-6:]
-    while pos < size:  # no second envelope line in the tail
-        block = os.pread(fd, min(chunk, size - pos), pos)
-        if not block:
-            return None
-        if (prev + block).find(b"\nFrom ") >= 0:
-            return None
-        prev, pos = block[-6:], pos + len(block)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     keep = f"{mbox}.torn-{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
-    out = os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    out = os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     try:
         pos = start
         while pos < size:
             block = os.pread(fd, min(chunk, size - pos), pos)
             if not block:
-                break
-            os.write(out, block)
+                raise OSError(errno.EIO, "the mbox got shorter while it was read")
+            view = memoryview(block)
+            while view:  # a short write (a nearly full disk) writes the rest next
+                view = view[os.write(out, view):]
             pos += len(block)
         os.fsync(out)
-    finally:
+    except BaseException:
         os.close(out)
+        with contextlib.suppress(OSError):
+            os.unlink(keep)  # a partial copy is no copy: the torn bytes stay in the mbox
+        raise
+    os.close(out)
     os.ftruncate(fd, start)
     os.fsync(fd)
     log.warning("mbox %r: took out the %d bytes of a message whose writer was killed "

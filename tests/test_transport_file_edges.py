@@ -309,65 +309,79 @@ def _dead_pid() -> int:
     return int(out)
 
 
-def _journal(path: Path, start: int, end: int, head: bytes) -> Path:
-    """The journal a writer leaves beside the mbox when it is killed mid-append."""
-    import base64
+def _killed_writer(path: Path, payload: bytes, written: int) -> Path:
+    """What a writer leaves when it is killed after ``written`` bytes of ``payload``:
+    its journal (made by the real journal code) and the torn bytes at the mbox's end."""
+    from mimekit import mboxwrite as mb
 
-    journal = Path(str(path) + ".mimekit-append")
-    journal.write_bytes(f"mimekit-append 1 {start} {end} ".encode()
-                        + base64.b64encode(head[:1024]) + b"\n")
-    return journal
+    start = path.stat().st_size
+    assert mb._write_journal(str(path), mb._span_of(start, payload))
+    with open(path, "ab") as fh:
+        fh.write(payload[:written])
+    return Path(str(path) + ".mimekit-append")
 
 
-def test_a_writer_killed_mid_append_leaves_no_half_message(tmp_path: Path) -> None:
+TORN = (b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\n"
+        + b"".join(b"line %06d of the message body\n" % i for i in range(8000)) + b"\n")
+
+
+@pytest.mark.parametrize("written", [20, 3000, 70_000, 200_000])
+def test_a_writer_killed_mid_append_leaves_no_half_message(tmp_path: Path,
+                                                           written: int) -> None:
     """Regression: an mbox writer killed during its write left the first part of its
     message at the end of the mbox (seen: 13 MB of a 15 MB message), which every reader
     took for a whole, broken message. What it was writing is in its journal; the next
-    writer moves those bytes to ``box.torn-*`` and cuts the mbox back."""
+    writer moves those bytes to ``box.torn-*`` and cuts the mbox back. Torn within the
+    recorded first bytes, within the first block, and after whole blocks."""
     from mimekit.mailbox import append_mbox
 
     path = tmp_path / "box"
     append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
     whole = path.read_bytes()
-    torn = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\n" + b"x" * 5000
-    with open(path, "ab") as fh:
-        fh.write(torn[:3000])  # the killed writer got this far of its 5,000+ bytes
-    journal = _journal(path, len(whole), len(whole) + len(torn) + 1, torn)
+    journal = _killed_writer(path, TORN, written)
     append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
     assert [m.subject for m in read_mbox(path)] == ["one", "three"]
     assert path.read_bytes().startswith(whole)
     (kept,) = tmp_path.glob("box.torn-*")
-    assert kept.read_bytes() == torn[:3000]
+    assert kept.read_bytes() == TORN[:written]
     assert not journal.exists() and not (tmp_path / "box.lock").exists()
 
 
-@pytest.mark.parametrize(
-    "case", ["complete", "appended-after", "not-ours", "before", "another-message"])
+OTHER = b"From b@example.org Thu Dec  3 10:00:01 2026\nSubject: B\n\nB delivered\n\n"
+
+
+@pytest.mark.parametrize("case", ["complete", "appended-after", "glued", "glued-late",
+                                  "not-ours", "another-message", "block-changed"])
 def test_a_torn_tail_is_only_taken_out_when_it_is_that_message(tmp_path: Path,
                                                                case: str) -> None:
     """What is not exactly the dead writer's half message stays: a write that completed
-    before the kill, a message another program appended since (a second From line), a
-    tail that does not start with a From line, a span the mbox does not reach, and
-    (review finding) a shorter message another writer put at the span's start, whose
-    first bytes are not the dead writer's. The journal is gone after the next append."""
+    before the kill; a message another program appended since, after a newline or
+    (review finding) glued to the torn bytes, early or late in the last block; a tail
+    that is not its data; a message another program put at the span's start; a whole
+    block whose checksum differs. The journal is gone after the next append."""
     from mimekit.mailbox import append_mbox
 
     path = tmp_path / "box"
     append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
-    start = len(path.read_bytes())
-    msg = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\nbody\n\n"
-    other = b"From b@example.org Thu Dec  3 10:00:01 2026\nSubject: B\n\nB delivered\n\n"
-    tail = {"complete": msg, "appended-after": msg[:30] + b"\n\n" + msg,
-            "not-ours": b"Subject: two\n\nbody\n", "before": b"",
-            "another-message": other}[case]
-    with open(path, "ab") as fh:
-        fh.write(tail)
-    end = start + (len(msg) if case == "complete" else 1000)
-    head = msg if case != "not-ours" else tail
-    if case == "before":
-        start, end = start + 10, start + 1000
-    journal = _journal(path, start, end, head + b"x" * 900)
+    start = path.stat().st_size
+    if case == "complete":
+        journal = _killed_writer(path, TORN, len(TORN))
+    elif case in ("not-ours", "another-message"):
+        journal = _killed_writer(path, TORN, 0)
+        with open(path, "ab") as fh:
+            fh.write(b"Subject: two\n\nbody\n" if case == "not-ours" else OTHER)
+    elif case == "block-changed":
+        journal = _killed_writer(path, TORN, 70_000)
+        with open(path, "r+b") as fh:
+            fh.seek(start + 1000)
+            fh.write(b"X")
+    else:
+        written = {"appended-after": 3000, "glued": 3000, "glued-late": 100_000}[case]
+        journal = _killed_writer(path, TORN, written)
+        with open(path, "ab") as fh:
+            fh.write((b"\n" if case == "appended-after" else b"") + OTHER)
     before = path.read_bytes()
+    assert start < len(before)
     append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
     assert path.read_bytes().startswith(before)
     assert not list(tmp_path.glob("box.torn-*")) and not journal.exists()
@@ -382,15 +396,93 @@ def test_two_writers_after_a_killed_one_repair_once(tmp_path: Path) -> None:
 
     path = tmp_path / "box"
     append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
-    whole = path.read_bytes()
-    torn = b"From a@example.org Thu Dec  3 10:00:00 2026\nSubject: two\n\n" + b"x" * 5000
-    with open(path, "ab") as fh:
-        fh.write(torn[:3000])
-    _journal(path, len(whole), len(whole) + len(torn) + 1, torn)
+    _killed_writer(path, TORN, 3000)
     append_mbox(path, b"Subject: B\n\nB delivered\n", "b@example.org", lock_timeout=0)
     append_mbox(path, b"Subject: C\n\nC delivered\n", "c@example.org", lock_timeout=0)
     assert [m.subject for m in read_mbox(path)] == ["one", "B", "C"]
     assert len(list(tmp_path.glob("box.torn-*"))) == 1
+
+
+def test_a_link_planted_as_the_journal_is_never_followed(tmp_path: Path) -> None:
+    """Review finding: the journal was opened with O_TRUNC, following links: anyone who
+    can write the mbox's folder could make the appending process overwrite a file of
+    its choice. A link in its place is removed, never written through or read."""
+    from mimekit.mailbox import append_mbox
+
+    path, victim = tmp_path / "box", tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / "box.mimekit-append").symlink_to(victim)
+    append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    assert victim.read_bytes() == b"precious"
+    assert [m.subject for m in read_mbox(path)] == ["one"]
+    assert not (tmp_path / "box.mimekit-append").exists()
+    journal = _killed_writer(path, TORN, 3000)
+    target = tmp_path / "journal-copy"
+    target.write_bytes(journal.read_bytes())
+    journal.unlink()
+    journal.symlink_to(target)  # a link to a journal-shaped file is not our journal
+    append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
+    assert not list(tmp_path.glob("box.torn-*")) and target.exists()
+
+
+def test_a_full_disk_during_the_repair_keeps_everything_for_the_next_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: a short write or ENOSPC while copying the torn bytes out either
+    lost bytes (cut back anyway) or dropped the journal (the half message stayed for
+    good). Now the copy is complete or removed, the journal stays, nothing is appended,
+    and the next append repairs."""
+    from mimekit import mboxwrite as mb
+
+    path = tmp_path / "box"
+    mb.append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    journal = _killed_writer(path, TORN, 100_000)
+    before = path.read_bytes()
+    real_write = os.write
+    calls = {"n": 0}
+
+    def nearly_full(fd: int, data: bytes | memoryview) -> int:
+        if os.fstat(fd).st_ino != os.stat(path).st_ino and b"mimekit-append" not in bytes(
+                data[:20]):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return real_write(fd, bytes(data[:1000]))  # a short write first
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(mb.os, "write", nearly_full)
+    with pytest.raises(OSError, match="No space left"):
+        mb.append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and journal.exists()
+    assert not list(tmp_path.glob("box.torn-*"))
+    mb.append_mbox(path, b"Subject: three\n\nthird\n", "a@example.org", lock_timeout=0)
+    assert [m.subject for m in read_mbox(path)] == ["one", "three"]
+    (kept,) = tmp_path.glob("box.torn-*")
+    assert kept.read_bytes() == TORN[:100_000]
+
+
+def test_a_journal_that_cannot_be_removed_does_not_stop_appends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Review finding: a leftover journal in a folder that became read-only (or owned
+    by another user in a sticky folder) made every append fail with PermissionError."""
+    from mimekit import mboxwrite as mb
+
+    path = tmp_path / "box"
+    journal = Path(str(path) + ".mimekit-append")
+    journal.write_bytes(b"not a journal\n")
+    real_unlink = os.unlink
+
+    def refuse(name: Any, *args: Any, **kw: Any) -> None:
+        if str(name) == str(journal):
+            raise PermissionError(13, "Permission denied")
+        real_unlink(name, *args, **kw)
+
+    monkeypatch.setattr(mb.os, "unlink", refuse)
+    mb.append_mbox(path, b"Subject: one\n\nfirst\n", "a@example.org")
+    mb.append_mbox(path, b"Subject: two\n\nsecond\n", "a@example.org")
+    assert [m.subject for m in read_mbox(path)] == ["one", "two"]
+    assert "cannot remove" in caplog.text
 
 
 def test_a_fresh_lock_taken_while_the_dead_one_is_broken_is_put_back(
@@ -433,6 +525,7 @@ def test_a_fresh_lock_taken_while_the_dead_one_is_broken_is_put_back(
 def test_the_journal_records_what_is_being_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import base64
+    import zlib
 
     from mimekit import mboxwrite as mb
 
@@ -448,11 +541,14 @@ def test_the_journal_records_what_is_being_written(
     mb.append_mbox(tmp_path / "box", b"Subject: r\n\nx\n", "a@example.org")
     start = (tmp_path / "box").stat().st_size
     monkeypatch.setattr(mb.os, "write", spy)
-    mb.append_mbox(tmp_path / "box", b"Subject: s\n\nx\n", "a@example.org")
+    mb.append_mbox(tmp_path / "box", b"Subject: s\n\n" + b"y" * 70_000 + b"\n",
+                   "a@example.org")
     end = (tmp_path / "box").stat().st_size
     written = (tmp_path / "box").read_bytes()[start:end]
-    assert seen == [f"mimekit-append 1 {start} {end} ".encode()
-                    + base64.b64encode(written[:1024]) + b"\n"]
+    crcs = (zlib.crc32(written[:65536]), zlib.crc32(written[65536:]))
+    assert seen == [f"mimekit-append 2 {start} {end} ".encode()
+                    + base64.b64encode(written[:1024])
+                    + b" %08x %08x\n" % crcs]
     assert not journal.exists()
 
 
@@ -534,3 +630,21 @@ def test_mbox_and_maildir_say_which_path_is_not_a_folder(tmp_path: Path) -> None
     with pytest.raises(TransportError) as info:
         MaildirTransport(tmp_path / "md").send(message("x"))
     assert str(info.value) == f"Maildir {str(tmp_path / 'md' / 'new')!r} is not a folder"
+
+
+def test_a_writer_never_removes_the_lock_that_replaced_its_own(tmp_path: Path) -> None:
+    """Review finding: the dot-lock was known by (device, inode) alone; the file system
+    reuses the inode for the next lock, so a writer whose stale lock was broken and
+    retaken removed its successor's lock when it finished."""
+    from mimekit import mboxwrite as mb
+
+    lock = str(tmp_path / "box.lock")
+    mine = mb._take_dotlock(lock, str(tmp_path / "box"), time.monotonic(), 0, 500)
+    os.unlink(lock)  # broken as stale by another writer ...
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # ... who takes it
+    os.write(fd, b"12345 other\n")
+    os.close(fd)
+    st = os.stat(lock)
+    os.utime(lock, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))  # made at another moment
+    mb._drop_dotlock(lock, mine)
+    assert Path(lock).read_bytes() == b"12345 other\n"
