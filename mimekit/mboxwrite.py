@@ -201,7 +201,8 @@ def _take_dotlock(
             raise OSError(
                 exc.errno,
                 f"cannot create the dot-lock {lock_path!r} ({exc.strerror}); an mbox in "
-                "a directory you cannot write needs dotlock=False",
+                "a directory you cannot write needs dotlock=False (mbox:FILE?dotlock=0 "
+                "in a transport URL)",
             ) from None
         else:
             try:

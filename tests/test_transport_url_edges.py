@@ -132,6 +132,11 @@ def test_a_second_path_option_is_named() -> None:
     ("u:SECRETPW@host", "***@host"),
     ("smtp://u:p@SECRETPW@host:25", "smtp://u:***@host:25"),
     ("smtp://host:25", "smtp://host:25"),
+    # review finding: no "@" (the host forgotten): the password looked like a port
+    ("smtp://user:SECRETPW", "smtp://user:***"),
+    ("smtps://alice:SECRETPW/", "smtps://alice:***/"),
+    ("smtp+starttls://alice:SECRETPW?timeout=5", "smtp+starttls://alice:***?timeout=5"),
+    ("smtp://host:2x5", "smtp://host:***"),
 ])
 def test_redact_url_hides_the_password_of_urls_without_two_slashes(url: str,
                                                                  shown: str) -> None:
@@ -141,11 +146,34 @@ def test_redact_url_hides_the_password_of_urls_without_two_slashes(url: str,
 
     assert redact_url(url) == shown
     assert "SECRETPW" not in redact_url(url)
+    assert "SECRETPW" not in redact_url(url.replace("SECRETPW", "SEC:RETPW"))
 
 
 @pytest.mark.parametrize("scheme", ["file", "maildir", "mbox", "memory"])
-def test_user_information_in_a_path_url_is_never_echoed(scheme: str) -> None:
-    """Review finding: 'file://u:PW@host/x' said "the host 'u:PW@host' ..."."""
+@pytest.mark.parametrize("userinfo", ["u:SECRETPW", "u:SEC?RETPW", "u:SECRETPW@x"])
+def test_user_information_in_a_path_url_is_never_echoed(scheme: str, userinfo: str) -> None:
+    """Review findings: 'file://u:PW@host/x' said "the host 'u:PW@host' ..."; with a '?'
+    in the password the query error echoed the rest of it."""
     with pytest.raises(InvalidURL) as info:
-        parse_url(f"{scheme}://u:SECRETPW@localhost/x")
-    assert "SECRETPW" not in str(info.value) and "'***@localhost'" in str(info.value)
+        parse_url(f"{scheme}://{userinfo}@localhost/x")
+    assert "SEC" not in str(info.value) and "RETPW" not in str(info.value)
+    assert str(info.value) == (f"a {scheme}: URL names a local file and takes no user "
+                               f"or password (write {scheme}:PATH)")
+
+
+def test_mbox_dotlock_option() -> None:
+    """Review finding: the dot-lock error says 'needs dotlock=False', which no URL or
+    CLI flag could set: mbox:FILE?dotlock=0 does."""
+    from mimekit.transports import MboxTransport
+    from mimekit.transports.url import from_url
+
+    config = parse_url("mbox:/tmp/x.mbox?dotlock=0&envelope_headers=0")
+    assert (config.dotlock, config.envelope_headers) == (False, False)
+    assert config.redacted() == "mbox:/tmp/x.mbox?envelope_headers=0&dotlock=0"
+    t = from_url("mbox:/tmp/x.mbox?dotlock=0")
+    assert isinstance(t, MboxTransport) and t.dotlock is False
+    assert parse_url("mbox:/tmp/x.mbox").dotlock is True
+    for bad in ("maildir:/tmp/m?dotlock=0", "mbox:/tmp/x?dotlock=0&dotlock=1",
+                "mbox:/tmp/x?dotlock=maybe"):
+        with pytest.raises(InvalidURL):
+            parse_url(bad)

@@ -10,8 +10,10 @@ Accepted forms (``docs/cli.md``)::
     mbox:FILE                                    MboxTransport
     memory:  memory:DIR                          MemoryTransport (DIR: shared between processes)
 
-``maildir:`` and ``mbox:`` take one option, ``?envelope_headers=0``: do not record the
-envelope in ``Return-Path``/``X-Original-To`` header fields on top of each message.
+``maildir:`` and ``mbox:`` take ``?envelope_headers=0``: do not record the envelope in
+``Return-Path``/``X-Original-To`` header fields on top of each message; ``mbox:`` also
+takes ``?dotlock=0``: no ``FILE.lock`` dot-lock (for an mbox in a folder this process
+cannot write; the fcntl and flock locks are still taken).
 
 DIR may be relative (``file:./outbox``) or absolute (``file:/var/out``). The RFC
 8089 forms ``file:///var/out`` and ``file://localhost/var/out`` are the absolute
@@ -134,13 +136,18 @@ class TransportURL:
     #: maildir: and mbox: only: record the envelope in Return-Path/X-Original-To
     #: header fields (``?envelope_headers=0`` turns it off).
     envelope_headers: bool = True
+    #: mbox: only: take the ``FILE.lock`` dot-lock (``?dotlock=0`` skips it, for an
+    #: mbox in a folder this process cannot write; fcntl and flock are still taken).
+    dotlock: bool = True
 
     def redacted(self) -> str:
         """The URL with the password replaced by ``***`` (safe to log). The user name
         is percent-encoded as RFC 3986 §3.2.1 userinfo needs (``@``, ``:``, ``%``, ``/``
         and non-ASCII), so the result parses back to the same user name."""
         if self.kind != "smtp":
-            query = "" if self.envelope_headers else "?envelope_headers=0"
+            off = [f"{name}=0" for name, on in (("envelope_headers", self.envelope_headers),
+                                                ("dotlock", self.dotlock)) if not on]
+            query = "?" + "&".join(off) if off else ""
             return f"{self.scheme}:{self.path or ''}{query}"
         auth = ""
         if self.username is not None:
@@ -173,6 +180,19 @@ def redact_url(url: str) -> str:
     m = _SCHEME_PREFIX.match(url)
     at = url.rfind("@")
     if at < 0:
+        if m is None or m.group()[:-1].lower() not in SMTP_SCHEMES:
+            return url
+        # No "@": "smtp://user:password" with the host forgotten looks like a host and
+        # a port. Whatever follows the first ":" of the authority that is no port
+        # number is hidden (a typo'd port is hidden too: safe).
+        start = m.end()
+        while start < len(url) and url[start] == "/":
+            start += 1
+        stop = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0),
+                   default=len(url))
+        host, colon, rest = url[start:stop].partition(":")
+        if colon and not rest.isdigit():
+            return f"{url[:start]}{host}:***{url[stop:]}"
         return url
     if m is None or m.group()[:-1].lower() not in (*SMTP_SCHEMES, *PATH_SCHEMES):
         return "***" + url[at:]  # not one of ours: "user:" could be a scheme or a user
@@ -366,24 +386,33 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
     rest = url[len(scheme) + 1 :]
     if "#" in rest:
         raise InvalidURL("a transport URL has no #fragment")
+    if rest.startswith("//") and "@" in rest[2:].partition("/")[0]:
+        # user information (RFC 3986 §3.2.1) before anything else is parsed: it may
+        # hold a password, even one with an unencoded "?", never to be echoed
+        raise InvalidURL(f"a {scheme}: URL names a local file and takes no user or "
+                         f"password (write {scheme}:PATH)")
     rest, qmark, query = rest.partition("?")
-    envelope_headers = True
+    # The path options: ?envelope_headers=0 for maildir: and mbox: (do not record the
+    # envelope on top of each message), ?dotlock=0 for mbox: (MboxTransport's
+    # dotlock=False: an mbox in a folder this process cannot write).
+    allowed = {"maildir": ("envelope_headers",),
+               "mbox": ("envelope_headers", "dotlock")}.get(scheme, ())
+    flags: dict[str, bool] = {}
     if qmark:
-        # The one path option: maildir:DIR?envelope_headers=0 (MaildirTransport and
-        # MboxTransport's envelope_headers=False).
-        if scheme not in ("maildir", "mbox"):
+        if not allowed:
             raise InvalidURL(f"{scheme}: URLs take no options (got ?{query})")
-        pairs = [piece.partition("=") for piece in query.split("&")]
-        names = [name for name, _, _ in pairs]
-        if any(name != "envelope_headers" or not eq for name, eq, _ in pairs):
-            wrong = next((n for n, eq, _ in pairs if n != "envelope_headers" or not eq), "")
-            raise InvalidURL(
-                f"{scheme}: URLs take only ?envelope_headers=0 or =1 (got "
-                f"{'an empty option' if not wrong else repr(wrong)} in ?{query})"
-            )
-        if len(names) > 1:
-            raise InvalidURL("option 'envelope_headers' given twice")
-        envelope_headers = _parse_bool(names[0], _unquote(pairs[0][2], "query"))
+        for name, eq, value in (piece.partition("=") for piece in query.split("&")):
+            if name not in allowed or not eq:
+                shown = "an empty option" if not name else repr(name)
+                raise InvalidURL(
+                    f"{scheme}: URLs take only "
+                    + " and ".join(f"?{a}=0 or =1" for a in allowed)
+                    + f" (got {shown} in ?{query})")
+            if name in flags:
+                raise InvalidURL(f"option {name!r} given twice")
+            flags[name] = _parse_bool(name, _unquote(value, "query"))
+    envelope_headers = flags.get("envelope_headers", True)
+    dotlock = flags.get("dotlock", True)
     if rest.startswith("//"):
         # RFC 8089 §2: "//" starts an authority; the path after it is absolute.
         # An empty host or "localhost" (§3) is this machine; any other host is a
@@ -410,7 +439,8 @@ def _parse_path(url: str, scheme: str) -> TransportURL:
         example = "./sent.mbox" if scheme == "mbox" else "./outbox"
         raise InvalidURL(f"{scheme}: needs a path, e.g. {scheme}:{example}")
     path = os.path.expanduser(path)
-    return TransportURL(scheme=scheme, kind=scheme, path=path, envelope_headers=envelope_headers)
+    return TransportURL(scheme=scheme, kind=scheme, path=path, envelope_headers=envelope_headers,
+                        dotlock=dotlock)
 
 
 def parse_url(url: str) -> TransportURL:
@@ -541,7 +571,8 @@ def from_url(url: str | TransportURL, **overrides: Any) -> Transport:
         from mimekit.transports.file import MboxTransport
 
         assert config.path is not None
-        return MboxTransport(Path(config.path), envelope_headers=config.envelope_headers)
+        return MboxTransport(Path(config.path), envelope_headers=config.envelope_headers,
+                             dotlock=config.dotlock)
     from mimekit.transports.memory import MemoryTransport
 
     return MemoryTransport(path=config.path)
