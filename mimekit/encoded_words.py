@@ -109,8 +109,8 @@ def _decode_charset(data: bytes, charset: str, defects: list[Defect] | None) -> 
                 return data.decode("utf-8")
             except UnicodeDecodeError:
                 return data.decode("latin-1")
-    text, _used = decode_bytes(data, charset, defects)
-    if "\ufffd" in text and _replaced(data, charset, text):
+    text, used = decode_bytes(data, charset, defects)
+    if "\ufffd" in text and _replaced(data, used, text):
         # The word's bytes are not text in its charset: what could not be read became
         # U+FFFD (lenient). A U+FFFD the sender encoded on purpose is no defect.
         _add(defects, "UndecodableHeaderBytes",
@@ -119,8 +119,8 @@ def _decode_charset(data: bytes, charset: str, defects: list[Defect] | None) -> 
 
 
 def _replaced(data: bytes, charset: str, text: str) -> bool:
-    """Whether ``text`` holds U+FFFD that decoding ``data`` put in (the declared
-    charset does not give exactly ``text`` strictly)."""
+    """Whether ``text`` holds U+FFFD that decoding ``data`` put in (the charset it was
+    read with does not give exactly ``text`` strictly)."""
     from mimekit.charset import lookup
 
     codec = lookup(charset)

@@ -403,15 +403,17 @@ class Headers:
         ok = True
         changed = False
         for i, header in enumerate(self._items):
-            lines = header.raw.split(b"\r\n")
+            # the field's own line ending (CRLF on the wire, LF with such a policy)
+            sep = b"\r\n" if b"\r\n" in header.raw else b"\n"
+            lines = header.raw.split(sep)
             if all(len(line) <= limit for line in lines):
                 continue
             folded = [_fold_line(line, limit) for line in lines]
             if any(f is None for f in folded):
                 ok = False
                 continue
-            self._items[i] = Header(header.name, b"\r\n".join(
-                b"\r\n".join(f) for f in folded if f is not None))
+            self._items[i] = Header(header.name, sep.join(
+                sep.join(f) for f in folded if f is not None))
             changed = True
         if changed:
             self._changed()

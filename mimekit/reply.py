@@ -221,9 +221,7 @@ def _html_reply(answer: str, original: Message, intro: str) -> str:
     from html import escape
 
     if original.html is not None:
-        found = re.search(r"<body\b[^>]*>(.*?)(?:</body\s*>|\Z)", original.html,
-                          re.IGNORECASE | re.DOTALL)
-        inner = found.group(1) if found else original.html
+        inner = _html_body(original.html)
     else:
         inner = "<div>" + escape(_plain(original)).replace("\n", "<br>\n") + "</div>"
     quoted = (f'<div class="mimekit-quote">{escape(intro)}</div>\n'
@@ -235,6 +233,49 @@ def _html_reply(answer: str, original: Message, intro: str) -> str:
     if end is None:
         return answer.rstrip("\n") + "\n<br>\n" + quoted
     return answer[: end.start()] + "<br>\n" + quoted + answer[end.start():]
+
+
+# "[^<>]*", not "[^>]*": with the latter, "<body <body <body ..." (no ">") made each
+# try scan to the end of the input: quadratic on hostile html.
+_BODY_OPEN = re.compile(r"<body\b[^<>]*>", re.IGNORECASE)
+_BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
+_WRAPPER_TAG = re.compile(r"<!doctype\b[^<>]*>|</?html\b[^<>]*>", re.IGNORECASE)
+
+
+def _without_elements(html: str, name: str) -> str:
+    """``html`` without its ``<name ...>...</name>`` elements (an unclosed one runs to
+    the end). One forward scan: a lazy ``.*?`` regex would rescan the rest of the
+    input for each unclosed opening tag."""
+    low = html.lower()
+    opening = re.compile(rf"<{name}\b[^<>]*>", re.IGNORECASE)
+    out, pos = [], 0
+    while True:
+        found = opening.search(html, pos)
+        if found is None:
+            out.append(html[pos:])
+            return "".join(out)
+        out.append(html[pos : found.start()])
+        close = low.find(f"</{name}", found.end())
+        if close < 0:
+            return "".join(out)
+        end = low.find(">", close)
+        pos = len(html) if end < 0 else end + 1
+
+
+def _html_body(html: str) -> str:
+    """What goes inside a quote of ``html``: its body's content (or the document
+    without its doctype, ``<html>`` and ``<head>`` when it has no ``<body>``), with no
+    ``<style>`` or ``<script>`` element, which would restyle or run in the reply
+    around it."""
+    opened = _BODY_OPEN.search(html)
+    if opened is not None:
+        closed = _BODY_CLOSE.search(html, opened.end())
+        inner = html[opened.end() : closed.start() if closed else len(html)]
+    else:
+        inner = _WRAPPER_TAG.sub("", _without_elements(html, "head"))
+    for name in ("style", "script"):
+        inner = _without_elements(inner, name)
+    return inner.strip("\r\n")
 
 
 def _attach_inline_resources(b: Builder, original: Message) -> None:
@@ -338,7 +379,7 @@ def _html_with_block(html: str, head: list[str], intro: str) -> str:
     block = f'<div class="mimekit-forward">{lines}</div><br>\n'
     if intro:
         block = "<div>" + escape(intro).replace("\n", "<br>\n") + "</div><br>\n" + block
-    found = re.search(r"<body\b[^>]*>", html, re.IGNORECASE)
+    found = _BODY_OPEN.search(html)
     if found is None:
         return block + html
     return html[: found.end()] + block + html[found.end():]

@@ -281,3 +281,33 @@ def test_a_replacement_character_the_sender_encoded_is_no_defect() -> None:
     assert bad.subject == mostly + "\ufffd\ufffd"
     assert [(d.kind, d.header) for d in bad.defects] == [
         ("CharsetMismatch", "Subject"), ("UndecodableHeaderBytes", "Subject")]
+
+
+def test_fold_long_lines_keeps_lf_line_ends() -> None:
+    """Review finding: fold_long_lines split and joined on CRLF, so with LF line ends
+    (a policy with linesep=b"\\n") a multi-line field was taken as one long line and
+    got CRs put into it."""
+    import mimekit
+
+    raw = (b"X-Long: " + b" ".join(b"w%d" % i for i in range(400)) + b"\nX-Multi: a\n "
+           + b"b " * 600 + b"\n\nbody\n")
+    hs = mimekit.parse(raw).headers
+    before = (hs["X-Long"], hs["X-Multi"])
+    assert hs.fold_long_lines() is True
+    out = hs.to_bytes()
+    assert b"\r" not in out and max(len(line) for line in out.split(b"\n")) <= 998
+    again = mimekit.parse(out + b"\nbody\n").headers
+    assert (again["X-Long"], again["X-Multi"]) == before
+
+
+def test_a_replacement_character_read_after_a_charset_fallback_is_no_defect() -> None:
+    """Review finding: the check asked the declared charset, not the one that decoded:
+    EF BF BD declared us-ascii (or an unknown charset) reads as UTF-8 U+FFFD, on purpose
+    in the data, and was flagged UndecodableHeaderBytes besides the charset defect."""
+    import mimekit
+
+    for word, kind in (("=?us-ascii?q?=EF=BF=BD?=", "CharsetMismatch"),
+                       ("=?x-unknown?q?=EF=BF=BD?=", "UnknownCharset")):
+        msg = mimekit.parse(f"Subject: {word}\r\n\r\nx".encode())
+        assert msg.subject == "\ufffd"
+        assert [d.kind for d in msg.defects] == [kind]

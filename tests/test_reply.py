@@ -294,3 +294,32 @@ def test_reply_to_gives_the_recipients_when_the_message_names_nobody() -> None:
     both = reply(full, from_="me@example.com", to="boss@example.org", reply_all=True).build()
     assert [a.address for a in both.to] == ["boss@example.org"]
     assert "desk@example.org" in [a.address for a in both.cc]  # its Reply-To
+
+
+def test_the_quoted_html_brings_no_head_style_or_script_along() -> None:
+    """Review finding: an original with no <body> was quoted whole, so its <head> and
+    <style> landed in the reply and could restyle (here: hide) the answer."""
+    orig = mimekit.parse(
+        b"From: a@example.org\r\nTo: me@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n<!DOCTYPE html><html><head>"
+        b"<style>p{display:none}</style></head><p>original</p><script>x()</script>"
+        b"<STYLE>b{}</STYLE></html>\r\n")
+    html = reply(orig, from_="me@example.com", html="<p>my answer</p>").build().html or ""
+    quoted = html.split("<blockquote", 1)[1]
+    assert "<p>original</p>" in quoted
+    for gone in ("<style", "<STYLE", "<script", "<head", "<html", "DOCTYPE", "display:none"):
+        assert gone not in html
+
+
+def test_hostile_html_is_quoted_in_linear_work() -> None:
+    """Review finding: '<body <body ...' made the body search quadratic (and the text
+    rendering far worse). Counted, not timed: the quote holds the text as given."""
+    from mimekit.reply import _html_body
+
+    hostile = "<body " * 30_000
+    assert _html_body(hostile) == hostile.strip("\r\n")
+    assert _html_body("<head>" * 30_000) == "" and _html_body("<style>" * 30_000) == ""
+    orig = mimekit.parse(("From: a@example.org\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+                          "Content-Type: text/html\r\n\r\n" + "<body " * 5_000).encode())
+    msg = reply(orig, from_="me@example.com", html="<p>x</p>").build()
+    assert (msg.text or "").count("> <body <body") == 1
