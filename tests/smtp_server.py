@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -44,6 +44,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from mimekit.transports.base import Envelope, SendResult
 from mimekit.transports.smtp import AsyncSMTPTransport, SMTPTransport
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; only the type checker reads it here
+    from typing_extensions import Self
 
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 
@@ -825,7 +828,54 @@ class _LineIO:
 # ------------------------------------------------------------------ not SMTP
 
 
-class SilentServer:
+class _Listener:
+    """A TCP listener on 127.0.0.1 (an OS-chosen port) that keeps every connection it
+    accepted until :meth:`close`; an accept thread runs ``_on_connection`` for each."""
+
+    def __init__(self, backlog: int) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(backlog)
+        self.host = "127.0.0.1"
+        self.port: int = self._sock.getsockname()[1]
+        self._conns: list[socket.socket] = []
+        self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            self._on_connection(conn)
+
+    def _on_connection(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        if self._thread is not None:
+            self._thread.join(2)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+
+class SilentServer(_Listener):
     """A TCP listener on 127.0.0.1 that is no SMTP server: what a plain client
     meets on an implicit-TLS port (the server waits for a TLS ClientHello and
     never sends a greeting) or on an HTTP port.
@@ -839,29 +889,16 @@ class SilentServer:
     exact once the client has read them."""
 
     def __init__(self, first_bytes: bytes = b"") -> None:
+        super().__init__(64)
         self.first_bytes = first_bytes
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.host = "127.0.0.1"
-        self.port: int = self._sock.getsockname()[1]
-        self._conns: list[socket.socket] = []
         self._count = 0
-        self._thread: threading.Thread | None = None
         if first_bytes:
-            self._thread = threading.Thread(target=self._serve, daemon=True)
-            self._thread.start()
+            self._start()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            self._count += 1
-            with contextlib.suppress(OSError):
-                conn.sendall(self.first_bytes)
+    def _on_connection(self, conn: socket.socket) -> None:
+        self._count += 1
+        with contextlib.suppress(OSError):
+            conn.sendall(self.first_bytes)
 
     def attempts(self) -> int:
         """How many connections clients made so far."""
@@ -877,65 +914,22 @@ class SilentServer:
             self._sock.setblocking(True)
         return self._count
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        for conn in self._conns:
-            with contextlib.suppress(OSError):
-                conn.close()
-        if self._thread is not None:
-            self._thread.join(2)
 
-    def __enter__(self) -> SilentServer:  # noqa: PYI034 - final in practice
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class RawServer:
+class RawServer(_Listener):
     """A TCP listener on 127.0.0.1 that runs ``handler(sock)`` in a thread for
     each connection: for hostile servers no SMTP state machine would play
     (replies dripped a line at a time, floods). ``connections`` counts them."""
 
     def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        super().__init__(16)
         self.handler = handler
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self.host = "127.0.0.1"
-        self.port: int = self._sock.getsockname()[1]
         self.connections = 0
-        self._conns: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        self._start()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self._conns.append(conn)
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+    def _on_connection(self, conn: socket.socket) -> None:
+        self.connections += 1
+        threading.Thread(target=self._run, args=(conn,), daemon=True).start()
 
     def _run(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
             self.handler(conn)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        for conn in self._conns:
-            with contextlib.suppress(OSError):
-                conn.close()
-        self._thread.join(2)
-
-    def __enter__(self) -> RawServer:  # noqa: PYI034 - final in practice
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
