@@ -14,20 +14,12 @@ import pytest
 from mimekit.transports import MboxTransport
 from mimekit.transports.memory import Outbox
 from smtp_server import PASSWORD, USER, aiosmtpd_server
+from test_cli import cli
 
 from mimekit.cli import main
 
 ADDRS = ("--from", "a@example.org", "--to", "b@example.org", "--bcc", "c@example.org",
          "--subject", "S", "--text", "x")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
@@ -379,7 +371,6 @@ def test_a_cafile_query_option_is_named_in_words(
 def test_a_url_without_two_slashes_never_shows_its_password(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str) -> None:
     """Review finding: the CLI's URL errors redacted only 'scheme://user:pw@' URLs."""
-    from mimekit.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["send", "--from", "a@example.org", "--to", "b@example.org", "--text", "x",
