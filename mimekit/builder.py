@@ -27,7 +27,7 @@ from typing import IO, Union
 import attrs
 
 from .address import Address, Group, coerce_addresses, mailboxes
-from .codecs import choose_cte, encode_body
+from .codecs import _has_long_line, choose_cte, crlf_only, encode_body, to_crlf
 from .dates import format_date, make_msgid, msgid_domain
 from .errors import BuildError, HeaderInjectionError
 from .folding import address_field, format_header
@@ -652,13 +652,12 @@ class Builder:
         folded at white space (RFC 5322 §2.2.3: the value stays the same), and raises
         :class:`BuildError` only when it holds none.
         """
-        from .codecs import _has_long_line
         from .parser import parse
 
         policy = self._policy
         data = message.to_bytes(strip_prefix=True)
         crlf = policy.linesep == b"\r\n"
-        bare = crlf and not (data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r"))
+        bare = crlf and not crlf_only(data)
 
         def fits(chunk: bytes) -> bool:
             return ((policy.allow_8bit or chunk.isascii()) and b"\0" not in chunk
@@ -672,10 +671,10 @@ class Builder:
                 return parse(data, policy), not data.isascii()
             return message, not data.isascii()
         if bare:
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+            data = to_crlf(data)
         copy = parse(data, policy)
         for part in copy.walk():
-            if _has_long_line(part.headers.to_bytes()) and not part.headers.fold_long_lines():
+            if not part.headers.fold_long_lines():  # lines over 998 octets, folded
                 raise BuildError(
                     "the attached message has a header line over 998 octets (RFC 5322 "
                     "§2.1.1) with no white space to fold it at: attach its bytes as a "
@@ -824,9 +823,7 @@ def _declared_charset(data: bytes) -> str:
 
 def _is_canonical_ascii(data: bytes) -> bool:
     """ASCII whose every line break is CRLF: safe to send as 7bit unchanged."""
-    if not data.isascii() or b"\0" in data:
-        return False
-    return data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
+    return data.isascii() and b"\0" not in data and crlf_only(data)
 
 
 def compose(policy: Policy = DEFAULT, *, deterministic: bool = False) -> Builder:

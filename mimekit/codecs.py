@@ -20,12 +20,14 @@ __all__ = [
     "b64_decode",
     "b64_encode",
     "choose_cte",
+    "crlf_only",
     "decode_body",
     "encode_body",
     "find_uuencoded",
     "normalize_cte",
     "qp_decode",
     "qp_encode",
+    "to_crlf",
     "uu_decode",
 ]
 
@@ -371,6 +373,21 @@ def _has_long_line(data: bytes) -> bool:
         return False
     return _LONG_LINE.search(longest) is not None
 
+def crlf_only(data: bytes) -> bool:
+    """True if every CR and every LF in ``data`` is part of a CRLF pair (RFC 5322 §2.3:
+    CR and LF occur only together); no copy is made."""
+    crlf = data.count(b"\r\n")
+    return crlf == data.count(b"\n") and crlf == data.count(b"\r")
+
+
+def to_crlf(data: bytes) -> bytes:
+    """``data`` with every CR, LF or CRLF line end made CRLF (``data`` itself when it
+    has only CRLF already)."""
+    if crlf_only(data):
+        return data
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _QP_SAFE = bytes(range(0x21, 0x7F)).replace(b"=", b"") + b" \t\r\n"
 
@@ -409,8 +426,8 @@ def encode_body(
             binary = _looks_binary(data)
         return qp_encode(data, linesep, binary=binary)
     if name == "binary":
-        if linesep == b"\r\n":  # every CR and every LF part of a CRLF pair
-            breaks_ok = data.count(b"\r\n") == data.count(b"\n") == data.count(b"\r")
+        if linesep == b"\r\n":
+            breaks_ok = crlf_only(data)
         else:
             breaks_ok = b"\r" not in data
         if not breaks_ok or _has_long_line(data):

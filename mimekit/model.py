@@ -60,7 +60,7 @@ def wire_body(body: bytes, policy: Policy, cte: str) -> bytes:
     ``binary``, where it is data and raises. Output with other line ends
     (``policy.linesep`` LF, for local files) is written as given.
     """
-    from mimekit.codecs import _has_long_line
+    from mimekit.codecs import _has_long_line, crlf_only, to_crlf
 
     if _has_long_line(body):
         from mimekit.errors import EncodingError
@@ -68,15 +68,14 @@ def wire_body(body: bytes, policy: Policy, cte: str) -> bytes:
         raise EncodingError(
             "a body line is longer than 998 octets (RFC 5322 §2.1.1): encode the content "
             "with set_content() (quoted-printable or base64)")
-    if policy.linesep == b"\r\n" and not (
-            body.count(b"\n") == body.count(b"\r\n") == body.count(b"\r")):
+    if policy.linesep == b"\r\n" and not crlf_only(body):
         if cte == "binary":
             from mimekit.errors import EncodingError
 
             raise EncodingError(
                 "a binary body with a bare CR or LF cannot be written in a message "
                 "(RFC 5322 §2.3): use base64")
-        body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+        body = to_crlf(body)
     return body
 
 
