@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
+from mimekit.codecs import _has_long_line
 from mimekit.errors import Defect, HeaderInjectionError
 from mimekit.policy import DEFAULT, Policy
 
@@ -50,7 +51,7 @@ def _check_field(header: Header) -> Header:
     body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
     if not raw.endswith(b"\n") or _BAD_BREAK.search(body):
         raise HeaderInjectionError(f"raw bytes of {header.name!r} are not exactly one header field")
-    if len(raw) > 1000 and any(len(line.rstrip(b"\r")) > 998 for line in body.split(b"\n")):
+    if len(raw) > 1000 and _has_long_line(body):
         from mimekit.errors import EncodingError
 
         # RFC 5322 §2.1.1: a line is at most 998 octets, whatever built it.
@@ -227,9 +228,8 @@ class Header:
                 text = decode_header_text(text, found)
             except Exception as exc:  # noqa: BLE001 - lenient: never raise on bad input
                 found.append(Defect("UndecodableHeader", f"cannot decode: {exc}"))
-            undecodable = [d for d in found if d.kind == "UndecodableHeaderBytes"]
             defects.extend(d for d in found if d.kind != "UndecodableHeaderBytes")
-            if undecodable:  # one per field, naming it
+            if any(d.kind == "UndecodableHeaderBytes" for d in found):  # once, naming it
                 defects.append(_undecodable(self.name, "an encoded word of "))
             if "\r" in text or "\n" in text:
                 # RFC 2047 §5: "Only printable and white space character data should be
