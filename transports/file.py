@@ -467,12 +467,13 @@ class MaildirTransport(Transport):
 
         _, wire, env, message_id = prepare_wire(message, envelope)
         top = _top_block(env, wire) if self.envelope_headers else b""
-        ensure_folder(self.directory, what="Maildir")
-        for sub in ("tmp", "new", "cur"):
-            ensure_folder(self.directory / sub, what="Maildir")
         try:
             final = maildir_deliver(self.directory, top + _to_lf(wire))
         except OSError as exc:
+            # which path is wrong, in words (not "[Errno 20] Not a directory: 'x/tmp'");
+            # looked at only on failure: delivery itself creates the folders
+            for folder in (self.directory, *(self.directory / s for s in ("tmp", "new", "cur"))):
+                ensure_folder(folder, what="Maildir")
             raise TransportError(
                 f"cannot deliver to Maildir {str(self.directory)!r}: {exc}"
             ) from exc

@@ -1,6 +1,7 @@
-"""What the synchronous and asyncio SMTP drivers share: the whole send flow except the I/O (:class:`SendJob`: envelope and
-DSN handling, retry decisions, back-off, result building) and turning a
-protocol :class:`~.protocol.Transaction` into a
+"""What the synchronous and asyncio SMTP drivers share: the whole send flow
+except the I/O (:class:`SendJob`: envelope and DSN handling, retry decisions,
+back-off, result building; :func:`send_flow`, :func:`send_many_flow`, the pool
+rules) and turning a protocol :class:`~.protocol.Transaction` into a
 :class:`~mimekit.transports.base.SendResult`.
 
 The options and their validation live in :mod:`.settings` (re-exported here).
