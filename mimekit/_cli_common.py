@@ -13,15 +13,19 @@ from collections.abc import Sequence
 class UsageError(Exception):
     """Bad command-line use: exit status 2."""
 
+
 class JobFailed(Exception):
     """The job could not be done: exit status 1."""
+
 
 def _option(dest: str) -> str:
     """The command-line spelling of an argparse dest: from_ -> --from."""
     return "--" + dest.rstrip("_").replace("_", "-")
 
+
 def _and_list(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
 
 def _os_reason(exc: OSError, writing: bool = False) -> str:
     """A short, lower-case reason for a file error (the same words in every command)."""
@@ -36,13 +40,16 @@ def _os_reason(exc: OSError, writing: bool = False) -> str:
     text = exc.strerror or str(exc) or type(exc).__name__
     return text[:1].lower() + text[1:]
 
+
 def _file_error(verb: str, path: str, exc: OSError) -> JobFailed:
     """``cannot read PATH: reason``, the one wording of file errors."""
     return JobFailed(f"cannot {verb} {path}: {_os_reason(exc, writing=verb == 'write')}")
 
+
 def _parent(path: str) -> str:
     """The folder that holds ``path`` as written ("." for a bare name)."""
     return os.path.dirname(path.rstrip("/")) or ("/" if path.startswith("/") else ".")
+
 
 def _folder_problem(path: str) -> str | None:
     """Why ``path`` cannot be the folder a command writes into, or None.
@@ -64,6 +71,7 @@ def _folder_problem(path: str) -> str | None:
     return (f"cannot create the folder {path}: its parent {parent} does not exist (only the "
             "last folder of a path is created)")
 
+
 def _mbox_problem(path: str) -> str | None:
     """Why ``path`` cannot be an mbox to append to, or None: the file is created when
     missing, but its folder must exist (the rule of ``compose -o``)."""
@@ -76,11 +84,13 @@ def _mbox_problem(path: str) -> str | None:
         return f"cannot create the mbox {path}: {parent} is not a folder"
     return f"cannot create the mbox {path}: its folder {parent} does not exist"
 
+
 def _need_file(path: str) -> None:
     if os.path.isdir(path):
         raise JobFailed(f"cannot read {path}: it is a folder")
     if not os.path.isfile(path):
         raise JobFailed(f"cannot read {path}: no such file")
+
 
 def _read_bytes(path: str) -> bytes:
     if path == "-":
@@ -90,6 +100,7 @@ def _read_bytes(path: str) -> bytes:
             return fh.read()
     except OSError as exc:
         raise _file_error("read", path, exc) from exc
+
 
 def _looks_like_mbox(data: bytes) -> bool:
     """An mbox starts with a "From " separator line followed by a header line.
@@ -102,11 +113,13 @@ def _looks_like_mbox(data: bytes) -> bool:
     first, _, rest = data.partition(b"\n")
     return b":" in rest.partition(b"\n")[0] and not first.rstrip().endswith(b":")
 
+
 def _is_ssl_error(exc: BaseException | None) -> bool:
     """An ``ssl.SSLError``: an OSError whose errno is an OpenSSL code, not an errno
     (a failed certificate check has errno 1, which is EPERM), so it keeps its text."""
     ssl = sys.modules.get("ssl")  # if ssl was never imported, no SSLError exists
     return ssl is not None and isinstance(exc, ssl.SSLError)
+
 
 def _sentence(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__

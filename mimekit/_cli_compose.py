@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .builder import Builder
     from .model import Message
 
+
 def _read_text_arg(text: str | None, path: str | None, what: str) -> str | None:
     if text is not None and path is not None:
         raise UsageError(f"give --{what} or --{what}-file, not both")
@@ -37,6 +38,7 @@ def _read_text_arg(text: str | None, path: str | None, what: str) -> str | None:
     except OSError as exc:
         raise _file_error("read", path, exc) from exc
 
+
 # RFC 5322 §3.6.4: msg-id = "<" id-left "@" id-right ">"; id-left is a dot-atom-text,
 # id-right a dot-atom-text or a no-fold-literal ("[" dtext "]").
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -53,6 +55,7 @@ _HEADER_OPTIONS = {"from": "--from", "sender": "--sender", "reply-to": "--reply-
                    "to": "--to", "cc": "--cc", "bcc": "--bcc", "subject": "--subject",
                    "date": "--date", "message-id": "--message-id"}
 
+
 def _check_message_id(value: str) -> None:
     inner = value.strip()
     if inner.startswith("<") and inner.endswith(">"):
@@ -60,6 +63,7 @@ def _check_message_id(value: str) -> None:
     if not _MSG_ID.fullmatch(inner):
         raise JobFailed(f"--message-id: {value!r} is not a message id: RFC 5322 section 3.6.4 "
                         "wants <left@right>, e.g. <20240101.1234@example.org>")
+
 
 def _add_address(b: Builder, dest: str, value: str) -> None:
     """``b.to(value)`` etc., with errors naming the option and the value."""
@@ -93,6 +97,7 @@ def _add_address(b: Builder, dest: str, value: str) -> None:
                             f"({exc})") from exc
     getattr(b, dest)(value)
 
+
 def _address_reason(exc: Exception, value: str) -> str:
     """`` (REASON)`` from a strict-parsing AddressError, or "" when it only repeats the
     value: the defect's detail, without the lenient reading's "...; dropped" ending."""
@@ -103,7 +108,9 @@ def _address_reason(exc: Exception, value: str) -> str:
         return ""
     return f" ({detail})"
 
+
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 §2.2 ftext
+
 
 def _check_header(line: str) -> tuple[str, str]:
     name, sep, value = line.partition(":")
@@ -126,6 +133,7 @@ def _check_header(line: str) -> tuple[str, str]:
         raise UsageError(f"--header {line!r}: mimekit compose writes {name} itself or not "
                          "at all, and has no option for it")
     return name, value.strip(" \t")
+
 
 def _inline_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
     """(path, cid) for each --inline value; each Content-ID must be unique."""
@@ -150,10 +158,12 @@ def _inline_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
         out.append((path, cid))
     return out
 
+
 # Options whose values are text written into the message or an SMTP command (file
 # paths are not: a file name may be any bytes).
 _TEXT_DESTS = ("from_", "sender", "reply_to", "to", "cc", "bcc", "subject", "text", "html",
                "header", "date", "message_id", "envelope_from", "envelope_to")
+
 
 def _need_utf8(value: str, what: str) -> None:
     """Refuse text that is not UTF-8, naming ``what``. Python keeps the bytes of a
@@ -170,12 +180,14 @@ def _need_utf8(value: str, what: str) -> None:
         raise JobFailed(f"{what} '{text[:60]}' is not UTF-8 text ({byte}): give UTF-8, or "
                         "set the terminal or script to a UTF-8 locale") from None
 
+
 def _check_text_options(args: argparse.Namespace) -> None:
     for dest in _TEXT_DESTS:
         value = getattr(args, dest, None)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 _need_utf8(item, _option(dest))
+
 
 def _builder(args: argparse.Namespace) -> Builder:
     from .builder import compose
@@ -234,6 +246,7 @@ def _builder(args: argparse.Namespace) -> Builder:
         b.message_id(args.message_id)
     return b
 
+
 def _build(args: argparse.Namespace) -> Message:
     """The composed message; the builder's missing-option errors name the option."""
     from .errors import BuildError
@@ -250,6 +263,7 @@ def _build(args: argparse.Namespace) -> Message:
             raise UsageError("give --sender: a message with several --from authors needs "
                              "one (RFC 5322 section 3.6.2)") from exc
         raise
+
 
 def _cmd_compose(args: argparse.Namespace) -> int:
     data = _build(args).to_bytes()

@@ -46,6 +46,7 @@ def _raw_messages(path: str) -> list[tuple[str, bytes]]:
         return [(f"{path}#{n}", raw) for n, (_, raw) in enumerate(iter_mbox_raw(data), 1)]
     return [(path, data)]
 
+
 def _transport_url(args: argparse.Namespace) -> tuple[str, str]:
     """The transport URL and where it came from (for error messages)."""
     if args.transport is not None:
@@ -59,6 +60,7 @@ def _transport_url(args: argparse.Namespace) -> tuple[str, str]:
     if env:
         return env, "MIMEKIT_TRANSPORT"
     return DEFAULT_TRANSPORT, "the default transport"
+
 
 def _open_transport(args: argparse.Namespace) -> Any:
     import ssl
@@ -117,6 +119,7 @@ def _open_transport(args: argparse.Namespace) -> Any:
             raise JobFailed(name + text[len(raw):]) from exc
         raise JobFailed(f"{name}: {text}") from exc
 
+
 class _Progress:
     """A one-line progress bar on a terminal; cleared before any other output."""
 
@@ -138,6 +141,7 @@ class _Progress:
             self.stream.write("\r\x1b[K")  # back to column 0, erase the line
             self.stream.flush()
             self.shown = False
+
 
 def _cmd_send(args: argparse.Namespace) -> int:
     import warnings
@@ -222,13 +226,16 @@ def _cmd_send(args: argparse.Namespace) -> int:
         say(f"mimekit: {failed} of {len(sources)} messages failed", sys.stderr)
     return 1 if failed else 0
 
+
 # RFC 5321 §4.5.5: bounces and other notifications go out with the null reverse-path
 # MAIL FROM:<>, so nothing answers them; `--envelope-from '<>'` asks for it.
 _NULL_PATH = "<>"
 
+
 def _envelope_recipients(args: argparse.Namespace) -> list[str]:
     """The --envelope-to addresses (each value a comma-separated list)."""
     return [v.strip() for value in args.envelope_to for v in value.split(",") if v.strip()]
+
 
 def _check_envelope_options(args: argparse.Namespace) -> None:
     """--envelope-from/--envelope-to are the same for every message: check them once."""
@@ -255,6 +262,7 @@ def _check_envelope_options(args: argparse.Namespace) -> None:
         except InvalidEnvelope as exc:
             raise JobFailed(f"{option}: {exc}") from exc
 
+
 def _envelope(args: argparse.Namespace, message: Message) -> Any:
     """The envelope the flags ask for, or None to take it from the headers."""
     from mimekit.transports import Envelope
@@ -269,6 +277,7 @@ def _envelope(args: argparse.Namespace, message: Message) -> Any:
         args.envelope_from.strip() if args.envelope_from is not None else default.mail_from,
         rcpts,
     )
+
 
 def _recipient_lines(recipients: Sequence[Any], prefix: str = "") -> list[str]:
     lines = []
