@@ -79,13 +79,6 @@ def _open_transport(args: argparse.Namespace) -> Any:
                 options["insecure"] = True
         elif args.cafile or args.insecure:
             raise UsageError("--cafile and --insecure only apply to smtp:// transports")
-        if (config.kind == "smtp" and config.password is not None
-                and config.security == "none" and not config.allow_plaintext_auth):
-            # SMTPTransport refuses it too, in words for Python callers (a keyword
-            # argument); here the fix is in the URL.
-            raise InvalidURL("a user name and password with ?security=none would be sent in "
-                             "the clear; use TLS (drop security=none), or add "
-                             "&allow_plaintext_auth=1 to allow it")
         if config.path is not None:
             problem = (_mbox_problem if config.kind == "mbox" else _folder_problem)(config.path)
             if problem is not None:
@@ -107,8 +100,9 @@ def _open_transport(args: argparse.Namespace) -> Any:
         except InvalidURL:
             raise
         except ValueError as exc:
-            # A setting the transport refuses (not a TransportError): an error about the
-            # URL, named below, never a traceback.
+            # A setting the transport refuses (not a TransportError: credentials with
+            # ?security=none, say; its sentence names the URL option that allows it): an
+            # error about the URL, named below, never a traceback.
             raise InvalidURL(str(exc)) from exc
     except InvalidURL as exc:
         # The URL as the user wrote it, but never its password.
