@@ -41,6 +41,7 @@ from mimekit.transports.smtp.common import (
     make_jobs,
     make_settings,
     prepare_send,
+    receive_wait,
     send_flow,
     send_many_flow,
 )
@@ -199,13 +200,9 @@ class _AConnection:
                     await self.wire.write(action.data, s.timeout)
                     value = b""
                 elif isinstance(action, Receive):
-                    wait = s.data_timeout if action.data_phase else s.timeout
-                    if action.continued:
-                        wait = deadline - time.monotonic()
-                        if wait <= 0:
-                            raise asyncio.TimeoutError()
-                    else:
-                        deadline = time.monotonic() + wait
+                    wait, deadline = receive_wait(action, s, deadline, time.monotonic())
+                    if wait <= 0:
+                        raise asyncio.TimeoutError()
                     value = await self.wire.read(wait)
                 else:
                     await self._start_tls()

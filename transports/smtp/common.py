@@ -40,6 +40,7 @@ from mimekit.transports.smtp.protocol import (
     DSNOptions,
     GreetingTimeout,
     NotSMTPServer,
+    Receive,
     SMTPClientProtocol,
     Step,
     Transaction,
@@ -57,7 +58,6 @@ from mimekit.transports.smtp.settings import (
 )
 
 if TYPE_CHECKING:
-
     from mimekit.model import Message
 
 __all__ = [
@@ -88,10 +88,25 @@ __all__ = [
     "make_jobs",
     "make_settings",
     "prepare_send",
+    "receive_wait",
     "send_flow",
     "send_many_flow",
     "to_result",
 ]
+
+
+def receive_wait(action: Receive, settings: Settings, deadline: float,
+                 now: float) -> tuple[float, float]:
+    """(seconds the read ``action`` asks for may wait, the deadline of the reply it is
+    part of), for both drivers: a reply must arrive whole within ``timeout``
+    (``data_timeout`` after the message data) of its first read (``action.continued``
+    keeps that read's deadline), so a server that drips a reply, or sends one without
+    end, cannot hold the client longer. A wait of 0 or less: the time is up."""
+    if action.continued:
+        return deadline - now, deadline
+    wait = settings.data_timeout if action.data_phase else settings.timeout
+    return wait, now + wait
+
 
 def is_retriable(exc: BaseException, committed: bool) -> bool:
     """Retry only what cannot have delivered the message: 4xx replies, which say

@@ -41,6 +41,7 @@ from mimekit.transports.smtp.common import (
     make_jobs,
     make_settings,
     prepare_send,
+    receive_wait,
     send_flow,
     send_many_flow,
 )
@@ -111,13 +112,9 @@ class _Connection:
                     _send_all(self.sock, action.data)
                     value = b""
                 elif isinstance(action, Receive):
-                    wait = s.data_timeout if action.data_phase else s.timeout
-                    if action.continued:
-                        wait = deadline - time.monotonic()
-                        if wait <= 0:
-                            raise TimeoutError("the reply did not arrive whole in time")
-                    else:
-                        deadline = time.monotonic() + wait
+                    wait, deadline = receive_wait(action, s, deadline, time.monotonic())
+                    if wait <= 0:
+                        raise TimeoutError("the reply did not arrive whole in time")
                     if wait == s.timeout:
                         value = self.sock.recv(_RECV)
                     else:
